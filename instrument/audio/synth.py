@@ -1,0 +1,184 @@
+"""The built-in synth: polyphonic, velocity-sensitive pyo voices in a few patches.
+
+Every voice is driven by three control signals set from Python (gate = velocity or 0,
+frequency, and a start offset). The gate and the frequency pass through a sample delay
+set to the note's offset inside the next audio block, so a note planned for a given
+sample starts on that sample rather than at the start of the block. The envelope
+(``MidiAdsr``) ramps from zero at every start and to zero at every stop: no clicks.
+
+Real-time rules: ``note_on``, ``note_off``, ``release_all`` and ``tick`` mutate pyo
+objects and run inside the audio callback (pyo's block callback or its MIDI callback)
+while the server is live, or between ``process()`` calls of a manual server. They do a
+bounded amount of work, allocate nothing large and never block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyo
+
+from instrument.music import midi_to_hz
+
+
+@dataclass(frozen=True)
+class Patch:
+    """A sound: envelope times and the voice's signal graph (see ``_build``)."""
+
+    name: str
+    attack: float
+    decay: float
+    sustain: float
+    release: float
+    level: float = 0.25  # peak amplitude of one voice at full velocity
+
+
+PATCHES: dict[str, Patch] = {
+    # FM electric piano: bright attack, brightness follows velocity, long decay.
+    "epiano": Patch("epiano", attack=0.003, decay=1.5, sustain=0.3, release=0.25),
+    # Detuned saws through a low-pass that opens with velocity: slow, soft pad.
+    "pad": Patch("pad", attack=0.05, decay=0.4, sustain=0.8, release=0.45, level=0.16),
+    # Additive drawbar organ: four harmonics, no decay.
+    "organ": Patch("organ", attack=0.006, decay=0.05, sustain=0.9, release=0.08, level=0.18),
+    # Plucked string: fast decay to silence.
+    "pluck": Patch("pluck", attack=0.002, decay=0.6, sustain=0.0, release=0.15, level=0.3),
+}
+
+PANIC_RELEASE = 0.012  # seconds: fast enough to be silence, slow enough not to click
+
+
+def _build(patch: Patch, freq: pyo.PyoObject, env: pyo.PyoObject) -> pyo.PyoObject:
+    """The signal graph of one voice. ``env`` runs 0..velocity (0..1)."""
+    amp = env * patch.level
+    if patch.name == "epiano":
+        return pyo.FM(carrier=freq, ratio=1.0, index=env * 3.0 + 0.3, mul=amp)
+    if patch.name == "pad":
+        saw = pyo.SuperSaw(freq=freq, detune=0.35, bal=0.75)
+        return pyo.ButLP(saw, freq=env * 2500 + 600, mul=amp)
+    if patch.name == "organ":
+        partials = [freq * n for n in (1, 2, 3, 4)]
+        weights = [amp * w for w in (1.0, 0.5, 0.3, 0.15)]
+        return pyo.Sine(freq=partials, mul=weights).mix(1)
+    if patch.name == "pluck":
+        # A triangle (odd harmonics, soft) whose envelope decays to silence.
+        return pyo.LFO(freq=freq, type=3, mul=amp)
+    raise ValueError(f"unknown patch {patch.name!r}; known: {', '.join(PATCHES)}")
+
+
+class _Voice:
+    __slots__ = ("delay", "env", "freq", "gate", "pitch", "released_at", "sound", "started_at")
+
+    def __init__(self, patch: Patch, max_offset: float) -> None:
+        self.gate = pyo.Sig(0.0)
+        self.freq = pyo.Sig(440.0)
+        self.delay = pyo.Sig(0.0)
+        gate = pyo.SDelay(self.gate, delay=self.delay, maxdelay=max_offset)
+        freq = pyo.SDelay(self.freq, delay=self.delay, maxdelay=max_offset)
+        self.env = pyo.MidiAdsr(
+            gate, attack=patch.attack, decay=patch.decay, sustain=patch.sustain,
+            release=patch.release,
+        )
+        self.sound = _build(patch, freq, self.env)
+        self.pitch = -1  # -1: free (or releasing)
+        self.started_at = 0
+        self.released_at = -(10**9)
+
+
+class PolySynth:
+    """A bank of voices playing one patch, mixed to one mono signal (``output``).
+
+    ``block_size`` and ``sample_rate`` size the start-offset delay line. Voices are
+    taken in this order: a free voice whose release has ended; the voice released
+    longest ago; if every voice is held, the note is dropped and counted in ``dropped``.
+    """
+
+    def __init__(
+        self, patch: Patch, voices: int, sample_rate: int, block_size: int, gain: float = 1.0
+    ) -> None:
+        self.patch = patch
+        self.sample_rate = sample_rate
+        self.block_size = block_size
+        self._release_blocks = int(patch.release * sample_rate / block_size) + 2
+        self._voices = [_Voice(patch, block_size / sample_rate) for _ in range(voices)]
+        self._by_pitch: dict[int, _Voice] = {}
+        self.gain = pyo.SigTo(gain, time=0.02)
+        self.output = pyo.Mix([v.sound for v in self._voices], voices=1, mul=self.gain)
+        self.block = 0
+        self.dropped = 0
+        self._panicked = False
+
+    # -- audio-thread methods --------------------------------------------------------
+
+    def tick(self) -> None:
+        """Advance the block counter; call once per audio block."""
+        self.block += 1
+
+    def note_on(self, pitch: int, velocity: int, offset: int = 0) -> bool:
+        """Start ``pitch`` at ``offset`` samples into the next block. False if dropped."""
+        old = self._by_pitch.pop(pitch, None)
+        if old is not None:
+            self._stop(old, offset)
+        voice = self._free_voice()
+        if voice is None:
+            self.dropped += 1
+            return False
+        if self._panicked:
+            self.restore_release()
+        voice.delay.value = offset / self.sample_rate
+        voice.freq.value = midi_to_hz(pitch)
+        voice.gate.value = max(1, min(127, velocity)) / 127.0
+        voice.pitch = pitch
+        voice.started_at = self.block
+        self._by_pitch[pitch] = voice
+        return True
+
+    def note_off(self, pitch: int, offset: int = 0) -> bool:
+        """Release ``pitch`` at ``offset`` samples into the next block. False if not on."""
+        voice = self._by_pitch.pop(pitch, None)
+        if voice is None:
+            return False
+        self._stop(voice, offset)
+        return True
+
+    def release_all(self, fast: bool = False) -> None:
+        """Release every voice; ``fast`` cuts to silence in ~12 ms (panic)."""
+        if fast:
+            for voice in self._voices:
+                voice.env.release = PANIC_RELEASE
+            self._panicked = True
+        for voice in list(self._by_pitch.values()):
+            self._stop(voice, 0)
+        self._by_pitch.clear()
+        if fast:
+            for voice in self._voices:
+                voice.gate.value = 0.0
+
+    def restore_release(self) -> None:
+        for voice in self._voices:
+            voice.env.release = self.patch.release
+        self._panicked = False
+
+    # -- queries (any thread) ----------------------------------------------------------
+
+    def sounding(self) -> list[int]:
+        """Pitches whose key (or pedal) still holds them."""
+        return sorted(self._by_pitch)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _stop(self, voice: _Voice, offset: int) -> None:
+        voice.delay.value = offset / self.sample_rate
+        voice.gate.value = 0.0
+        voice.pitch = -1
+        voice.released_at = self.block
+
+    def _free_voice(self) -> _Voice | None:
+        best = None
+        for voice in self._voices:
+            if voice.pitch != -1:
+                continue
+            if self.block - voice.released_at > self._release_blocks:
+                return voice
+            if best is None or voice.released_at < best.released_at:
+                best = voice
+        return best

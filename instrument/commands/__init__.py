@@ -1,0 +1,1 @@
+"""Subcommands of ``instrument``: one module each (NAME, HELP, add_arguments, run)."""

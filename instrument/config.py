@@ -1,0 +1,273 @@
+"""Configuration: one TOML file parsed into typed, validated dataclasses.
+
+The file is found at ``--config FILE`` or, failing that, the first of ``DEFAULT_PATHS``
+that exists; with none, the defaults below apply (they work out of the box). Unknown
+keys, wrong types and out-of-range values raise ``ConfigError`` with a message naming
+the key and what is allowed. Command-line flags override the file through
+``apply_overrides``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10 (JetPack 6)
+    import tomli as tomllib
+
+MODES = ("thru", "continue", "accompany", "accompany+continue")
+AUDIO_BACKENDS = ("auto", "jack", "portaudio", "offline")
+MIDI_APIS = ("auto", "alsa", "jack")
+BUFFER_SIZES = (32, 64, 128, 256, 512, 1024)
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+PATCHES = ("epiano", "pad", "organ", "pluck")
+
+
+def default_paths() -> list[Path]:
+    """Where the config file is looked for, first match wins."""
+    paths = []
+    if os.environ.get("INSTRUMENT_CONFIG"):
+        paths.append(Path(os.environ["INSTRUMENT_CONFIG"]))
+    paths.append(Path("instrument.toml"))
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    paths.append(config_home / "instrument" / "config.toml")
+    paths.append(Path("/etc/instrument/config.toml"))
+    return paths
+
+
+def default_state_dir() -> Path:
+    """Writable state (recordings, caches): $STATE_DIRECTORY under systemd, else XDG."""
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return data_home / "instrument"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+def _range(lo: float, hi: float) -> dict[str, Any]:
+    return {"range": (lo, hi)}
+
+
+def _choices(values: tuple) -> dict[str, Any]:
+    return {"choices": values}
+
+
+@dataclass
+class AudioConfig:
+    """Where sound goes."""
+
+    backend: str = field(default="auto", metadata=_choices(AUDIO_BACKENDS))
+    rate: int = field(default=48000, metadata=_choices(SAMPLE_RATES))
+    buffer: int = field(default=64, metadata=_choices(BUFFER_SIZES))
+    # PortAudio output device: a substring of its name ("" = the system default).
+    device: str = ""
+    # JACK client name; its ports are out_1, out_2 and (with JACK MIDI) midi_in, midi_out.
+    jack_client: str = "instrument"
+    # Connect out_1/out_2 to the first physical playback ports on start.
+    connect_outputs: bool = True
+    # The offline backend writes here ("" = a file beside the session's recording).
+    wav: str = ""
+
+
+@dataclass
+class MidiConfig:
+    """Where notes come from and go to."""
+
+    api: str = field(default="auto", metadata=_choices(MIDI_APIS))
+    # Input port: a substring of its name ("" = the first hardware input).
+    input: str = ""
+    # Output port to connect MIDI out to: a substring ("" = none; others connect to us).
+    output: str = ""
+    # 0 listens on all channels (omni); 1..16 listens on one.
+    input_channel: int = field(default=0, metadata=_range(0, 16))
+    # Also open virtual ALSA ports other software can connect to.
+    virtual_ports: bool = True
+    # MIDI out channels (1..16) for the player's own notes and each part the instrument plays.
+    player_channel: int = field(default=1, metadata=_range(1, 16))
+    accompaniment_channel: int = field(default=2, metadata=_range(1, 16))
+    continuation_channel: int = field(default=3, metadata=_range(1, 16))
+    # Forward the player's notes to MIDI out too.
+    send_player: bool = True
+    # How often (seconds) to look for a controller that appeared or came back.
+    hotplug_interval: float = field(default=0.5, metadata=_range(0.05, 2.0))
+
+
+@dataclass
+class SynthConfig:
+    """The built-in synth."""
+
+    # One patch for the player's own notes, clearly different ones for the instrument's.
+    player_patch: str = field(default="epiano", metadata=_choices(PATCHES))
+    accompaniment_patch: str = field(default="pad", metadata=_choices(PATCHES))
+    continuation_patch: str = field(default="pluck", metadata=_choices(PATCHES))
+    # Voices per part; when all are held, further notes are dropped and counted.
+    voices: int = field(default=24, metadata=_range(1, 64))
+    volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
+    player_volume: float = field(default=1.0, metadata=_range(0.0, 1.0))
+    accompaniment_volume: float = field(default=0.7, metadata=_range(0.0, 1.0))
+    continuation_volume: float = field(default=0.9, metadata=_range(0.0, 1.0))
+
+
+@dataclass
+class RecordingConfig:
+    """Standard MIDI File recording of every session."""
+
+    enabled: bool = True
+    # "" = <state dir>/recordings
+    directory: str = ""
+    # Seconds between rewrites of the file on disk: a crash loses at most this much.
+    flush_interval: float = field(default=0.5, metadata=_range(0.05, 1.0))
+
+
+@dataclass
+class Config:
+    """The whole configuration."""
+
+    mode: str = field(default="thru", metadata=_choices(MODES))
+    log_level: str = field(
+        default="info", metadata=_choices(("debug", "info", "warning", "error"))
+    )
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
+    # Where the config came from, for `instrument check` ("" = built-in defaults).
+    source: str = field(default="", metadata={"internal": True})
+
+    def recordings_dir(self) -> Path:
+        if self.recording.directory:
+            return Path(self.recording.directory).expanduser()
+        return default_state_dir() / "recordings"
+
+
+def _type_name(tp: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, getattr(tp, "__name__", str(tp))
+    )
+
+
+def _check_value(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> Any:
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+    if not isinstance(value, tp):
+        raise ConfigError(f"{key} must be {_type_name(tp)}, got {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        allowed = ", ".join(str(c) for c in meta["choices"])
+        raise ConfigError(f"{key} must be one of {allowed}; got {value!r}")
+    if "range" in meta:
+        lo, hi = meta["range"]
+        if not lo <= value <= hi:
+            raise ConfigError(f"{key} must be between {lo} and {hi}; got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"[{prefix.rstrip('.')}]" if prefix else "the top level"
+        allowed = ", ".join(sorted(fields))
+        raise ConfigError(f"unknown key {prefix}{unknown[0]} in {where}; allowed: {allowed}")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        key = prefix + name
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key} must be a table ([{key}]), got {value!r}")
+            kwargs[name] = _build(tp, value, key + ".")
+        else:
+            kwargs[name] = _check_value(key, value, tp, fields[name].metadata)
+    return cls(**kwargs)
+
+
+def parse(data: dict[str, Any], source: str = "") -> Config:
+    """Build a validated Config from a TOML-shaped dict."""
+    config = _build(Config, data, "")
+    config.source = source
+    return config
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    """Load the config from ``path``, or the first default path that exists, or defaults."""
+    if path is None:
+        path = next((p for p in default_paths() if p.is_file()), None)
+        if path is None:
+            return Config()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse(data, source=str(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
+    """Set dotted keys (``"audio.buffer": 128``) from the command line, validated alike.
+
+    ``None`` values are skipped (flag not given).
+    """
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        *parents, name = dotted.split(".")
+        target: Any = config
+        for part in parents:
+            target = getattr(target, part)
+        hints = typing.get_type_hints(type(target))
+        meta = next(f.metadata for f in dataclasses.fields(target) if f.name == name)
+        setattr(target, name, _check_value(dotted, value, hints[name], meta))
+    return config
+
+
+def to_toml(config: Config) -> str:
+    """Render the resolved config as TOML (for `instrument check`)."""
+    lines: list[str] = []
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return repr(value)
+
+    def emit(obj: Any, section: str) -> None:
+        nested = []
+        for f in dataclasses.fields(obj):
+            if f.metadata.get("internal"):
+                continue
+            value = getattr(obj, f.name)
+            if dataclasses.is_dataclass(value):
+                nested.append((f.name, value))
+            else:
+                lines.append(f"{f.name} = {fmt(value)}")
+        for name, value in nested:
+            lines.append("")
+            lines.append(f"[{section + name}]")
+            emit(value, section + name + ".")
+
+    emit(config, "")
+    return "\n".join(lines) + "\n"
+

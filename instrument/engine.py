@@ -1,0 +1,317 @@
+"""The engine: one thread that owns the musical state and schedules what is played.
+
+Inputs arrive stamped on the ``InputQueue``. The engine forwards the player's own notes
+to the outputs (MIDI out, the recorder; the synth already played them in the audio
+callback), asks each ``Part`` (a generator of one of the instrument's parts) to plan its
+notes ahead of time, and hands every planned ``TimedEvent`` to the outputs ``lead``
+seconds before it is due, so a part can still be cut short (the player resumed, a mode
+changed) without anything left sounding.
+
+The same code runs live (``start``: its own thread on a ``LiveClock``) and offline
+(``advance_to`` on an ``OfflineClock``), so musical behaviour is tested by exact
+transcripts.
+
+Real-time rules: nothing here runs in a MIDI or audio callback. The engine thread may
+take a little time (model steps release the GIL); it must not hold the GIL for long
+stretches, so heavy work belongs in generators that release it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from instrument.clock import Clock
+from instrument.midi import messages as mm
+from instrument.midi.held import HeldNotes
+from instrument.midi.router import InputEvent, InputQueue
+
+log = logging.getLogger(__name__)
+
+PLAYER = "player"
+
+
+@dataclass(frozen=True, slots=True)
+class TimedEvent:
+    """A MIDI message of one part due at a clock time. Outputs set the channel."""
+
+    due: float
+    part: str
+    message: tuple[int, ...]
+
+    @property
+    def is_note_on(self) -> bool:
+        return self.message[0] & 0xF0 == mm.NOTE_ON and self.message[2] > 0
+
+    @property
+    def is_note_off(self) -> bool:
+        return mm.is_note_off(self.message)
+
+
+class Output(Protocol):
+    """Where played events go: the synth, MIDI out, the recorder."""
+
+    def play(self, event: TimedEvent) -> None:
+        """Take an event a little before it is due (or at once, for the player's notes)."""
+        ...
+
+    def panic(self, now: float) -> None:
+        """Silence everything now: no note may be left sounding."""
+        ...
+
+
+class Part(Protocol):
+    """A generator of one of the instrument's parts (accompaniment, continuation)."""
+
+    name: str
+
+    def on_input(self, event: InputEvent, player: PlayerState) -> None:
+        """The player did something (engine thread)."""
+        ...
+
+    def plan(self, now: float) -> list[TimedEvent]:
+        """Return notes decided now (due later than ``now``); called on every wake-up."""
+        ...
+
+    def next_wakeup(self) -> float | None:
+        """When ``plan`` next has something to do, if the engine has no reason to wake."""
+        ...
+
+    def reset(self) -> None:
+        """Forget what is planned (after a panic or a mode change)."""
+        ...
+
+
+@dataclass
+class PlayerState:
+    """What the player is doing, as the engine sees it."""
+
+    held: HeldNotes = field(default_factory=HeldNotes)
+    last_note_on: float | None = None
+    last_activity: float | None = None
+    notes_played: int = 0
+
+
+@dataclass
+class EngineStats:
+    inputs: int = 0
+    by_kind: Counter[str] = field(default_factory=Counter)
+    planned: int = 0
+    panics: int = 0
+    errors: int = 0
+
+
+def message_kind(message: Sequence[int]) -> str:
+    status = message[0]
+    if status >= 0xF0:
+        return {mm.CLOCK: "clock", mm.START: "start", mm.STOP: "stop", mm.CONTINUE: "continue"}.get(
+            status, "system"
+        )
+    return {
+        0x80: "note_off", 0x90: "note_on", 0xA0: "aftertouch", 0xB0: "control_change",
+        0xC0: "program_change", 0xD0: "channel_pressure", 0xE0: "pitchwheel",
+    }[status & 0xF0]
+
+
+class Engine:
+    """Owns musical state; see the module docstring."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        outputs: list[Output],
+        parts: Sequence[Part] = (),
+        listen_channel: int = 0,
+        lead: float = 0.03,
+        queue: InputQueue | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.outputs = list(outputs)
+        self.parts = list(parts)
+        self.listen_channel = listen_channel
+        self.lead = lead
+        self.queue = queue if queue is not None else InputQueue()
+        self.player = PlayerState()
+        self.stats = EngineStats()
+        self._on_fatal = on_fatal
+        self._heap: list[tuple[float, int, TimedEvent]] = []
+        # Inputs stamped later than the clock (offline feeding) wait here for their time.
+        self._later: list[tuple[float, int, InputEvent]] = []
+        self._seq = itertools.count()
+        # part -> pitch -> due time of the note-on handed to the outputs
+        self._sounding: dict[str, dict[int, float]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run on a thread of its own (live)."""
+        self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, then silence everything that is still sounding."""
+        self._stop.set()
+        self.queue.wakeup.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        self.panic()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.step()
+                self.clock.wait(self.queue.wakeup, self._next_wakeup())
+        except BaseException as exc:  # a fatal error must still silence everything
+            self.stats.errors += 1
+            log.exception("engine stopped by an error; silencing all outputs")
+            self.panic()
+            if self._on_fatal is not None:
+                self._on_fatal(exc)
+
+    # -- one pass ----------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Take inputs, let parts plan, hand out what is due within ``lead``."""
+        now = self.clock.now()
+        self._collect_inputs()
+        while self._later and self._later[0][0] <= now:
+            self._handle_input(heapq.heappop(self._later)[2])
+        for part in self.parts:
+            for event in part.plan(now):
+                self.schedule(event)
+        self._hand_out(now)
+
+    def _collect_inputs(self) -> None:
+        for event in self.queue.take_all():
+            heapq.heappush(self._later, (event.time, next(self._seq), event))
+
+    def advance_to(self, t: float) -> None:
+        """Offline: run every wake-up up to clock time ``t``, in order."""
+        while True:
+            self._collect_inputs()
+            wake = min(self._next_wakeup(), t)
+            self.clock.advance_to(max(wake, self.clock.now()))  # type: ignore[attr-defined]
+            self.step()
+            if wake >= t:
+                return
+
+    def _next_wakeup(self) -> float:
+        now = self.clock.now()
+        wake = now + 0.05
+        if self._heap:
+            wake = min(wake, self._heap[0][0] - self.lead)
+        if self._later:
+            wake = min(wake, self._later[0][0])
+        for part in self.parts:
+            t = part.next_wakeup()
+            if t is not None:
+                wake = min(wake, t)
+        return max(wake, now)
+
+    # -- inputs ------------------------------------------------------------------------
+
+    def submit(self, event: InputEvent) -> None:
+        """Offline and tests: feed an input as if it came from the MIDI callback; it is
+        handled when the clock reaches its time."""
+        self.queue.put(event)
+
+    def _handle_input(self, event: InputEvent) -> None:
+        message = event.message
+        self.stats.inputs += 1
+        kind = message_kind(message)
+        self.stats.by_kind[kind] += 1
+        if not mm.accepts_channel(message[0], self.listen_channel):
+            self.stats.by_kind["other_channel"] += 1
+            return
+        if mm.is_panic(message):
+            log.warning("panic: CC %d from the controller", message[1])
+            self.panic()
+            return
+        player = self.player
+        if kind in ("note_on", "note_off"):
+            player.last_activity = event.time
+            if mm.is_note_on(message):
+                player.held.note_on(message[1])
+                player.last_note_on = event.time
+                player.notes_played += 1
+            else:
+                player.held.note_off(message[1])
+            self._to_outputs(TimedEvent(event.time, PLAYER, message))
+        elif kind == "control_change" and message[1] == mm.CC_SUSTAIN:
+            player.held.pedal(message[2] >= 64)
+            self._to_outputs(TimedEvent(event.time, PLAYER, message))
+        elif kind == "pitchwheel":
+            self._to_outputs(TimedEvent(event.time, PLAYER, message))
+        for part in self.parts:
+            part.on_input(event, player)
+
+    # -- scheduling --------------------------------------------------------------------
+
+    def schedule(self, event: TimedEvent) -> None:
+        """Plan an event; it reaches the outputs ``lead`` seconds before it is due."""
+        self.stats.planned += 1
+        heapq.heappush(self._heap, (event.due, next(self._seq), event))
+
+    def _hand_out(self, now: float) -> None:
+        horizon = now + self.lead
+        heap = self._heap
+        while heap and heap[0][0] <= horizon:
+            _, _, event = heapq.heappop(heap)
+            self._to_outputs(event)
+
+    def _to_outputs(self, event: TimedEvent) -> None:
+        sounding = self._sounding.setdefault(event.part, {})
+        if event.is_note_on:
+            sounding[event.message[1]] = event.due
+        elif event.is_note_off:
+            sounding.pop(event.message[1], None)
+        for output in self.outputs:
+            output.play(event)
+
+    def cancel(self, part: str, now: float | None = None) -> None:
+        """Drop ``part``'s planned events and end its sounding notes now."""
+        now = self.clock.now() if now is None else now
+        self._heap = [item for item in self._heap if item[2].part != part]
+        heapq.heapify(self._heap)
+        for pitch, due in sorted(self._sounding.get(part, {}).items()):
+            self._to_outputs(TimedEvent(max(now, due), part, (mm.NOTE_OFF, pitch, 0)))
+
+    def sounding(self, part: str) -> set[int]:
+        """Pitches of ``part`` handed out as started and not yet stopped."""
+        return set(self._sounding.get(part, ()))
+
+    def panic(self) -> None:
+        """Drop every plan and silence every output now.
+
+        Outputs first drop what they hold for later and silence themselves (CC 123/120
+        on MIDI out, a fast release on the synth); then every note that had started
+        gets its note-off and a held sustain pedal is lifted, so MIDI out and the
+        recording end every note they began.
+        """
+        self.stats.panics += 1
+        now = self.clock.now()
+        self._heap.clear()
+        for part in self.parts:
+            part.reset()
+        for output in self.outputs:
+            try:
+                output.panic(now)
+            except Exception:  # one broken output must not keep the others sounding
+                log.exception("output %r failed to silence", output)
+        for part, started in list(self._sounding.items()):
+            for pitch, due in sorted(started.items()):
+                if due <= now:
+                    self._to_outputs(TimedEvent(now, part, (mm.NOTE_OFF, pitch, 0)))
+        self._sounding.clear()
+        if self.player.held.pedal_down:
+            self._to_outputs(TimedEvent(now, PLAYER, (mm.CONTROL_CHANGE, mm.CC_SUSTAIN, 0)))
+        self.player.held.clear()

@@ -1,0 +1,1 @@
+"""MIDI in and out: message checks, sustain, port choice, rtmidi and JACK ports, hotplug."""

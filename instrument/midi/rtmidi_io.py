@@ -1,0 +1,254 @@
+"""MIDI in and out with python-rtmidi, over ALSA or JACK.
+
+``RtMidiInput`` connects to the player's controller (chosen by name, or the first
+hardware port) and reconnects when it comes back after an unplug; ``poll`` is called by
+the hotplug watcher. ``RtMidiOutput`` sends timed messages from its own thread at their
+due time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+
+import rtmidi
+
+from instrument.midi.ports import PortInfo, choose_port, describe_choice
+
+log = logging.getLogger(__name__)
+
+APIS = {"alsa": rtmidi.API_LINUX_ALSA, "jack": rtmidi.API_UNIX_JACK}
+
+
+class MidiUnavailable(RuntimeError):
+    """The requested MIDI API cannot be used on this machine right now."""
+
+
+def alsa_available() -> bool:
+    """ALSA MIDI needs the kernel's sequencer device, absent in containers and CI."""
+    if not os.path.exists("/dev/snd/seq"):
+        return False
+    try:
+        rtmidi.MidiIn(rtmidi.API_LINUX_ALSA, name="instrument-probe").delete()
+    except (rtmidi.SystemError, RuntimeError):
+        return False
+    return True
+
+
+def _open_in(api: str, client_name: str) -> rtmidi.MidiIn:
+    try:
+        return rtmidi.MidiIn(APIS[api], name=client_name, queue_size_limit=4096)
+    except (rtmidi.SystemError, RuntimeError) as exc:
+        raise MidiUnavailable(f"cannot open {api.upper()} MIDI input: {exc}") from None
+
+
+def _open_out(api: str, client_name: str) -> rtmidi.MidiOut:
+    try:
+        return rtmidi.MidiOut(APIS[api], name=client_name)
+    except (rtmidi.SystemError, RuntimeError) as exc:
+        raise MidiUnavailable(f"cannot open {api.upper()} MIDI output: {exc}") from None
+
+
+def _hardware(api: str, name: str) -> bool:
+    # ALSA names client ports "Client:Port c:p"; clients numbered >= 128 are software.
+    if api == "alsa":
+        try:
+            client = int(name.rsplit(" ", 1)[-1].split(":")[0])
+        except ValueError:
+            return True
+        return 16 <= client < 128
+    return "system:" in name or "a2j:" in name
+
+
+def list_ports(api: str, output: bool = False) -> list[PortInfo]:
+    """The ports an rtmidi input (or output) of ``api`` could connect to."""
+    probe = _open_out(api, "instrument-list") if output else _open_in(api, "instrument-list")
+    try:
+        return [PortInfo(name, _hardware(api, name)) for name in probe.get_ports()]
+    finally:
+        probe.delete()
+
+
+class RtMidiInput:
+    """The player's controller through rtmidi; reconnects on hotplug.
+
+    The rtmidi callback runs on rtmidi's thread (the JACK process thread with the JACK
+    API): it only calls ``deliver`` (which stamps and enqueues) and nothing else.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        client_name: str,
+        wanted: str,
+        deliver: Callable[[Sequence[int]], None],
+        own_names: tuple[str, ...] = (),
+        port_name: str = "midi_in",
+    ) -> None:
+        self.api = api
+        self.wanted = wanted
+        self.own_names = own_names + (client_name,)
+        self.port_name = port_name
+        self._deliver = deliver
+        self._midi = _open_in(api, client_name)
+        self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
+        self._midi.set_callback(self._on_message)
+        self._midi.set_error_callback(self._on_error)
+        self.connected_to: str | None = None
+        self.errors = 0
+
+    def _on_message(self, event: tuple[list[int], float], data: object = None) -> None:
+        self._deliver(event[0])
+
+    def _on_error(self, kind: int, text: str, data: object = None) -> None:
+        self.errors += 1
+
+    def poll(self) -> None:
+        """Hotplug watcher thread: connect to the controller if it is (back) there."""
+        names = self._midi.get_ports()
+        if self.connected_to is not None:
+            if self.connected_to in names:
+                return
+            log.warning("MIDI input %s is gone; waiting for it to come back", self.connected_to)
+            self._midi.close_port()
+            self.connected_to = None
+        ports = [PortInfo(n, _hardware(self.api, n)) for n in names]
+        choice = choose_port(ports, self.wanted, self.own_names)
+        if choice is None:
+            return
+        self._midi.open_port(names.index(choice.name), self.port_name)
+        self.connected_to = choice.name
+        log.info("MIDI input connected: %s (%s)", choice.name, self.api.upper())
+
+    def describe_wait(self) -> str:
+        return f"waiting for {describe_choice(self.wanted)} ({self.api.upper()} MIDI)"
+
+    def close(self) -> None:
+        self._midi.cancel_callback()
+        self._midi.close_port()
+        self._midi.delete()
+
+
+class RtMidiVirtualInput:
+    """A virtual input port other software connects to (ALSA: "client:midi_in")."""
+
+    def __init__(
+        self, api: str, client_name: str, deliver: Callable[[Sequence[int]], None]
+    ) -> None:
+        self._deliver = deliver
+        self._midi = _open_in(api, client_name)
+        self._midi.ignore_types(sysex=False, timing=False, active_sense=True)
+        self._midi.set_callback(lambda event, data=None: self._deliver(event[0]))
+        self._midi.open_virtual_port("midi_in")
+
+    def poll(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._midi.cancel_callback()
+        self._midi.close_port()
+        self._midi.delete()
+
+
+class RtMidiOutput:
+    """Sends messages at their due time from a sender thread.
+
+    Opens a virtual port (others connect to it) and, when ``wanted`` names a port,
+    connects to that one too, reconnecting on hotplug.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        client_name: str,
+        wanted: str,
+        now: Callable[[], float],
+        virtual: bool = True,
+    ) -> None:
+        self.api = api
+        self.wanted = wanted
+        self.now = now
+        self._virtual = _open_out(api, client_name) if virtual else None
+        if self._virtual is not None:
+            self._virtual.open_virtual_port("midi_out")
+        self._direct = _open_out(api, client_name + "-direct") if wanted else None
+        self.connected_to: str | None = None
+        self._heap: list[tuple[float, int, tuple[int, ...]]] = []
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self.sent = 0
+        self._thread = threading.Thread(target=self._run, name="midi-out", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def send(self, message: Sequence[int], due: float | None = None) -> None:
+        """Engine thread: send now (``due`` None or past) or at ``due``."""
+        if due is None or due <= self.now():
+            self._write(tuple(message))
+            return
+        with self._lock:
+            heapq.heappush(self._heap, (due, next(self._seq), tuple(message)))
+        self._wake.set()
+
+    def drop_pending(self) -> None:
+        """Forget messages not yet sent (panic)."""
+        with self._lock:
+            self._heap.clear()
+
+    def _write(self, message: tuple[int, ...]) -> None:
+        with self._write_lock:
+            for port in (self._virtual, self._direct):
+                if port is not None and port.is_port_open():
+                    port.send_message(message)
+            self.sent += 1
+
+    def _run(self) -> None:
+        while not self._stop:
+            with self._lock:
+                due = self._heap[0][0] if self._heap else None
+            if due is None:
+                self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            delay = due - self.now()
+            if delay > 0:
+                self._wake.wait(min(delay, 0.1))
+                self._wake.clear()
+                continue
+            with self._lock:
+                _, _, message = heapq.heappop(self._heap)
+            self._write(message)
+
+    def poll(self) -> None:
+        """Hotplug watcher thread: (re)connect the direct output to ``wanted``."""
+        if self._direct is None:
+            return
+        names = self._direct.get_ports()
+        if self.connected_to is not None:
+            if self.connected_to in names:
+                return
+            self._direct.close_port()
+            self.connected_to = None
+        choice = choose_port([PortInfo(n, True) for n in names], self.wanted)
+        if choice is not None:
+            self._direct.open_port(names.index(choice.name), "midi_out")
+            self.connected_to = choice.name
+            log.info("MIDI output connected: %s", choice.name)
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=1.0)
+        for port in (self._virtual, self._direct):
+            if port is not None:
+                port.close_port()
+                port.delete()

@@ -1,0 +1,96 @@
+"""The engine's outputs: the synth (through the audio bridge) and MIDI out.
+
+Both take ``TimedEvent``s a little before they are due and pass them on with their due
+time; neither blocks the engine thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from instrument.audio.bridge import AudioBridge, SynthEvent
+from instrument.engine import PLAYER, TimedEvent
+from instrument.midi import messages as mm
+from instrument.midi.held import HeldNotes
+
+
+class MidiSender(Protocol):
+    """A MIDI output transport (rtmidi, or pyo's JACK MIDI port)."""
+
+    def send(self, message: Sequence[int], due: float | None = None) -> None: ...
+
+    def drop_pending(self) -> None:
+        """Forget messages not yet sent (panic: what was not due never happens)."""
+        ...
+
+
+class SynthOutput:
+    """Plays events on the synth at their due time, sample-accurately.
+
+    ``play_player``: whether the player's notes are played here too. Live, they are not:
+    the audio callback already played them the moment they arrived (thru). Offline
+    renders play them here.
+    """
+
+    def __init__(self, bridge: AudioBridge, play_player: bool = False) -> None:
+        self.bridge = bridge
+        self.play_player = play_player
+        self._player_held = HeldNotes()
+
+    def play(self, event: TimedEvent) -> None:
+        message = event.message
+        if event.part == PLAYER:
+            if not self.play_player:
+                return
+            self._play_player(event)
+            return
+        if event.is_note_on:
+            self.bridge.schedule(SynthEvent(event.due, event.part, message[1], message[2]))
+        elif event.is_note_off:
+            self.bridge.schedule(SynthEvent(event.due, event.part, message[1], 0))
+
+    def _play_player(self, event: TimedEvent) -> None:
+        message = event.message
+        if event.is_note_on:
+            self._player_held.note_on(message[1])
+            self.bridge.schedule(SynthEvent(event.due, PLAYER, message[1], message[2]))
+        elif event.is_note_off:
+            if self._player_held.note_off(message[1]):
+                self.bridge.schedule(SynthEvent(event.due, PLAYER, message[1], 0))
+        elif message[0] & 0xF0 == mm.CONTROL_CHANGE and message[1] == mm.CC_SUSTAIN:
+            for pitch in self._player_held.pedal(message[2] >= 64):
+                self.bridge.schedule(SynthEvent(event.due, PLAYER, pitch, 0))
+
+    def panic(self, now: float) -> None:
+        self._player_held.clear()
+        self.bridge.call_soon(self.bridge.silence_all)
+
+
+class MidiOutput:
+    """Sends events on MIDI out, each part on its own channel."""
+
+    def __init__(
+        self, sender: MidiSender, channels: dict[str, int], send_player: bool = True
+    ) -> None:
+        self.sender = sender
+        self.channels = channels  # part -> 1..16
+        self.send_player = send_player
+
+    def play(self, event: TimedEvent) -> None:
+        if event.part == PLAYER and not self.send_player:
+            return
+        channel = self.channels.get(event.part)
+        if channel is None:
+            return
+        message = event.message
+        status = (message[0] & 0xF0) | (channel - 1)
+        self.sender.send((status, *message[1:]), event.due)
+
+    def panic(self, now: float) -> None:
+        """Drop what waits, then all notes off and all sound off on every channel we use."""
+        self.sender.drop_pending()
+        for channel in sorted(set(self.channels.values())):
+            status = mm.CONTROL_CHANGE | (channel - 1)
+            self.sender.send((status, mm.CC_ALL_NOTES_OFF, 0))
+            self.sender.send((status, mm.CC_ALL_SOUND_OFF, 0))

@@ -1,0 +1,94 @@
+import pytest
+
+from instrument import config as cfg
+
+
+def write(tmp_path, text):
+    path = tmp_path / "instrument.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_work_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    monkeypatch.delenv("INSTRUMENT_CONFIG", raising=False)
+    config = cfg.load()
+    assert config.mode == "thru"
+    assert config.audio.rate == 48000 and config.audio.buffer == 64
+    assert config.audio.jack_client == "instrument"
+
+
+def test_file_values_are_read_and_typed(tmp_path):
+    path = write(
+        tmp_path,
+        'mode = "accompany"\n[audio]\nbuffer = 128\n[midi]\ninput = "Keystation"\n'
+        "input_channel = 3\n[synth]\nvolume = 1\n",
+    )
+    config = cfg.load(path)
+    assert config.mode == "accompany"
+    assert config.audio.buffer == 128
+    assert config.midi.input == "Keystation"
+    assert config.midi.input_channel == 3
+    assert config.synth.volume == 1.0 and isinstance(config.synth.volume, float)
+    assert config.source == str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[audio]\nbufer = 64\n", "unknown key audio.bufer in [audio]; allowed: backend, buffer"),
+        ("colour = 1\n", "unknown key colour in the top level"),
+        ("[audio]\nbuffer = 100\n", "audio.buffer must be one of 32, 64, 128, 256, 512, 1024"),
+        ('[audio]\nrate = "fast"\n', "audio.rate must be an integer, got 'fast'"),
+        ("[midi]\ninput_channel = 17\n", "midi.input_channel must be between 0 and 16; got 17"),
+        ('mode = "karaoke"\n', "mode must be one of thru, continue, accompany"),
+        ("[synth]\nvolume = true\n", "synth.volume must be a number, got True"),
+        ('[recording]\nenabled = "yes"\n', "recording.enabled must be true or false"),
+        ("audio = 5\n", "audio must be a table ([audio])"),
+        ("[audio\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(cfg.ConfigError, match="cannot read config file"):
+        cfg.load(tmp_path / "nope.toml")
+
+
+def test_command_line_overrides_file_and_is_validated(tmp_path):
+    config = cfg.load(write(tmp_path, "[audio]\nbuffer = 256\n"))
+    cfg.apply_overrides(config, {"audio.buffer": 128, "mode": None, "midi.input": "Arturia"})
+    assert config.audio.buffer == 128
+    assert config.midi.input == "Arturia"
+    with pytest.raises(cfg.ConfigError, match="audio.buffer must be one of"):
+        cfg.apply_overrides(config, {"audio.buffer": 100})
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    config = cfg.load(write(tmp_path, '[midi]\ninput = "a \\"b\\""\n[audio]\nbuffer = 32\n'))
+    again = cfg.load(write(tmp_path, cfg.to_toml(config)))
+    assert again.midi.input == 'a "b"'
+    assert cfg.to_toml(again) == cfg.to_toml(config)
+
+
+def test_default_search_path_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    user = tmp_path / "xdg" / "instrument" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("[audio]\nbuffer = 512\n")
+    monkeypatch.delenv("INSTRUMENT_CONFIG", raising=False)
+    assert cfg.load().audio.buffer == 512
+    (tmp_path / "instrument.toml").write_text("[audio]\nbuffer = 32\n")
+    assert cfg.load().audio.buffer == 32
+    explicit = tmp_path / "explicit.toml"
+    explicit.write_text("[audio]\nbuffer = 1024\n")
+    monkeypatch.setenv("INSTRUMENT_CONFIG", str(explicit))
+    assert cfg.load().audio.buffer == 1024
