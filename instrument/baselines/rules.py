@@ -1,0 +1,139 @@
+"""Rule-based arranger: a key estimate plus a diatonic chord fit with hysteresis. Numpy.
+
+Each beat, at its deadline, the arranger:
+
+1. adds the pitch classes heard since the last beat (weighted by how long they have
+   sounded) to a slowly decaying histogram and estimates the key from it (Krumhansl-
+   Kessler profiles, with its own hysteresis so the key does not flicker);
+2. scores the key's diatonic chords (I ii iii IV V V7 vi in major; i III iv V V7 VI VII
+   in minor) against the notes of the last beat: tones in the chord count for, tones
+   outside against, plus a small prior for the common functions;
+3. keeps the chord it played on the previous beat unless another beats it by a margin
+   (the hysteresis, set from ``harmonic_rhythm`` when that is given).
+
+It plays nothing until it has heard a note. The result is a peaked distribution over the
+shared chord vocabulary, so sampling works as for the neural model; greedy sampling
+gives the rule's choice. It is the fallback when the model misses its deadline.
+
+Real-time rules: ``step`` costs tens of microseconds; engine thread only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from instrument.models.accompaniment import (
+    Accompanist,
+    BeatEncoder,
+    BeatInput,
+    ChordDistribution,
+)
+from instrument.models.chords import CHORD_INDEX, N_CHORDS, NO_CHORD, TEMPLATES, Chord
+
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# (degree in semitones above the tonic, quality, prior)
+MAJOR_CHORDS = (
+    (0, "maj", 0.3), (2, "min", 0.1), (4, "min", 0.05), (5, "maj", 0.2),
+    (7, "maj", 0.25), (7, "7", 0.15), (9, "min", 0.1),
+)
+MINOR_CHORDS = (
+    (0, "min", 0.3), (3, "maj", 0.05), (5, "min", 0.2), (7, "maj", 0.25),
+    (7, "7", 0.15), (8, "maj", 0.1), (10, "maj", 0.05),
+)
+
+
+def key_correlations(histogram: np.ndarray) -> np.ndarray:
+    """Correlation of a pitch-class histogram with the 24 keys (0-11 major, 12-23 minor)."""
+    h = np.asarray(histogram, dtype=np.float64)
+    out = np.zeros(24)
+    if h.std() == 0:
+        return out
+    for tonic in range(12):
+        out[tonic] = np.corrcoef(h, np.roll(MAJOR_PROFILE, tonic))[0, 1]
+        out[12 + tonic] = np.corrcoef(h, np.roll(MINOR_PROFILE, tonic))[0, 1]
+    return out
+
+
+def estimate_key(histogram: np.ndarray) -> tuple[int, bool]:
+    """(tonic pitch class, is_minor) of the best-correlated key."""
+    k = int(np.argmax(key_correlations(histogram)))
+    return k % 12, k >= 12
+
+
+def diatonic_chords(tonic: int, minor: bool) -> list[tuple[Chord, float]]:
+    """The key's chords in root position with their priors."""
+    table = MINOR_CHORDS if minor else MAJOR_CHORDS
+    return [
+        (Chord((tonic + d) % 12, q, (tonic + d) % 12), prior) for d, q, prior in table
+    ]
+
+
+class RuleArranger(Accompanist):
+    """Key estimate + diatonic chord fit with hysteresis (see module doc)."""
+
+    def __init__(
+        self,
+        deadline_ticks: int = 2,
+        hysteresis: float = 0.5,
+        key_half_life_beats: float = 16.0,
+        key_margin: float = 0.05,
+        sharpness: float = 6.0,
+    ) -> None:
+        self.encoder = BeatEncoder(deadline_ticks)
+        self.hysteresis = hysteresis
+        self.key_decay = 0.5 ** (1.0 / key_half_life_beats)
+        self.key_margin = key_margin
+        self.sharpness = sharpness
+        self.harmonic_rhythm = None
+        self.reset()
+
+    def reset(self) -> None:
+        self.encoder.reset()
+        self.histogram = np.zeros(12)
+        self.key: tuple[int, bool] | None = None
+        self._heard = False
+
+    def _hysteresis(self) -> float:
+        if self.harmonic_rhythm is None:
+            return self.hysteresis
+        # 0.25 changes a beat -> strong hold; 1.0 -> almost none.
+        return float(np.clip(1.5 * (1.0 - self.harmonic_rhythm), 0.0, 1.5))
+
+    def _update_key(self) -> tuple[int, bool]:
+        corr = key_correlations(self.histogram)
+        best = int(np.argmax(corr))
+        if self.key is not None:
+            cur = self.key[0] + 12 * self.key[1]
+            if corr[best] - corr[cur] < self.key_margin:
+                return self.key
+        self.key = (best % 12, best >= 12)
+        return self.key
+
+    def step(self, beat: BeatInput) -> ChordDistribution:
+        _, floats = self.encoder.encode(beat, 0)
+        sounding, onsets = floats[:12].astype(np.float64), floats[12:].astype(np.float64)
+        logits = np.full(N_CHORDS, -np.inf)
+        self._heard = self._heard or bool(beat.notes)
+        if not self._heard:
+            logits[CHORD_INDEX[NO_CHORD]] = 0.0
+            return ChordDistribution(logits, beat.beat_tick, beat.previous_chord)
+        self.histogram = self.histogram * self.key_decay + sounding
+        tonic, minor = self._update_key()
+        evidence = sounding + 0.5 * onsets
+        scale = max(evidence.sum(), 1e-6)
+        prev = beat.previous_chord
+        for chord, prior in diatonic_chords(tonic, minor):
+            t = TEMPLATES[CHORD_INDEX[chord]].astype(np.float64)
+            score = (evidence @ t - 0.6 * evidence @ (1.0 - t)) / scale + prior
+            if prev is not None and prev.identity == chord.identity:
+                score += self._hysteresis()
+            logits[CHORD_INDEX[chord]] = self.sharpness * score
+        if prev is not None and not prev.is_silent and not np.isfinite(logits[CHORD_INDEX[prev]]):
+            # The previous chord is outside the new key: it may still hold.
+            t = TEMPLATES[CHORD_INDEX[prev]].astype(np.float64)
+            score = (evidence @ t - 0.6 * evidence @ (1.0 - t)) / scale + self._hysteresis()
+            logits[CHORD_INDEX[prev]] = self.sharpness * score
+        logits -= logits.max()
+        logits -= np.log(np.exp(logits).sum())
+        return ChordDistribution(logits, beat.beat_tick, beat.previous_chord)

@@ -1,0 +1,125 @@
+"""``instrument evaluate DIR``: teacher-forced metrics of the models and their baselines.
+
+Every ``*.mid``/``*.midi`` file under DIR is read with :func:`instrument.models.tune.read_midi`:
+the first note track is the melody, a second one (if any) the reference accompaniment.
+See :mod:`instrument.evaluate` for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+NAME = "evaluate"
+HELP = (
+    "Score the continuation and accompaniment models against the Markov and rule "
+    "baselines on a folder of MIDI files."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", type=Path, help="folder of MIDI files (searched recursively)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--models-dir", type=Path, default=None,
+                        help="where NAME.onnx/NAME.json live (default: exported_models/)")
+    parser.add_argument("--continuation", default="continuation", metavar="NAME",
+                        help="continuation model name or manifest path")
+    parser.add_argument("--accompaniment", default="accompaniment", metavar="NAME",
+                        help="accompaniment model name or manifest path")
+    parser.add_argument("--providers", default="cpu",
+                        help="execution providers in order, comma-separated (tensorrt,cuda,cpu)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="sample chords with this seed instead of greedily")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="chord sampling temperature when --seed is given")
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float):
+        return "nan" if math.isnan(x) else f"{x:.3f}"
+    return str(x)
+
+
+def _clean(obj):
+    """NaN is not JSON: report it as null."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return obj
+
+
+def evaluate_directory(args: argparse.Namespace) -> dict:
+    from instrument.baselines.markov import MarkovContinuator
+    from instrument.baselines.rules import RuleArranger
+    from instrument.evaluate import accompaniment_metrics, continuation_metrics, reference_metrics
+    from instrument.models.accompaniment import ChordSamplingParams
+    from instrument.models.loader import DEFAULT_MODELS_DIR, load_model
+    from instrument.models.tune import read_midi
+
+    files = sorted(
+        p for p in args.directory.rglob("*") if p.suffix.lower() in (".mid", ".midi")
+    )
+    if not files:
+        raise FileNotFoundError(f"no .mid or .midi files under {args.directory}")
+    tunes = [read_midi(p) for p in files]
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    models_dir = args.models_dir or DEFAULT_MODELS_DIR
+
+    continuation = load_model(args.continuation, providers, models_dir)
+    continuation.warm_up()
+    prior = Path(models_dir) / "markov_prior.npz"
+    markov = MarkovContinuator.from_prior(prior) if prior.exists() else MarkovContinuator()
+
+    accompanist = load_model(args.accompaniment, providers, models_dir)
+    accompanist.warm_up()
+    deadline = accompanist.deadline_ticks
+    params = None
+    seed = 0
+    if args.seed is not None:
+        params = ChordSamplingParams(temperature=args.temperature)
+        seed = args.seed
+
+    return {
+        "files": len(tunes),
+        "continuation": {
+            "model": continuation_metrics(continuation, tunes),
+            "markov": continuation_metrics(markov, tunes),
+        },
+        "accompaniment": {
+            "model": accompaniment_metrics(accompanist, tunes, deadline, params, seed),
+            "rules": accompaniment_metrics(RuleArranger(deadline), tunes, deadline, params, seed),
+            "reference": reference_metrics(tunes),
+        },
+        "markov_prior": str(prior) if prior.exists() else None,
+        "deadline_ticks_before_beat": deadline,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from instrument.models.session import ModelError
+
+    try:
+        result = evaluate_directory(args)
+    except (ModelError, FileNotFoundError, OSError, ValueError) as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(_clean(result)))
+        return 0
+    print(f"{result['files']} files")
+    print("continuation      top1   bits/note  rhythm bits  notes")
+    for name, m in result["continuation"].items():
+        print(f"  {name:<14} {_fmt(m['top1']):>6} {_fmt(m['nll_bits']):>9} "
+              f"{_fmt(m.get('rhythm_nll_bits', float('nan'))):>11}  {m['notes']}")
+    print("accompaniment     in-chord  changes/beat  coverage  distinct chords")
+    for name, m in result["accompaniment"].items():
+        if m is None:
+            print(f"  {name:<14} (no second track in any file)")
+            continue
+        print(f"  {name:<14} {_fmt(m['note_in_chord']):>8} {_fmt(m['change_rate']):>13} "
+              f"{_fmt(m['coverage']):>9}  {m['distinct_chords']}")
+    return 0

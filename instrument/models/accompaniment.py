@@ -1,0 +1,279 @@
+"""Online accompaniment: the per-beat interface, the beat encoding, and the neural model.
+
+An :class:`Accompanist` is stepped once per beat, at that beat's planning deadline,
+with a :class:`BeatInput`: the melody notes that began since the previous step and
+before this deadline, where the beat to plan sits in the bar, and the chord that was
+played on the previous beat (its own output fed back, or the fallback's). It answers
+with a :class:`ChordDistribution` over :data:`~instrument.models.chords.CHORD_VOCAB`;
+:meth:`Accompanist.sample` draws the chord to play. The neural model
+(:class:`NeuralAccompanist`) and the rule arranger
+(:class:`instrument.baselines.rules.RuleArranger`) share this interface; step both every
+beat so either can play it.
+
+Harmonic rhythm is steerable two ways, both usable live: ``harmonic_rhythm`` (target
+chord changes per beat, or None to follow the style of the melody) conditions the model,
+and ``ChordSamplingParams.hold`` (0..1, 0.5 neutral) biases each draw towards keeping
+the previous chord.
+
+Real-time rules: ``step`` and ``sample`` run on the engine thread, never in the audio or
+MIDI callback. ``NeuralAccompanist.step`` is exactly one ONNX run.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from instrument.models.chords import (
+    CHORD_INDEX,
+    CHORD_VOCAB,
+    IDENTITY,
+    N_CHORDS,
+    NO_CHORD,
+    Chord,
+    scale_chord_mask,
+)
+from instrument.models.manifest import ModelManifest
+from instrument.models.runtime import OnnxStepper
+from instrument.models.sampling import log_softmax, sample_index
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+#: Input-only chord index for "nothing played yet".
+START = N_CHORDS
+MAX_BEATS = 8
+MAX_ONSETS = 7
+#: Edges of the harmonic-rhythm buckets (changes per beat); bucket 0 means "unset".
+RHYTHM_EDGES = (0.2, 0.35, 0.5, 0.65, 0.8)
+N_RHYTHM = len(RHYTHM_EDGES) + 2
+BEAT_INT_COLUMNS = ("previous_chord", "beat_in_bar", "meter", "last_pc", "onsets", "rhythm")
+BEAT_FLOAT_COLUMNS = tuple(f"sounding_{i}" for i in range(12)) + tuple(
+    f"onset_{i}" for i in range(12)
+)
+ENCODING_NAME = "beat-features/1"
+
+
+@dataclass(frozen=True)
+class BeatInput:
+    """What an accompanist knows when it must decide a beat.
+
+    ``beat_tick``: grid tick of the beat to plan (bar 0 starts at tick 0).
+    ``notes``: melody notes that began after the previous step's deadline and before
+    this one's, in onset order; their durations are ignored (not known yet).
+    ``previous_chord``: the chord that sounds on the previous beat (None at the start).
+    """
+
+    beat_tick: int
+    meter: Meter
+    notes: tuple[GridNote, ...] = ()
+    previous_chord: Chord | None = None
+
+
+@dataclass(frozen=True)
+class ChordSamplingParams:
+    """``temperature`` 0 is greedy. ``hold`` 0..1: 0.5 neutral, 1 keeps the previous chord
+    almost always, 0 avoids it. ``pitch_classes``: only chords whose tones all lie in
+    the set (a key or scale constraint; ignored if no chord fits)."""
+
+    temperature: float = 1.0
+    top_p: float = 0.95
+    hold: float = 0.5
+    pitch_classes: frozenset[int] | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.hold <= 1.0:
+            raise ValueError(f"hold must be in [0, 1], got {self.hold}")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError("temperature must be >= 0 and top_p in (0, 1]")
+
+
+@dataclass(frozen=True)
+class ChordDistribution:
+    """Log-probabilities over CHORD_VOCAB for the beat at ``beat_tick``."""
+
+    logp: np.ndarray
+    beat_tick: int
+    previous: Chord | None
+
+    def top(self) -> Chord:
+        return CHORD_VOCAB[int(np.argmax(self.logp))]
+
+    def prob(self, chord: Chord) -> float:
+        return float(np.exp(self.logp[CHORD_INDEX[chord]]))
+
+
+def hold_bonus(hold: float) -> float:
+    """Logit added to chords identical (root, quality) to the previous one."""
+    h = min(max(hold, 1e-4), 1 - 1e-4)
+    return float(np.clip(2.0 * np.log(h / (1.0 - h)), -8.0, 8.0))
+
+
+def sample_chord(
+    dist: ChordDistribution, params: ChordSamplingParams, rng: np.random.Generator
+) -> Chord:
+    """Draw a chord, applying the hold bias and the key constraint; one ``rng`` draw."""
+    logits = np.array(dist.logp, dtype=np.float64)
+    prev = dist.previous
+    if prev is not None and params.hold != 0.5:
+        same = IDENTITY[CHORD_INDEX[prev]] == IDENTITY
+        logits[same] += hold_bonus(params.hold)
+    mask = None if params.pitch_classes is None else scale_chord_mask(params.pitch_classes)
+    i = sample_index(logits, rng, params.temperature, params.top_p, mask)
+    return CHORD_VOCAB[i]
+
+
+def rhythm_bucket(changes_per_beat: float | None) -> int:
+    if changes_per_beat is None:
+        return 0
+    return 1 + int(np.searchsorted(RHYTHM_EDGES, changes_per_beat, side="right"))
+
+
+class BeatEncoder:
+    """Turns each :class:`BeatInput` into the model's two input rows. Stateful, causal.
+
+    Integer row (:data:`BEAT_INT_COLUMNS`): previous chord index (:data:`START` when
+    none), beat in bar (capped at 7), meter index, pitch class of the latest melody note
+    (12 when none), onsets in the window (capped at 7), harmonic-rhythm bucket.
+    Float row (:data:`BEAT_FLOAT_COLUMNS`): per pitch class, the beats it has sounded
+    within the window (a monophonic melody sounds each note until the next onset or the
+    deadline), then per pitch class the onsets in the window (1 on a beat, 0.5 off it).
+    The window runs from the previous step's deadline to this one's,
+    ``beat_tick - deadline_ticks``.
+    """
+
+    def __init__(self, deadline_ticks: int) -> None:
+        self.deadline_ticks = deadline_ticks
+        self.reset()
+
+    def reset(self) -> None:
+        self._last: GridNote | None = None
+        self._prev_deadline: int | None = None
+
+    def encode(self, beat: BeatInput, rhythm: int) -> tuple[np.ndarray, np.ndarray]:
+        from instrument.models.melody import meter_index
+
+        deadline = beat.beat_tick - self.deadline_ticks
+        start = deadline - TICKS_PER_BEAT if self._prev_deadline is None else self._prev_deadline
+        floats = np.zeros(24, dtype=np.float32)
+        seq = ([self._last] if self._last is not None else []) + list(beat.notes)
+        for i, n in enumerate(seq):
+            end = seq[i + 1].onset if i + 1 < len(seq) else deadline
+            span = min(end, deadline) - max(n.onset, start)
+            if span > 0:
+                floats[n.pitch % 12] += span / TICKS_PER_BEAT
+        for n in beat.notes:
+            floats[12 + n.pitch % 12] += 1.0 if n.onset % TICKS_PER_BEAT == 0 else 0.5
+        if beat.notes:
+            self._last = beat.notes[-1]
+        self._prev_deadline = deadline
+        prev = START if beat.previous_chord is None else CHORD_INDEX[beat.previous_chord]
+        beat_in_bar = (beat.beat_tick // TICKS_PER_BEAT) % beat.meter.beats_per_bar
+        ints = np.array(
+            [
+                prev,
+                min(beat_in_bar, MAX_BEATS - 1),
+                meter_index(beat.meter),
+                12 if self._last is None else self._last.pitch % 12,
+                min(len(beat.notes), MAX_ONSETS),
+                rhythm,
+            ],
+            dtype=np.int64,
+        )
+        return ints, floats
+
+
+def encoding_spec(deadline_ticks: int) -> dict:
+    return {
+        "name": ENCODING_NAME,
+        "ticks_per_beat": TICKS_PER_BEAT,
+        "int_columns": list(BEAT_INT_COLUMNS),
+        "float_columns": list(BEAT_FLOAT_COLUMNS),
+        "chords": [c.name for c in CHORD_VOCAB],
+        "start_chord": START,
+        "rhythm_edges": list(RHYTHM_EDGES),
+        "max_beats": MAX_BEATS,
+        "max_onsets": MAX_ONSETS,
+        "deadline_ticks_before_beat": deadline_ticks,
+    }
+
+
+class Accompanist(ABC):
+    """Per-beat chord predictor shared by the neural model and the rule arranger."""
+
+    #: Target chord changes per beat, or None to follow the melody's style. Settable live.
+    harmonic_rhythm: float | None = None
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget the melody and the chords (a new piece)."""
+
+    @abstractmethod
+    def step(self, beat: BeatInput) -> ChordDistribution:
+        """Take the melody heard up to this beat's deadline; return odds for its chord."""
+
+    def sample(
+        self, dist: ChordDistribution, params: ChordSamplingParams, rng: np.random.Generator
+    ) -> Chord:
+        """Draw the chord to play (see :func:`sample_chord`); commits nothing."""
+        return sample_chord(dist, params, rng)
+
+
+class NeuralAccompanist(Accompanist):
+    """The ONNX accompaniment model behind the :class:`Accompanist` interface."""
+
+    def __init__(self, manifest: ModelManifest, session) -> None:
+        self.stepper = OnnxStepper(manifest, session)
+        self.manifest = manifest
+        self.deadline_ticks = int(manifest.encoding["deadline_ticks_before_beat"])
+        self.encoder = BeatEncoder(self.deadline_ticks)
+        self.harmonic_rhythm = None
+        d = manifest.sampling
+        self.default_params = ChordSamplingParams(
+            temperature=float(d.get("temperature", 1.0)),
+            top_p=float(d.get("top_p", 0.95)),
+            hold=float(d.get("hold", 0.5)),
+        )
+        self._ints = np.zeros((1, len(BEAT_INT_COLUMNS)), dtype=np.int64)
+        self._floats = np.zeros((1, len(BEAT_FLOAT_COLUMNS)), dtype=np.float32)
+
+    @property
+    def timer(self):
+        return self.stepper.timer
+
+    def reset(self) -> None:
+        self.stepper.reset_state()
+        self.encoder.reset()
+
+    def step(self, beat: BeatInput) -> ChordDistribution:
+        ints, floats = self.encoder.encode(beat, rhythm_bucket(self.harmonic_rhythm))
+        self._ints[0, :] = ints
+        self._floats[0, :] = floats
+        out = self.stepper.run_step({"beat_ints": self._ints, "beat_floats": self._floats})
+        return ChordDistribution(
+            log_softmax(out["chord_logits"][0]), beat.beat_tick, beat.previous_chord
+        )
+
+    def warm_up(self, steps: int = 32) -> None:
+        """Throwaway steps before the first beat is planned; then reset, timer cleared."""
+        meter = Meter(4, 4)
+        prev = None
+        for i in range(steps):
+            tick = (i + 1) * TICKS_PER_BEAT
+            note = GridNote(60 + (i * 7) % 12, tick - TICKS_PER_BEAT, TICKS_PER_BEAT)
+            prev = self.step(BeatInput(tick, meter, (note,), prev)).top()
+        self.reset()
+        self.stepper.timer.reset()
+
+
+__all__ = [
+    "NO_CHORD",
+    "Accompanist",
+    "BeatEncoder",
+    "BeatInput",
+    "ChordDistribution",
+    "ChordSamplingParams",
+    "NeuralAccompanist",
+    "rhythm_bucket",
+    "sample_chord",
+]

@@ -1,0 +1,271 @@
+"""Train, export and evaluate the online accompaniment model.
+
+    python -m training.accompaniment            # full run -> exported_models/accompaniment.*
+    python -m training.accompaniment --tiny --out /tmp/m   # smoke run (CI)
+
+Data (music21's bundled corpora only), each split by piece (see training/data.py):
+
+- Bach chorales: soprano is the melody; the chord of each beat is labelled from the four
+  voices sounding at the beat (bass from the bass voice).
+- Chord-symbol tunes: the Nottingham reels file and the two lead sheets.
+- Folk dance tunes (O'Neill's 1850, Ryan's Mammoth) with offline labels from
+  :mod:`training.harmonize`, so the model learns a folk harmonic rhythm (a chord a bar or
+  half bar) as well as the chorales' chord a beat.
+
+The model runs once per beat at that beat's deadline (``DEADLINE_TICKS`` before it) and
+sees only melody notes that began before the deadline, in training, evaluation and live
+alike; its previous chord comes back as an input (teacher-forced in training, with 10 %
+replaced by random chords; its own greedy output in evaluation). Each training sequence
+is in a random key, and half of them carry their harmonic-rhythm bucket as a steering
+input (the rest "unset", so the model also infers the style from the melody).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from instrument.baselines.rules import RuleArranger
+from instrument.evaluate import accompaniment_metrics, reference_chords, reference_metrics
+from instrument.models import accompaniment as acc
+from instrument.models.accompaniment import ChordSamplingParams
+from instrument.models.chords import N_CHORDS
+from instrument.models.loader import load_model
+from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest
+from instrument.models.tune import Tune
+from training import corpus, data, harmonize
+from training.loop import (
+    RUNS_DIR,
+    common_arguments,
+    environment,
+    rounded,
+    seed_everything,
+    train,
+)
+from training.nets import NetConfig, StepNet
+from training.onnx_export import OPSET, build_graph, check_against_torch, save
+
+NAME = "accompaniment"
+VERSION = "1.0.0"
+DEADLINE_TICKS = 2  # a sixteenth-note triplet before the beat: ~83 ms at 120 bpm
+DANCE_COLLECTIONS = ("oneills1850", "ryansMammoth")
+SOURCE_WEIGHTS = {"chorale": 0.45, "symbols": 0.05, "offline": 0.5}
+
+
+def net_config(hidden: int, layers: int) -> NetConfig:
+    return NetConfig(
+        int_vocab=[N_CHORDS + 1, acc.MAX_BEATS, 16, 13, acc.MAX_ONSETS + 1, acc.N_RHYTHM],
+        int_dims=[48, 8, 8, 16, 4, 8],
+        n_floats=len(acc.BEAT_FLOAT_COLUMNS),
+        hidden=hidden,
+        layers=layers,
+        heads={"chord": N_CHORDS},
+    )
+
+
+def load_sets(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune]]]:
+    """(train, validation) tunes per source, with per-beat chord labels in ``tune.chords``."""
+    sets: dict[str, tuple[list[Tune], list[Tune]]] = {}
+    chor = [data.tune_from_record(r) for r in corpus.chorales()]
+    for t in chor:
+        t.chords = reference_chords(t)
+    sets["chorale"] = data.split(chor)
+    sym = []
+    for r in corpus.chord_symbol_tunes():
+        t = data.tune_from_record(r)
+        t.chords = data.chords_from_symbols(t, r["chord_symbols"])
+        t.accompaniment = data.realize(t, t.chords)
+        sym.append(t)
+    sets["symbols"] = data.split(sym)
+    folk = [data.tune_from_record(r) for r in corpus.folk_tunes()
+            if r["collection"] in DANCE_COLLECTIONS]
+    if tiny:
+        folk = folk[:300]
+    for t in folk:
+        t.chords = harmonize.harmonize(t)
+    sets["offline"] = data.split(folk)
+    if tiny:
+        sets = {k: (tr[:40], va[:10]) for k, (tr, va) in sets.items()}
+    return sets
+
+
+def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict) -> dict:
+    return {
+        "format": MANIFEST_FORMAT,
+        "name": NAME,
+        "version": VERSION,
+        "task": "accompaniment",
+        "description": (
+            "Online accompaniment: one step per beat at its planning deadline; returns "
+            "logits over the chord vocabulary (root x quality x bass, index 0 = silence)."
+        ),
+        "onnx": onnx_path.name,
+        "sha256": sha256_file(onnx_path),
+        "opset": OPSET,
+        "inputs": [
+            {"name": "beat_ints", "shape": [1, len(acc.BEAT_INT_COLUMNS)], "dtype": "int64",
+             "description": "columns as encoding.int_columns"},
+            {"name": "beat_floats", "shape": [1, len(acc.BEAT_FLOAT_COLUMNS)],
+             "dtype": "float32", "description": "columns as encoding.float_columns"},
+            {"name": "state_in", "shape": [cfg.layers, 1, cfg.hidden], "dtype": "float32",
+             "description": "GRU state from the previous beat (zeros to start)"},
+        ],
+        "outputs": [
+            {"name": "chord_logits", "shape": [1, N_CHORDS], "dtype": "float32",
+             "description": "chord of the planned beat, classes encoding.chords"},
+            {"name": "state_out", "shape": [cfg.layers, 1, cfg.hidden], "dtype": "float32",
+             "description": "GRU state to feed to the next beat"},
+        ],
+        "state": [{"input": "state_in", "output": "state_out"}],
+        "encoding": acc.encoding_spec(DEADLINE_TICKS),
+        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5},
+        "network": cfg.to_json(),
+        "training": training,
+        "metrics": metrics,
+    }
+
+
+def evaluate_sets(model, sets, label: str) -> dict:
+    """Model, rules and reference metrics per validation source."""
+    out = {}
+    for source, (_, val) in sets.items():
+        if not val:
+            continue
+        entry = {
+            "tunes": len(val),
+            "model": rounded(accompaniment_metrics(model, val, DEADLINE_TICKS)),
+            "rules": rounded(accompaniment_metrics(RuleArranger(DEADLINE_TICKS), val,
+                                                   DEADLINE_TICKS)),
+        }
+        ref = reference_metrics([t for t in val if t.accompaniment])
+        if source == "offline":
+            labelled = [Tune(t.name, t.meter, t.melody, data.realize(t, t.chords)) for t in val]
+            entry["offline_labels"] = rounded(reference_metrics(labelled))
+        elif ref is not None:
+            entry["reference"] = rounded(ref)
+        out[source] = entry
+        print(f"{label} {source}: " + json.dumps(entry))
+    pooled = [t for _, val in sets.values() for t in val]
+    out["all"] = {
+        "tunes": len(pooled),
+        "model": rounded(accompaniment_metrics(model, pooled, DEADLINE_TICKS)),
+        "rules": rounded(accompaniment_metrics(RuleArranger(DEADLINE_TICKS), pooled,
+                                               DEADLINE_TICKS)),
+    }
+    print(f"{label} all: " + json.dumps(out["all"]))
+    return out
+
+
+def steering(model, sets) -> dict:
+    """Change rate of the model under the two live controls, on the validation split."""
+    val = [t for _, v in sets.values() for t in v]
+    out = {}
+    for rate in (None, 0.25, 0.5, 0.9):
+        model.harmonic_rhythm = rate
+        m = accompaniment_metrics(model, val, DEADLINE_TICKS)
+        out[f"harmonic_rhythm={rate}"] = rounded(
+            {"change_rate": m["change_rate"], "note_in_chord": m["note_in_chord"]})
+    model.harmonic_rhythm = None
+    for hold in (0.2, 0.8):
+        m = accompaniment_metrics(model, val, DEADLINE_TICKS,
+                                  ChordSamplingParams(temperature=0.0, hold=hold))
+        out[f"hold={hold}"] = rounded(
+            {"change_rate": m["change_rate"], "note_in_chord": m["note_in_chord"]})
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.accompaniment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    common_arguments(parser, steps=3000, hidden=192)
+    args = parser.parse_args(argv)
+    t_start, c_start = time.time(), time.process_time()
+    rng = seed_everything(args.seed, args.threads)
+    if args.tiny:
+        args.steps, args.hidden, args.layers, args.batch = min(args.steps, 5), 32, 1, 8
+
+    sets = load_sets(args.tiny)
+    seqs: dict[str, list[data.BeatSequence]] = {}
+    for source, (tr, _) in sets.items():
+        seqs[source] = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source) for t in tr]
+        print(f"{source}: {len(tr)} training tunes, {len(sets[source][1])} validation tunes, "
+              f"{sum(len(s.labels) for s in seqs[source])} training beats")
+    sources = [s for s in SOURCE_WEIGHTS if seqs.get(s)]
+    probs = np.array([SOURCE_WEIGHTS[s] for s in sources])
+    probs /= probs.sum()
+
+    cfg = net_config(args.hidden, args.layers)
+    net = StepNet(cfg)
+    print(f"network: {net.n_params()} parameters")
+
+    def loss_fn(model: StepNet, g: np.random.Generator) -> torch.Tensor:
+        picks = g.choice(len(sources), size=args.batch, p=probs)
+        batch = [seqs[sources[k]][g.integers(len(seqs[sources[k]]))] for k in picks]
+        ints, floats, labels, mask = data.beat_batch(batch, args.max_len, g)
+        logits, _ = model(torch.from_numpy(ints), torch.from_numpy(floats))
+        m = torch.from_numpy(mask)
+        return F.cross_entropy(logits["chord"][m], torch.from_numpy(labels)[m])
+
+    RUNS_DIR.mkdir(parents=True, exist_ok=True)
+    hist = train(net, loss_fn, args.steps, args.lr, rng,
+                 None if args.tiny else RUNS_DIR / f"{NAME}-loss.jsonl", desc=NAME)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = build_graph(net, "beat_ints", "beat_floats")
+    onnx_path = args.out / f"{NAME}.onnx"
+    save(model, onnx_path)
+    diff = check_against_torch(net, model, "beat_ints", "beat_floats")
+    print(f"exported {onnx_path} ({onnx_path.stat().st_size // 1024} KiB); "
+          f"max |onnx - torch| = {diff:.2e}")
+
+    training = {
+        "data": {
+            "source": "music21 bundled corpus",
+            "chorales": "bach chorales with exactly four parts (corpus.chorales.Iterator); "
+                        "soprano -> chord labelled from all four voices at each beat",
+            "chord_symbols": "nottingham-dataset/reelsa-c.abc and leadSheet/*.mxl",
+            "offline_labels": "oneills1850 + ryansMammoth dance tunes labelled by "
+                              "training/harmonize.py (offline, non-causal)",
+            "tunes": {s: {"train": len(tr), "validation": len(va)}
+                      for s, (tr, va) in sets.items()},
+            "source_weights": SOURCE_WEIGHTS,
+            "split": data.SPLIT_DOC,
+            "transposition": "random key (0..11 semitones) per sequence per batch",
+            "deadline": f"melody notes with onset < beat - {DEADLINE_TICKS} ticks",
+        },
+        "steps": args.steps, "batch": args.batch, "max_len": args.max_len, "lr": args.lr,
+        "seed": args.seed, "loss": hist, "environment": environment(),
+        "command": "python -m training.accompaniment" + (" --tiny" if args.tiny else ""),
+    }
+    manifest_path = args.out / f"{NAME}.json"
+    write_manifest(manifest_dict(cfg, onnx_path, training, {}), manifest_path)
+
+    t0 = time.time()
+    neural = load_model(manifest_path)
+    neural.warm_up()
+    per_source = evaluate_sets(neural, sets, "validation")
+    p = neural.timer.percentiles()
+    metrics = {
+        "split": "validation",
+        "decoding": "greedy, own previous chord fed back, online at each beat's deadline",
+        "by_source": per_source,
+        "steering": steering(neural, sets) if not args.tiny else {},
+        "step_ms_during_eval": {k: round(v * 1e3, 4) for k, v in
+                                (("p50", p[50.0]), ("p99", p[99.0]), ("p99.9", p[99.9]))},
+    }
+    training["total_seconds"] = round(time.time() - t_start, 1)
+    training["process_cpu_seconds"] = round(time.process_time() - c_start, 1)
+    write_manifest(manifest_dict(cfg, onnx_path, training, metrics), manifest_path)
+    print(f"evaluation {time.time() - t0:.1f} s; total {training['total_seconds']} s")
+    print(json.dumps(metrics["steering"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The shared training loop, the output-directory and manifest plumbing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from training.nets import StepNet
+
+REPO = Path(__file__).resolve().parents[1]
+EXPORT_DIR = REPO / "exported_models"
+RUNS_DIR = REPO / "training" / "runs"
+
+
+def common_arguments(parser: argparse.ArgumentParser, steps: int, hidden: int) -> None:
+    parser.add_argument("--out", type=Path, default=EXPORT_DIR,
+                        help="directory for NAME.onnx and NAME.json (default exported_models/)")
+    parser.add_argument("--steps", type=int, default=steps, help="optimizer steps")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--max-len", type=int, default=128, help="longest training window")
+    parser.add_argument("--hidden", type=int, default=hidden)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--tiny", action="store_true",
+                        help="smoke run: a few tunes, a tiny net, a few steps (for CI)")
+    parser.add_argument("--val-limit", type=int, default=0,
+                        help="evaluate on at most this many validation tunes (0: all)")
+
+
+def seed_everything(seed: int, threads: int) -> np.random.Generator:
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    return np.random.default_rng(seed)
+
+
+def train(
+    net: StepNet,
+    loss_fn: Callable[[StepNet, np.random.Generator], torch.Tensor],
+    steps: int,
+    lr: float,
+    rng: np.random.Generator,
+    log_path: Path | None = None,
+    desc: str = "train",
+) -> dict:
+    """AdamW with warm-up and cosine decay, gradient clipping; returns a short history."""
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    warm = max(1, min(200, steps // 10))
+
+    def schedule(i: int) -> float:
+        if i < warm:
+            return (i + 1) / warm
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * (i - warm) / max(1, steps - warm)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    net.train()
+    t0 = time.time()
+    history = []
+    ema = None
+    log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
+    try:
+        bar = tqdm(range(steps), desc=desc, unit="step", mininterval=2.0)
+        for i in bar:
+            loss = loss_fn(net, rng)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            v = float(loss.detach())
+            ema = v if ema is None else 0.98 * ema + 0.02 * v
+            if i % 50 == 0 or i == steps - 1:
+                bar.set_postfix(loss=f"{ema:.3f}")
+                history.append({"step": i, "loss": round(ema, 4), "s": round(time.time() - t0, 1)})
+                if log:
+                    log.write(json.dumps(history[-1]) + "\n")
+                    log.flush()
+    finally:
+        if log:
+            log.close()
+    net.eval()
+    return {"steps": steps, "seconds": round(time.time() - t0, 1), "final_loss": ema,
+            "history": history[-5:]}
+
+
+def environment() -> dict:
+    import music21
+    import onnx
+
+    return {
+        "torch": torch.__version__,
+        "music21": music21.__version__,
+        "onnx": onnx.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def rounded(d):
+    if isinstance(d, dict):
+        return {k: rounded(v) for k, v in d.items()}
+    if isinstance(d, float):
+        return round(d, 4)
+    return d
