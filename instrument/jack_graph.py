@@ -1,8 +1,8 @@
-"""JACK port discovery and wiring with JACK-Client (no audio passes through here).
+"""JACK port discovery and wiring with JACK-Client.
 
-A ``JackGraph`` is an inactive JACK client used only to list ports and connect them: to
-find the player's controller among the MIDI ports, to wire it to our input, and to
-connect our outputs to the sound card. It also reports when the JACK server goes away.
+A ``JackGraph`` lists and connects ports through a JACK client: to find the player's
+controller among the MIDI ports, to wire it to our input, and to connect our outputs to
+the sound card. It reports when the JACK server goes away, and counts xruns.
 """
 
 from __future__ import annotations
@@ -32,16 +32,24 @@ def jack_server_running() -> bool:
 
 
 class JackGraph:
-    """Lists and connects JACK ports; ``server_lost`` is set if the server shuts down."""
+    """Lists and connects JACK ports; ``server_lost`` is set if the server shuts down.
 
-    def __init__(self, name: str = "instrument-ports") -> None:
-        self.client = jack.Client(name, no_start_server=True)
+    Give it the instrument's own client (before activation), or a name to open a
+    client of its own for listing only (``instrument devices``).
+    """
+
+    def __init__(self, client: jack.Client | str = "instrument-ports") -> None:
+        self._owns_client = isinstance(client, str)
+        if isinstance(client, str):
+            client = jack.Client(client, no_start_server=True)
+        self.client = client
         self.server_lost = threading.Event()
         self.xruns = 0
         self._refused: set[tuple[str, str]] = set()
         self.client.set_shutdown_callback(self._on_shutdown)
         self.client.set_xrun_callback(self._on_xrun)
-        self.client.activate()
+        if self._owns_client:
+            self.client.activate()
 
     def _on_shutdown(self, status: jack.Status, reason: str) -> None:
         # Runs on a JACK thread: only set a flag.
@@ -97,6 +105,8 @@ class JackGraph:
             return False
 
     def close(self) -> None:
+        if not self._owns_client:
+            return
         try:
             self.client.deactivate()
             self.client.close()

@@ -24,6 +24,10 @@ class MidiSender(Protocol):
         """Forget messages not yet sent (panic: what was not due never happens)."""
         ...
 
+    def wait_sent(self, timeout: float) -> bool:
+        """Block until every queued message has left (shutdown)."""
+        ...
+
 
 class SynthOutput:
     """Plays events on the synth at their due time, sample-accurately.

@@ -1,18 +1,22 @@
 """Recording every session as a Standard MIDI File a producer can open in a DAW.
 
 A type-1 file: a conductor track (tempo, meter) and one named track per part ("player",
-"accompaniment", "continuation"). The file is rewritten from memory every
-``flush_interval`` seconds by a background thread, atomically (write a temporary file,
-then rename), so a crash or a SIGKILL leaves a complete, readable file that lacks at
-most the last interval. A full disk is warned about once; playing goes on.
+"accompaniment", "continuation"). Every ``flush_interval`` seconds a background thread
+encodes the events that have happened since the last flush onto each track's bytes and
+rewrites the file atomically (a temporary file, then a rename), so a crash or a SIGKILL
+leaves a complete, readable file that lacks at most the last interval. Encoding is
+incremental, so a flush costs the same in the first minute of a gig and in the third
+hour. A full disk is warned about once; playing goes on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import struct
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mido
@@ -24,6 +28,7 @@ log = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480
 PART_ORDER = ("player", "accompaniment", "continuation")
+_END_OF_TRACK = b"\x00\xff\x2f\x00"
 
 
 def session_path(directory: Path, started: float | None = None) -> Path:
@@ -37,6 +42,42 @@ def session_path(directory: Path, started: float | None = None) -> Path:
     return path
 
 
+def _varlen(value: int) -> bytes:
+    out = bytearray([value & 0x7F])
+    value >>= 7
+    while value:
+        out.insert(0, 0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(out)
+
+
+def _meta(kind: int, data: bytes) -> bytes:
+    return b"\x00\xff" + bytes([kind]) + _varlen(len(data)) + data
+
+
+def _recordable(message: tuple[int, ...], channel: int) -> bytes | None:
+    """The message as it goes into the file, on ``channel`` (0..15), or None."""
+    status = message[0]
+    if status >= 0xF0:
+        return None
+    kind = status & 0xF0
+    if kind == mm.NOTE_ON and message[2] == 0:
+        return bytes((mm.NOTE_OFF | channel, message[1], 0))
+    if kind in (mm.NOTE_ON, mm.NOTE_OFF, mm.CONTROL_CHANGE, mm.PITCH_BEND, mm.PROGRAM_CHANGE):
+        return bytes((kind | channel, *message[1:]))
+    return None
+
+
+class _Track:
+    """One part's events: encoded bytes so far plus events not yet due."""
+
+    def __init__(self, name: str, channel: int) -> None:
+        self.channel = channel
+        self.data = bytearray(_meta(0x03, name.encode()))
+        self.last_tick = 0
+        self.pending: list[tuple[float, tuple[int, ...]]] = []
+
+
 class SmfRecorder:
     """An engine output that records events with their due times (see module doc)."""
 
@@ -44,6 +85,7 @@ class SmfRecorder:
         self,
         path: Path,
         start_time: float,
+        now: Callable[[], float],
         tempo_bpm: float = 120.0,
         meter: tuple[int, int] = (4, 4),
         flush_interval: float = 0.5,
@@ -51,51 +93,57 @@ class SmfRecorder:
     ) -> None:
         self.path = path
         self.start_time = start_time
+        self.now = now
         self.tempo_bpm = tempo_bpm
         self.meter = meter
         self.flush_interval = flush_interval
         self.channels = channels or {"player": 1, "accompaniment": 2, "continuation": 3}
-        self._events: dict[str, list[tuple[float, tuple[int, ...]]]] = {"player": []}
+        self._tracks: dict[str, _Track] = {}
+        self._track("player")
         self._lock = threading.Lock()
-        self._dirty = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.write_failures = 0
         self.writes = 0
+        self.encoded = 0  # events encoded so far (each exactly once)
+
+    def _track(self, part: str) -> _Track:
+        track = self._tracks.get(part)
+        if track is None:
+            track = _Track(part, self.channels.get(part, 1) - 1)
+            self._tracks[part] = track
+        return track
 
     # -- engine output ---------------------------------------------------------------
 
     def play(self, event: TimedEvent) -> None:
         with self._lock:
-            self._events.setdefault(event.part, []).append((event.due, event.message))
-        self._dirty.set()
+            self._track(event.part).pending.append((event.due, event.message))
 
     def panic(self, now: float) -> None:
         """What was planned for later never happened: drop it."""
         with self._lock:
-            for part, events in self._events.items():
-                self._events[part] = [(t, m) for t, m in events if t <= now]
-        self._dirty.set()
+            for track in self._tracks.values():
+                track.pending = [(t, m) for t, m in track.pending if t <= now]
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.write()
+        self.flush()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval):
-            if self._dirty.is_set():
-                self._dirty.clear()
-                self.write()
+            self.flush()
 
     def close(self) -> None:
+        """Write everything, including events still in the future, and stop."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        self.write()
+        self.flush(until=float("inf"))
 
     # -- the file ----------------------------------------------------------------------
 
@@ -103,56 +151,50 @@ class SmfRecorder:
         beats = max(0.0, t - self.start_time) * self.tempo_bpm / 60.0
         return round(beats * TICKS_PER_BEAT)
 
-    def to_midi_file(self) -> mido.MidiFile:
+    def _encode_due(self, until: float) -> None:
         with self._lock:
-            parts = {part: list(events) for part, events in self._events.items()}
-        smf = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-        conductor = mido.MidiTrack()
-        conductor.append(mido.MetaMessage("track_name", name="instrument", time=0))
-        conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(self.tempo_bpm)))
-        conductor.append(
-            mido.MetaMessage("time_signature", numerator=self.meter[0], denominator=self.meter[1])
+            for track in self._tracks.values():
+                due = sorted((e for e in track.pending if e[0] <= until), key=lambda e: e[0])
+                if not due:
+                    continue
+                track.pending = [e for e in track.pending if e[0] > until]
+                for t, message in due:
+                    data = _recordable(message, track.channel)
+                    if data is None:
+                        continue
+                    tick = max(track.last_tick, self._ticks(t))
+                    track.data += _varlen(tick - track.last_tick) + data
+                    track.last_tick = tick
+                    self.encoded += 1
+
+    def to_bytes(self) -> bytes:
+        """The file as it stands (events encoded so far)."""
+        conductor = (
+            _meta(0x03, b"instrument")
+            + _meta(0x51, struct.pack(">I", mido.bpm2tempo(self.tempo_bpm))[1:])
+            + _meta(0x58, bytes([self.meter[0], self.meter[1].bit_length() - 1, 24, 8]))
         )
-        smf.tracks.append(conductor)
-        names = [p for p in PART_ORDER if p in parts] + sorted(set(parts) - set(PART_ORDER))
-        for part in names:
-            smf.tracks.append(self._track(part, parts[part]))
-        return smf
+        with self._lock:
+            order = [p for p in PART_ORDER if p in self._tracks]
+            order += sorted(set(self._tracks) - set(PART_ORDER))
+            tracks = [conductor] + [bytes(self._tracks[p].data) for p in order]
+        out = bytearray(b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), TICKS_PER_BEAT))
+        for data in tracks:
+            body = data + _END_OF_TRACK
+            out += b"MTrk" + struct.pack(">I", len(body)) + body
+        return bytes(out)
 
-    def _track(self, part: str, events: list[tuple[float, tuple[int, ...]]]) -> mido.MidiTrack:
-        track = mido.MidiTrack()
-        track.append(mido.MetaMessage("track_name", name=part, time=0))
-        channel = self.channels.get(part, 1) - 1
-        last = 0
-        for t, message in sorted(events, key=lambda item: item[0]):
-            ticks = self._ticks(t)
-            status = message[0]
-            if status >= 0xF0:
-                continue
-            kind = status & 0xF0
-            if kind == mm.NOTE_ON and message[2] > 0:
-                msg = mido.Message("note_on", note=message[1], velocity=message[2])
-            elif kind in (mm.NOTE_ON, mm.NOTE_OFF):
-                msg = mido.Message("note_off", note=message[1], velocity=0)
-            elif kind == mm.CONTROL_CHANGE:
-                msg = mido.Message("control_change", control=message[1], value=message[2])
-            elif kind == mm.PITCH_BEND:
-                msg = mido.Message("pitchwheel", pitch=(message[2] << 7 | message[1]) - 8192)
-            elif kind == mm.PROGRAM_CHANGE:
-                msg = mido.Message("program_change", program=message[1])
-            else:
-                continue
-            track.append(msg.copy(channel=channel, time=ticks - last))
-            last = ticks
-        return track
+    def flush(self, until: float | None = None) -> bool:
+        """Encode what has happened and rewrite the file atomically.
 
-    def write(self) -> bool:
-        """Rewrite the file atomically; False (warned once) if the disk refused."""
+        False (warned once per failure streak) if the disk refused; events stay in
+        memory and the next flush tries again.
+        """
+        self._encode_due(self.now() if until is None else until)
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            smf = self.to_midi_file()
             with open(tmp, "wb") as f:
-                smf.save(file=f)
+                f.write(self.to_bytes())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
@@ -163,7 +205,6 @@ class SmfRecorder:
                     "cannot write the recording %s (%s); playing on, will retry",
                     self.path, exc.strerror or exc,
                 )
-            self._dirty.set()
             return False
         self.writes += 1
         if self.write_failures:

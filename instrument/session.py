@@ -1,10 +1,15 @@
 """A running instrument: everything built from a ``Config``, started in order, stopped safely.
 
-Start order: recorder, pyo server (booted), MIDI input (its pyo object must precede the
-synth voices), synths and bridge, audio start, MIDI output, engine thread, hotplug.
-Stop order is the reverse, after a panic, so that whatever ends the session (SIGINT,
-SIGTERM, a fatal error, the JACK server going away) leaves no note sounding: the synth
-fades out, MIDI out gets every note-off plus CC 123/120, and the recording is closed.
+Drivers, by how the configuration resolves:
+
+- audio on JACK: our JACK client (``instrument.jack_host``) drives a manual pyo server
+  and owns ``instrument:midi_in``, ``midi_out``, ``out_1`` and ``out_2``;
+- audio on PortAudio or offline: pyo's own PortAudio callback, or a pacing thread, runs
+  the blocks; MIDI comes through ALSA (rtmidi) or through the JACK client's MIDI ports.
+
+Stopping (SIGINT, SIGTERM, a fatal error, the JACK server going away) panics first, so
+no note is left sounding: the synth fades out, MIDI out gets every note-off plus CC
+123/120, and the recording is closed.
 """
 
 from __future__ import annotations
@@ -19,20 +24,21 @@ from pathlib import Path
 from instrument.audio import server as audio_server
 from instrument.audio.sound import SoundSystem
 from instrument.audio.thru import ThruPlayer
-from instrument.clock import LiveClock
+from instrument.clock import Clock, LiveClock
 from instrument.config import Config
 from instrument.engine import Engine
-from instrument.jack_graph import JackGraph, jack_server_running
+from instrument.jack_graph import jack_server_running
+from instrument.jack_host import JackHost
 from instrument.midi import rtmidi_io
 from instrument.midi.hotplug import HotplugWatcher
-from instrument.midi.pyo_jack import PyoJackMidiInput, PyoJackMidiOutput
+from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
 from instrument.midi.router import InputQueue, InputRouter
 from instrument.outputs import MidiOutput, SynthOutput
 from instrument.recording import SmfRecorder, session_path
 
 log = logging.getLogger(__name__)
 
-# Python hands the GIL between threads every 5 ms by default; pyo's audio callback needs
+# Python hands the GIL between threads every 5 ms by default; the audio callback needs
 # it every block (1.3 ms at 64 frames), so let it change hands more often.
 SWITCH_INTERVAL = 0.0005
 STATS_INTERVAL = 5.0
@@ -51,26 +57,20 @@ class Plan:
     midi_api: str
     midi_why: str
 
-    @property
-    def midi_on_audio_client(self) -> bool:
-        """MIDI through the JACK ports of pyo's own client (``instrument:midi_in``)."""
-        return self.audio == "jack" and self.midi_api == "jack"
-
     def describe(self, config: Config) -> str:
         c = config.audio.jack_client
         midi = (
             f"JACK ports {c}:midi_in / {c}:midi_out"
-            if self.midi_on_audio_client
-            else f"{self.midi_api.upper()} via python-rtmidi"
+            if self.midi_api == "jack"
+            else "ALSA via python-rtmidi"
         )
-        return (
-            f"audio: {self.audio} ({self.audio_why}), {config.audio.rate} Hz, "
-            f"{config.audio.buffer} frames; MIDI: {midi} ({self.midi_why})"
-        )
+        return f"audio: {self.audio} ({self.audio_why}); MIDI: {midi} ({self.midi_why})"
 
 
 def resolve(config: Config) -> Plan:
     audio, audio_why = audio_server.resolve_backend(config.audio.backend)
+    if audio == "jack" and not jack_server_running():
+        raise SetupError("audio.backend is jack but no JACK server is running; start jackd")
     api = config.midi.api
     if api == "auto":
         if rtmidi_io.alsa_available():
@@ -85,7 +85,9 @@ def resolve(config: Config) -> Plan:
                 "(no /dev/snd/seq); use --midi-api jack"
             )
     if api == "jack" and not jack_server_running():
-        raise SetupError("JACK MIDI needs a running JACK server; start jackd or use --midi-api alsa")
+        raise SetupError(
+            "JACK MIDI needs a running JACK server; start jackd or use --midi-api alsa"
+        )
     return Plan(audio, audio_why, api, midi_why)
 
 
@@ -94,66 +96,63 @@ class Session:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.clock = LiveClock()
         self.plan = resolve(config)
         self.exit_code = 0
         self._stop_requested = threading.Event()
         self._stopped = False
         self._closers: list[tuple[str, object]] = []
-        self.graph: JackGraph | None = None
+        self.host: JackHost | None = None
         self.recorder: SmfRecorder | None = None
         self.paced: audio_server.PacedServer | None = None
         self.server = None
         self.engine: Engine | None = None
         self.watcher: HotplugWatcher | None = None
+        self.sender = None
+        self.clock: Clock = LiveClock()
 
     # -- start -------------------------------------------------------------------------
 
     def start(self) -> None:
         cfg = self.config
         sys.setswitchinterval(SWITCH_INTERVAL)
-        log.info("starting: %s", self.plan.describe(cfg))
-        started = time.time()
+        rate, block = cfg.audio.rate, cfg.audio.buffer
+        if self.plan.audio == "jack" or self.plan.midi_api == "jack":
+            self.host = JackHost(cfg.audio.jack_client, with_audio=self.plan.audio == "jack")
+            self.clock = self.host.clock
+            if self.plan.audio == "jack":
+                rate, block = self._adopt_jack_settings(self.host)
+        log.info("starting: %s; %d Hz, %d frames", self.plan.describe(cfg), rate, block)
+
         channels = {
             "player": cfg.midi.player_channel,
             "accompaniment": cfg.midi.accompaniment_channel,
             "continuation": cfg.midi.continuation_channel,
         }
         if cfg.recording.enabled:
-            path = session_path(cfg.recordings_dir(), started)
+            path = session_path(cfg.recordings_dir(), time.time())
             self.recorder = SmfRecorder(
-                path, self.clock.now(), flush_interval=cfg.recording.flush_interval,
-                channels=channels,
+                path, self.clock.now(), self.clock.now,
+                flush_interval=cfg.recording.flush_interval, channels=channels,
             )
             self.recorder.start()
             log.info("recording to %s", path)
 
-        if self.plan.audio == "jack" or self.plan.midi_api == "jack":
-            self.graph = JackGraph(f"{cfg.audio.jack_client}-ports")
-        settings = audio_server.AudioSettings(
-            backend=self.plan.audio,
-            rate=cfg.audio.rate,
-            buffer=cfg.audio.buffer,
-            jack_client=cfg.audio.jack_client,
-            device=cfg.audio.device,
-            jack_midi=self.plan.midi_on_audio_client,
+        self.server = audio_server.boot(
+            audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
         )
-        self.server = audio_server.boot(settings)
-
         self.queue = InputQueue()
         self.router = InputRouter(self.clock.now, self.queue, thru=None)
-        inputs = self._open_inputs()  # before the synth: pyo processes in creation order
-        self.sound = SoundSystem(cfg.synth, cfg.audio.rate, cfg.audio.buffer, self.clock.now)
+        self.sound = SoundSystem(cfg.synth, rate, block, self.clock.now)
         bridge = self.sound.bridge
         self.thru = ThruPlayer(
-            self.sound.synths["player"], cfg.midi.input_channel,
-            on_panic=lambda: bridge.silence_all(),
+            self.sound.synths["player"], cfg.midi.input_channel, on_panic=bridge.silence_all
         )
         self.router.thru = self.thru
         bridge.add_hook(lambda _start: self.thru.drain())
-        sender = self._open_output(bridge)
-        self.server.setCallback(bridge.on_block)
-        self._start_audio()
+
+        inputs, sender = self._open_midi()
+        self.sender = sender
+        self._start_audio(rate, block)
 
         outputs: list = [SynthOutput(bridge), MidiOutput(sender, channels, cfg.midi.send_player)]
         if self.recorder is not None:
@@ -170,59 +169,69 @@ class Session:
                 log.info("no controller yet: %s", handler.describe_wait())
         log.info("ready to play")
 
-    def _open_inputs(self) -> list:
+    def _adopt_jack_settings(self, host: JackHost) -> tuple[int, int]:
         cfg = self.config
-        client = cfg.audio.jack_client
-        deliver_rt = self.router.from_midi_thread
-        if self.plan.midi_on_audio_client:
-            assert self.graph is not None
-            port = f"{client}:midi_in"
-            handler = PyoJackMidiInput(
-                self.router.from_audio_thread, self.graph, port, cfg.midi.input, (client + ":",)
+        if (host.rate, host.period) != (cfg.audio.rate, cfg.audio.buffer):
+            log.info(
+                "the JACK server runs at %d Hz / %d frames; using those (config asks %d / %d)",
+                host.rate, host.period, cfg.audio.rate, cfg.audio.buffer,
             )
-            self._closers.append(("MIDI input", handler))
-            return [handler]
-        handlers: list = [
-            rtmidi_io.RtMidiInput(self.plan.midi_api, client, cfg.midi.input, deliver_rt)
-        ]
-        if self.plan.midi_api == "alsa" and cfg.midi.virtual_ports:
-            handlers.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver_rt))
-        self._closers.extend(("MIDI input", h) for h in handlers)
-        return handlers
+        return host.rate, host.period
 
-    def _open_output(self, bridge):
+    def _open_midi(self) -> tuple[list, object]:
+        """MIDI inputs (for hotplug polling) and the MIDI out sender."""
         cfg = self.config
-        client = cfg.audio.jack_client
-        if self.plan.midi_on_audio_client:
-            assert self.graph is not None
-            sender = PyoJackMidiOutput(
-                self.server, self.graph, f"{client}:midi_out", cfg.midi.output,
-                cfg.audio.buffer / cfg.audio.rate,
+        if self.plan.midi_api == "jack":
+            host = self.host
+            assert host is not None
+            host.on_midi = (
+                self.router.from_audio_thread
+                if self.plan.audio == "jack"
+                else self.router.from_jack_without_audio
             )
-            bridge.add_hook(sender.on_block)
+            midi_in = JackMidiInput(
+                host.graph, host.port("midi_in"), cfg.midi.input, (host.name + ":",)
+            )
+            sender = JackMidiSender(host.graph, host.port("midi_out"), cfg.midi.output)
+            host.sender = sender
+            return [midi_in], sender
+        deliver = self.router.from_midi_thread
+        client = cfg.audio.jack_client
+        inputs: list = [rtmidi_io.RtMidiInput("alsa", client, cfg.midi.input, deliver)]
+        if cfg.midi.virtual_ports:
+            inputs.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver))
+        rt_sender = rtmidi_io.RtMidiOutput(
+            "alsa", client, cfg.midi.output, self.clock.now, virtual=cfg.midi.virtual_ports
+        )
+        rt_sender.start()
+        self._closers.extend(("MIDI input", handler) for handler in inputs)
+        self._closers.append(("MIDI output", rt_sender))
+        return inputs, rt_sender
+
+    def _start_audio(self, rate: int, block: int) -> None:
+        cfg = self.config
+        bridge = self.sound.bridge
+        host = self.host
+        if self.plan.audio == "jack":
+            assert host is not None
+            self.server.start()
+            host.on_block = bridge.on_block
+            host.render = audio_server.ManualRenderer(self.server, block)
         else:
-            virtual = cfg.midi.virtual_ports or self.plan.midi_api == "jack"
-            sender = rtmidi_io.RtMidiOutput(
-                self.plan.midi_api, f"{client}-out" if self.plan.midi_api == "jack" else client,
-                cfg.midi.output, self.clock.now, virtual=virtual,
-            )
-            sender.start()
-        self._closers.append(("MIDI output", sender))
-        return sender
-
-    def _start_audio(self) -> None:
-        cfg = self.config
+            self.server.setCallback(bridge.on_block)
+        if host is not None:
+            host.activate()
         if self.plan.audio == "offline":
             wav = Path(cfg.audio.wav) if cfg.audio.wav else self._default_wav()
-            self.paced = audio_server.PacedServer(self.server, cfg.audio.rate, cfg.audio.buffer, wav)
+            self.paced = audio_server.PacedServer(self.server, rate, block, wav)
             self.paced.start()
             log.info("no sound card: writing audio to %s", wav)
-            return
-        self.server.start()
-        if self.plan.audio == "jack" and cfg.audio.connect_outputs and self.graph is not None:
-            playback = self.graph.physical_playback()
-            for i, dest in enumerate(playback[:2]):
-                self.graph.connect(f"{cfg.audio.jack_client}:out_{i + 1}", dest)
+        elif self.plan.audio == "portaudio":
+            self.server.start()
+        if self.plan.audio == "jack" and cfg.audio.connect_outputs:
+            assert host is not None
+            for i, dest in enumerate(host.graph.physical_playback()[:2]):
+                host.graph.connect(host.port(f"out_{i + 1}"), dest)
 
     def _default_wav(self) -> Path:
         if self.recorder is not None:
@@ -244,36 +253,46 @@ class Session:
         last_report = time.monotonic()
         reported: tuple = ()
         while not self._stop_requested.wait(0.2):
-            if self.graph is not None and self.graph.server_lost.is_set():
+            if self.host is not None and self.host.graph.server_lost.is_set():
                 self.request_stop(1, "the JACK server went away")
             if time.monotonic() - last_report >= STATS_INTERVAL:
                 last_report = time.monotonic()
                 reported = self._report(reported)
         return self.exit_code
 
-    def _report(self, previous: tuple) -> tuple:
-        stats = self.stats()
-        key = (stats["input_dropped"], stats["queue_dropped"], stats["thru_overflowed"],
-               stats["voices_dropped"])
-        if key != previous and any(v for v in key if v):
-            log.warning(
-                "input: %d received, dropped %s, queue full %d, thru overflow %d, "
-                "notes dropped for lack of voices %d",
-                stats["input_received"], stats["input_dropped"] or "none",
-                stats["queue_dropped"], stats["thru_overflowed"], stats["voices_dropped"],
-            )
-        return key
-
     def stats(self) -> dict:
+        host = self.host
         return {
             "input_received": self.router.received,
             "input_dropped": dict(self.router.dropped),
+            "input_overflow": host.input_overflow if host else 0,
             "queue_dropped": self.queue.dropped,
             "thru_overflowed": self.thru.overflowed,
             "voices_dropped": sum(s.dropped for s in self.sound.synths.values()),
-            "engine_inputs": self.engine.stats.inputs,
+            "engine_inputs": self.engine.stats.inputs if self.engine else 0,
             "late_events": self.sound.bridge.late_events,
+            "xruns": host.graph.xruns if host else 0,
+            "callback_errors": host.errors if host else 0,
+            "last_callback_error": host.last_error if host else "",
         }
+
+    def _report(self, previous: tuple) -> tuple:
+        s = self.stats()
+        key = (
+            sum(s["input_dropped"].values()), s["input_overflow"], s["queue_dropped"],
+            s["thru_overflowed"], s["voices_dropped"], s["callback_errors"],
+        )
+        if key != previous and any(key):
+            log.warning(
+                "input: %d received; dropped %s; over the per-cycle limit %d; queue full %d; "
+                "thru overflow %d; notes without a free voice %d; callback errors %d",
+                s["input_received"], s["input_dropped"] or "none", s["input_overflow"],
+                s["queue_dropped"], s["thru_overflowed"], s["voices_dropped"],
+                s["callback_errors"],
+            )
+            if s["last_callback_error"]:
+                log.error("last error in the JACK callback: %s", s["last_callback_error"])
+        return key
 
     # -- stop --------------------------------------------------------------------------
 
@@ -286,9 +305,13 @@ class Session:
             self._safely("hotplug", self.watcher.stop)
         if self.engine is not None:
             self._safely("engine", self.engine.stop)
-        time.sleep(0.05)  # let the synth's fast release and MIDI note-offs leave
+        if self.sender is not None and not self.sender.wait_sent(1.0):
+            log.error("MIDI out did not send every note-off before closing")
+        time.sleep(0.03)  # let the synth's fast release finish
         for name, handler in self._closers:
             self._safely(name, handler.close)
+        if self.host is not None:
+            self._safely("JACK", self.host.close)
         if self.paced is not None:
             self._safely("audio", self.paced.stop)
         elif self.server is not None:
@@ -296,8 +319,6 @@ class Session:
         if self.recorder is not None:
             self._safely("recording", self.recorder.close)
             log.info("recording saved: %s", self.recorder.path)
-        if self.graph is not None:
-            self._safely("JACK", self.graph.close)
         if self.engine is not None:
             self._report(())
 

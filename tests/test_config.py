@@ -67,7 +67,7 @@ def test_command_line_overrides_file_and_is_validated(tmp_path):
     cfg.apply_overrides(config, {"audio.buffer": 128, "mode": None, "midi.input": "Arturia"})
     assert config.audio.buffer == 128
     assert config.midi.input == "Arturia"
-    with pytest.raises(cfg.ConfigError, match="audio.buffer must be one of"):
+    with pytest.raises(cfg.ConfigError, match=r"audio\.buffer must be one of"):
         cfg.apply_overrides(config, {"audio.buffer": 100})
 
 

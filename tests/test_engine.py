@@ -61,7 +61,7 @@ def make(lead=0.03, parts=()):
 
 
 def test_player_notes_pass_to_outputs_at_their_arrival_time():
-    clock, out, engine = make()
+    _clock, out, engine = make()
     engine.submit(InputEvent(0.100, (0x90, 60, 90)))
     engine.submit(InputEvent(0.300, (0x80, 60, 0)))
     engine.advance_to(0.5)
@@ -97,7 +97,7 @@ def test_channel_filter_drops_other_channels():
 
 def test_cancel_drops_plans_and_ends_started_notes():
     part = EchoPart(delay=0.5, length=1.0)
-    clock, out, engine = make(parts=[part])
+    _clock, out, engine = make(parts=[part])
     engine.submit(InputEvent(0.0, (0x90, 60, 90)))
     engine.advance_to(0.6)  # the echo started at 0.5, its note-off is still planned
     assert engine.sounding("continuation") == {72}
@@ -109,7 +109,7 @@ def test_cancel_drops_plans_and_ends_started_notes():
 
 def test_controller_panic_silences_everything_and_ends_held_and_pedalled_notes():
     part = EchoPart(delay=0.2, length=1.0)
-    clock, out, engine = make(parts=[part])
+    _clock, out, engine = make(parts=[part])
     engine.submit(InputEvent(0.0, (0xB0, 64, 127)))  # pedal down
     engine.submit(InputEvent(0.0, (0x90, 60, 90)))
     engine.advance_to(0.5)
@@ -127,7 +127,7 @@ def test_controller_panic_silences_everything_and_ends_held_and_pedalled_notes()
 
 def test_panic_does_not_end_notes_that_had_not_started():
     part = EchoPart(delay=0.1, length=0.5)
-    clock, out, engine = make(lead=0.05, parts=[part])
+    _clock, out, engine = make(lead=0.05, parts=[part])
     engine.submit(InputEvent(0.0, (0x90, 60, 90)))
     engine.advance_to(0.06)  # the echo's note-on (due 0.1) has been handed out
     assert any(e[3] == (0x90, 72, 90) for e in out.log)

@@ -96,14 +96,17 @@ class AudioBridge:
         self._hooks.append(hook)
 
     def cancel(self, part: str) -> None:
-        """Drop planned events of ``part`` not yet played (runs in the audio callback)."""
+        """Drop ``part``'s planned notes and release its sounding ones (next block)."""
         self.call_soon(lambda: self._drop_part(part))
 
     # -- audio callback --------------------------------------------------------------
 
-    def on_block(self) -> None:
-        """pyo's block callback. See the module docstring for the rules."""
-        start = self.timer.tick()
+    def on_block(self, start: float | None = None) -> None:
+        """Start of an audio block. ``start`` is the block's exact time when the caller
+        knows it (the JACK callback); pyo's own block callback passes nothing and the
+        block timer estimates it. See the module docstring for the rules."""
+        if start is None:
+            start = self.timer.tick()
         self.blocks += 1
         for synth in self.synths.values():
             synth.tick()
@@ -121,8 +124,10 @@ class AudioBridge:
             if not events or events[0].due >= end:
                 return
             event = events.popleft()
-            offset = int((event.due - start) * self.sample_rate)
-            if offset < 0:
+            offset = round((event.due - start) * self.sample_rate)
+            if offset >= self.block_size:
+                offset = self.block_size - 1
+            elif offset < 0:
                 self.late_events += 1
                 self.max_lateness = max(self.max_lateness, start - event.due)
                 offset = 0
@@ -138,6 +143,9 @@ class AudioBridge:
         kept = [e for e in self._events if e.part != part]
         self._events.clear()
         self._events.extend(kept)
+        synth = self.synths.get(part)
+        if synth is not None:
+            synth.release_all()
 
     def silence_all(self) -> None:
         """Audio callback: cut every part now and forget planned notes (panic)."""

@@ -7,6 +7,7 @@ runs in real time and everything it played can be listened to afterwards.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -14,11 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("PYO_GUI_WX", "0")
 
-import pyo  # noqa: E402  (after PYO_GUI_WX, or pyo warns about a missing GUI)
+import pyo
 
-from instrument.jack_graph import jack_server_running  # noqa: E402
+from instrument.jack_graph import jack_server_running
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +35,7 @@ class AudioSettings:
     backend: str  # jack | portaudio | offline | manual
     rate: int = 48000
     buffer: int = 64
-    jack_client: str = "instrument"
     device: str = ""
-    wav: str = ""
-    jack_midi: bool = False
 
 
 def portaudio_outputs() -> list[tuple[int, str]]:
@@ -60,36 +60,26 @@ def resolve_backend(requested: str) -> tuple[str, str]:
 
 
 def boot(settings: AudioSettings) -> pyo.Server:
-    """Create and boot a pyo server (not started). Raises AudioUnavailable."""
-    if settings.backend == "jack" and not jack_server_running():
-        raise AudioUnavailable("no JACK server is running (start jackd, or use --audio portaudio)")
-    audio = {"jack": "jack", "portaudio": "portaudio", "offline": "manual", "manual": "manual"}[
-        settings.backend
-    ]
+    """Create and boot a pyo server (not started). Raises AudioUnavailable.
+
+    With JACK, pyo runs as a manual server that our own JACK client drives
+    (``instrument.jack_host``); with ``offline`` a pacing thread drives it.
+    """
+    audio = "portaudio" if settings.backend == "portaudio" else "manual"
     server = pyo.Server(
         sr=settings.rate,
         nchnls=2,
         buffersize=settings.buffer,
         duplex=0,
         audio=audio,
-        jackname=settings.jack_client,
-        midi="jack" if settings.jack_midi else "portmidi",
         verbosity=1,
     )
-    if not settings.jack_midi:
-        server.deactivateMidi()
-    if settings.backend == "jack":
-        server.setJackAuto(False, False)
+    server.deactivateMidi()
     if settings.backend == "portaudio":
         server.setOutputDevice(_portaudio_device(settings.device))
     server.boot()
     if not server.getIsBooted():
         raise AudioUnavailable(f"pyo could not start its {settings.backend} audio backend")
-    if settings.backend == "jack":
-        server.setJackOutputPortNames(["out_1", "out_2"])
-        if settings.jack_midi:
-            server.setJackMidiInputPortName("midi_in")
-            server.setJackMidiOutputPortName("midi_out")
     return server
 
 
@@ -104,6 +94,24 @@ def _portaudio_device(wanted: str) -> int:
             return index
     names = ", ".join(name for _, name in devices)
     raise AudioUnavailable(f"no audio output device matches {wanted!r}; there are: {names}")
+
+
+class ManualRenderer:
+    """Computes one block of a manual pyo server and returns it (interleaved stereo).
+
+    The returned array is a view of pyo's own output buffer: read it before the next call.
+    Real-time: called from the JACK process callback.
+    """
+
+    def __init__(self, server: pyo.Server, block_size: int, channels: int = 2) -> None:
+        self.server = server
+        address = int(server.getOutputAddr(), 16)
+        samples = (ctypes.c_float * (block_size * channels)).from_address(address)
+        self.buffer = np.ctypeslib.as_array(samples)
+
+    def __call__(self) -> np.ndarray:
+        self.server.process()
+        return self.buffer
 
 
 class PacedServer:

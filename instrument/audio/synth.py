@@ -37,7 +37,7 @@ PATCHES: dict[str, Patch] = {
     # FM electric piano: bright attack, brightness follows velocity, long decay.
     "epiano": Patch("epiano", attack=0.003, decay=1.5, sustain=0.3, release=0.25),
     # Detuned saws through a low-pass that opens with velocity: slow, soft pad.
-    "pad": Patch("pad", attack=0.05, decay=0.4, sustain=0.8, release=0.45, level=0.16),
+    "pad": Patch("pad", attack=0.05, decay=0.4, sustain=0.8, release=0.45, level=1.5),
     # Additive drawbar organ: four harmonics, no decay.
     "organ": Patch("organ", attack=0.006, decay=0.05, sustain=0.9, release=0.08, level=0.18),
     # Plucked string: fast decay to silence.
@@ -47,28 +47,44 @@ PATCHES: dict[str, Patch] = {
 PANIC_RELEASE = 0.012  # seconds: fast enough to be silence, slow enough not to click
 
 
-def _build(patch: Patch, freq: pyo.PyoObject, env: pyo.PyoObject) -> pyo.PyoObject:
-    """The signal graph of one voice. ``env`` runs 0..velocity (0..1)."""
-    amp = env * patch.level
+def _tables() -> dict[str, pyo.PyoTableObject]:
+    """Wavetables shared by every voice of a patch (created once per synth)."""
+    return {
+        # Drawbar organ: four harmonics.
+        "organ": pyo.HarmTable([1.0, 0.5, 0.3, 0.15]),
+        # Plucked string: odd harmonics falling off like a triangle wave's.
+        "pluck": pyo.HarmTable([1.0, 0, 1 / 9, 0, 1 / 25, 0, 1 / 49, 0, 1 / 81]),
+    }
+
+
+def _build(
+    patch: Patch, freq: pyo.PyoObject, env: pyo.PyoObject, tables: dict
+) -> list[pyo.PyoObject]:
+    """The signal graph of one voice; the last object is its sound. ``env``: 0..velocity.
+
+    Every object is returned so that an idle voice can be paused as a whole.
+    """
+    amp = pyo.Sig(env, mul=patch.level)
     if patch.name == "epiano":
-        return pyo.FM(carrier=freq, ratio=1.0, index=env * 3.0 + 0.3, mul=amp)
+        # FM with the modulator at the carrier's frequency; harder = brighter.
+        index = pyo.Sig(env, mul=3.0, add=0.3)
+        return [amp, index, pyo.FM(carrier=freq, ratio=1.0, index=index, mul=amp)]
     if patch.name == "pad":
         saw = pyo.SuperSaw(freq=freq, detune=0.35, bal=0.75)
-        return pyo.ButLP(saw, freq=env * 2500 + 600, mul=amp)
-    if patch.name == "organ":
-        partials = [freq * n for n in (1, 2, 3, 4)]
-        weights = [amp * w for w in (1.0, 0.5, 0.3, 0.15)]
-        return pyo.Sine(freq=partials, mul=weights).mix(1)
-    if patch.name == "pluck":
-        # A triangle (odd harmonics, soft) whose envelope decays to silence.
-        return pyo.LFO(freq=freq, type=3, mul=amp)
+        cutoff = pyo.Sig(env, mul=2500, add=600)
+        return [amp, saw, cutoff, pyo.ButLP(saw, freq=cutoff, mul=amp)]
+    if patch.name in tables:
+        return [amp, pyo.Osc(tables[patch.name], freq=freq, mul=amp)]
     raise ValueError(f"unknown patch {patch.name!r}; known: {', '.join(PATCHES)}")
 
 
 class _Voice:
-    __slots__ = ("delay", "env", "freq", "gate", "pitch", "released_at", "sound", "started_at")
+    __slots__ = (
+        "active", "delay", "env", "freq", "gate", "objects", "pitch", "released_at", "sound",
+        "started_at",
+    )
 
-    def __init__(self, patch: Patch, max_offset: float) -> None:
+    def __init__(self, patch: Patch, max_offset: float, tables: dict) -> None:
         self.gate = pyo.Sig(0.0)
         self.freq = pyo.Sig(440.0)
         self.delay = pyo.Sig(0.0)
@@ -78,10 +94,25 @@ class _Voice:
             gate, attack=patch.attack, decay=patch.decay, sustain=patch.sustain,
             release=patch.release,
         )
-        self.sound = _build(patch, freq, self.env)
+        graph = _build(patch, freq, self.env, tables)
+        self.sound = graph[-1]
+        self.objects = [self.gate, self.freq, self.delay, gate, freq, self.env, *graph]
         self.pitch = -1  # -1: free (or releasing)
         self.started_at = 0
         self.released_at = -(10**9)
+        self.active = True
+        self.pause()
+
+    def pause(self) -> None:
+        """Stop computing this voice (its envelope is at zero)."""
+        for obj in self.objects:
+            obj.stop()
+        self.active = False
+
+    def resume(self) -> None:
+        for obj in self.objects:
+            obj.play()
+        self.active = True
 
 
 class PolySynth:
@@ -99,7 +130,11 @@ class PolySynth:
         self.sample_rate = sample_rate
         self.block_size = block_size
         self._release_blocks = int(patch.release * sample_rate / block_size) + 2
-        self._voices = [_Voice(patch, block_size / sample_rate) for _ in range(voices)]
+        self._tables = _tables()
+        self._voices = [
+            _Voice(patch, block_size / sample_rate, self._tables) for _ in range(voices)
+        ]
+        self._releasing: list[_Voice] = []
         self._by_pitch: dict[int, _Voice] = {}
         self.gain = pyo.SigTo(gain, time=0.02)
         self.output = pyo.Mix([v.sound for v in self._voices], voices=1, mul=self.gain)
@@ -110,8 +145,14 @@ class PolySynth:
     # -- audio-thread methods --------------------------------------------------------
 
     def tick(self) -> None:
-        """Advance the block counter; call once per audio block."""
+        """Advance the block counter and pause voices whose release has ended."""
         self.block += 1
+        if self._releasing:
+            done = [v for v in self._releasing if self.block - v.released_at > self._release_blocks]
+            for voice in done:
+                self._releasing.remove(voice)
+                if voice.pitch == -1:
+                    voice.pause()
 
     def note_on(self, pitch: int, velocity: int, offset: int = 0) -> bool:
         """Start ``pitch`` at ``offset`` samples into the next block. False if dropped."""
@@ -124,6 +165,8 @@ class PolySynth:
             return False
         if self._panicked:
             self.restore_release()
+        if not voice.active:
+            voice.resume()
         voice.delay.value = offset / self.sample_rate
         voice.freq.value = midi_to_hz(pitch)
         voice.gate.value = max(1, min(127, velocity)) / 127.0
@@ -151,7 +194,8 @@ class PolySynth:
         self._by_pitch.clear()
         if fast:
             for voice in self._voices:
-                voice.gate.value = 0.0
+                if voice.active:
+                    voice.gate.value = 0.0
 
     def restore_release(self) -> None:
         for voice in self._voices:
@@ -171,13 +215,15 @@ class PolySynth:
         voice.gate.value = 0.0
         voice.pitch = -1
         voice.released_at = self.block
+        if voice not in self._releasing:
+            self._releasing.append(voice)
 
     def _free_voice(self) -> _Voice | None:
         best = None
         for voice in self._voices:
             if voice.pitch != -1:
                 continue
-            if self.block - voice.released_at > self._release_blocks:
+            if not voice.active or self.block - voice.released_at > self._release_blocks:
                 return voice
             if best is None or voice.released_at < best.released_at:
                 best = voice

@@ -1,7 +1,7 @@
 """The player's own notes, played on the player's synth inside the audio callback.
 
-Real-time rules: every method here runs inside pyo's audio callback (the block callback,
-or pyo's MIDI callback for JACK MIDI input). Work per message is a few dictionary and
+Real-time rules: every method here runs inside the audio callback (pyo's block callback,
+or the JACK process callback). Work per message is a few dictionary and
 attribute operations; nothing blocks, nothing is logged, failures are counted.
 """
 
@@ -51,23 +51,23 @@ class ThruPlayer:
         for _ in range(min(len(pending), MAX_MESSAGES_PER_BLOCK)):
             self.handle(pending.popleft())
 
-    def handle(self, message: Sequence[int]) -> None:
-        """Audio callback: act on one message that ``messages.check`` accepted."""
+    def handle(self, message: Sequence[int], offset: int = 0) -> None:
+        """Audio callback: act on one checked message, ``offset`` samples into the block."""
         status = message[0]
         if status >= 0xF0 or not mm.accepts_channel(status, self.listen_channel):
             return
         kind = status & 0xF0
         if kind == mm.NOTE_ON and message[2] > 0:
             self._held.note_on(message[1])
-            self.synth.note_on(message[1], message[2])
+            self.synth.note_on(message[1], message[2], offset)
             self.played += 1
         elif kind == mm.NOTE_OFF or kind == mm.NOTE_ON:
             if self._held.note_off(message[1]):
-                self.synth.note_off(message[1])
+                self.synth.note_off(message[1], offset)
         elif kind == mm.CONTROL_CHANGE:
             if message[1] == mm.CC_SUSTAIN:
                 for pitch in self._held.pedal(message[2] >= 64):
-                    self.synth.note_off(pitch)
+                    self.synth.note_off(pitch, offset)
             elif message[1] in (mm.CC_ALL_SOUND_OFF, mm.CC_ALL_NOTES_OFF):
                 self.silence()
                 self.on_panic()

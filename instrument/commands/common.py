@@ -29,7 +29,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         help="TOML config file (default: the first of ./instrument.toml, "
         "~/.config/instrument/config.toml, /etc/instrument/config.toml)",
     )
-    parser.add_argument("--mode", choices=cfg.MODES, help="what the instrument plays (default thru)")
+    parser.add_argument(
+        "--mode", choices=cfg.MODES, help="what the instrument plays (default thru)"
+    )
     parser.add_argument(
         "--audio", choices=cfg.AUDIO_BACKENDS,
         help="sound output: jack, portaudio (a sound card), offline (a WAV file); default auto",
@@ -49,7 +51,9 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--midi-out", metavar="NAME", help="also send to the MIDI port named NAME")
     parser.add_argument("--recordings", metavar="DIR", help="where session MIDI files are saved")
-    parser.add_argument("--jack-client", metavar="NAME", help="JACK client name (default instrument)")
+    parser.add_argument(
+        "--jack-client", metavar="NAME", help="JACK client name (default instrument)"
+    )
     parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
 
 

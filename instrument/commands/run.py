@@ -30,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"instrument: config error: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level)
-    from instrument.session import Session, SetupError  # pyo loads here, not for --help
     from instrument.audio.server import AudioUnavailable
     from instrument.midi.rtmidi_io import MidiUnavailable
+    from instrument.session import Session, SetupError  # pyo loads here, not for --help
 
     try:
         session = Session(config)

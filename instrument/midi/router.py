@@ -1,9 +1,9 @@
 """The MIDI input callback's work: stamp, check, enqueue. Nothing else.
 
-Real-time rules: ``from_midi_thread`` runs on python-rtmidi's callback thread (inside
-the JACK process thread with the JACK API); ``from_audio_thread`` runs inside pyo's audio
-callback. Both only stamp the message with the clock, drop and count what is malformed,
-append to bounded queues, and (audio thread only) play the player's note at once.
+Real-time rules: ``from_midi_thread`` runs on python-rtmidi's callback thread;
+``from_audio_thread`` runs inside the JACK process callback. Both only stamp the message,
+drop and count what is malformed, append to bounded queues, and (audio thread only) play
+the player's note at once, on its own sample.
 """
 
 from __future__ import annotations
@@ -71,24 +71,32 @@ class InputRouter:
         self.dropped: Counter[str] = Counter()
 
     def from_midi_thread(self, message: Sequence[int]) -> None:
-        """rtmidi callback: the thru note waits for the next audio block."""
-        msg = self._accept(message)
+        """rtmidi callback: stamped now; the thru note waits for the next audio block."""
+        msg = self._accept(message, self.now())
         if msg is not None and self.thru is not None:
             self.thru.enqueue(msg)
 
-    def from_audio_thread(self, message: Sequence[int]) -> None:
-        """pyo MIDI callback (inside the audio block): the thru note plays in this block."""
-        msg = self._accept(message)
+    def from_jack_without_audio(self, message: Sequence[int], time: float, offset: int) -> None:
+        """JACK process callback when pyo runs elsewhere (PortAudio): the event's own time;
+        the thru note waits for pyo's next block."""
+        msg = self._accept(message, time)
         if msg is not None and self.thru is not None:
-            self.thru.handle(msg)
+            self.thru.enqueue(msg)
 
-    def _accept(self, message: Sequence[int]) -> tuple[int, ...] | None:
+    def from_audio_thread(self, message: Sequence[int], time: float, offset: int) -> None:
+        """JACK process callback: the event's own time; the thru note starts on the
+        event's sample (``offset`` into the block being computed)."""
+        msg = self._accept(message, time)
+        if msg is not None and self.thru is not None:
+            self.thru.handle(msg, offset)
+
+    def _accept(self, message: Sequence[int], time: float) -> tuple[int, ...] | None:
         self.received += 1
         reason = mm.check(message)
         if reason is not None:
             self.dropped[reason] += 1
             return None
         msg = tuple(message)
-        if not self.queue.put(InputEvent(self.now(), msg)):
+        if not self.queue.put(InputEvent(time, msg)):
             self.dropped["queue full"] += 1
         return msg

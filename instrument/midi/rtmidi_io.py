@@ -13,6 +13,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 import rtmidi
@@ -91,7 +92,7 @@ class RtMidiInput:
     ) -> None:
         self.api = api
         self.wanted = wanted
-        self.own_names = own_names + (client_name,)
+        self.own_names = (*own_names, client_name)
         self.port_name = port_name
         self._deliver = deliver
         self._midi = _open_in(api, client_name)
@@ -202,6 +203,13 @@ class RtMidiOutput:
         """Forget messages not yet sent (panic)."""
         with self._lock:
             self._heap.clear()
+
+    def wait_sent(self, timeout: float) -> bool:
+        """Block until every queued message has left (shutdown); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._heap and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return not self._heap
 
     def _write(self, message: tuple[int, ...]) -> None:
         with self._write_lock:

@@ -27,8 +27,8 @@ GAP = 0.75  # seconds of silence after each release (the epiano releases in 0.25
 @pytest.fixture
 def rig(jack_server, tmp_path):
     """Controller, capture tap and a running instrument wired together."""
-    controller = Controller("controller")
     tap = JackTap("tap", midi_inputs=("midi_out", "ctl"))
+    controller = Controller("controller")
     tap.connect(controller.port, "tap:ctl")
     inst = InstrumentProcess(jack_server, tmp_path, "--midi-in", "controller")
     try:
@@ -128,7 +128,7 @@ def test_sigterm_during_held_note_fades_out_and_sends_note_off(rig):
     assert rms(after[-1200:]) == 0.0
     assert np.max(np.abs(np.diff(after))) < 0.05
     offs = [d for _, d in tap.midi["midi_out"] if d[0] & 0xF0 in (0x80, 0x90) and d[2] == 0]
-    assert any(d[1] == 69 for d in offs), tap.midi["midi_out"]
+    assert any(d[1] == 69 for d in offs), (tap.midi["midi_out"], inst.log[-2000:])
     assert any(d[0] & 0xF0 == 0xB0 and d[1] == 123 for _, d in tap.midi["midi_out"])
 
     smf = mido.MidiFile(inst.recording())

@@ -3,12 +3,16 @@ and a test "controller": an rtmidi JACK virtual output a test plays notes into."
 
 from __future__ import annotations
 
+import contextlib
+import json
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import jack
 import numpy as np
-import rtmidi
 
 
 class JackTap:
@@ -74,19 +78,48 @@ class JackTap:
 
 
 class Controller:
-    """The musician's keyboard, for tests: an rtmidi JACK virtual output port."""
+    """The musician's keyboard, for tests: an rtmidi JACK virtual output port
+    (``NAME:out``), living in a process of its own (see ``controller_proc``)."""
 
     def __init__(self, name: str = "controller") -> None:
         self.name = name
-        self.midi = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
-        self.midi.open_virtual_port("out")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.controller_proc", name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        self._read()
+
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the test controller exited ({self.process.poll()})")
+        return json.loads(line)
+
+    def _command(self, **cmd) -> dict:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(cmd) + "\n")
+        self.process.stdin.flush()
+        return self._read()
 
     @property
     def port(self) -> str:
         return f"{self.name}:out"
 
     def send(self, *message: int) -> None:
-        self.midi.send_message(list(message))
+        self._command(send=[list(message)])
+
+    def send_all(self, messages: list[list[int]]) -> None:
+        self._command(send=messages)
+
+    def paced(self, message: list[int], count: int, per_batch: int, every: float) -> None:
+        self._command(paced={"message": message, "count": count, "per_batch": per_batch,
+                             "every": every})
+
+    def flood(self, rate: int, seconds: float) -> int:
+        """Note on/off pairs at ``rate`` events per second; returns how many were sent."""
+        return self._command(flood={"rate": rate, "seconds": seconds})["sent"]
 
     def note_on(self, pitch: int, velocity: int = 100, channel: int = 1) -> None:
         self.send(0x90 | (channel - 1), pitch, velocity)
@@ -95,11 +128,17 @@ class Controller:
         self.send(0x80 | (channel - 1), pitch, 0)
 
     def unplug(self) -> None:
-        self.midi.close_port()
+        """The port disappears, as when the USB cable is pulled."""
+        self._command(unplug=True)
 
     def plug(self) -> None:
-        self.midi.open_virtual_port("out")
+        self._command(plug=True)
 
     def close(self) -> None:
-        self.midi.close_port()
-        self.midi.delete()
+        if self.process.poll() is None:
+            with contextlib.suppress(RuntimeError, BrokenPipeError, ValueError):
+                self._command(quit=True)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

@@ -36,6 +36,9 @@ class JackServer:
                 self.process.wait()
 
 
+FLAGS: list[str] = ["--no-realtime", "--sync"]
+
+
 def jackd_available() -> bool:
     return shutil.which("jackd") is not None
 
@@ -44,7 +47,7 @@ def start_jackd(rate: int = 48000, period: int = 64, name: str | None = None) ->
     """Start ``jackd -d dummy`` under a unique name and wait until it takes clients."""
     name = name or f"instrument-test-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
-        ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+        ["jackd", "-n", name, *FLAGS, "-d", "dummy", "-r", str(rate), "-p", str(period)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

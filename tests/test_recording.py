@@ -1,0 +1,142 @@
+"""Session recordings: named tracks, exact times, atomic rewrites, a full disk survived."""
+
+from __future__ import annotations
+
+import time
+
+import mido
+import pytest
+
+from instrument import recording
+from instrument.engine import TimedEvent
+from instrument.recording import SmfRecorder, session_path
+
+
+def notes(track):
+    out, now = [], 0
+    for m in track:
+        now += m.time
+        if m.type in ("note_on", "note_off"):
+            out.append((now, m.type, m.note, m.channel))
+    return out
+
+
+class Clock:
+    def __init__(self, t=0.0):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def test_player_and_instrument_parts_go_to_named_tracks_with_their_times(tmp_path):
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=10.0, now=Clock(20.0), tempo_bpm=120)
+    rec.play(TimedEvent(10.5, "player", (0x90, 60, 100)))
+    rec.play(TimedEvent(11.0, "player", (0x80, 60, 0)))
+    rec.play(TimedEvent(11.0, "accompaniment", (0x90, 48, 70)))
+    rec.play(TimedEvent(12.0, "accompaniment", (0x90, 48, 0)))
+    rec.play(TimedEvent(10.75, "player", (0xB0, 64, 127)))
+    assert rec.flush()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    assert smf.type == 1 and smf.ticks_per_beat == 480
+    assert [t.name for t in smf.tracks] == ["instrument", "player", "accompaniment"]
+    tempo = next(m for m in smf.tracks[0] if m.type == "set_tempo")
+    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(120)
+    player, accomp = smf.tracks[1], smf.tracks[2]
+    # 120 bpm, 480 ticks per beat: 0.5 s = 480 ticks.
+    assert notes(player) == [(480, "note_on", 60, 0), (960, "note_off", 60, 0)]
+    assert notes(accomp) == [(960, "note_on", 48, 1), (1920, "note_off", 48, 1)]
+    pedal = [m for m in player if m.type == "control_change"]
+    assert pedal[0].control == 64 and pedal[0].value == 127
+
+
+def test_events_are_written_once_they_have_happened_and_appended_incrementally(tmp_path):
+    clock = Clock(0.0)
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock)
+    rec.play(TimedEvent(0.5, "continuation", (0x90, 72, 90)))
+    rec.play(TimedEvent(1.5, "continuation", (0x80, 72, 0)))
+    clock.t = 1.0
+    rec.flush()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    assert [n[1:3] for n in notes(smf.tracks[-1])] == [("note_on", 72)]
+    clock.t = 2.0
+    rec.play(TimedEvent(1.8, "continuation", (0x90, 74, 90)))
+    rec.flush()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    assert notes(smf.tracks[-1]) == [
+        (480, "note_on", 72, 2), (1440, "note_off", 72, 2), (1728, "note_on", 74, 2),
+    ]
+
+
+def test_file_on_disk_is_complete_while_the_session_runs(tmp_path):
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=time.monotonic, flush_interval=0.05)
+    rec.start()
+    try:
+        rec.play(TimedEvent(0.0, "player", (0x90, 64, 90)))
+        time.sleep(0.3)
+        # Read it as a crash would leave it: complete, with the note so far.
+        smf = mido.MidiFile(tmp_path / "s.mid")
+        assert [n[2] for n in notes(smf.tracks[1])] == [64]
+        assert not (tmp_path / "s.mid.tmp").exists()
+    finally:
+        rec.close()
+
+
+def test_panic_drops_notes_that_had_not_happened_yet(tmp_path):
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=Clock(2.0))
+    rec.play(TimedEvent(1.0, "continuation", (0x90, 72, 90)))
+    rec.play(TimedEvent(2.5, "continuation", (0x90, 74, 90)))
+    rec.panic(2.0)
+    rec.play(TimedEvent(2.0, "continuation", (0x80, 72, 0)))
+    rec.close()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    assert [(n[1], n[2]) for n in notes(smf.tracks[-1])] == [("note_on", 72), ("note_off", 72)]
+
+
+def test_disk_full_warns_once_and_keeps_going(tmp_path, monkeypatch, caplog):
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=Clock(1.0))
+    real_fsync = recording.os.fsync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recording.os, "fsync", full)
+    rec.play(TimedEvent(0.1, "player", (0x90, 60, 90)))
+    assert rec.flush() is False
+    assert rec.flush() is False
+    warnings = [r for r in caplog.records if "cannot write the recording" in r.message]
+    assert len(warnings) == 1 and "No space left" in warnings[0].message
+    monkeypatch.setattr(recording.os, "fsync", real_fsync)
+    assert rec.flush() is True
+    assert notes(mido.MidiFile(tmp_path / "s.mid").tracks[1])[0][2] == 60
+
+
+def test_session_files_never_overwrite(tmp_path):
+    first = session_path(tmp_path, 0.0)
+    first.write_bytes(b"x")
+    second = session_path(tmp_path, 0.0)
+    assert second != first and second.name.endswith("-2.mid")
+
+
+@pytest.mark.parametrize("message", [(0xF8,), (0xA0, 60, 10)])
+def test_messages_a_daw_cannot_use_are_left_out(tmp_path, message):
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=Clock(1.0))
+    rec.play(TimedEvent(0.1, "player", message))
+    rec.flush()
+    player = mido.MidiFile(tmp_path / "s.mid").tracks[1]
+    assert [m for m in player if not m.is_meta] == []
+
+
+def test_a_long_session_encodes_each_event_once(tmp_path):
+    clock = Clock(0.0)
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock)
+    for i in range(40000):  # about an hour of busy playing
+        rec.play(TimedEvent(i * 0.09, "player", (0x90 if i % 2 == 0 else 0x80, 60 + i % 12, 80)))
+    clock.t = 3600.0
+    rec.flush()
+    assert rec.encoded == 40000
+    rec.play(TimedEvent(3600.1, "player", (0x90, 60, 80)))
+    clock.t = 3601.0
+    rec.flush()
+    assert rec.encoded == 40001  # a flush costs what happened since the last one
+    assert len(notes(mido.MidiFile(tmp_path / "s.mid").tracks[1])) == 40001
