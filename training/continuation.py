@@ -118,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         args.steps, args.hidden, args.layers, args.batch = min(args.steps, 5), 32, 1, 8
         args.val_limit = args.val_limit or 20
 
-    records = corpus.folk_tunes()
+    records = corpus.folk_tunes(tiny=args.tiny)
     tunes = [data.tune_from_record(r) for r in records]
     train_tunes, val_tunes = data.split(tunes)
-    if args.tiny:
+    if args.tiny:  # smoke run: too few validation tunes may exist; borrow training ones
         train_tunes = train_tunes[:64]
+        val_tunes = val_tunes if len(val_tunes) >= 3 else train_tunes[:5]
     if args.val_limit:
         val_tunes = val_tunes[: args.val_limit]
     print(f"{len(train_tunes)} training tunes, {len(val_tunes)} validation tunes")

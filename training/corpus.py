@@ -289,31 +289,43 @@ def default_workers() -> int:
     return max(1, min(2, os.cpu_count() or 1))
 
 
-def folk_tunes(workers: int | None = None) -> list[dict]:
-    """All usable folk melodies (Essen, O'Neill, Ryan), extracted once and cached."""
+def folk_tunes(workers: int | None = None, tiny: bool = False) -> list[dict]:
+    """All usable folk melodies (Essen, O'Neill, Ryan), extracted once and cached.
+
+    ``tiny``: only the two smallest files of each collection (a few dozen tunes), for
+    smoke runs that must not parse the whole corpus.
+    """
 
     def build() -> list[dict]:
         root = corpus_root()
-        jobs = [
-            (c, str(p)) for c in FOLK_COLLECTIONS for p in sorted((root / c).glob("*.abc"))
-        ]
+        jobs = []
+        for c in FOLK_COLLECTIONS:
+            paths = sorted((root / c).glob("*.abc"))
+            if tiny:
+                paths = sorted(paths, key=lambda p: (os.path.getsize(p), p.name))[:2]
+            jobs.extend((c, str(p)) for p in paths)
         # Big files first so the pool stays busy to the end.
         jobs.sort(key=lambda j: -os.path.getsize(j[1]))
         return _run_pool(_parse_file, jobs, "folk melodies", workers or default_workers())
 
-    return _cached("folk", build)
+    return _cached("folk-tiny" if tiny else "folk", build)
 
 
-def chorales(workers: int | None = None) -> list[dict]:
-    """The four-part Bach chorales: soprano melody, alto/tenor/bass accompaniment."""
+def chorales(workers: int | None = None, tiny: bool = False) -> list[dict]:
+    """The four-part Bach chorales: soprano melody, alto/tenor/bass accompaniment.
+
+    ``tiny``: the first 24 chorales of the iterator only.
+    """
 
     def build() -> list[dict]:
         from music21 import corpus
 
         names = list(corpus.chorales.Iterator(returnType="filename"))
+        if tiny:
+            names = names[:24]
         return _run_pool(_chorale, names, "bach chorales", workers or default_workers())
 
-    return _cached("chorales", build)
+    return _cached("chorales-tiny" if tiny else "chorales", build)
 
 
 def chord_symbol_tunes() -> list[dict]:

@@ -36,12 +36,14 @@ def _near(pc: int, target: int, low: int, high: int) -> int:
 def voice_chord(
     chord: Chord,
     previous: Voicing | None = None,
-    voices: int = 3,
+    voices: int | None = None,
     upper_range: tuple[int, int] = (52, 72),
     bass_range: tuple[int, int] = (36, 50),
 ) -> Voicing:
     """Voice ``chord``: its bass pitch class in ``bass_range``, ``voices`` chord tones above.
 
+    ``voices`` defaults to the number of chord tones (3 for triads, 4 for sevenths), so
+    every chord tone sounds, which is what evaluation's note-in-chord ratio assumes.
     Upper voices take distinct chord tones (the root, third and seventh before the fifth
     when there are more tones than voices; doubled from the root up when fewer), each in
     ``upper_range``, chosen to minimise the total movement from ``previous.upper`` (or
@@ -50,6 +52,7 @@ def voice_chord(
     """
     if chord.is_silent:
         return SILENT
+    voices = len(chord.pitch_classes) if voices is None else voices
     low, high = upper_range
     if high - low < 11 or bass_range[1] - bass_range[0] < 11:
         raise ValueError("voicing ranges must span at least an octave")

@@ -1,0 +1,131 @@
+"""Chord vocabulary and labeller, sampling, voicing and timing: no model needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrument.models.accompaniment import ChordDistribution, ChordSamplingParams, sample_chord
+from instrument.models.chords import (
+    CHORD_INDEX,
+    CHORD_VOCAB,
+    NO_CHORD,
+    Chord,
+    change_rate,
+    fit_chord,
+    pitch_class_weights,
+    scale_chord_mask,
+)
+from instrument.models.sampling import sample_index
+from instrument.models.timing import StepTimer
+from instrument.models.voicing import voice_chord
+
+C, D, E, F, G, A, B = 0, 2, 4, 5, 7, 9, 11
+
+
+def test_vocabulary_indexes_every_chord_once_and_silence_first():
+    assert CHORD_VOCAB[0] is NO_CHORD
+    assert len(set(CHORD_VOCAB)) == len(CHORD_VOCAB)
+    assert all(CHORD_INDEX[c] == i for i, c in enumerate(CHORD_VOCAB))
+    assert Chord(G, "7", D).name == "G7/D"
+    with pytest.raises(ValueError):
+        Chord(C, "maj", D)  # D is not a tone of C major
+
+
+@pytest.mark.parametrize(
+    ("pitches", "bass", "name"),
+    [
+        ([48, 64, 67, 72], 48, "C"),
+        ([45, 60, 64, 69], 45, "Am"),
+        ([43, 59, 62, 65], 43, "G7"),
+        ([40, 60, 67, 72], 40, "C/E"),
+        ([50, 65, 69, 72], 50, "Dm7"),
+    ],
+)
+def test_fit_chord_names_common_chords(pitches, bass, name):
+    assert fit_chord(pitch_class_weights(pitches), bass=bass).name == name
+
+
+def test_fit_chord_of_nothing_is_silence():
+    assert fit_chord(np.zeros(12)) is NO_CHORD
+
+
+def test_change_rate_counts_root_and_quality_changes_only():
+    c, c_e, g = Chord(C, "maj", C), Chord(C, "maj", E), Chord(G, "maj", G)
+    assert change_rate([c, c_e, g, g]) == pytest.approx(1 / 3)  # inversion is no change
+
+
+def test_transposition_moves_root_and_bass():
+    assert Chord(G, "7", B).transposed(2) == Chord(A, "7", 1)
+
+
+def test_scale_mask_keeps_diatonic_chords_only():
+    mask = scale_chord_mask({C, D, E, F, G, A, B})
+    assert mask[CHORD_INDEX[Chord(D, "min", D)]]
+    assert not mask[CHORD_INDEX[Chord(D, "maj", D)]]
+
+
+def test_sampling_is_deterministic_for_a_seed_and_greedy_at_zero_temperature():
+    logits = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
+    draws = [sample_index(logits, np.random.default_rng(7)) for _ in range(3)]
+    assert len(set(draws)) == 1
+    seq1 = [sample_index(logits, r) for r in [np.random.default_rng(1)] for _ in range(50)]
+    rng = np.random.default_rng(1)
+    seq2 = [sample_index(logits, rng) for _ in range(50)]
+    assert seq1 == seq2
+    assert sample_index(logits, np.random.default_rng(3), temperature=0.0) == 3
+
+
+def test_top_p_and_mask_remove_classes():
+    logits = np.log(np.array([0.05, 0.05, 0.5, 0.4]))
+    rng = np.random.default_rng(0)
+    got = {sample_index(logits, rng, top_p=0.8) for _ in range(300)}
+    assert got == {2, 3}
+    mask = np.array([True, True, False, False])
+    got = {sample_index(logits, rng, mask=mask) for _ in range(300)}
+    assert got == {0, 1}
+    # A mask that removes everything is ignored rather than failing.
+    assert sample_index(logits, rng, temperature=0.0, mask=np.zeros(4, bool)) == 2
+
+
+def test_hold_knob_keeps_or_avoids_the_previous_chord():
+    prev = Chord(C, "maj", C)
+    logp = np.full(len(CHORD_VOCAB), -20.0)
+    logp[CHORD_INDEX[prev]] = np.log(0.4)
+    logp[CHORD_INDEX[Chord(F, "maj", F)]] = np.log(0.6)
+    dist = ChordDistribution(logp, 12, prev)
+    rng = np.random.default_rng(0)
+
+    def share_held(hold: float) -> float:
+        params = ChordSamplingParams(temperature=1.0, top_p=1.0, hold=hold)
+        draws = [sample_chord(dist, params, rng) for _ in range(400)]
+        return sum(d.identity == prev.identity for d in draws) / len(draws)
+
+    assert share_held(1.0) > 0.95
+    assert share_held(0.0) < 0.05
+    assert 0.25 < share_held(0.5) < 0.55
+
+
+@pytest.mark.parametrize("chord", [Chord(C, "maj", C), Chord(G, "7", B), Chord(A, "min", E)])
+def test_voicing_sounds_every_chord_tone_in_range(chord):
+    v = voice_chord(chord)
+    assert v.bass % 12 == chord.bass and 36 <= v.bass <= 50
+    assert {p % 12 for p in v.pitches} == set(chord.pitch_classes)
+    assert all(52 <= p <= 72 for p in v.upper)
+
+
+def test_voicing_moves_smoothly_from_the_previous_chord():
+    c = voice_chord(Chord(C, "maj", C))
+    f = voice_chord(Chord(F, "maj", F), previous=c)
+    assert sum(abs(a - b) for a, b in zip(c.upper, f.upper, strict=True)) <= 4
+    assert voice_chord(NO_CHORD).pitches == ()
+
+
+def test_step_timer_percentiles_cover_the_last_steps_only():
+    t = StepTimer(capacity=100)
+    for i in range(1000):
+        t.record(1.0 if i < 900 else 0.001 * (i - 899))
+    p = t.percentiles((50.0, 100.0))
+    assert p[100.0] == pytest.approx(0.1)
+    assert p[50.0] == pytest.approx(0.0505)
+    assert t.count == 1000
