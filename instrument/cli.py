@@ -14,6 +14,8 @@ COMMAND_MODULES = [
     "instrument.commands.devices",
     "instrument.commands.check",
     "instrument.commands.evaluate",
+    "instrument.commands.status",
+    "instrument.commands.warmup",
 ]
 
 

@@ -141,6 +141,7 @@ class Config:
     midi: MidiConfig = field(default_factory=MidiConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
+    service: ServiceConfig = field(default_factory=lambda: ServiceConfig())
     # Where the config came from, for `instrument check` ("" = built-in defaults).
     source: str = field(default="", metadata={"internal": True})
 
@@ -271,3 +272,15 @@ def to_toml(config: Config) -> str:
     emit(config, "")
     return "\n".join(lines) + "\n"
 
+
+@dataclass
+class ServiceConfig:
+    """Running unattended: `instrument status` and systemd's watchdog."""
+
+    # Answer `instrument status` on a local unix socket (mode 0600; never a network port).
+    status: bool = True
+    # The socket's path ("" = $RUNTIME_DIRECTORY/status.sock under systemd, else
+    # $XDG_RUNTIME_DIR/instrument/status.sock, else <state dir>/run/status.sock).
+    status_socket: str = ""
+    # Under systemd with WatchdogSec=, ping the watchdog while the engine and audio run.
+    watchdog: bool = True
