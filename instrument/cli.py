@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "instrument.commands.run",
     "instrument.commands.devices",
     "instrument.commands.check",
+    "instrument.commands.render",
     "instrument.commands.evaluate",
     "instrument.commands.status",
     "instrument.commands.warmup",

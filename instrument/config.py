@@ -129,6 +129,98 @@ class RecordingConfig:
     flush_interval: float = field(default=0.5, metadata=_range(0.05, 1.0))
 
 
+METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "9/8", "12/8")
+TEMPO_SOURCES = ("internal", "midi_clock", "link")
+PROVIDERS = ("tensorrt", "cuda", "cpu")
+
+
+@dataclass
+class TempoConfig:
+    """The beat: where its tempo comes from, and MIDI clock out."""
+
+    bpm: float = field(default=100.0, metadata=_range(30.0, 300.0))
+    meter: str = field(default="4/4", metadata=_choices(METERS))
+    # internal: this tempo, tap tempo and presets; midi_clock: follow MIDI clock in;
+    # link: follow an Ableton Link session (needs the `link` extra).
+    source: str = field(default="internal", metadata=_choices(TEMPO_SOURCES))
+    send_clock: bool = True  # MIDI clock out while the beat runs (internal source)
+    tap_note: int = field(default=-1, metadata=_range(-1, 127))  # -1: no tap key
+
+
+@dataclass
+class ContinuationConfig:
+    """Call and response."""
+
+    silence: float = field(default=0.6, metadata=_range(0.0, 5.0))  # 0: one beat
+    min_beats: float = field(default=2.0, metadata=_range(0.5, 64.0))
+    max_beats: float = field(default=16.0, metadata=_range(0.5, 64.0))
+    length_ratio: float = field(default=1.0, metadata=_range(0.1, 4.0))
+    grid_ticks: int = field(default=6, metadata=_choices((2, 3, 4, 6, 12)))
+    follow_key: bool = True
+    learn: bool = True  # the Markov model learns the player's phrases during the gig
+
+
+@dataclass
+class AccompanimentConfig:
+    """Chords and bass on the beat."""
+
+    lookahead_ms: float = field(default=20.0, metadata=_range(2.0, 200.0))
+    count_in_bars: int = field(default=0, metadata=_range(0, 4))
+    stop_after_bars: float = field(default=2.0, metadata=_range(0.5, 64.0))
+    density: float = field(default=0.5, metadata=_range(0.0, 1.0))
+    velocity: int = field(default=72, metadata=_range(1, 127))
+    bass_low: int = field(default=36, metadata=_range(21, 72))
+    bass_high: int = field(default=50, metadata=_range(33, 84))
+    upper_low: int = field(default=52, metadata=_range(36, 96))
+    upper_high: int = field(default=72, metadata=_range(48, 108))
+
+
+@dataclass
+class ModelsConfig:
+    """The neural models and how they run."""
+
+    # "" = the models shipped with the instrument.
+    directory: str = ""
+    continuation: str = "continuation"
+    accompaniment: str = "accompaniment"
+    markov_prior: str = "markov_prior.npz"
+    providers: list[str] = field(
+        default_factory=lambda: ["tensorrt", "cuda", "cpu"], metadata=_choices(PROVIDERS)
+    )
+    # TensorRT engine cache ("" = <state dir>/trt-cache); built at install, not at a gig.
+    engine_cache: str = ""
+    temperature: float = field(default=1.0, metadata=_range(0.0, 2.0))
+    top_p: float = field(default=0.95, metadata=_range(0.05, 1.0))
+    seed: int = field(default=-1, metadata=_range(-1, 2**31 - 1))  # -1: a new one each run
+
+
+@dataclass
+class ControlsConfig:
+    """CC numbers for the live controls (see instrument.parts.controls)."""
+
+    mode: int = field(default=20, metadata=_range(0, 119))
+    temperature: int = field(default=21, metadata=_range(0, 119))
+    density: int = field(default=22, metadata=_range(0, 119))
+    accompaniment_volume: int = field(default=23, metadata=_range(0, 119))
+    lookahead: int = field(default=24, metadata=_range(0, 119))
+    tap_tempo: int = field(default=25, metadata=_range(0, 119))
+    start_stop: int = field(default=26, metadata=_range(0, 119))
+    learn: int = field(default=27, metadata=_range(0, 119))
+
+
+@dataclass
+class PresetConfig:
+    """A preset a program change recalls ([[presets]] tables)."""
+
+    program: int = field(default=0, metadata=_range(0, 127))
+    name: str = ""
+    mode: str = field(default="", metadata=_choices(("", *MODES)))
+    tempo: float = field(default=0.0, metadata=_range(0.0, 300.0))  # 0: unchanged
+    meter: str = field(default="", metadata=_choices(("", *METERS)))
+    temperature: float = field(default=-1.0, metadata=_range(-1.0, 2.0))  # -1: unchanged
+    density: float = field(default=-1.0, metadata=_range(-1.0, 1.0))  # -1: unchanged
+
+
 @dataclass
 class Config:
     """The whole configuration."""
@@ -142,8 +234,17 @@ class Config:
     synth: SynthConfig = field(default_factory=SynthConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     service: ServiceConfig = field(default_factory=lambda: ServiceConfig())
+    tempo: TempoConfig = field(default_factory=TempoConfig)
+    continuation: ContinuationConfig = field(default_factory=ContinuationConfig)
+    accompaniment: AccompanimentConfig = field(default_factory=AccompanimentConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
+    presets: list[PresetConfig] = field(default_factory=list)
     # Where the config came from, for `instrument check` ("" = built-in defaults).
     source: str = field(default="", metadata={"internal": True})
+
+    def state_dir(self) -> Path:
+        return default_state_dir()
 
     def recordings_dir(self) -> Path:
         if self.recording.directory:
@@ -176,6 +277,25 @@ def _check_value(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) 
     return value
 
 
+def _check_list(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> list:
+    """A TOML array: of scalars (each checked like a value) or of tables (dataclasses)."""
+    (item_tp,) = typing.get_args(tp)
+    if not isinstance(value, list):
+        raise ConfigError(f"{key} must be a list, got {value!r}")
+    if dataclasses.is_dataclass(item_tp):
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ConfigError(f"{key}[{i}] must be a table ([[{key}]]), got {item!r}")
+            out.append(_build(item_tp, item, f"{key}[{i}]."))
+        return out
+    return [_check_value(f"{key}[{i}]", item, item_tp, meta) for i, item in enumerate(value)]
+
+
+def _is_list(tp: Any) -> bool:
+    return typing.get_origin(tp) is list
+
+
 def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
@@ -192,6 +312,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
             if not isinstance(value, dict):
                 raise ConfigError(f"{key} must be a table ([{key}]), got {value!r}")
             kwargs[name] = _build(tp, value, key + ".")
+        elif _is_list(tp):
+            kwargs[name] = _check_list(key, value, tp, fields[name].metadata)
         else:
             kwargs[name] = _check_value(key, value, tp, fields[name].metadata)
     return cls(**kwargs)
@@ -239,7 +361,10 @@ def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
             target = getattr(target, part)
         hints = typing.get_type_hints(type(target))
         meta = next(f.metadata for f in dataclasses.fields(target) if f.name == name)
-        setattr(target, name, _check_value(dotted, value, hints[name], meta))
+        if _is_list(hints[name]):
+            setattr(target, name, _check_list(dotted, value, hints[name], meta))
+        else:
+            setattr(target, name, _check_value(dotted, value, hints[name], meta))
     return config
 
 
@@ -248,6 +373,8 @@ def to_toml(config: Config) -> str:
     lines: list[str] = []
 
     def fmt(value: Any) -> str:
+        if isinstance(value, list):
+            return "[" + ", ".join(fmt(v) for v in value) + "]"
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, str):
@@ -256,18 +383,26 @@ def to_toml(config: Config) -> str:
 
     def emit(obj: Any, section: str) -> None:
         nested = []
+        tables = []
         for f in dataclasses.fields(obj):
             if f.metadata.get("internal"):
                 continue
             value = getattr(obj, f.name)
             if dataclasses.is_dataclass(value):
                 nested.append((f.name, value))
+            elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
+                tables.append((f.name, value))
             else:
                 lines.append(f"{f.name} = {fmt(value)}")
         for name, value in nested:
             lines.append("")
             lines.append(f"[{section + name}]")
             emit(value, section + name + ".")
+        for name, items in tables:
+            for item in items:
+                lines.append("")
+                lines.append(f"[[{section + name}]]")
+                emit(item, section + name + ".")
 
     emit(config, "")
     return "\n".join(lines) + "\n"

@@ -84,10 +84,13 @@ class MidiOutput:
     def play(self, event: TimedEvent) -> None:
         if event.part == PLAYER and not self.send_player:
             return
+        message = event.message
+        if message[0] >= 0xF0:  # MIDI clock and transport, sent as they are
+            self.sender.send(message, event.due)
+            return
         channel = self.channels.get(event.part)
         if channel is None:
             return
-        message = event.message
         status = (message[0] & 0xF0) | (channel - 1)
         self.sender.send((status, *message[1:]), event.due)
 

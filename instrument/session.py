@@ -34,6 +34,8 @@ from instrument.midi.hotplug import HotplugWatcher
 from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
 from instrument.midi.router import InputQueue, InputRouter
 from instrument.outputs import MidiOutput, SynthOutput
+from instrument.parts.band import Band
+from instrument.parts.factory import build_band, load_models
 from instrument.recording import SmfRecorder, session_path
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,9 @@ class Session:
             self.recorder.start()
             log.info("recording to %s", path)
 
+        models = load_models(cfg)
+        for note in models.notes:
+            (log.info if "loaded" in note else log.warning)(note)
         self.server = audio_server.boot(
             audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
         )
@@ -157,9 +162,14 @@ class Session:
         outputs: list = [SynthOutput(bridge), MidiOutput(sender, channels, cfg.midi.send_player)]
         if self.recorder is not None:
             outputs.append(self.recorder)
+        self.band: Band = build_band(
+            cfg, models, self.clock.now, cancel=lambda part: self.engine.cancel(part),
+            set_part_volume=self.sound.set_volume,
+            set_thru_muted=lambda muted: setattr(self.thru, "muted", muted),
+        )
         self.engine = Engine(
-            self.clock, outputs, listen_channel=cfg.midi.input_channel, queue=self.queue,
-            on_fatal=lambda exc: self.request_stop(1, f"engine error: {exc}"),
+            self.clock, outputs, parts=[self.band], listen_channel=cfg.midi.input_channel,
+            queue=self.queue, on_fatal=lambda exc: self.request_stop(1, f"engine error: {exc}"),
         )
         self.engine.start()
         self.watcher = HotplugWatcher([*inputs, sender], cfg.midi.hotplug_interval)

@@ -37,6 +37,8 @@ class ThruPlayer:
         self._pending: deque[Sequence[int]] = deque()
         self.played = 0
         self.overflowed = 0
+        # MIDI learn: keys pick functions then, they do not play (note-offs still do).
+        self.muted = False
 
     def enqueue(self, message: Sequence[int]) -> None:
         """From a MIDI thread: hand a checked message to the next audio block."""
@@ -58,6 +60,8 @@ class ThruPlayer:
             return
         kind = status & 0xF0
         if kind == mm.NOTE_ON and message[2] > 0:
+            if self.muted:
+                return
             self._held.note_on(message[1])
             self.synth.note_on(message[1], message[2], offset)
             self.played += 1

@@ -1,0 +1,176 @@
+"""Play along: chords and a bass line on the beat, each decided before its beat arrives.
+
+For every beat the ``Accompaniment`` decides, at the beat's planning time (``lookahead``
+before it, and never later than the models' own deadline before the beat), the chord
+that will sound on it: from the melody notes that began before that deadline and its own
+previous chord. The neural model proposes within a step budget; if it is late, the rule
+arranger's chord plays, and the miss is counted. The chord is voiced with smooth voice
+leading (common tones held, the others moving least) in a configurable register, and
+handed to the engine as note-ons and note-offs on the beat. A chord that stays is held,
+re-struck at each bar's downbeat.
+
+Engine thread only.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+
+from instrument.beat import BeatClock
+from instrument.engine import TimedEvent
+from instrument.midi import messages as mm
+from instrument.models.accompaniment import Accompanist, BeatInput, ChordSamplingParams
+from instrument.models.chords import Chord
+from instrument.models.voicing import SILENT, Voicing, voice_chord
+from instrument.music import TICKS_PER_BEAT, GridNote
+from instrument.parts.deadline import DeadlineRunner
+
+
+@dataclass
+class AccompanimentSettings:
+    lookahead: float = 0.02  # seconds before the beat that its chord is decided
+    safety: float = 0.005  # the model's result must be in this long before the beat
+    deadline_ticks: int = 2  # melody notes visible: those that began this long before
+    upper_range: tuple[int, int] = (52, 72)
+    bass_range: tuple[int, int] = (36, 50)
+    velocity: int = 72
+    stop_after_bars: float = 2.0  # the player silent this long: the accompaniment rests
+
+
+@dataclass
+class ChordChoice:
+    """What was decided for one beat (kept for tests, status and evaluation)."""
+
+    beat: int
+    chord: Chord
+    voicing: Voicing
+    neural: bool
+
+
+class Accompaniment:
+    """The accompaniment part (see the module docstring)."""
+
+    name = "accompaniment"
+
+    def __init__(
+        self,
+        rules: Accompanist,
+        neural: Accompanist | None,
+        runner: DeadlineRunner,
+        settings: AccompanimentSettings,
+        sampling: ChordSamplingParams,
+        rng: np.random.Generator,
+    ) -> None:
+        self.rules = rules
+        self.neural = neural
+        self.runner = runner
+        self.settings = settings
+        self.sampling = sampling
+        self.rng = rng
+        self.volume = 1.0
+        self.history: list[ChordChoice] = []
+        self.neural_beats = 0
+        self.fallback_beats = 0
+        self.reset()
+
+    def reset(self) -> None:
+        self.rules.reset()
+        if self.neural is not None:
+            self.neural.reset()
+        self._heard: list[GridNote] = []
+        self._next_beat: int | None = None
+        self._previous: Chord | None = None
+        self._voicing: Voicing = SILENT
+        self.playing = False
+
+    # -- inputs -----------------------------------------------------------------------
+
+    def hear_onset(self, note: GridNote) -> None:
+        """A melody note began (the player's, or the instrument's own response)."""
+        self._heard.append(note)
+
+    def begin(self, first_beat: int) -> None:
+        """Start playing from ``first_beat`` (a clock that has started)."""
+        self._next_beat = first_beat
+        self.playing = True
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _lead(self, clock: BeatClock) -> float:
+        model_deadline = self.settings.deadline_ticks * clock.seconds_per_tick
+        return max(self.settings.lookahead, model_deadline)
+
+    def next_wakeup(self, clock: BeatClock) -> float | None:
+        if not self.playing or self._next_beat is None or not clock.running:
+            return None
+        return clock.time_at(self._next_beat) - self._lead(clock)
+
+    def plan(self, now: float, clock: BeatClock) -> list[TimedEvent]:
+        """Decide every beat whose planning time has come."""
+        events: list[TimedEvent] = []
+        while self.playing and clock.running and self._next_beat is not None:
+            beat = self._next_beat
+            if clock.time_at(beat) - self._lead(clock) > now:
+                break
+            events += self._decide(beat, now, clock)
+            self._next_beat = beat + 1
+        return events
+
+    def _visible_notes(self, beat_tick: int) -> tuple[GridNote, ...]:
+        boundary = beat_tick - self.settings.deadline_ticks
+        seen = tuple(n for n in self._heard if n.onset < boundary)
+        self._heard = [n for n in self._heard if n.onset >= boundary]
+        return seen
+
+    def _decide(self, beat: int, now: float, clock: BeatClock) -> list[TimedEvent]:
+        beat_tick = beat * TICKS_PER_BEAT
+        beat_input = BeatInput(beat_tick, clock.meter, self._visible_notes(beat_tick),
+                               self._previous)
+        future: Future | None = None
+        if self.neural is not None:
+            neural = self.neural
+            future = self.runner.submit(lambda: neural.step(beat_input))
+        rules_dist = self.rules.step(beat_input)
+        dist = None
+        if future is not None:
+            deadline = clock.time_at(beat) - self.settings.safety
+            dist = self.runner.take(future, deadline)
+        used_neural = dist is not None
+        if used_neural:
+            self.neural_beats += 1
+        else:
+            dist = rules_dist
+            self.fallback_beats += 1
+        chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
+        downbeat = beat % clock.meter.beats_per_bar == 0
+        restrike = chord == self._previous and downbeat
+        voicing = voice_chord(
+            chord, self._voicing if self._voicing.upper else None,
+            upper_range=self.settings.upper_range, bass_range=self.settings.bass_range,
+        )
+        events = self._change(self._voicing, voicing, clock.time_at(beat), restrike)
+        self.history.append(ChordChoice(beat, chord, voicing, used_neural))
+        self._previous = chord
+        self._voicing = voicing
+        return events
+
+    def _change(self, old: Voicing, new: Voicing, t: float, restrike: bool) -> list[TimedEvent]:
+        """Note-offs and note-ons at ``t`` to go from ``old`` to ``new``."""
+        before, after = set(old.pitches), set(new.pitches)
+        if restrike:
+            stop, start = before, after
+        else:
+            stop, start = before - after, after - before
+        velocity = max(1, min(127, round(self.settings.velocity * self.volume)))
+        events = [TimedEvent(t, self.name, (mm.NOTE_OFF, p, 0)) for p in sorted(stop)]
+        events += [TimedEvent(t, self.name, (mm.NOTE_ON, p, velocity)) for p in sorted(start)]
+        return events
+
+    def rest(self) -> None:
+        """Stop playing (the Band ends the sounding notes through the engine)."""
+        self.playing = False
+        self._voicing = SILENT
+        self._next_beat = None

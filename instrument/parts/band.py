@@ -1,0 +1,391 @@
+"""The Band: the one ``Part`` the engine talks to; it conducts the instrument's parts.
+
+It owns the beat clock and the player's melody line, decodes the controls, switches
+modes, and asks the ``Responder`` (continue) and the ``Accompaniment`` (accompany) for
+their notes ahead of time. Modes:
+
+- ``thru``: the player alone (their notes always sound, whatever the mode);
+- ``continue``: call and response;
+- ``accompany``: chords and bass on the beat;
+- ``accompany+continue``: both; the accompaniment also harmonizes the responses.
+
+Switching modes ends the notes of a part that stops (through ``cancel``), so nothing is
+left sounding. The beat clock runs from the config's tempo, tap tempo, external MIDI
+clock or Ableton Link; the Band sends MIDI clock out when it leads.
+
+Engine thread only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from instrument.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
+from instrument.engine import PlayerState, TimedEvent
+from instrument.midi import messages as mm
+from instrument.midi.router import InputEvent
+from instrument.models.accompaniment import ChordSamplingParams
+from instrument.models.sampling import SamplingParams
+from instrument.music import GridNote, Meter
+from instrument.parts.accompaniment import Accompaniment
+from instrument.parts.continuation import Responder, note_events
+from instrument.parts.controls import Action, Controls
+from instrument.parts.melody import LiveNote, MelodyLine
+
+log = logging.getLogger(__name__)
+
+CONTINUE_MODES = ("continue", "accompany+continue")
+ACCOMPANY_MODES = ("accompany", "accompany+continue")
+CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Settings a program change recalls; None leaves a setting as it is."""
+
+    program: int
+    name: str = ""
+    mode: str | None = None
+    tempo: float | None = None
+    meter: str | None = None
+    temperature: float | None = None
+    density: float | None = None
+
+
+@dataclass
+class BandSettings:
+    mode: str = "thru"
+    tempo_source: str = "internal"  # internal | midi_clock | link
+    send_clock: bool = True
+    count_in_bars: int = 0
+    tap_note: int = -1  # a key that taps the tempo instead of playing (-1: none)
+    temperature: float = 1.0
+    top_p: float = 0.95
+    density: float = 0.5
+    presets: dict[int, Preset] = field(default_factory=dict)
+
+
+class Band:
+    """See the module docstring."""
+
+    name = "band"
+
+    def __init__(
+        self,
+        settings: BandSettings,
+        clock: BeatClock,
+        responder: Responder,
+        accompaniment: Accompaniment,
+        controls: Controls,
+        cancel: Callable[[str], None],
+        set_part_volume: Callable[[str, float], None] | None = None,
+        set_thru_muted: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.responder = responder
+        self.accompaniment = accompaniment
+        self.controls = controls
+        self.cancel = cancel
+        self.set_part_volume = set_part_volume
+        self.set_thru_muted = set_thru_muted
+        self.melody = MelodyLine()
+        self.taps = TapTempo()
+        self.follower = MidiClockFollower(clock)
+        self.mode = "thru"
+        self.quiet_since: float | None = None
+        self.last_note: float | None = None
+        self._clock_sent_until: float | None = None
+        self._pending: list[TimedEvent] = []
+        self.mode_changes = 0
+        self.set_mode(settings.mode, 0.0)
+        self.apply_density(settings.density)
+        self.apply_temperature(settings.temperature)
+
+    # -- modes and settings ------------------------------------------------------------
+
+    @property
+    def continuing(self) -> bool:
+        return self.mode in CONTINUE_MODES
+
+    @property
+    def accompanying(self) -> bool:
+        return self.mode in ACCOMPANY_MODES
+
+    def set_mode(self, mode: str, now: float) -> None:
+        if mode == self.mode:
+            return
+        was_continuing, was_accompanying = self.continuing, self.accompanying
+        self.mode = mode
+        self.mode_changes += 1
+        if was_continuing and not self.continuing:
+            self.responder.stop()
+            self.cancel(self.responder.name)
+        if was_accompanying and not self.accompanying:
+            self._rest_accompaniment()
+        if self.accompanying and not was_accompanying and self.clock.running:
+            self.accompaniment.begin(self.clock.next_beat(now + 0.05))
+        log.info("mode: %s", mode)
+
+    def apply_temperature(self, temperature: float) -> None:
+        self.settings.temperature = temperature
+        r = self.responder
+        r.sampling = SamplingParams(temperature=temperature, top_p=self.settings.top_p)
+        a = self.accompaniment
+        a.sampling = ChordSamplingParams(
+            temperature=temperature, top_p=self.settings.top_p, hold=a.sampling.hold
+        )
+
+    def apply_density(self, density: float) -> None:
+        """0 sparse .. 1 busy: chords change less or more; responses are shorter or longer."""
+        self.settings.density = density
+        a = self.accompaniment
+        a.sampling = ChordSamplingParams(
+            temperature=a.sampling.temperature, top_p=a.sampling.top_p,
+            hold=min(0.95, max(0.05, 1.0 - density)),
+        )
+        self.responder.settings.length_ratio = 0.5 + density
+
+    def apply_preset(self, program: int, now: float) -> None:
+        preset = self.settings.presets.get(program)
+        if preset is None:
+            log.info("program change %d: no preset with that number", program)
+            return
+        log.info("preset %d %s", program, preset.name)
+        if preset.tempo is not None:
+            self.clock.set_tempo(preset.tempo, now)
+        if preset.meter is not None:
+            self.clock.meter = Meter.parse(preset.meter)
+        if preset.temperature is not None:
+            self.apply_temperature(preset.temperature)
+        if preset.density is not None:
+            self.apply_density(preset.density)
+        if preset.mode is not None:
+            self.set_mode(preset.mode, now)
+
+    def _act(self, action: Action, now: float) -> None:
+        f, v = action.function, action.value
+        if f == "mode":
+            self.set_mode(str(v), now)
+        elif f == "temperature":
+            self.apply_temperature(float(v))
+        elif f == "density":
+            self.apply_density(float(v))
+        elif f == "accompaniment_volume":
+            self.accompaniment.volume = float(v)
+            if self.set_part_volume is not None:
+                self.set_part_volume("accompaniment", float(v))
+        elif f == "lookahead":
+            self.accompaniment.settings.lookahead = float(v)
+            self.responder.settings.lookahead = float(v)
+        elif f == "tap_tempo" and v:
+            self.tap(now)
+        elif f == "start_stop":
+            self.start_transport(now) if v else self.stop_transport()
+        elif f == "learn" and self.set_thru_muted is not None:
+            self.set_thru_muted(bool(v))
+
+    # -- tempo and transport -----------------------------------------------------------
+
+    def tap(self, t: float) -> None:
+        bpm = self.taps.tap(t)
+        if bpm is None:
+            return
+        self.clock.set_tempo(bpm, t)
+        if self.clock.running:
+            self.clock.align(t, round(self.clock.beat_at(t)))
+        log.info("tap tempo: %.1f bpm", bpm)
+
+    def start_transport(self, now: float) -> None:
+        """Start the beat (with a count-in if configured) and the accompaniment on beat 0."""
+        bars = self.settings.count_in_bars
+        beats = bars * self.clock.meter.beats_per_bar
+        start = now + 0.1
+        self.clock.start(start, -float(beats))
+        self._clock_sent_until = None
+        for b in range(-beats, 0):
+            t = self.clock.time_at(b)
+            pitch = CLICK_PITCHES[0] if (b + beats) % self.clock.meter.beats_per_bar == 0 \
+                else CLICK_PITCHES[1]
+            self._pending += [
+                TimedEvent(t, "accompaniment", (mm.NOTE_ON, pitch, 90)),
+                TimedEvent(t + 0.05, "accompaniment", (mm.NOTE_OFF, pitch, 0)),
+            ]
+        if self.accompanying:
+            self.accompaniment.begin(0)
+
+    def stop_transport(self) -> None:
+        self._rest_accompaniment()
+        self.clock.stop()
+
+    def _rest_accompaniment(self) -> None:
+        self.accompaniment.rest()
+        self.cancel(self.accompaniment.name)
+
+    def _ensure_clock(self, t: float) -> None:
+        """The player's first note starts a stopped clock: it falls on beat 0."""
+        if self.clock.running or self.settings.tempo_source != "internal":
+            return
+        self.clock.start(t, 0.0)
+        self._clock_sent_until = None
+        self.responder.reset(0)
+        self.accompaniment.reset()
+
+    # -- Part interface ----------------------------------------------------------------
+
+    def on_input(self, event: InputEvent, player: PlayerState) -> None:
+        message, t = event.message, event.time
+        status = message[0]
+        if status >= 0xF8:
+            if self.settings.tempo_source == "midi_clock":
+                self.follower.on_message(status, t)
+            return
+        kind = status & 0xF0
+        if kind == mm.CONTROL_CHANGE:
+            if message[1] == mm.CC_SUSTAIN:
+                if not player.held.sounding():
+                    self.quiet_since = t
+                return
+            action = self.controls.control_change(message[1], message[2])
+            if action is not None:
+                self._act(action, t)
+            return
+        if kind == mm.PROGRAM_CHANGE:
+            self.apply_preset(message[1], t)
+            return
+        if mm.is_note_on(message):
+            self._note_on(message[1], message[2], t)
+        elif mm.is_note_off(message):
+            self.melody.note_off(message[1], t)
+            if not player.held.sounding():
+                self.quiet_since = t
+        self._take_melody()
+
+    def _note_on(self, pitch: int, velocity: int, t: float) -> None:
+        if self.controls.learn_key(pitch):
+            return
+        if pitch == self.settings.tap_note:
+            self.tap(t)
+            return
+        if self.responder.responding:
+            self.responder.stop()
+            self.cancel(self.responder.name)
+        if self.continuing or self.accompanying:
+            self._ensure_clock(t)
+        if self.accompanying and not self.accompaniment.playing and self.clock.running:
+            self.accompaniment.begin(self.clock.next_beat(t + 0.05))
+        self.quiet_since = None
+        self.last_note = t
+        self.melody.note_on(pitch, velocity, t)
+
+    def _grid(self, note: LiveNote) -> GridNote:
+        onset = self.clock.tick_at(note.onset)
+        end = note.end if note.end is not None else note.onset
+        duration = max(1, round((end - note.onset) / self.clock.seconds_per_tick))
+        return GridNote(note.pitch, onset, duration, note.velocity)
+
+    def _take_melody(self) -> None:
+        if not self.clock.running:
+            self.melody.take_onsets()
+            self.melody.take_completed()
+            return
+        for note in self.melody.take_onsets():
+            if self.accompanying:
+                self.accompaniment.hear_onset(self._grid(note))
+        for note in self.melody.take_completed():
+            if self.continuing:
+                self.responder.hear(self._grid(note), self.clock)
+
+    def plan(self, now: float) -> list[TimedEvent]:
+        events, self._pending = self._pending, []
+        clock = self.clock
+        if (self.settings.tempo_source == "midi_clock" and self.follower.active
+                and self.follower.stale(now)):
+            self.follower.active = False
+        if self.continuing and self._phrase_over(now):
+            self.responder.start(now, clock)
+        if self.continuing:
+            for note in self.responder.plan(now, clock):
+                events += note_events(note, clock, self.responder.name)
+                if self.accompanying:
+                    self.accompaniment.hear_onset(note)
+        if self.accompanying:
+            if self.accompaniment.playing and self._player_gone(now):
+                self._rest_accompaniment()
+                if self.settings.tempo_source == "internal":
+                    clock.stop()
+            events += self.accompaniment.plan(now, clock)
+        events += self._clock_out(now)
+        return events
+
+    def _phrase_over(self, now: float) -> bool:
+        if self.quiet_since is None or not self.responder.call or self.responder.responding:
+            return False
+        silence = self.responder.settings.silence or self.clock.seconds_per_beat
+        return now - self.quiet_since >= silence
+
+    def _player_gone(self, now: float) -> bool:
+        if self.responder.responding or self.last_note is None:
+            return False
+        bars = self.accompaniment.settings.stop_after_bars
+        limit = bars * self.clock.meter.beats_per_bar * self.clock.seconds_per_beat
+        return self.quiet_since is not None and now - self.quiet_since >= limit
+
+    def _clock_out(self, now: float) -> list[TimedEvent]:
+        clock = self.clock
+        if not (self.settings.send_clock and clock.running
+                and self.settings.tempo_source == "internal"):
+            return []
+        start = self._clock_sent_until
+        events = []
+        if start is None:
+            start = max(now, clock.time_at(clock.beat_at(now)))
+            events.append(TimedEvent(start, "clock", (mm.START,)))
+        end = now + 0.05
+        ticks = midi_clock_times(clock, start, end)
+        events += [TimedEvent(t, "clock", (mm.CLOCK,)) for t, _ in ticks]
+        self._clock_sent_until = end
+        return events
+
+    def next_wakeup(self) -> float | None:
+        clock = self.clock
+        times = [
+            self.responder.next_wakeup(clock) if self.continuing else None,
+            self.accompaniment.next_wakeup(clock) if self.accompanying else None,
+        ]
+        if self.continuing and self.quiet_since is not None and self.responder.call:
+            silence = self.responder.settings.silence or clock.seconds_per_beat
+            times.append(self.quiet_since + silence)
+        if self._clock_sent_until is not None and clock.running:
+            times.append(self._clock_sent_until - 0.03)
+        if self._pending:
+            times.append(min(e.due for e in self._pending))
+        found = [t for t in times if t is not None]
+        return min(found) if found else None
+
+    def reset(self) -> None:
+        """After a panic: forget plans and the melody; the beat stops until played again."""
+        self.responder.reset()
+        self.accompaniment.reset()
+        self.melody.reset()
+        self.quiet_since = None
+        self._pending = []
+        if self.settings.tempo_source == "internal":
+            self.clock.stop()
+
+    def status(self) -> dict:
+        r, a = self.responder, self.accompaniment
+        return {
+            "mode": self.mode,
+            "tempo_bpm": round(self.clock.bpm, 2),
+            "meter": str(self.clock.meter),
+            "beat_running": self.clock.running,
+            "responses": r.responses,
+            "response_notes": {"neural": r.neural_notes, "fallback": r.fallback_notes},
+            "accompaniment_beats": {"neural": a.neural_beats, "fallback": a.fallback_beats},
+            "continuation_steps": r.runner.stats.summary(),
+            "accompaniment_steps": a.runner.stats.summary(),
+        }
+

@@ -1,0 +1,126 @@
+"""Model steps with a deadline: the neural model proposes, the fallback disposes when late.
+
+``DeadlineRunner`` runs each model step on one worker thread, in submission order (a
+streaming model's state must see its inputs in order). The engine asks for a step's
+result with ``take(future, deadline)``: it waits at most until the deadline; a step not
+done by then is a miss, counted, and the caller plays the fallback's choice instead. The
+late step still finishes and keeps the model's state right; only its prediction is lost.
+
+onnxruntime releases the GIL inside ``run``, so the worker does not hold up the audio
+callback or the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+
+@dataclass
+class StepStats:
+    """Counters of one model's steps: how many, how many late, how long they took."""
+
+    steps: int = 0
+    misses: int = 0
+    durations: deque[float] = field(default_factory=lambda: deque(maxlen=20000))
+
+    def record(self, seconds: float) -> None:
+        self.durations.append(seconds)
+
+    def summary(self) -> dict[str, float | int]:
+        d = np.array(self.durations) * 1000.0
+        out: dict[str, float | int] = {"steps": self.steps, "misses": self.misses}
+        if d.size:
+            out.update(
+                p50_ms=round(float(np.percentile(d, 50)), 3),
+                p99_ms=round(float(np.percentile(d, 99)), 3),
+                p999_ms=round(float(np.percentile(d, 99.9)), 3),
+                max_ms=round(float(d.max()), 3),
+            )
+        return out
+
+    @property
+    def miss_rate(self) -> float:
+        return self.misses / self.steps if self.steps else 0.0
+
+
+class DeadlineRunner:
+    """One worker thread per model (see the module docstring)."""
+
+    def __init__(self, name: str, now: Callable[[], float]) -> None:
+        self.name = name
+        self.now = now
+        self.stats = StepStats()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
+        self._lock = threading.Lock()
+
+    def submit(self, step: Callable[[], T]) -> Future[T]:
+        """Queue a step; its duration is recorded when it runs."""
+
+        def timed() -> T:
+            started = time.perf_counter()
+            try:
+                return step()
+            finally:
+                with self._lock:
+                    self.stats.record(time.perf_counter() - started)
+
+        return self._pool.submit(timed)
+
+    def take(self, future: Future[T], deadline: float) -> T | None:
+        """The step's result if it is done by ``deadline`` (clock time), else None (a miss).
+
+        A step that raised counts as a miss too: the fallback plays.
+        """
+        self.stats.steps += 1
+        timeout = max(0.0, deadline - self.now())
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            self.stats.misses += 1
+            return None
+        except Exception:
+            self.stats.misses += 1
+            return None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ImmediateRunner(DeadlineRunner):
+    """Runs steps at once on the calling thread: offline rendering, deterministic."""
+
+    def __init__(self, name: str, now: Callable[[], float]) -> None:
+        self.name = name
+        self.now = now
+        self.stats = StepStats()
+
+    def submit(self, step: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        started = time.perf_counter()
+        try:
+            future.set_result(step())
+        except Exception as exc:
+            future.set_exception(exc)
+        self.stats.record(time.perf_counter() - started)
+        return future
+
+    def take(self, future: Future[T], deadline: float) -> T | None:
+        self.stats.steps += 1
+        if future.exception() is not None:
+            self.stats.misses += 1
+            return None
+        return future.result()
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,173 @@
+"""Building the Band from the config: models (or their fallbacks), runners, settings.
+
+A model that is missing, corrupt or refused by every execution provider never stops the
+instrument: the fallback (Markov continuation, rule arranger) plays in its place and the
+log says why, in one line naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from instrument.baselines.markov import MarkovContinuator
+from instrument.baselines.rules import RuleArranger
+from instrument.beat import BeatClock
+from instrument.config import Config
+from instrument.models.accompaniment import ChordSamplingParams
+from instrument.models.sampling import SamplingParams
+from instrument.music import Meter
+from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
+from instrument.parts.band import Band, BandSettings, Preset
+from instrument.parts.continuation import Responder, ResponseSettings
+from instrument.parts.controls import LEARN_CC, Controls
+from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
+
+log = logging.getLogger(__name__)
+
+
+def models_dir(config: Config) -> Path:
+    """Where models are loaded from (and only from): the config's directory, else
+    $INSTRUMENT_MODELS, else the shipped models (the source tree's ``exported_models``,
+    or ``share/instrument/models`` of an installed package)."""
+    if config.models.directory:
+        return Path(config.models.directory).expanduser()
+    if os.environ.get("INSTRUMENT_MODELS"):
+        return Path(os.environ["INSTRUMENT_MODELS"])
+    source = Path(__file__).resolve().parents[2] / "exported_models"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / "share" / "instrument" / "models"
+
+
+def engine_cache_dir(config: Config) -> Path:
+    if config.models.engine_cache:
+        return Path(config.models.engine_cache).expanduser()
+    return config.state_dir() / "trt-cache"
+
+
+@dataclass
+class LoadedModels:
+    continuation: object | None
+    accompaniment: object | None
+    markov: MarkovContinuator
+    notes: list[str]  # one line per model: loaded on which provider, or why not
+
+
+def load_models(config: Config, warm_up: bool = True) -> LoadedModels:
+    """Load and warm up both models; a failure leaves None and a note, never an error."""
+    from instrument.models import ModelError, load_model
+
+    directory = models_dir(config)
+    notes: list[str] = []
+    loaded: dict[str, object | None] = {}
+    for task in ("continuation", "accompaniment"):
+        name = getattr(config.models, task)
+        try:
+            model = load_model(
+                name, providers=config.models.providers, models_dir=directory,
+                engine_cache_dir=engine_cache_dir(config),
+            )
+            if warm_up:
+                model.warm_up()
+            loaded[task] = model
+            provider = getattr(model, "provider", None) or _provider_of(model)
+            notes.append(f"{task} model {name}: loaded ({provider})")
+        except (ModelError, OSError, ValueError, RuntimeError) as exc:
+            loaded[task] = None
+            notes.append(f"{task} model {name} unavailable ({exc}): using the fallback")
+    prior = directory / config.models.markov_prior
+    try:
+        markov = MarkovContinuator.from_prior(prior)
+    except (OSError, ValueError, KeyError) as exc:
+        markov = MarkovContinuator()
+        notes.append(f"Markov prior {prior} unavailable ({exc}): starting it empty")
+    return LoadedModels(loaded["continuation"], loaded["accompaniment"], markov, notes)
+
+
+def _provider_of(model: object) -> str:
+    stepper = getattr(model, "stepper", None)
+    session = getattr(stepper, "session", None)
+    if session is not None and hasattr(session, "get_providers"):
+        return session.get_providers()[0]
+    return "unknown provider"
+
+
+def build_band(
+    config: Config,
+    models: LoadedModels,
+    now: Callable[[], float],
+    cancel: Callable[[str], None],
+    live: bool = True,
+    seed: int | None = None,
+    set_part_volume: Callable[[str, float], None] | None = None,
+    set_thru_muted: Callable[[bool], None] | None = None,
+) -> Band:
+    """The Band with everything the config asks for. ``live``: model steps on worker
+    threads with deadlines; offline: at once and deterministic."""
+    if seed is None:
+        seed = config.models.seed if config.models.seed >= 0 else None
+    rng = np.random.default_rng(seed)
+    runner = DeadlineRunner if live else ImmediateRunner
+    m = config.models
+    sampling = SamplingParams(temperature=m.temperature, top_p=m.top_p)
+
+    c = config.continuation
+    response = ResponseSettings(
+        silence=c.silence, grid_ticks=c.grid_ticks, length_ratio=c.length_ratio,
+        min_beats=c.min_beats, max_beats=c.max_beats, follow_key=c.follow_key, learn=c.learn,
+        lookahead=config.accompaniment.lookahead_ms / 1000.0,
+    )
+    responder = Responder(
+        models.markov, models.continuation, runner("continuation", now), response, sampling,
+        rng,
+    )
+
+    a = config.accompaniment
+    deadline_ticks = getattr(models.accompaniment, "deadline_ticks", 2)
+    accomp_settings = AccompanimentSettings(
+        lookahead=a.lookahead_ms / 1000.0, deadline_ticks=deadline_ticks,
+        upper_range=(a.upper_low, a.upper_high), bass_range=(a.bass_low, a.bass_high),
+        velocity=a.velocity, stop_after_bars=a.stop_after_bars,
+    )
+    accompaniment = Accompaniment(
+        RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
+        runner("accompaniment", now), accomp_settings,
+        ChordSamplingParams(temperature=m.temperature, top_p=m.top_p), rng,
+    )
+
+    cc = config.controls
+    controls = Controls(
+        cc_map={
+            cc.mode: "mode", cc.temperature: "temperature", cc.density: "density",
+            cc.accompaniment_volume: "accompaniment_volume", cc.lookahead: "lookahead",
+            cc.tap_tempo: "tap_tempo", cc.start_stop: "start_stop",
+        },
+        learn_cc=cc.learn if cc.learn else LEARN_CC,
+        learned_file=config.state_dir() / "learned_controls.json" if live else None,
+    )
+    presets = {
+        p.program: Preset(
+            program=p.program, name=p.name, mode=p.mode or None, tempo=p.tempo or None,
+            meter=p.meter or None, temperature=None if p.temperature < 0 else p.temperature,
+            density=None if p.density < 0 else p.density,
+        )
+        for p in config.presets
+    }
+    t = config.tempo
+    settings = BandSettings(
+        mode=config.mode, tempo_source=t.source, send_clock=t.send_clock,
+        count_in_bars=a.count_in_bars, tap_note=t.tap_note, temperature=m.temperature,
+        top_p=m.top_p, density=a.density, presets=presets,
+    )
+    clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))
+    return Band(
+        settings, clock, responder, accompaniment, controls, cancel,
+        set_part_volume=set_part_volume, set_thru_muted=set_thru_muted,
+    )

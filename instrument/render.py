@@ -1,0 +1,216 @@
+"""Offline rendering: the live engine, on the offline clock, over a MIDI file.
+
+The file's first note track is the player's performance (a second note track, if any,
+is ignored). The same ``Engine`` and ``Band`` as on stage run on an ``OfflineClock``
+with model steps taken at once (``ImmediateRunner``), so a render is deterministic for a
+seed. The result is a type-1 MIDI file with a ``player`` track and one track per part
+the instrument played; optionally a WAV rendered block by block by the same synth (pyo's
+manual server, in step with the clock), and a piano-roll plot.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+
+from instrument.clock import OfflineClock
+from instrument.config import Config
+from instrument.engine import Engine
+from instrument.midi.router import InputEvent
+from instrument.models.tune import beat_quarters, grid_meter
+from instrument.music import Meter
+from instrument.parts.factory import build_band, load_models
+from instrument.recording import SmfRecorder
+
+log = logging.getLogger(__name__)
+
+PART_COLOURS = {"player": "#1f77b4", "accompaniment": "#ff7f0e", "continuation": "#2ca02c"}
+
+
+@dataclass
+class Performance:
+    """The player's input: (seconds, message) in order, on a grid of ``bpm`` beats."""
+
+    events: list[tuple[float, tuple[int, ...]]]
+    meter: Meter
+    bpm: float  # grid beats per minute (a dotted quarter is the beat in 6/8)
+
+    @property
+    def end(self) -> float:
+        return self.events[-1][0] if self.events else 0.0
+
+    @property
+    def quarter_bpm(self) -> float:
+        return self.bpm * beat_quarters(self.meter)
+
+
+def read_performance(path: Path, bpm: float | None = None) -> Performance:
+    """The first note track of ``path`` as timed messages (channel 1).
+
+    Times follow the file's beats at ``bpm`` (default: the file's first tempo, 120
+    quarter notes a minute when it has none). Raises ValueError for a file with no notes.
+    """
+    mid = mido.MidiFile(str(path))
+    meter: Meter | None = None
+    file_tempo: int | None = None
+    note_tracks = []
+    for track in mid.tracks:
+        tick, events = 0, []
+        for msg in track:
+            tick += msg.time
+            if msg.type == "time_signature" and meter is None:
+                meter = grid_meter(msg.numerator, msg.denominator)
+            elif msg.type == "set_tempo" and file_tempo is None:
+                file_tempo = msg.tempo
+            elif msg.type in ("note_on", "note_off") or (
+                msg.type == "control_change" and msg.control == 64
+            ):
+                events.append((tick, msg))
+        if any(m.type == "note_on" and m.velocity > 0 for _, m in events):
+            note_tracks.append(events)
+    if not note_tracks:
+        raise ValueError(f"{path}: no notes")
+    meter = meter or Meter(4, 4)
+    quarters_per_beat = beat_quarters(meter)
+    if bpm is None:
+        quarter_bpm = mido.tempo2bpm(file_tempo) if file_tempo else 120.0
+        bpm = quarter_bpm / quarters_per_beat
+    seconds_per_tick = 60.0 / bpm / quarters_per_beat / mid.ticks_per_beat
+    out = []
+    for tick, msg in note_tracks[0]:
+        t = tick * seconds_per_tick
+        if msg.type == "note_on" and msg.velocity > 0:
+            out.append((t, (0x90, msg.note, msg.velocity)))
+        elif msg.type in ("note_on", "note_off"):
+            out.append((t, (0x80, msg.note, 0)))
+        else:
+            out.append((t, (0xB0, 64, msg.value)))
+    out.sort(key=lambda e: (e[0], e[1][0] != 0x80))  # offs before ons at the same time
+    return Performance(out, meter, bpm)
+
+
+@dataclass
+class RenderResult:
+    midi: Path
+    wav: Path | None
+    duration: float
+    band_status: dict
+    chords: list  # ChordChoice per accompanied beat
+
+
+def render(
+    config: Config,
+    performance: Performance,
+    out: Path,
+    wav: Path | None = None,
+    seed: int = 0,
+    tail_beats: float | None = None,
+) -> RenderResult:
+    """Run the engine over the performance and write what was played (see module doc)."""
+    clock = OfflineClock(0.0)
+    models = load_models(config)
+    for note in models.notes:
+        log.info(note)
+    engine: Engine | None = None
+
+    def cancel(part: str) -> None:
+        assert engine is not None
+        engine.cancel(part)
+
+    band = build_band(config, models, clock.now, cancel, live=False, seed=seed)
+    band.clock.bpm = performance.bpm
+    band.clock.meter = performance.meter
+    band.clock.start(0.0, 0.0)  # the file's own beat grid
+    band.settings.tempo_source = "file"  # never restarted by the player, no clock out
+    recorder = SmfRecorder(
+        out, 0.0, clock.now, tempo_bpm=performance.quarter_bpm,
+        meter=(performance.meter.numerator, performance.meter.denominator),
+        channels={"player": 1, "accompaniment": 2, "continuation": 3},
+    )
+    outputs: list = [recorder]
+    sound = None
+    if wav is not None:
+        sound = _offline_sound(config, clock)
+        from instrument.outputs import SynthOutput
+
+        outputs.append(SynthOutput(sound.bridge, play_player=True))
+    engine = Engine(clock, outputs, parts=[band])
+    for t, message in performance.events:
+        engine.submit(InputEvent(t, message))
+    if tail_beats is None:
+        tail_beats = config.continuation.max_beats + 4
+    end = performance.end + tail_beats * band.clock.seconds_per_beat
+    if sound is None:
+        engine.advance_to(end)
+    else:
+        _render_audio(engine, sound, end, wav)
+    engine.stop()
+    recorder.close()
+    return RenderResult(out, wav, end, band.status(), list(band.accompaniment.history))
+
+
+def _offline_sound(config: Config, clock: OfflineClock):
+    from instrument.audio import server as audio_server
+    from instrument.audio.sound import SoundSystem
+
+    rate, block = config.audio.rate, config.audio.buffer
+    server = audio_server.boot(audio_server.AudioSettings("manual", rate, block))
+    sound = SoundSystem(config.synth, rate, block, clock.now)
+    sound.server = server
+    return sound
+
+
+def _render_audio(engine: Engine, sound, end: float, wav: Path) -> None:
+    """Advance the engine and the synth together, one audio block at a time."""
+    server = sound.server
+    rate, block = server.getSamplingRate(), server.getBufferSize()
+    period = block / rate
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    server.recordOptions(dur=-1, filename=str(wav), fileformat=0, sampletype=1)
+    server.start()
+    server.recstart()
+    t = 0.0
+    while t < end + 1.0:  # a second more for the last release
+        engine.advance_to(t)
+        sound.bridge.on_block(t)
+        server.process()
+        t += period
+    server.recstop()
+    server.stop()
+
+
+def plot_piano_roll(midi: Path, png: Path) -> None:
+    """Draw player and instrument parts in different colours."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # an extra, not a runtime dependency
+        raise RuntimeError("--plot needs matplotlib: pip install 'instrument[bench]'") from exc
+    smf = mido.MidiFile(str(midi))
+    tempo = next((m.tempo for m in smf.tracks[0] if m.type == "set_tempo"), 500000)
+    fig, ax = plt.subplots(figsize=(14, 5))
+    for track in smf.tracks[1:]:
+        colour = PART_COLOURS.get(track.name, "#7f7f7f")
+        tick, started = 0, {}
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                started[msg.note] = tick
+            elif msg.type in ("note_on", "note_off") and msg.note in started:
+                t0 = mido.tick2second(started.pop(msg.note), smf.ticks_per_beat, tempo)
+                t1 = mido.tick2second(tick, smf.ticks_per_beat, tempo)
+                ax.broken_barh([(t0, t1 - t0)], (msg.note - 0.4, 0.8), color=colour)
+        ax.plot([], [], color=colour, linewidth=6, label=track.name)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("MIDI pitch")
+    ax.legend(loc="upper right")
+    ax.set_title(midi.name)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
