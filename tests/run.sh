@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(jackd2 libportaudio2)
+# shellcheck and systemd (systemd-analyze verify) check deploy/ (tests/deploy).
+APT_PACKAGES=(jackd2 libportaudio2 shellcheck systemd)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
