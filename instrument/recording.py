@@ -138,12 +138,14 @@ class SmfRecorder:
         while not self._stop.wait(self.flush_interval):
             self.flush()
 
-    def close(self) -> None:
-        """Write everything, including events still in the future, and stop."""
+    def close(self) -> bool:
+        """Write everything, including events still in the future, and stop.
+
+        False if the last write failed (the warning was logged)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        self.flush(until=float("inf"))
+        return self.flush(until=float("inf"))
 
     # -- the file ----------------------------------------------------------------------
 

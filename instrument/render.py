@@ -110,6 +110,7 @@ def render(
     tail_beats: float | None = None,
 ) -> RenderResult:
     """Run the engine over the performance and write what was played (see module doc)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     clock = OfflineClock(0.0)
     models = load_models(config)
     for note in models.notes:
@@ -148,7 +149,8 @@ def render(
     else:
         _render_audio(engine, sound, end, wav)
     engine.stop()
-    recorder.close()
+    if not recorder.close():
+        raise OSError(f"cannot write {out}")
     return RenderResult(out, wav, end, band.status(), list(band.accompaniment.history))
 
 

@@ -48,7 +48,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, EOFError) as exc:
         print(f"instrument: cannot read {args.input}: {exc}", file=sys.stderr)
         return 1
-    result = render(config, performance, args.output, args.wav, args.seed, args.tail)
+    try:
+        result = render(config, performance, args.output, args.wav, args.seed, args.tail)
+    except OSError as exc:
+        print(f"instrument: {exc}", file=sys.stderr)
+        return 1
     if args.plot:
         plot_piano_roll(args.output, args.plot)
     summary = {

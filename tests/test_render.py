@@ -1,0 +1,121 @@
+"""`instrument render`: the live engine offline over a MIDI file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+
+from instrument.config import Config
+from instrument.evaluate import reference_metrics
+from instrument.models.tune import read_midi
+from instrument.parts.factory import models_dir
+from instrument.render import read_performance, render
+
+DATA = Path(__file__).parent / "data"
+REEL = DATA / "reel_4-4.mid"
+
+
+def run_render(tmp_path, *args):
+    out = tmp_path / "out.mid"
+    done = subprocess.run(
+        [sys.executable, "-m", "instrument", "render", str(REEL), "-o", str(out), *args],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_same_seed_same_file_other_seed_other_file(tmp_path):
+    a = run_render(tmp_path / "a", "--seed", "7", "--mode", "accompany+continue")
+    b = run_render(tmp_path / "b", "--seed", "7", "--mode", "accompany+continue")
+    c = run_render(tmp_path / "c", "--seed", "8", "--mode", "accompany+continue")
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("mode", "parts"),
+    [("accompany", ["accompaniment"]), ("continue", ["continuation"]),
+     ("accompany+continue", ["accompaniment", "continuation"])],
+)
+def test_output_has_player_and_the_parts_played(tmp_path, mode, parts):
+    out = tmp_path / f"{mode}.mid"
+    render(Config(), read_performance(REEL), out, seed=1)  # default mode is thru in Config
+    config = Config()
+    config.mode = mode
+    render(config, read_performance(REEL), out, seed=1)
+    smf = mido.MidiFile(out)
+    assert smf.type == 1
+    names = [t.name for t in smf.tracks[1:]]
+    assert names == ["player", *parts]
+    player = [m.note for m in smf.tracks[1] if m.type == "note_on" and m.velocity > 0]
+    source = [m.note for m in mido.MidiFile(REEL).tracks[1] if m.type == "note_on"
+              and m.velocity > 0]
+    assert player == source
+    for track in smf.tracks[2:]:
+        assert any(m.type == "note_on" for m in track)
+
+
+def test_the_tail_lets_the_last_phrase_be_answered(tmp_path):
+    config = Config()
+    config.mode = "continue"
+    performance = read_performance(REEL)
+    short = render(config, performance, tmp_path / "short.mid", seed=2, tail_beats=0.5)
+    full = render(config, performance, tmp_path / "full.mid", seed=2)
+    def count(path):
+        tracks = [t for t in mido.MidiFile(path).tracks if t.name == "continuation"]
+        return sum(1 for t in tracks for m in t if m.type == "note_on" and m.velocity > 0)
+
+    assert full.band_status["responses"] >= 1
+    assert count(tmp_path / "full.mid") > count(tmp_path / "short.mid")
+
+
+def test_wav_and_plot(tmp_path):
+    out = run_render(tmp_path, "--mode", "accompany", "--wav", str(tmp_path / "out.wav"),
+                     "--plot", str(tmp_path / "roll.png"), "--tail", "2")
+    import wave
+
+    with wave.open(str(tmp_path / "out.wav")) as w:
+        assert w.getnchannels() == 2 and w.getframerate() == 48000
+        seconds = w.getnframes() / w.getframerate()
+    assert seconds == pytest.approx(read_performance(REEL).end + 2 * 60 / 100 + 1, abs=0.2)
+    assert (tmp_path / "roll.png").stat().st_size > 10_000
+    assert out.exists()
+
+
+def test_unreadable_input_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi")
+    done = subprocess.run(
+        [sys.executable, "-m", "instrument", "render", str(bad), "-o", str(tmp_path / "o.mid")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 1 and "cannot read" in done.stderr
+
+
+def note_in_chord(path: Path) -> float:
+    return reference_metrics([read_midi(path)])["note_in_chord"]
+
+
+def test_rendered_accompaniment_fits_the_melody_at_least_as_well_as_the_rules(tmp_path):
+    assert (models_dir(Config()) / "accompaniment.onnx").exists(), "accompaniment model missing"
+    results = {}
+    for name in ("model", "rules"):
+        config = Config()
+        config.mode = "accompany"
+        if name == "rules":
+            config.models.accompaniment = "no-such-model"  # the fallback plays every beat
+        total = []
+        for tune in ("reel_4-4.mid", "jig_6-8.mid", "song_3-4.mid"):
+            out = tmp_path / f"{name}-{tune}"
+            result = render(config, read_performance(DATA / tune), out, seed=0)
+            beats = result.band_status["accompaniment_beats"]
+            assert beats["neural" if name == "model" else "fallback"] > 0
+            total.append(note_in_chord(out))
+        results[name] = sum(total) / len(total)
+    print(f"\nnote-in-chord of rendered accompaniment: {results}")
+    assert results["model"] >= results["rules"]
