@@ -64,7 +64,7 @@ def test_the_tail_lets_the_last_phrase_be_answered(tmp_path):
     config = Config()
     config.mode = "continue"
     performance = read_performance(REEL)
-    short = render(config, performance, tmp_path / "short.mid", seed=2, tail_beats=0.5)
+    render(config, performance, tmp_path / "short.mid", seed=2, tail_beats=0.5)
     full = render(config, performance, tmp_path / "full.mid", seed=2)
     def count(path):
         tracks = [t for t in mido.MidiFile(path).tracks if t.name == "continuation"]

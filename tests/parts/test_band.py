@@ -3,6 +3,8 @@ controls. Exact transcripts of what reaches the outputs; real fallback generator
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from instrument.baselines.markov import MarkovContinuator
@@ -144,7 +146,7 @@ def test_accompaniment_plays_chords_on_the_beats_with_bass_and_voice_leading():
     # Voice leading: upper voices move little from chord to chord.
     moves = [
         sum(abs(a - b) for a, b in zip(x.voicing.upper, y.voicing.upper, strict=False))
-        for x, y in zip(chords, chords[1:], strict=False) if x.voicing.upper and y.voicing.upper
+        for x, y in itertools.pairwise(chords) if x.voicing.upper and y.voicing.upper
     ]
     assert moves and max(moves) <= 12
 
@@ -237,14 +239,14 @@ def test_count_in_clicks_then_accompaniment_from_beat_0():
 
 
 def test_midi_clock_out_while_the_beat_runs():
-    engine, band, out = rig("accompany", **{"tempo__send_clock": True})
+    engine, _band, out = rig("accompany", **{"tempo__send_clock": True})
     play(engine, [(b, 60, 1) for b in range(4)])
     engine.advance_to(2 * BEAT)
     clock = [e for e in out.events if e.part == "clock"]
     assert clock[0].message == (0xFA,)
     ticks = [e.due for e in clock if e.message == (0xF8,)]
     assert len(ticks) >= 47
-    gaps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
     assert gaps == {round(BEAT / 24, 9)}
 
 
