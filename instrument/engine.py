@@ -3,9 +3,11 @@
 Inputs arrive stamped on the ``InputQueue``. The engine forwards the player's own notes
 to the outputs (MIDI out, the recorder; the synth already played them in the audio
 callback), asks each ``Part`` (a generator of one of the instrument's parts) to plan its
-notes ahead of time, and hands every planned ``TimedEvent`` to the outputs ``lead``
-seconds before it is due, so a part can still be cut short (the player resumed, a mode
-changed) without anything left sounding.
+notes ahead of time, and hands every planned ``TimedEvent`` to the outputs as soon as it
+is within ``lead`` seconds of being due; the outputs play it at its due time. A part can
+still be cut short (the player resumed, a mode changed): ``cancel`` makes the outputs
+forget its events not yet due and ends its notes that had started, so nothing is left
+sounding.
 
 The same code runs live (``start``: its own thread on a ``LiveClock``) and offline
 (``advance_to`` on an ``OfflineClock``), so musical behaviour is tested by exact
@@ -63,6 +65,11 @@ class Output(Protocol):
 
     def panic(self, now: float) -> None:
         """Silence everything now: no note may be left sounding."""
+        ...
+
+    def cancel(self, part: str, now: float) -> None:
+        """Forget ``part``'s events due after ``now`` that were handed over (they will
+        not happen); the engine then ends the notes of ``part`` that had started."""
         ...
 
 
@@ -128,7 +135,7 @@ class Engine:
         outputs: list[Output],
         parts: Sequence[Part] = (),
         listen_channel: int = 0,
-        lead: float = 0.03,
+        lead: float = 0.25,
         queue: InputQueue | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
@@ -145,8 +152,8 @@ class Engine:
         # Inputs stamped later than the clock (offline feeding) wait here for their time.
         self._later: list[tuple[float, int, InputEvent]] = []
         self._seq = itertools.count()
-        # part -> pitch -> due time of the note-on handed to the outputs
-        self._sounding: dict[str, dict[int, float]] = {}
+        # part -> pitch -> [note-on due, note-off due or None], as handed to the outputs
+        self._notes: dict[str, dict[int, list]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -269,25 +276,41 @@ class Engine:
             self._to_outputs(event)
 
     def _to_outputs(self, event: TimedEvent) -> None:
-        sounding = self._sounding.setdefault(event.part, {})
+        notes = self._notes.setdefault(event.part, {})
         if event.is_note_on:
-            sounding[event.message[1]] = event.due
+            notes[event.message[1]] = [event.due, None]
         elif event.is_note_off:
-            sounding.pop(event.message[1], None)
+            note = notes.get(event.message[1])
+            if note is not None and note[1] is None:
+                note[1] = event.due
         for output in self.outputs:
             output.play(event)
 
     def cancel(self, part: str, now: float | None = None) -> None:
-        """Drop ``part``'s planned events and end its sounding notes now."""
+        """Drop ``part``'s planned events, in the engine and in the outputs, and end
+        the notes of ``part`` that had started by ``now``."""
         now = self.clock.now() if now is None else now
         self._heap = [item for item in self._heap if item[2].part != part]
         heapq.heapify(self._heap)
-        for pitch, due in sorted(self._sounding.get(part, {}).items()):
-            self._to_outputs(TimedEvent(max(now, due), part, (mm.NOTE_OFF, pitch, 0)))
+        for output in self.outputs:
+            output.cancel(part, now)
+        self._end_notes(part, now)
+
+    def _sounding_at(self, part: str, now: float) -> list[int]:
+        return sorted(
+            pitch for pitch, (on, off) in self._notes.get(part, {}).items()
+            if on <= now and (off is None or off > now)
+        )
+
+    def _end_notes(self, part: str, now: float) -> None:
+        """Note-offs at ``now`` for the part's notes sounding then; forget the rest."""
+        for pitch in self._sounding_at(part, now):
+            self._to_outputs(TimedEvent(now, part, (mm.NOTE_OFF, pitch, 0)))
+        self._notes.pop(part, None)
 
     def sounding(self, part: str) -> set[int]:
-        """Pitches of ``part`` handed out as started and not yet stopped."""
-        return set(self._sounding.get(part, ()))
+        """Pitches of ``part`` sounding now, as handed to the outputs."""
+        return set(self._sounding_at(part, self.clock.now()))
 
     def panic(self) -> None:
         """Drop every plan and silence every output now.
@@ -307,11 +330,8 @@ class Engine:
                 output.panic(now)
             except Exception:  # one broken output must not keep the others sounding
                 log.exception("output %r failed to silence", output)
-        for part, started in list(self._sounding.items()):
-            for pitch, due in sorted(started.items()):
-                if due <= now:
-                    self._to_outputs(TimedEvent(now, part, (mm.NOTE_OFF, pitch, 0)))
-        self._sounding.clear()
+        for part in list(self._notes):
+            self._end_notes(part, now)
         if self.player.held.pedal_down:
             self._to_outputs(TimedEvent(now, PLAYER, (mm.CONTROL_CHANGE, mm.CC_SUSTAIN, 0)))
         self.player.held.clear()

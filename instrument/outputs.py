@@ -28,6 +28,10 @@ class MidiSender(Protocol):
         """Block until every queued message has left (shutdown)."""
         ...
 
+    def drop_channel(self, channel: int, after: float) -> None:
+        """Forget queued messages on ``channel`` (1-16) due after ``after``."""
+        ...
+
 
 class SynthOutput:
     """Plays events on the synth at their due time, sample-accurately.
@@ -70,6 +74,10 @@ class SynthOutput:
         self._player_held.clear()
         self.bridge.call_soon(self.bridge.silence_all)
 
+    def cancel(self, part: str, now: float) -> None:
+        """Drop the part's planned notes and release its voices (next audio block)."""
+        self.bridge.cancel(part)
+
 
 class MidiOutput:
     """Sends events on MIDI out, each part on its own channel."""
@@ -92,7 +100,14 @@ class MidiOutput:
         if channel is None:
             return
         status = (message[0] & 0xF0) | (channel - 1)
-        self.sender.send((status, *message[1:]), event.due)
+        # The player's notes have already happened: they leave at once.
+        due = None if event.part == PLAYER else event.due
+        self.sender.send((status, *message[1:]), due)
+
+    def cancel(self, part: str, now: float) -> None:
+        channel = self.channels.get(part)
+        if channel is not None:
+            self.sender.drop_channel(channel, now)
 
     def panic(self, now: float) -> None:
         """Drop what waits, then all notes off and all sound off on every channel we use."""

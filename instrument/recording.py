@@ -120,6 +120,13 @@ class SmfRecorder:
         with self._lock:
             self._track(event.part).pending.append((event.due, event.message))
 
+    def cancel(self, part: str, now: float) -> None:
+        """A part was cut short: its events after ``now`` never happened."""
+        with self._lock:
+            track = self._tracks.get(part)
+            if track is not None:
+                track.pending = [(t, m) for t, m in track.pending if t <= now]
+
     def panic(self, now: float) -> None:
         """What was planned for later never happened: drop it."""
         with self._lock:

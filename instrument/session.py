@@ -281,6 +281,7 @@ class Session:
             "voices_dropped": sum(s.dropped for s in self.sound.synths.values()),
             "engine_inputs": self.engine.stats.inputs if self.engine else 0,
             "late_events": self.sound.bridge.late_events,
+            "late_midi_out": getattr(self.sender, "late", 0),
             "xruns": host.graph.xruns if host else 0,
             "callback_errors": host.errors if host else 0,
             "last_callback_error": host.last_error if host else "",
@@ -331,6 +332,11 @@ class Session:
             log.info("recording saved: %s", self.recorder.path)
         if self.engine is not None:
             self._report(())
+            s = self.stats()
+            log.info(
+                "session: %d planned notes reached the synth late, %d MIDI out late; "
+                "band %s", s["late_events"], s["late_midi_out"], self.band.status(),
+            )
 
     @staticmethod
     def _safely(name: str, action) -> None:

@@ -21,6 +21,9 @@ class RecordingOutput:
     def panic(self, now: float) -> None:
         self.panics.append(now)
 
+    def cancel(self, part: str, now: float) -> None:
+        self.log = [e for e in self.log if e[2] != part or e[1] <= now]
+
 
 class EchoPart:
     """Answers each note an octave up, ``delay`` seconds later, ``length`` long."""

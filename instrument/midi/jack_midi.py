@@ -58,8 +58,11 @@ class JackMidiSender:
         self.port = port
         self.wanted = wanted
         self._pending: deque[tuple[float, tuple[int, ...]]] = deque()
+        self._drops: deque[tuple[int, float]] = deque()
         self.connected_to: str | None = None
         self.sent = 0
+        self.late = 0  # planned messages that reached the port after their frame
+        self.max_late = 0.0  # seconds
 
     def send(self, message: Sequence[int], due: float | None = None) -> None:
         """Engine thread: queue a message (in due order; ``None`` = as soon as possible)."""
@@ -67,6 +70,23 @@ class JackMidiSender:
 
     def drop_pending(self) -> None:
         self._pending.clear()
+
+    def drop_channel(self, channel: int, after: float) -> None:
+        """Forget queued channel messages on ``channel`` (1-16) due after ``after``.
+
+        Done by the process callback before its next write: only it touches the queue's
+        order."""
+        self._drops.append((channel - 1, after))
+
+    def _apply_drops(self) -> None:
+        while self._drops:
+            status_channel, after = self._drops.popleft()
+            kept = [
+                (due, m) for due, m in self._pending
+                if due <= after or m[0] >= 0xF0 or (m[0] & 0x0F) != status_channel
+            ]
+            self._pending.clear()
+            self._pending.extend(kept)
 
     def wait_sent(self, timeout: float) -> bool:
         """Block until every queued message has left (shutdown); False on timeout."""
@@ -78,10 +98,15 @@ class JackMidiSender:
     def write(self, port: jack.OwnMidiPort, block_start: float, frames: int, rate: float) -> None:
         """Process callback: write what is due before the end of this block."""
         port.clear_buffer()
+        if self._drops:
+            self._apply_drops()
         pending = self._pending
         end = block_start + frames / rate
         while pending and pending[0][0] < end:
             due, message = pending.popleft()
+            if 0.0 < due < block_start:
+                self.late += 1
+                self.max_late = max(self.max_late, block_start - due)
             offset = min(frames - 1, max(0, round((due - block_start) * rate)))
             try:
                 port.write_midi_event(offset, message)

@@ -204,6 +204,15 @@ class RtMidiOutput:
         with self._lock:
             self._heap.clear()
 
+    def drop_channel(self, channel: int, after: float) -> None:
+        """Forget queued channel messages on ``channel`` (1-16) due after ``after``."""
+        with self._lock:
+            self._heap = [
+                item for item in self._heap
+                if item[0] <= after or item[2][0] >= 0xF0 or (item[2][0] & 0x0F) != channel - 1
+            ]
+            heapq.heapify(self._heap)
+
     def wait_sent(self, timeout: float) -> bool:
         """Block until every queued message has left (shutdown); False on timeout."""
         deadline = time.monotonic() + timeout

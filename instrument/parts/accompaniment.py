@@ -14,6 +14,7 @@ Engine thread only.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ from instrument.models.chords import Chord
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.parts.deadline import DeadlineRunner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -152,6 +155,8 @@ class Accompaniment:
             upper_range=self.settings.upper_range, bass_range=self.settings.bass_range,
         )
         events = self._change(self._voicing, voicing, clock.time_at(beat), restrike)
+        log.debug("beat %d: %s, decided %.1f ms before it", beat, chord,
+                  (clock.time_at(beat) - now) * 1000)
         self.history.append(ChordChoice(beat, chord, voicing, used_neural))
         self._previous = chord
         self._voicing = voicing

@@ -31,6 +31,10 @@ class Transcript:
     def panic(self, now):
         self.panics += 1
 
+    def cancel(self, part, now):
+        """Events of ``part`` not yet due will not happen (as in the real outputs)."""
+        self.events = [e for e in self.events if e.part != part or e.due <= now]
+
     def notes(self, part):
         return [e for e in self.events if e.part == part and (e.is_note_on or e.is_note_off)]
 
