@@ -316,6 +316,8 @@ class Session:
             self._safely("hotplug", self.watcher.stop)
         if self.engine is not None:
             self._safely("engine", self.engine.stop)
+            if self.band.link is not None:
+                self._safely("Ableton Link", self.band.link.stop)
         if self.sender is not None and not self.sender.wait_sent(1.0):
             log.error("MIDI out did not send every note-off before closing")
         time.sleep(0.03)  # let the synth's fast release finish

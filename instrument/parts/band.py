@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from instrument.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
 from instrument.engine import PlayerState, TimedEvent
+from instrument.link import LinkSession
 from instrument.midi import messages as mm
 from instrument.midi.router import InputEvent
 from instrument.models.accompaniment import ChordSamplingParams
@@ -82,8 +83,10 @@ class Band:
         cancel: Callable[[str], None],
         set_part_volume: Callable[[str, float], None] | None = None,
         set_thru_muted: Callable[[bool], None] | None = None,
+        link: LinkSession | None = None,
     ) -> None:
         self.settings = settings
+        self.link = link
         self.clock = clock
         self.responder = responder
         self.accompaniment = accompaniment
@@ -193,6 +196,10 @@ class Band:
         bpm = self.taps.tap(t)
         if bpm is None:
             return
+        if self.link is not None:
+            self.link.propose_tempo(bpm)  # every peer follows, us included
+            log.info("tap tempo: %.1f bpm proposed to the Link session", bpm)
+            return
         self.clock.set_tempo(bpm, t)
         if self.clock.running:
             self.clock.align(t, round(self.clock.beat_at(t)))
@@ -298,9 +305,20 @@ class Band:
             if self.continuing:
                 self.responder.hear(self._grid(note), self.clock)
 
+    def _follow_link(self) -> None:
+        sample = self.link.latest() if self.link is not None else None
+        if sample is None:
+            return
+        t, beat, bpm = sample
+        self.clock.bpm = bpm
+        self.clock.align(t, beat)
+        self.clock.running = True
+
     def plan(self, now: float) -> list[TimedEvent]:
         events, self._pending = self._pending, []
         clock = self.clock
+        if self.settings.tempo_source == "link":
+            self._follow_link()
         if (self.settings.tempo_source == "midi_clock" and self.follower.active
                 and self.follower.stale(now)):
             self.follower.active = False

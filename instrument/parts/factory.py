@@ -20,6 +20,7 @@ from instrument.baselines.markov import MarkovContinuator
 from instrument.baselines.rules import RuleArranger
 from instrument.beat import BeatClock
 from instrument.config import Config
+from instrument.link import LinkSession, LinkUnavailable
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.sampling import SamplingParams
 from instrument.music import Meter
@@ -167,7 +168,15 @@ def build_band(
         top_p=m.top_p, density=a.density, presets=presets,
     )
     clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))
+    link = None
+    if live and t.source == "link":
+        try:
+            link = LinkSession(t.bpm, now, quantum=clock.meter.beats_per_bar)
+            link.start()
+        except LinkUnavailable as exc:
+            log.error("%s; using the internal tempo", exc)
+            settings.tempo_source = "internal"
     return Band(
         settings, clock, responder, accompaniment, controls, cancel,
-        set_part_volume=set_part_volume, set_thru_muted=set_thru_muted,
+        set_part_volume=set_part_volume, set_thru_muted=set_thru_muted, link=link,
     )
