@@ -1,0 +1,48 @@
+"""Audio analysis for tests: onsets, pitch, loudness."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if x.size else 0.0
+
+
+def first_onset(x: np.ndarray, threshold: float = 1e-3) -> int | None:
+    """Index of the first sample whose magnitude exceeds ``threshold``."""
+    idx = np.flatnonzero(np.abs(x) > threshold)
+    return int(idx[0]) if idx.size else None
+
+
+def estimate_f0(x: np.ndarray, rate: int, fmin: float = 40.0, fmax: float = 2500.0) -> float:
+    """Fundamental: the lowest spectral peak at least 25% as strong as the strongest.
+
+    The synth's patches put most energy in harmonics of the fundamental, sometimes more
+    in the second or third than in the first; the lowest strong peak is the fundamental.
+    """
+    n = 1 << int(np.ceil(np.log2(max(x.size, 4096))))
+    window = np.hanning(x.size)
+    spectrum = np.abs(np.fft.rfft(x * window, n))
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    band = (freqs >= fmin) & (freqs <= fmax)
+    mags = np.where(band, spectrum, 0.0)
+    strongest = mags.max()
+    if strongest <= 0:
+        return 0.0
+    peaks = np.flatnonzero(
+        (mags[1:-1] > mags[:-2]) & (mags[1:-1] >= mags[2:]) & (mags[1:-1] >= 0.25 * strongest)
+    ) + 1
+    k = int(peaks[0])
+    # Parabolic interpolation around the peak bin for sub-bin accuracy.
+    a, b, c = np.log(mags[k - 1] + 1e-12), np.log(mags[k] + 1e-12), np.log(mags[k + 1] + 1e-12)
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+    return float((k + shift) * rate / n)
+
+
+def cents(f: float, ref: float) -> float:
+    return 1200.0 * float(np.log2(f / ref))
+
+
+def midi_hz(pitch: float) -> float:
+    return 440.0 * 2.0 ** ((pitch - 69) / 12.0)
