@@ -72,6 +72,7 @@ class SynthOutput:
 
     def panic(self, now: float) -> None:
         self._player_held.clear()
+        self.bridge.clear_planned()
         self.bridge.call_soon(self.bridge.silence_all)
 
     def cancel(self, part: str, now: float) -> None:

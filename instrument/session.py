@@ -336,8 +336,10 @@ class Session:
             self._report(())
             s = self.stats()
             log.info(
-                "session: %d planned notes reached the synth late, %d MIDI out late; "
-                "band %s", s["late_events"], s["late_midi_out"], self.band.status(),
+                "session: %d planned notes reached the synth late, %d MIDI out late "
+                "(at most %.1f ms); band %s", s["late_events"], s["late_midi_out"],
+                1000 * max(self.sound.bridge.max_lateness, getattr(self.sender, "max_late", 0)),
+                self.band.status(),
             )
 
     @staticmethod

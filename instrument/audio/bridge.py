@@ -1,13 +1,14 @@
 """The hand-over point between the engine thread and pyo's audio callback.
 
-The engine hands over planned notes (``SynthEvent``, due at a clock time) and commands
-(``call_soon``) through lock-free deques; pyo calls ``on_block`` at the start of every
-audio block, which plays what falls due inside that block at its exact sample offset.
+The engine hands over planned notes (``SynthEvent``, due at a clock time) through a
+``TimedQueue`` and commands (``call_soon``) through a lock-free deque; ``on_block`` runs
+at the start of every audio block and plays what falls due inside that block at its
+exact sample offset.
 
 Real-time rules for ``on_block`` and every hook it calls: it runs inside pyo's audio
 callback holding the GIL, once per block (1.3 ms at 48 kHz / 64 frames). It only pops
-from deques, sets pyo attributes and counts; it never blocks, logs, or waits on a lock
-another thread may hold for long.
+from queues (never waiting for a lock: see ``TimedQueue``), sets pyo attributes and
+counts; it never blocks or logs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from instrument.audio.synth import PolySynth
+from instrument.timed_queue import TimedQueue
 
 MAX_EVENTS_PER_BLOCK = 256
 
@@ -74,7 +76,7 @@ class AudioBridge:
         self.sample_rate = sample_rate
         self.block_size = block_size
         self.timer = BlockTimer(block_size / sample_rate, now)
-        self._events: deque[SynthEvent] = deque()
+        self._events: TimedQueue[SynthEvent] = TimedQueue()
         self._commands: deque[Callable[[], None]] = deque()
         self._hooks: list[Callable[[float], None]] = []
         self.blocks = 0
@@ -84,8 +86,8 @@ class AudioBridge:
     # -- engine thread ---------------------------------------------------------------
 
     def schedule(self, event: SynthEvent) -> None:
-        """Hand over a planned note; events must arrive in due order."""
-        self._events.append(event)
+        """Hand over a planned note (any order; it plays at its due time)."""
+        self._events.push(event.due, event)
 
     def call_soon(self, command: Callable[[], None]) -> None:
         """Run ``command`` at the start of the next audio block."""
@@ -96,8 +98,16 @@ class AudioBridge:
         self._hooks.append(hook)
 
     def cancel(self, part: str) -> None:
-        """Drop ``part``'s planned notes and release its sounding ones (next block)."""
-        self.call_soon(lambda: self._drop_part(part))
+        """Engine thread: drop ``part``'s planned notes now; release its sounding ones at
+        the next block."""
+        self._events.drop(lambda _due, e: e.part == part)
+        synth = self.synths.get(part)
+        if synth is not None:
+            self.call_soon(synth.release_all)
+
+    def clear_planned(self) -> None:
+        """Engine thread: forget every planned note (panic)."""
+        self._events.clear()
 
     # -- audio callback --------------------------------------------------------------
 
@@ -119,11 +129,7 @@ class AudioBridge:
 
     def _play_due(self, start: float) -> None:
         end = start + self.timer.period
-        events = self._events
-        for _ in range(MAX_EVENTS_PER_BLOCK):
-            if not events or events[0].due >= end:
-                return
-            event = events.popleft()
+        for _, event in self._events.pop_due(end, MAX_EVENTS_PER_BLOCK):
             offset = round((event.due - start) * self.sample_rate)
             if offset >= self.block_size:
                 offset = self.block_size - 1
@@ -139,16 +145,8 @@ class AudioBridge:
             else:
                 synth.note_off(event.pitch, offset)
 
-    def _drop_part(self, part: str) -> None:
-        kept = [e for e in self._events if e.part != part]
-        self._events.clear()
-        self._events.extend(kept)
-        synth = self.synths.get(part)
-        if synth is not None:
-            synth.release_all()
-
     def silence_all(self) -> None:
         """Audio callback: cut every part now and forget planned notes (panic)."""
-        self._events.clear()
+        self._events.try_clear()
         for synth in self.synths.values():
             synth.release_all(fast=True)

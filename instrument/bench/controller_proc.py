@@ -18,6 +18,11 @@ import rtmidi
 
 def main(name: str) -> None:
     midi = None
+    # A JACK client with no process callback, only to read the frame clock at each send
+    # (the time a key press entered the system, for latency measurements).
+    import jack
+
+    clock = jack.Client(f"{name}-clock", no_start_server=True)
 
     def plug() -> None:
         nonlocal midi
@@ -36,8 +41,11 @@ def main(name: str) -> None:
         cmd = json.loads(line)
         reply: dict = {"ok": True}
         if "send" in cmd:
+            frames = []
             for message in cmd["send"]:
+                frames.append(clock.frame_time)
                 midi.send_message(message)
+            reply["frames"] = frames
         elif "flood" in cmd:
             # Note on/off pairs at ``rate`` events per second for ``seconds``.
             rate, seconds = cmd["flood"]["rate"], cmd["flood"]["seconds"]
@@ -67,6 +75,7 @@ def main(name: str) -> None:
         print(json.dumps(reply), flush=True)
     if midi is not None:
         unplug()
+    clock.close()
 
 
 if __name__ == "__main__":

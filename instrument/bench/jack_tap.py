@@ -105,8 +105,9 @@ class Controller:
     def port(self) -> str:
         return f"{self.name}:out"
 
-    def send(self, *message: int) -> None:
-        self._command(send=[list(message)])
+    def send(self, *message: int) -> int:
+        """Send one message; returns JACK's frame time read just before sending."""
+        return self._command(send=[list(message)])["frames"][0]
 
     def send_all(self, messages: list[list[int]]) -> None:
         self._command(send=messages)
@@ -119,8 +120,8 @@ class Controller:
         """Note on/off pairs at ``rate`` events per second; returns how many were sent."""
         return self._command(flood={"rate": rate, "seconds": seconds})["sent"]
 
-    def note_on(self, pitch: int, velocity: int = 100, channel: int = 1) -> None:
-        self.send(0x90 | (channel - 1), pitch, velocity)
+    def note_on(self, pitch: int, velocity: int = 100, channel: int = 1) -> int:
+        return self.send(0x90 | (channel - 1), pitch, velocity)
 
     def note_off(self, pitch: int, channel: int = 1) -> None:
         self.send(0x80 | (channel - 1), pitch, 0)

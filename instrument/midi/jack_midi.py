@@ -15,6 +15,7 @@ import jack
 
 from instrument.jack_graph import JackGraph
 from instrument.midi.ports import choose_port, describe_choice
+from instrument.timed_queue import TimedQueue
 
 log = logging.getLogger(__name__)
 
@@ -57,54 +58,52 @@ class JackMidiSender:
         self.graph = graph
         self.port = port
         self.wanted = wanted
-        self._pending: deque[tuple[float, tuple[int, ...]]] = deque()
-        self._drops: deque[tuple[int, float]] = deque()
+        self._pending: TimedQueue[tuple[int, ...]] = TimedQueue()  # planned, by due time
+        self._now: deque[tuple[int, ...]] = deque()  # as soon as possible (the player's)
         self.connected_to: str | None = None
         self.sent = 0
         self.late = 0  # planned messages that reached the port after their frame
         self.max_late = 0.0  # seconds
 
     def send(self, message: Sequence[int], due: float | None = None) -> None:
-        """Engine thread: queue a message (in due order; ``None`` = as soon as possible)."""
-        self._pending.append((due if due is not None else 0.0, tuple(message)))
+        """Engine thread: queue a message; ``None`` leaves with the next cycle, a due time
+        at its frame (planned messages come in due order)."""
+        if due is None:
+            self._now.append(tuple(message))
+        else:
+            self._pending.push(due, tuple(message))
 
     def drop_pending(self) -> None:
         self._pending.clear()
+        self._now.clear()
 
     def drop_channel(self, channel: int, after: float) -> None:
-        """Forget queued channel messages on ``channel`` (1-16) due after ``after``.
-
-        Done by the process callback before its next write: only it touches the queue's
-        order."""
-        self._drops.append((channel - 1, after))
-
-    def _apply_drops(self) -> None:
-        while self._drops:
-            status_channel, after = self._drops.popleft()
-            kept = [
-                (due, m) for due, m in self._pending
-                if due <= after or m[0] >= 0xF0 or (m[0] & 0x0F) != status_channel
-            ]
-            self._pending.clear()
-            self._pending.extend(kept)
+        """Forget queued channel messages on ``channel`` (1-16) due after ``after``."""
+        status_channel = channel - 1
+        self._pending.drop(
+            lambda due, m: due > after and m[0] < 0xF0 and (m[0] & 0x0F) == status_channel
+        )
 
     def wait_sent(self, timeout: float) -> bool:
         """Block until every queued message has left (shutdown); False on timeout."""
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
+        while (self._pending or self._now) and time.monotonic() < deadline:
             time.sleep(0.002)
-        return not self._pending
+        return not (self._pending or self._now)
 
     def write(self, port: jack.OwnMidiPort, block_start: float, frames: int, rate: float) -> None:
         """Process callback: write what is due before the end of this block."""
         port.clear_buffer()
-        if self._drops:
-            self._apply_drops()
-        pending = self._pending
+        now = self._now
+        while now:
+            try:
+                port.write_midi_event(0, now.popleft())
+            except jack.JackError:
+                break  # buffer full this cycle
+            self.sent += 1
         end = block_start + frames / rate
-        while pending and pending[0][0] < end:
-            due, message = pending.popleft()
-            if 0.0 < due < block_start:
+        for due, message in self._pending.pop_due(end):
+            if due < block_start:
                 self.late += 1
                 self.max_late = max(self.max_late, block_start - due)
             offset = min(frames - 1, max(0, round((due - block_start) * rate)))

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 CONTINUE_MODES = ("continue", "accompany+continue")
 ACCOMPANY_MODES = ("accompany", "accompany+continue")
 CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
+CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
 
 
 @dataclass(frozen=True)
@@ -361,7 +362,7 @@ class Band:
         if start is None:
             start = max(now, clock.time_at(clock.beat_at(now)))
             events.append(TimedEvent(start, "clock", (mm.START,)))
-        end = now + 0.05
+        end = now + CLOCK_AHEAD
         ticks = midi_clock_times(clock, start, end)
         events += [TimedEvent(t, "clock", (mm.CLOCK,)) for t, _ in ticks]
         self._clock_sent_until = end
@@ -377,7 +378,7 @@ class Band:
             silence = self.responder.settings.silence or clock.seconds_per_beat
             times.append(self.quiet_since + silence)
         if self._clock_sent_until is not None and clock.running:
-            times.append(self._clock_sent_until - 0.03)
+            times.append(self._clock_sent_until - CLOCK_AHEAD / 2)
         if self._pending:
             times.append(min(e.due for e in self._pending))
         found = [t for t in times if t is not None]

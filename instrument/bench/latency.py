@@ -1,0 +1,148 @@
+"""Key-to-sound latency of the thru path, on a private JACK server (dummy backend).
+
+A test controller (rtmidi, its own process) plays single notes; a capture client records
+the audio and the controller's MIDI with frame times. Two figures per note:
+
+- from arrival: first audible sample minus the frame the key press entered the JACK
+  graph (what the instrument itself adds);
+- from press: first audible sample minus JACK's frame time read just before the
+  controller sent the note (adds the wait for the next JACK cycle, as a real key press
+  would see).
+
+The same harness measures ``jack_midisine`` (JACK's C example thru synth) as the floor.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from instrument.bench.analysis import first_onset, rms
+from instrument.bench.instrument_proc import InstrumentProcess
+from instrument.bench.jack_tap import Controller, JackTap
+from instrument.bench.jackd import JackServer
+
+PITCHES = (60, 64, 67, 72, 57, 53, 69, 76)
+
+
+@dataclass
+class LatencyRun:
+    synth: str
+    period: int
+    rate: int
+    from_arrival: list[int]  # frames
+    from_press: list[int]  # frames
+    missing: int
+
+    def summary(self) -> dict:
+        def stats(frames: list[int]) -> dict:
+            if not frames:
+                return {}
+            a = np.array(frames, dtype=float)
+            ms = a / self.rate * 1000
+            return {
+                "p50_ms": round(float(np.percentile(ms, 50)), 3),
+                "p99_ms": round(float(np.percentile(ms, 99)), 3),
+                "max_ms": round(float(ms.max()), 3),
+                "p50_periods": round(float(np.percentile(a, 50)) / self.period, 3),
+                "p99_periods": round(float(np.percentile(a, 99)) / self.period, 3),
+                "max_periods": round(float(a.max()) / self.period, 3),
+            }
+
+        return {
+            "synth": self.synth, "period": self.period, "rate": self.rate,
+            "notes": len(self.from_arrival), "missing": self.missing,
+            "from_arrival": stats(self.from_arrival), "from_press": stats(self.from_press),
+        }
+
+
+def _measure(
+    tap: JackTap, controller: Controller, notes: int, gap: float, threshold: float
+) -> tuple[list[int], list[int], int]:
+    arrival, press, missing = [], [], 0
+    hold = int(0.15 * tap.rate)
+    for i in range(notes):
+        pitch = PITCHES[i % len(PITCHES)]
+        before = len(tap.midi["ctl"])
+        sent = controller.note_on(pitch, 100)
+        tap.wait_frames(hold)
+        controller.note_off(pitch)
+        tap.wait_frames(int(gap * tap.rate))
+        events = [f for f, d in tap.midi["ctl"][before:] if d[0] & 0xF0 == 0x90 and d[2] > 0]
+        if not events:
+            missing += 1
+            continue
+        arrived = events[0]
+        # Sound may begin in the block the event arrived in, i.e. before its frame.
+        window = tap.audio(arrived - tap.period, arrived + hold)
+        if rms(tap.audio(arrived - 4 * tap.period, arrived - tap.period)) > threshold:
+            missing += 1  # the previous note had not died away: not a clean measurement
+            continue
+        onset = first_onset(window, threshold)
+        if onset is None:
+            missing += 1
+            continue
+        onset_frame = arrived - tap.period + onset
+        arrival.append(max(0, onset_frame - arrived))
+        press.append(onset_frame - sent)
+    return arrival, press, missing
+
+
+def measure_instrument(
+    server: JackServer, workdir: Path, notes: int = 100, gap: float = 0.35
+) -> LatencyRun:
+    tap = JackTap("tap", midi_inputs=("ctl",))
+    controller = Controller("controller")
+    tap.connect(controller.port, "tap:ctl")
+    config = workdir / "latency.toml"
+    config.write_text(
+        'mode = "thru"\n[synth]\nplayer_patch = "organ"\n[recording]\nenabled = false\n'
+    )
+    inst = InstrumentProcess(server, workdir, "--midi-in", "controller", "--config", str(config))
+    try:
+        inst.wait_for("ready to play", timeout=60)
+        inst.wait_for("MIDI input connected")
+        tap.connect("instrument:out_1", "tap:in_1")
+        tap.wait_frames(tap.rate // 10)
+        arrival, press, missing = _measure(tap, controller, notes, gap, 1e-4)
+        return LatencyRun("instrument", tap.period, tap.rate, arrival, press, missing)
+    finally:
+        inst.terminate()
+        tap.close()
+        controller.close()
+
+
+def measure_midisine(server: JackServer, notes: int = 100, gap: float = 0.2) -> LatencyRun | None:
+    """JACK's example C thru synth under the same harness; None if it is not installed."""
+    if shutil.which("jack_midisine") is None:
+        return None
+    proc = subprocess.Popen(
+        ["jack_midisine"], env=server.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    tap = JackTap("tap", midi_inputs=("ctl",))
+    controller = Controller("controller")
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                tap.connect("midisine:audio_out", "tap:in_1")
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        tap.connect(controller.port, "tap:ctl")
+        tap.connect(controller.port, "midisine:midi_in")
+        tap.wait_frames(tap.rate // 10)
+        arrival, press, missing = _measure(tap, controller, notes, gap, 1e-4)
+        return LatencyRun("jack_midisine", tap.period, tap.rate, arrival, press, missing)
+    finally:
+        tap.close()
+        controller.close()
+        proc.terminate()
+        proc.wait(timeout=5)
