@@ -11,6 +11,8 @@ from typing import Protocol
 
 from instrument.audio.bridge import AudioBridge, SynthEvent
 from instrument.engine import PLAYER, TimedEvent
+
+CLOCK = "clock"  # the part name of MIDI clock and transport messages
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
 
@@ -29,7 +31,8 @@ class MidiSender(Protocol):
         ...
 
     def drop_channel(self, channel: int, after: float) -> None:
-        """Forget queued messages on ``channel`` (1-16) due after ``after``."""
+        """Forget queued messages on ``channel`` (1-16; 0: system messages, i.e. MIDI
+        clock) due after ``after``."""
         ...
 
 
@@ -106,6 +109,9 @@ class MidiOutput:
         self.sender.send((status, *message[1:]), due)
 
     def cancel(self, part: str, now: float) -> None:
+        if part == CLOCK:
+            self.sender.drop_channel(0, now)
+            return
         channel = self.channels.get(part)
         if channel is not None:
             self.sender.drop_channel(channel, now)

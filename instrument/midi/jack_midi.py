@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import jack
 
 from instrument.jack_graph import JackGraph
+from instrument.midi.messages import on_channel
 from instrument.midi.ports import choose_port, describe_choice
 from instrument.timed_queue import TimedQueue
 
@@ -78,11 +79,9 @@ class JackMidiSender:
         self._now.clear()
 
     def drop_channel(self, channel: int, after: float) -> None:
-        """Forget queued channel messages on ``channel`` (1-16) due after ``after``."""
-        status_channel = channel - 1
-        self._pending.drop(
-            lambda due, m: due > after and m[0] < 0xF0 and (m[0] & 0x0F) == status_channel
-        )
+        """Forget queued messages on ``channel`` (1-16; 0: system messages) due after
+        ``after``."""
+        self._pending.drop(lambda due, m: due > after and on_channel(m, channel))
 
     def wait_sent(self, timeout: float) -> bool:
         """Block until every queued message has left (shutdown); False on timeout."""

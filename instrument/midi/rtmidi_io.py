@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import rtmidi
 
+from instrument.midi.messages import on_channel
 from instrument.midi.ports import PortInfo, choose_port, describe_choice
 
 log = logging.getLogger(__name__)
@@ -208,8 +209,7 @@ class RtMidiOutput:
         """Forget queued channel messages on ``channel`` (1-16) due after ``after``."""
         with self._lock:
             self._heap = [
-                item for item in self._heap
-                if item[0] <= after or item[2][0] >= 0xF0 or (item[2][0] & 0x0F) != channel - 1
+                item for item in self._heap if item[0] <= after or not on_channel(item[2], channel)
             ]
             heapq.heapify(self._heap)
 

@@ -187,7 +187,7 @@ class Band:
         elif f == "tap_tempo" and v:
             self.tap(now)
         elif f == "start_stop":
-            self.start_transport(now) if v else self.stop_transport()
+            self.start_transport(now) if v else self.stop_transport(now)
         elif f == "learn" and self.set_thru_muted is not None:
             self.set_thru_muted(bool(v))
 
@@ -224,9 +224,19 @@ class Band:
         if self.accompanying:
             self.accompaniment.begin(0)
 
-    def stop_transport(self) -> None:
+    def stop_transport(self, now: float | None = None) -> None:
         self._rest_accompaniment()
         self.clock.stop()
+        self._stop_clock_out(now)
+
+    def _stop_clock_out(self, now: float | None) -> None:
+        """Drop MIDI clock planned ahead and send Stop."""
+        if self._clock_sent_until is None:
+            return
+        self.cancel("clock")
+        t = now if now is not None else self._clock_sent_until
+        self._pending.append(TimedEvent(t, "clock", (mm.STOP,)))
+        self._clock_sent_until = None
 
     def _rest_accompaniment(self) -> None:
         self.accompaniment.rest()
@@ -335,6 +345,7 @@ class Band:
                 self._rest_accompaniment()
                 if self.settings.tempo_source == "internal":
                     clock.stop()
+                    self._stop_clock_out(now)
             events += self.accompaniment.plan(now, clock)
         events += self._clock_out(now)
         return events
