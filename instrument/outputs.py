@@ -11,10 +11,10 @@ from typing import Protocol
 
 from instrument.audio.bridge import AudioBridge, SynthEvent
 from instrument.engine import PLAYER, TimedEvent
-
-CLOCK = "clock"  # the part name of MIDI clock and transport messages
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
+
+CLOCK = "clock"  # the part name of MIDI clock and transport messages
 
 
 class MidiSender(Protocol):
