@@ -139,13 +139,20 @@ EOF
 
 make_venv() {
   log "Python environment in $PREFIX/venv"
-  local python=${PYTHON:-python3}
+  # The system Python: the service user must be able to run it (a pyenv or conda Python
+  # in root's home is not readable by the instrument user).
+  local python=${PYTHON:-/usr/bin/python3}
   if [ "$DRY_RUN" = 0 ]; then
     "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
       die "$python is older than 3.10"
   fi
   run install -d -m 0755 "$PREFIX"
   run "$python" -m venv "$PREFIX/venv"
+  if [ "$DRY_RUN" = 0 ] && ! runuser -u "$SERVICE_USER" -- "$PREFIX/venv/bin/python" -c ""; then
+    local real
+    real=$(readlink -f "$PREFIX/venv/bin/python")
+    die "$SERVICE_USER cannot run $real: use a system Python (PYTHON=/usr/bin/python3)"
+  fi
   run "$PREFIX/venv/bin/python" -m pip install --quiet --upgrade pip wheel setuptools
 }
 

@@ -33,6 +33,11 @@ class Instrument(InstrumentProcess):
         self.client = client
         self.recordings = recordings or workdir / "recordings"
         module = ["-m", "tests.faults.wired_run"] if wired else ["-m", "instrument"]
+        if "--config" not in args:
+            # Never a config file of this machine (/etc/instrument, ~/.config/instrument).
+            defaults = workdir / "defaults.toml"
+            defaults.write_text("")
+            args = ("--config", str(defaults), *args)
         self.cmd = [
             sys.executable, *module, "run",
             "--audio", "jack", "--midi-api", "jack",
@@ -45,6 +50,7 @@ class Instrument(InstrumentProcess):
         full_env["PYTHONPATH"] = str(REPO)
         # Its own state directory: MIDI learn and caches must not leak between tests.
         full_env["XDG_DATA_HOME"] = str(workdir / "state")
+        full_env["XDG_CONFIG_HOME"] = str(workdir / "config")
         full_env.pop("STATE_DIRECTORY", None)
         full_env.update(env or {})
         self.started = time.monotonic()
