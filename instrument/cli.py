@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "instrument.commands.devices",
     "instrument.commands.check",
     "instrument.commands.render",
+    "instrument.commands.bench",
     "instrument.commands.evaluate",
     "instrument.commands.status",
     "instrument.commands.warmup",

@@ -1,15 +1,12 @@
 """Key-to-sound latency of the thru path, on a private JACK server (dummy backend).
 
 A test controller (rtmidi, its own process) plays single notes; a capture client records
-the audio and the controller's MIDI with frame times. Two figures per note:
-
-- from arrival: first audible sample minus the frame the key press entered the JACK
-  graph (what the instrument itself adds);
-- from press: first audible sample minus JACK's frame time read just before the
-  controller sent the note (adds the wait for the next JACK cycle, as a real key press
-  would see).
-
-The same harness measures ``jack_midisine`` (JACK's C example thru synth) as the floor.
+the audio and the controller's MIDI with frame times. The figure per note is the first
+audible sample minus the frame at which the key press entered the JACK graph: what the
+instrument itself adds. What a player hears adds JACK's own input and output buffering,
+the same for every JACK client (a key press waits up to one period for the cycle that
+reads it; the output plays a period or two later on a sound card). The same harness
+measures ``jack_midisine`` (JACK's C example thru synth) as the floor.
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ class LatencyRun:
     period: int
     rate: int
     from_arrival: list[int]  # frames
-    from_press: list[int]  # frames
     missing: int
 
     def summary(self) -> dict:
@@ -57,19 +53,19 @@ class LatencyRun:
         return {
             "synth": self.synth, "period": self.period, "rate": self.rate,
             "notes": len(self.from_arrival), "missing": self.missing,
-            "from_arrival": stats(self.from_arrival), "from_press": stats(self.from_press),
+            "from_arrival": stats(self.from_arrival),
         }
 
 
 def _measure(
     tap: JackTap, controller: Controller, notes: int, gap: float, threshold: float
-) -> tuple[list[int], list[int], int]:
-    arrival, press, missing = [], [], 0
+) -> tuple[list[int], int]:
+    arrival, missing = [], 0
     hold = int(0.15 * tap.rate)
     for i in range(notes):
         pitch = PITCHES[i % len(PITCHES)]
         before = len(tap.midi["ctl"])
-        sent = controller.note_on(pitch, 100)
+        controller.note_on(pitch, 100)
         tap.wait_frames(hold)
         controller.note_off(pitch)
         tap.wait_frames(int(gap * tap.rate))
@@ -89,8 +85,7 @@ def _measure(
             continue
         onset_frame = arrived - tap.period + onset
         arrival.append(max(0, onset_frame - arrived))
-        press.append(onset_frame - sent)
-    return arrival, press, missing
+    return arrival, missing
 
 
 def measure_instrument(
@@ -109,8 +104,8 @@ def measure_instrument(
         inst.wait_for("MIDI input connected")
         tap.connect("instrument:out_1", "tap:in_1")
         tap.wait_frames(tap.rate // 10)
-        arrival, press, missing = _measure(tap, controller, notes, gap, 1e-4)
-        return LatencyRun("instrument", tap.period, tap.rate, arrival, press, missing)
+        arrival, missing = _measure(tap, controller, notes, gap, 1e-4)
+        return LatencyRun("instrument", tap.period, tap.rate, arrival, missing)
     finally:
         inst.terminate()
         tap.close()
@@ -139,8 +134,8 @@ def measure_midisine(server: JackServer, notes: int = 100, gap: float = 0.2) -> 
         tap.connect(controller.port, "tap:ctl")
         tap.connect(controller.port, "midisine:midi_in")
         tap.wait_frames(tap.rate // 10)
-        arrival, press, missing = _measure(tap, controller, notes, gap, 1e-4)
-        return LatencyRun("jack_midisine", tap.period, tap.rate, arrival, press, missing)
+        arrival, missing = _measure(tap, controller, notes, gap, 1e-4)
+        return LatencyRun("jack_midisine", tap.period, tap.rate, arrival, missing)
     finally:
         tap.close()
         controller.close()

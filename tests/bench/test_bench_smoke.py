@@ -1,0 +1,33 @@
+"""`instrument bench --quick`: the benchmark suite runs end to end and reports figures.
+
+A smoke run, so the suite cannot rot; timings are printed, never asserted."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.jack, pytest.mark.slow]
+
+
+def test_quick_bench_writes_results_and_plots(tmp_path):
+    out = tmp_path / "bench"
+    done = subprocess.run(
+        [sys.executable, "-m", "instrument", "bench", "--quick", "--soak", "8", "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["machine"]["cores"] >= 1
+    synths = {r["synth"] for r in results["key_to_sound"]}
+    assert "instrument" in synths
+    inst = next(r for r in results["key_to_sound"] if r["synth"] == "instrument")
+    assert inst["notes"] + inst["missing"] == 8 and inst["notes"] >= 6
+    assert results["onsets"][0]["chord_onsets"] > 0
+    assert results["soak"]["notes_played"] > 0
+    assert (out / "latency.png").stat().st_size > 5000
+    steps = [r for r in results["model_steps"] if "p50_ms" in r]
+    assert {r["options"] for r in steps} == {"tuned", "default"}
+    assert results["streaming_vs_recompute"]["ratio"] > 1
+    print(json.dumps({k: results[k] for k in ("key_to_sound", "onsets", "soak")}, indent=1))
