@@ -156,6 +156,7 @@ class Engine:
         self._notes: dict[str, dict[int, list]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.loops = 0  # passes of the engine thread: the watchdog sees it advance
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -176,6 +177,7 @@ class Engine:
         try:
             while not self._stop.is_set():
                 self.step()
+                self.loops += 1
                 self.clock.wait(self.queue.wakeup, self._next_wakeup())
         except BaseException as exc:  # a fatal error must still silence everything
             self.stats.errors += 1

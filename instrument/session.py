@@ -15,12 +15,14 @@ no note is left sounding: the synth fades out, MIDI out gets every note-off plus
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from instrument import __version__, systemd
 from instrument.audio import server as audio_server
 from instrument.audio.sound import SoundSystem
 from instrument.audio.thru import ThruPlayer
@@ -37,6 +39,7 @@ from instrument.outputs import MidiOutput, SynthOutput
 from instrument.parts.band import Band
 from instrument.parts.factory import build_band, load_models
 from instrument.recording import SmfRecorder, session_path
+from instrument.status import StatusServer, socket_path
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,11 @@ class Session:
         self.watcher: HotplugWatcher | None = None
         self.sender = None
         self.clock: Clock = LiveClock()
+        self.status_server: StatusServer | None = None
+        self.watchdog: systemd.Watchdog | None = None
+        self.inputs: list = []
+        self.models = None
+        self._started_at = time.monotonic()
 
     # -- start -------------------------------------------------------------------------
 
@@ -142,6 +150,7 @@ class Session:
         models = load_models(cfg)
         for note in models.notes:
             (log.info if "loaded" in note else log.warning)(note)
+        self.models = models
         self.server = audio_server.boot(
             audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
         )
@@ -174,10 +183,25 @@ class Session:
         self.engine.start()
         self.watcher = HotplugWatcher([*inputs, sender], cfg.midi.hotplug_interval)
         self.watcher.start()
+        self.inputs = inputs
         for handler in inputs:
             if getattr(handler, "connected_to", "") is None:
                 log.info("no controller yet: %s", handler.describe_wait())
+        self._start_service()
         log.info("ready to play")
+
+    def _start_service(self) -> None:
+        """`instrument status`, and systemd's readiness and watchdog when under systemd."""
+        service = self.config.service
+        if service.status:
+            self.status_server = StatusServer(
+                socket_path(service.status_socket), self.status_snapshot
+            )
+            self.status_server.start()
+        if service.watchdog:
+            self.watchdog = systemd.Watchdog(self.status_snapshot)
+            self.watchdog.start()
+        systemd.notify_ready()
 
     def _adopt_jack_settings(self, host: JackHost) -> tuple[int, int]:
         cfg = self.config
@@ -270,6 +294,54 @@ class Session:
                 reported = self._report(reported)
         return self.exit_code
 
+    def status_snapshot(self) -> dict:
+        """What `instrument status` shows (see instrument.status). Any thread; cheap."""
+        cfg, host, band = self.config, self.host, self.band
+        stats = self.stats()
+        midi_in = next(
+            (h.connected_to for h in self.inputs if getattr(h, "connected_to", None)), None
+        )
+        band_status = band.status()
+        models = {}
+        for task, runner_key in (("continuation", "continuation_steps"),
+                                 ("accompaniment", "accompaniment_steps")):
+            model = getattr(self.models, task)
+            steps = band_status[runner_key]
+            models[task] = {
+                "providers": model.stepper.providers if model is not None else [],
+                "fallback": None if model is not None else next(
+                    (n for n in self.models.notes if n.startswith(task)), "unavailable"
+                ),
+                "steps": steps.get("steps", 0),
+                "p50_ms": steps.get("p50_ms"),
+                "p99_ms": steps.get("p99_ms"),
+                "missed_deadlines": steps.get("misses", 0),
+            }
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self._started_at, 1),
+            "mode": band.mode,
+            "tempo_bpm": band_status["tempo_bpm"] if band_status["beat_running"] else None,
+            "midi_in": midi_in,
+            "midi_out": getattr(self.sender, "connected_to", None),
+            "audio": {
+                "backend": self.plan.audio,
+                "rate": host.rate if host else cfg.audio.rate,
+                "buffer": host.period if host else cfg.audio.buffer,
+            },
+            "models": models,
+            "steps": sum(m["steps"] for m in models.values()),
+            "missed_deadlines": sum(m["missed_deadlines"] for m in models.values()),
+            "late_notes": stats["late_events"] + stats["late_midi_out"],
+            "xruns": stats["xruns"],
+            "recording": str(self.recorder.path) if self.recorder else None,
+            "input_received": stats["input_received"],
+            "input_dropped": stats["input_dropped"],
+            "engine_loops": self.engine.loops if self.engine else 0,
+            "audio_cycles": host.cycles if host else self.sound.bridge.blocks,
+        }
+
     def stats(self) -> dict:
         host = self.host
         return {
@@ -312,6 +384,11 @@ class Session:
         if self._stopped:
             return
         self._stopped = True
+        systemd.notify_stopping()
+        if self.watchdog is not None:
+            self._safely("watchdog", self.watchdog.stop)
+        if self.status_server is not None:
+            self._safely("status", self.status_server.stop)
         if self.watcher is not None:
             self._safely("hotplug", self.watcher.stop)
         if self.engine is not None:

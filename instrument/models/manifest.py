@@ -144,6 +144,12 @@ def parse_manifest(data: Any, path: os.PathLike | str) -> ModelManifest:
         if (spec_in.shape, spec_in.dtype) != (spec_out.shape, spec_out.dtype):
             raise ModelError(p, f"state {pair.input!r} and {pair.output!r} differ in shape/dtype")
         state.append(pair)
+    onnx_file = _need(data, "onnx", str, p)
+    if not onnx_file or Path(onnx_file).name != onnx_file or onnx_file in (".", ".."):
+        raise ModelError(
+            p, f"onnx {onnx_file!r} must be a file name beside the manifest, not a path: "
+            "models load only from their own directory"
+        )
     sha = _need(data, "sha256", str, p)
     if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
         raise ModelError(p, f"sha256 {sha!r} is not 64 lowercase hex digits")
@@ -152,7 +158,7 @@ def parse_manifest(data: Any, path: os.PathLike | str) -> ModelManifest:
         name=_need(data, "name", str, p),
         version=_need(data, "version", str, p),
         task=task,
-        onnx_file=_need(data, "onnx", str, p),
+        onnx_file=onnx_file,
         sha256=sha,
         opset=_need(data, "opset", int, p),
         inputs=inputs,

@@ -86,10 +86,8 @@ def test_warmup_refuses_a_manifest_naming_a_file_outside_the_models_dir(escaping
                  escaping_model / "cache")
 
 
-@pytest.mark.xfail(strict=True, reason="the loader follows a manifest's onnx path anywhere; "
-                   "fix in instrument/models/manifest.py (see the ISSUE 5 report)")
 def test_loader_refuses_a_manifest_naming_a_file_outside_the_models_dir(escaping_model):
-    with pytest.raises(ModelError):
+    with pytest.raises(ModelError, match="models load only from their own directory"):
         load_model("continuation", ["cpu"], escaping_model)
 
 
