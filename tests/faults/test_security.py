@@ -81,7 +81,7 @@ def escaping_model(tmp_path, model_pair):
 
 
 def test_warmup_refuses_a_manifest_naming_a_file_outside_the_models_dir(escaping_model):
-    with pytest.raises(ModelError, match="outside the models directory"):
+    with pytest.raises(ModelError, match="models load only from their own directory"):
         warm_one(escaping_model / "continuation.json", escaping_model, ["cpu"],
                  escaping_model / "cache")
 
