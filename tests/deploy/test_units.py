@@ -77,6 +77,7 @@ def test_instrument_service_is_what_the_issue_asks():
     assert u.last(s, "Type") == "notify" and u.last(s, "NotifyAccess") == "main"
     assert int(u.last(s, "WatchdogSec")) >= 5
     assert u.last(s, "Restart") == "always" and u.last(s, "RestartSec") == "1"
+    assert u.last(s, "RestartPreventExitStatus") == "2"  # a config error: no restart loop
     assert u.last("Unit", "StartLimitIntervalSec") == "0"  # never give up restarting
     assert int(u.last(s, "LimitRTPRIO")) >= 80 and u.last(s, "LimitMEMLOCK") == "infinity"
     assert u.last(s, "StateDirectory") == "instrument"

@@ -2,17 +2,22 @@
 
 The recorder rewrites the file atomically every 0.5 s, so a kill (or a power cut) leaves
 a complete Standard MIDI File that lacks at most the last flush interval.
+
+Runs on a JACK server of its own: with the test server's ``--sync``, jackd waits about
+10 s for a killed client before the graph moves again, which would stall other tests.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 
 import mido
 import pytest
 
 from tests.faults.support import Instrument
-from tests.support.jack_tap import Controller, JackTap
+from tests.support.jack_tap import Controller
+from tests.support.jackd import start_jackd
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 
@@ -20,12 +25,14 @@ PITCHES = [60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77, 79]
 STEP = 0.25  # seconds per note (on, then off half-way)
 
 
-def test_sigkill_leaves_a_readable_recording_up_to_the_last_second(jack_server, tmp_path):
-    controller = Controller("controller")
-    tap = JackTap("tap", midi_inputs=("ctl",))
-    tap.connect(controller.port, "tap:ctl")
-    inst = Instrument(jack_server, tmp_path, "--midi-in", "controller")
+def test_sigkill_leaves_a_readable_recording_up_to_the_last_second(tmp_path, monkeypatch):
+    server = start_jackd(name=f"instrument-kill-{uuid.uuid4().hex[:8]}")
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)  # for the controller
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    controller = inst = None
     try:
+        controller = Controller("controller")
+        inst = Instrument(server, tmp_path, "--midi-in", "controller")
         inst.wait_for("MIDI input connected: controller:out")
         sent_at: list[tuple[float, int]] = []
         for pitch in PITCHES:
@@ -57,6 +64,10 @@ def test_sigkill_leaves_a_readable_recording_up_to_the_last_second(jack_server, 
         print(f"\nSIGKILL: {len(recorded)} of {len(all_sent)} note-ons in {path.name} "
               f"({path.stat().st_size} bytes); lost: those played in the last {gap:.2f} s")
     finally:
-        inst.kill()
-        tap.close()
-        controller.close()
+        if inst is not None:
+            inst.kill()
+        if controller is not None:
+            controller.process.kill()  # closing it politely would wait out jackd's timeout
+            controller.process.wait()
+        server.process.kill()  # so would stopping jackd with SIGTERM (about 12 s)
+        server.process.wait()
