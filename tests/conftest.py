@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from instrument.bench.rig import jack_environment
 from tests.support.jackd import JackServer, jackd_available, start_jackd
 
 os.environ.setdefault("PYO_GUI_WX", "0")
@@ -21,12 +22,6 @@ def _server(period: int) -> JackServer:
 def jack_server():
     """A private jackd (dummy backend, 48 kHz, 64 frames) for the whole run."""
     server = _server(64)
-    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ.update(server.env())
-    yield server
+    with jack_environment(server):
+        yield server
     server.stop()
-    for key, value in previous.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value

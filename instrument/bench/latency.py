@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from instrument.bench.analysis import first_onset, rms
-from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, JackTap
 from instrument.bench.jackd import JackServer
+from instrument.bench.rig import playing
 
 PITCHES = (60, 64, 67, 72, 57, 53, 69, 76)
 
@@ -91,25 +91,11 @@ def _measure(
 def measure_instrument(
     server: JackServer, workdir: Path, notes: int = 100, gap: float = 0.35
 ) -> LatencyRun:
-    tap = JackTap("tap", midi_inputs=("ctl",))
-    controller = Controller("controller")
-    tap.connect(controller.port, "tap:ctl")
-    config = workdir / "latency.toml"
-    config.write_text(
-        'mode = "thru"\n[synth]\nplayer_patch = "organ"\n[recording]\nenabled = false\n'
-    )
-    inst = InstrumentProcess(server, workdir, "--midi-in", "controller", "--config", str(config))
-    try:
-        inst.wait_for("ready to play", timeout=60)
-        inst.wait_for("MIDI input connected")
-        tap.connect("instrument:out_1", "tap:in_1")
-        tap.wait_frames(tap.rate // 10)
-        arrival, missing = _measure(tap, controller, notes, gap, 1e-4)
+    config = 'mode = "thru"\n[synth]\nplayer_patch = "organ"\n[recording]\nenabled = false\n'
+    with playing(server, workdir, config) as rig:
+        tap = rig.tap
+        arrival, missing = _measure(tap, rig.controller, notes, gap, 1e-4)
         return LatencyRun("instrument", tap.period, tap.rate, arrival, missing)
-    finally:
-        inst.terminate()
-        tap.close()
-        controller.close()
 
 
 def measure_midisine(server: JackServer, notes: int = 100, gap: float = 0.2) -> LatencyRun | None:

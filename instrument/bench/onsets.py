@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from instrument.bench.analysis import rms
-from instrument.bench.instrument_proc import InstrumentProcess
-from instrument.bench.jack_tap import Controller, JackTap
 from instrument.bench.jackd import JackServer
+from instrument.bench.rig import playing
 
 BPM = 120
 PHRASE = [67, 69, 71, 72, 74, 72, 71, 69, 67, 71, 74, 79, 78, 76, 74, 72]  # eighths
@@ -50,34 +49,21 @@ class OnsetRun:
                 "midi_out": stats(self.midi_errors), "audio": stats(self.audio_errors)}
 
 
-def _config(workdir: Path) -> Path:
-    path = workdir / "onsets.toml"
-    path.write_text(
-        f'mode = "accompany"\n[tempo]\nbpm = {BPM}\nsend_clock = false\n'
-        '[synth]\nplayer_volume = 0.0\naccompaniment_patch = "organ"\n'
-        "[accompaniment]\nstop_after_bars = 1.0\n[recording]\nenabled = false\n"
-    )
-    return path
+CONFIG = (
+    f'mode = "accompany"\n[tempo]\nbpm = {BPM}\nsend_clock = false\n'
+    '[synth]\nplayer_volume = 0.0\naccompaniment_patch = "organ"\n'
+    "[accompaniment]\nstop_after_bars = 1.0\n[recording]\nenabled = false\n"
+)
 
 
 def measure(server: JackServer, workdir: Path, phrases: int = 4) -> OnsetRun:
-    tap = JackTap("tap", midi_inputs=("midi_out", "ctl"))
-    controller = Controller("controller")
-    tap.connect(controller.port, "tap:ctl")
-    inst = InstrumentProcess(
-        server, workdir, "--midi-in", "controller", "--config", str(_config(workdir))
-    )
-    beat = 60 / BPM * tap.rate
-    eighth = int(beat / 2)
     midi_errors: list[int] = []
     audio_errors: list[int] = []
     chords = 0
-    try:
-        inst.wait_for("ready to play", timeout=60)
-        inst.wait_for("MIDI input connected")
-        tap.connect("instrument:out_1", "tap:in_1")
-        tap.connect("instrument:midi_out", "tap:midi_out")
-        tap.wait_frames(tap.rate // 10)
+    with playing(server, workdir, CONFIG) as rig:
+        tap, controller = rig.tap, rig.controller
+        beat = 60 / BPM * tap.rate
+        eighth = int(beat / 2)
         for _ in range(phrases):
             ctl_before = len(tap.midi["ctl"])
             out_before = len(tap.midi["midi_out"])
@@ -104,7 +90,3 @@ def measure(server: JackServer, workdir: Path, phrases: int = 4) -> OnsetRun:
                     if idx.size:
                         audio_errors.append(int(idx[0] - tap.period))
         return OnsetRun(tap.period, tap.rate, midi_errors, audio_errors, chords)
-    finally:
-        inst.terminate()
-        tap.close()
-        controller.close()

@@ -15,9 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from instrument.bench.instrument_proc import InstrumentProcess
-from instrument.bench.jack_tap import Controller, JackTap
 from instrument.bench.jackd import JackServer
+from instrument.bench.rig import playing
 from instrument.render import read_performance
 
 
@@ -68,25 +67,14 @@ class SoakRun:
         }
 
 
-def _config(workdir: Path) -> Path:
-    path = workdir / "soak.toml"
-    path.write_text('mode = "accompany+continue"\n[recording]\nenabled = true\n')
-    return path
+CONFIG = 'mode = "accompany+continue"\n[recording]\nenabled = true\n'
 
 
 def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> SoakRun:
     performance = read_performance(melody)
-    tap = JackTap("tap", midi_inputs=("midi_out",))
-    controller = Controller("controller")
-    inst = InstrumentProcess(
-        server, workdir, "--midi-in", "controller", "--config", str(_config(workdir))
-    )
     notes = 0
-    try:
-        inst.wait_for("ready to play", timeout=60)
-        inst.wait_for("MIDI input connected")
-        tap.connect("instrument:out_1", "tap:in_1")
-        tap.connect("instrument:midi_out", "tap:midi_out")
+    with playing(server, workdir, CONFIG) as rig:
+        tap, controller, inst = rig.tap, rig.controller, rig.instrument
         tap.wait_frames(tap.rate // 2)
         pid = inst.process.pid
         cpu0, rss0 = _proc_stat(pid)
@@ -125,7 +113,3 @@ def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> 
             late_midi=int(report.group(2)) if report else -1,
             max_late_ms=float(report.group(3)) if report else -1.0,
         )
-    finally:
-        inst.kill()
-        tap.close()
-        controller.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instrument.bench import jackd, latency, onsets, soak, steps
+from instrument.bench.rig import jack_environment
 
 log = logging.getLogger(__name__)
 
@@ -78,33 +79,11 @@ def run(out: Path, sizes: Sizes, models_dir: Path, melody: Path | None = None) -
     raw: dict = {"latency": {}, "onsets": {}, "steps": {}}
     for period in sizes.periods:
         server = jackd.start_jackd(period=period)
-        previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-        os.environ.update(server.env())
         try:
-            log.info("key-to-sound latency at %d frames", period)
-            floor = latency.measure_midisine(server, notes=sizes.latency_notes)
-            if floor is not None:
-                results["key_to_sound"].append(floor.summary())
-            inst = latency.measure_instrument(server, work, notes=sizes.latency_notes)
-            results["key_to_sound"].append(inst.summary())
-            raw["latency"][period] = inst.from_arrival
-            log.info("generated-note onsets at %d frames", period)
-            on = onsets.measure(server, work, phrases=sizes.onset_phrases)
-            results["onsets"].append(on.summary())
-            raw["onsets"][period] = on.midi_errors
-            if period == sizes.periods[0]:
-                log.info("soak: %.0f s in accompany+continue", sizes.soak_seconds)
-                run_melody = melody or DATA / "reel_4-4.mid"
-                results["soak"] = soak.measure(
-                    server, work, run_melody, sizes.soak_seconds
-                ).summary()
+            with jack_environment(server):
+                _live(server, work, period, sizes, results, raw, melody)
         finally:
             server.stop()
-            for key, value in previous.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     log.info("model steps")
     tunes = steps.tunes_from(DATA)
@@ -140,6 +119,27 @@ def run(out: Path, sizes: Sizes, models_dir: Path, melody: Path | None = None) -
     (out / "results.json").write_text(json.dumps(results, indent=2))
     _plots(out, raw, results)
     return results
+
+
+def _live(server, work: Path, period: int, sizes: Sizes, results: dict, raw: dict,
+          melody: Path | None) -> None:
+    """The measurements that need the instrument running on JACK at one period size."""
+    log.info("key-to-sound latency at %d frames", period)
+    floor = latency.measure_midisine(server, notes=sizes.latency_notes)
+    if floor is not None:
+        results["key_to_sound"].append(floor.summary())
+    inst = latency.measure_instrument(server, work, notes=sizes.latency_notes)
+    results["key_to_sound"].append(inst.summary())
+    raw["latency"][period] = inst.from_arrival
+    log.info("generated-note onsets at %d frames", period)
+    on = onsets.measure(server, work, phrases=sizes.onset_phrases)
+    results["onsets"].append(on.summary())
+    raw["onsets"][period] = on.midi_errors
+    if period == sizes.periods[0]:
+        log.info("soak: %.0f s in accompany+continue", sizes.soak_seconds)
+        results["soak"] = soak.measure(
+            server, work, melody or DATA / "reel_4-4.mid", sizes.soak_seconds
+        ).summary()
 
 
 def _plots(out: Path, raw: dict, results: dict) -> None:

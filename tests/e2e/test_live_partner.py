@@ -10,45 +10,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from instrument.bench.rig import playing
 from tests.support.analysis import rms
-from tests.support.instrument_proc import InstrumentProcess
-from tests.support.jack_tap import Controller, JackTap
+from tests.support.jack_tap import JackTap
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 
 BPM = 120
 
 
-def write_config(tmp_path, mode, extra=""):
-    path = tmp_path / "instrument.toml"
-    path.write_text(
+def config_text(mode, extra=""):
+    return (
         f'mode = "{mode}"\n[tempo]\nbpm = {BPM}\nsend_clock = false\n'
         "[synth]\nplayer_volume = 0.0\naccompaniment_patch = \"organ\"\n" + extra
     )
-    return path
 
 
 @pytest.fixture
 def partner(jack_server, tmp_path, request):
     mode, extra = request.param
-    tap = JackTap("tap", midi_inputs=("midi_out", "ctl"))
-    controller = Controller("controller")
-    tap.connect(controller.port, "tap:ctl")
-    config = write_config(tmp_path, mode, extra)
-    inst = InstrumentProcess(
-        jack_server, tmp_path, "--midi-in", "controller", "--config", str(config)
-    )
-    try:
-        inst.wait_for("ready to play", timeout=30)
-        inst.wait_for("MIDI input connected: controller:out")
-        tap.connect("instrument:out_1", "tap:in_1")
-        tap.connect("instrument:midi_out", "tap:midi_out")
-        tap.wait_frames(4800)
-        yield controller, tap, inst
-    finally:
-        inst.kill()
-        tap.close()
-        controller.close()
+    with playing(jack_server, tmp_path, config_text(mode, extra)) as rig:
+        yield rig.controller, rig.tap, rig.instrument
 
 
 def notes_out(tap: JackTap, channel: int) -> list[tuple[int, int, bool]]:

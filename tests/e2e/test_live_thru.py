@@ -13,9 +13,9 @@ import mido
 import numpy as np
 import pytest
 
+from instrument.bench.rig import playing
 from tests.support.analysis import cents, estimate_f0, first_onset, midi_hz, rms
-from tests.support.instrument_proc import InstrumentProcess
-from tests.support.jack_tap import Controller, JackTap
+from tests.support.jack_tap import JackTap
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 
@@ -26,22 +26,9 @@ GAP = 0.75  # seconds of silence after each release (the epiano releases in 0.25
 
 @pytest.fixture
 def rig(jack_server, tmp_path):
-    """Controller, capture tap and a running instrument wired together."""
-    tap = JackTap("tap", midi_inputs=("midi_out", "ctl"))
-    controller = Controller("controller")
-    tap.connect(controller.port, "tap:ctl")
-    inst = InstrumentProcess(jack_server, tmp_path, "--midi-in", "controller")
-    try:
-        inst.wait_for("ready to play")
-        inst.wait_for(r"MIDI input connected: controller:out")
-        tap.connect("instrument:out_1", "tap:in_1")
-        tap.connect("instrument:midi_out", "tap:midi_out")
-        tap.wait_frames(4800)
-        yield controller, tap, inst
-    finally:
-        inst.kill()
-        tap.close()
-        controller.close()
+    """Controller, capture tap and a running instrument (default config) wired together."""
+    with playing(jack_server, tmp_path) as rig:
+        yield rig.controller, rig.tap, rig.instrument
 
 
 def note_arrivals(tap: JackTap) -> list[tuple[int, int, bool]]:
