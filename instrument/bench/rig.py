@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ class Rig:
     controller: Controller
     tap: JackTap
     instrument: InstrumentProcess
+    ready_seconds: float  # from starting the process to its "ready to play"
 
 
 @contextlib.contextmanager
@@ -53,14 +55,16 @@ def playing(
     tap.connect(controller.port, "tap:ctl")
     config = workdir / "instrument.toml"
     config.write_text(config_toml)
+    started = time.monotonic()
     inst = InstrumentProcess(server, workdir, "--midi-in", "controller", "--config", str(config))
     try:
         inst.wait_for("ready to play", timeout=ready_timeout)
+        ready = time.monotonic() - started
         inst.wait_for("MIDI input connected: controller:out")
         tap.connect("instrument:out_1", "tap:in_1")
         tap.connect("instrument:midi_out", "tap:midi_out")
         tap.wait_frames(tap.rate // 10)
-        yield Rig(controller, tap, inst)
+        yield Rig(controller, tap, inst, ready)
     finally:
         try:
             inst.terminate()

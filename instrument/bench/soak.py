@@ -47,6 +47,7 @@ class SoakRun:
     late_synth: int
     late_midi: int
     max_late_ms: float
+    ready_seconds: float
 
     def summary(self) -> dict:
         steps = {k: self.band.get(k, {}) for k in ("continuation_steps", "accompaniment_steps")}
@@ -54,6 +55,7 @@ class SoakRun:
         missed = sum(s.get("misses", 0) for s in steps.values())
         return {
             "seconds": round(self.seconds, 1), "period": self.period,
+            "ready_to_play_s": round(self.ready_seconds, 2),
             "notes_played": self.notes_played, "xruns": self.xruns,
             "model_steps": total, "missed_deadlines": missed,
             "missed_percent": round(100 * missed / total, 4) if total else None,
@@ -75,6 +77,7 @@ def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> 
     notes = 0
     with playing(server, workdir, CONFIG) as rig:
         tap, controller, inst = rig.tap, rig.controller, rig.instrument
+        ready_seconds = rig.ready_seconds
         tap.wait_frames(tap.rate // 2)
         pid = inst.process.pid
         cpu0, rss0 = _proc_stat(pid)
@@ -112,4 +115,5 @@ def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> 
             late_synth=int(report.group(1)) if report else -1,
             late_midi=int(report.group(2)) if report else -1,
             max_late_ms=float(report.group(3)) if report else -1.0,
+            ready_seconds=ready_seconds,
         )
