@@ -260,8 +260,8 @@ class StatusServer:
             try:
                 conn.settimeout(self.send_timeout)
                 conn.sendall(payload)
+                self.served += 1  # before the client can see the end of the reply
                 conn.shutdown(socket.SHUT_WR)
-                self.served += 1
             except OSError:  # the client went away, or did not read in time
                 self.failed += 1
 
@@ -390,18 +390,25 @@ def format_status(status: dict) -> str:
     if isinstance(models, dict) and models:
         lines.append("  models:")
         lines.append(
-            f"    {'name':<16} {'provider':<26} {'steps':>8} {'p50':>10} {'p99':>10} {'missed':>7}"
+            f"    {'name':<16} {'running on':<24} {'steps':>8} {'p50':>10} {'p99':>10} "
+            f"{'missed':>7}"
         )
+        reasons = []
         for name, m in sorted(models.items()):
             if not isinstance(m, dict):
                 lines.append(f"    {name:<16} {_text(m)}")
                 continue
-            provider = _text(m.get("providers") or m.get("provider"), "-")
+            providers = m.get("providers") or m.get("provider") or []
+            if isinstance(providers, str):
+                providers = [providers]
+            where = str(providers[0]).removesuffix("ExecutionProvider") if providers else "-"
             if m.get("fallback"):
-                provider = f"fallback ({m['fallback']})"
+                where = "fallback"
+                reasons.append(f"    {name}: {m['fallback']}")
             lines.append(
-                f"    {name:<16} {provider:<26} {_text(m.get('steps'), '-'):>8} "
+                f"    {name:<16} {where:<24} {_text(m.get('steps'), '-'):>8} "
                 f"{_ms(m.get('p50_ms')):>10} {_ms(m.get('p99_ms')):>10} "
                 f"{_text(m.get('missed_deadlines'), '-'):>7}"
             )
+        lines += reasons
     return "\n".join(lines)

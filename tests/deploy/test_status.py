@@ -188,8 +188,8 @@ def test_format_status_is_readable():
     assert "Keystation 49:out" in text and "not connected" in text
     assert "jack, 48000 Hz, 64 frames" in text
     assert "1:02:05" in text
-    assert "CPUExecutionProvider" in text and "0.21 ms" in text and "0.60 ms" in text
-    assert "fallback (model file missing)" in text
+    assert "accompaniment    CPU " in text and "0.21 ms" in text and "0.60 ms" in text
+    assert "continuation     fallback" in text and "continuation: model file missing" in text
     assert "session-20250101-200000.mid" in text
 
 
