@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 
 NAME = "devices"
 HELP = "List MIDI ports and audio devices, with the names to use in the config or flags."
@@ -45,14 +48,32 @@ def _midi_lines() -> list[str]:
     return lines
 
 
+@contextlib.contextmanager
+def _quiet_c_stderr():
+    """ALSA's C library prints its probing failures (no card, no such PCM) straight to
+    file descriptor 2; hide them while PortAudio looks for devices."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _audio_lines() -> list[str]:
     try:
-        import sounddevice
+        with _quiet_c_stderr():
+            import sounddevice
+
+            devices = sounddevice.query_devices()
     except OSError as exc:  # libportaudio2 missing
         return [f"audio devices: PortAudio is not available ({exc})"]
     lines = ["Audio output devices (use with --audio portaudio and audio.device = NAME):"]
     found = False
-    for device in sounddevice.query_devices():
+    for device in devices:
         if device["max_output_channels"] > 0:
             found = True
             api = sounddevice.query_hostapis(device["hostapi"])["name"]
