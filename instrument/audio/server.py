@@ -41,7 +41,8 @@ class AudioSettings:
 def portaudio_outputs() -> list[tuple[int, str]]:
     """(pyo device index, name) of PortAudio output devices."""
     try:
-        names, indexes = pyo.pa_get_output_devices()
+        with quiet_c_stderr():
+            names, indexes = pyo.pa_get_output_devices()
     except Exception:  # pyo raises plain errors when PortAudio has no host API
         return []
     return list(zip(indexes, names, strict=False))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import sys
+
+from instrument.stdio import quiet_c_stderr
 
 NAME = "devices"
 HELP = "List MIDI ports and audio devices, with the names to use in the config or flags."
@@ -48,24 +47,9 @@ def _midi_lines() -> list[str]:
     return lines
 
 
-@contextlib.contextmanager
-def _quiet_c_stderr():
-    """ALSA's C library prints its probing failures (no card, no such PCM) straight to
-    file descriptor 2; hide them while PortAudio looks for devices."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def _audio_lines() -> list[str]:
     try:
-        with _quiet_c_stderr():
+        with quiet_c_stderr():
             import sounddevice
 
             devices = sounddevice.query_devices()
