@@ -22,6 +22,7 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 import pyo
 
 from instrument.jack_graph import jack_server_running
+from instrument.stdio import quiet_c_stderr
 
 log = logging.getLogger(__name__)
 
