@@ -69,14 +69,28 @@ class Instrument(InstrumentProcess):
         self._reader.join(timeout=2)
 
 
+def wait_frames(tap: JackTap, frames: int, timeout: float = 15.0) -> None:
+    """Until the JACK graph has run ``frames`` more frames: on a loaded machine the
+    graph (--sync, no real-time) can stall for a while, and then wall time lies."""
+    target = tap.now_frame() + frames
+    deadline = time.monotonic() + timeout
+    while tap.now_frame() < target:
+        assert time.monotonic() < deadline, f"the JACK graph stalled ({tap.xruns} xruns)"
+        time.sleep(0.005)
+
+
 def play(tap: JackTap, controller: Controller, pitch: int, hold: float = 0.3) -> np.ndarray:
     """Play one note; return what the instrument sounded while it was held."""
+    deadline = time.monotonic() + 10
+    while tap.first_frame is None:  # a new tap: let it run once, so frames mean something
+        assert time.monotonic() < deadline, "the tap's JACK client never ran"
+        time.sleep(0.005)
     start = tap.now_frame()
     controller.note_on(pitch, 100)
-    tap.wait_frames(int(hold * tap.rate))
+    wait_frames(tap, int(hold * tap.rate))
     controller.note_off(pitch)
     end = tap.now_frame()
-    tap.wait_frames(int(0.3 * tap.rate))
+    wait_frames(tap, int(0.3 * tap.rate))
     return tap.audio(start, end)
 
 
@@ -89,10 +103,14 @@ def sounds_at(audio: np.ndarray, pitch: int, rate: int) -> bool:
 
 def assert_plays(tap: JackTap, controller: Controller, pitch: int) -> None:
     audio = play(tap, controller, pitch)
-    assert rms(audio) > 1e-2, "no sound"
+    seconds = audio.size / tap.rate
+    assert rms(audio) > 1e-2, f"no sound in {seconds:.2f} s"
     body = audio[int(0.05 * tap.rate):]
     heard = estimate_f0(body, tap.rate)
-    assert abs(cents(heard, midi_hz(pitch))) < 30, f"heard {heard:.1f} Hz for {pitch}"
+    assert abs(cents(heard, midi_hz(pitch))) < 30, (
+        f"heard {heard:.1f} Hz for {pitch} in {seconds:.2f} s of audio "
+        f"(peak {np.abs(audio).max():.3f}, {tap.xruns} xruns in the tap)"
+    )
 
 
 def can_mount_tmpfs() -> bool:
