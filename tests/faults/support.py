@@ -19,7 +19,7 @@ import numpy as np
 from tests.support.analysis import cents, estimate_f0, midi_hz, rms
 from tests.support.instrument_proc import InstrumentProcess
 from tests.support.jack_tap import Controller, JackTap
-from tests.support.jackd import JackServer
+from tests.support.jackd import JackServer, start_jackd
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -211,3 +211,19 @@ class HostileSender:
         with contextlib.suppress(jack.JackError):
             self.client.deactivate()
             self.client.close()
+
+
+def dispose_server(server: JackServer) -> None:
+    """Stop a private jackd for good, leaving nothing behind.
+
+    jackd keeps a small table of servers in shared memory (eight at most); a server that
+    dies by SIGKILL keeps its entry until a server of the same name starts again. So a
+    killed server is started once more under its name, which reclaims the entry, and
+    then stopped cleanly. A server with a killed client in its graph would take ~12 s to
+    stop by SIGTERM (--sync waits for the dead client): it is killed, then reclaimed.
+    """
+    if server.alive():
+        server.process.kill()
+        server.process.wait()
+    with contextlib.suppress(RuntimeError):
+        start_jackd(rate=server.rate, period=server.period, name=server.name).stop()

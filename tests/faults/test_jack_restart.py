@@ -18,7 +18,7 @@ import uuid
 import jack
 import pytest
 
-from tests.faults.support import Instrument, Supervisor, assert_plays
+from tests.faults.support import Instrument, Supervisor, assert_plays, dispose_server
 from tests.support.jack_tap import Controller, JackTap
 from tests.support.jackd import start_jackd
 
@@ -100,4 +100,4 @@ def test_jack_killed_instrument_exits_nonzero_and_plays_again_after_restart(
         if sup is not None:
             sup.stop()
         close_quietly(tap, controller)
-        server.stop()
+        dispose_server(server)

@@ -15,7 +15,7 @@ import uuid
 import mido
 import pytest
 
-from tests.faults.support import Instrument
+from tests.faults.support import Instrument, dispose_server
 from tests.support.jack_tap import Controller
 from tests.support.jackd import start_jackd
 
@@ -69,5 +69,4 @@ def test_sigkill_leaves_a_readable_recording_up_to_the_last_second(tmp_path, mon
         if controller is not None:
             controller.process.kill()  # closing it politely would wait out jackd's timeout
             controller.process.wait()
-        server.process.kill()  # so would stopping jackd with SIGTERM (about 12 s)
-        server.process.wait()
+        dispose_server(server)
