@@ -1,7 +1,7 @@
 """End to end: the running instrument answers `instrument status` and talks to systemd.
 
-The instrument runs with the status/systemd wiring (``tests.faults.wired_run``) on the
-private JACK server; the test binds a NOTIFY_SOCKET the way systemd does for Type=notify.
+`instrument run` on the private JACK server; the test binds a NOTIFY_SOCKET the way
+systemd does for Type=notify, and asks for a 1 s watchdog.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_status_ready_watchdog_and_stopping(jack_server, tmp_path):
     controller = Controller("controller")
     tap = JackTap("tap", midi_inputs=("midi_out",))
     inst = Instrument(
-        jack_server, tmp_path, "--config", str(config), "--midi-in", "controller", wired=True,
+        jack_server, tmp_path, "--config", str(config), "--midi-in", "controller",
         env={"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "1000000"},
     )
     try:
@@ -80,7 +80,7 @@ def test_status_ready_watchdog_and_stopping(jack_server, tmp_path):
         assert human.returncode == 0 and "controller:out" in human.stdout, human.stderr
         print("\n" + human.stdout)
 
-        assert inst.terminate() == 0
+        assert inst.terminate() == 0, inst.log[-5000:]
         drain()
         assert any(m.startswith("STOPPING=1") for _, m in messages)
         assert not sock_path.exists()

@@ -1,5 +1,5 @@
-"""Helpers for the fault tests: the instrument as a subprocess (optionally with the
-status/systemd wiring of ``wired_run``), a note player, and a systemd-like supervisor."""
+"""Helpers for the fault tests: the instrument as a subprocess, a note player, a raw
+JACK MIDI sender, and a systemd-like supervisor."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class Instrument(InstrumentProcess):
-    """``instrument run`` (or ``wired_run``) on ``jack`` with extra environment."""
+    """``instrument run`` on ``jack``, isolated from this machine's config and state."""
 
     def __init__(self, jack: JackServer, workdir: Path, *args: str, client: str = "instrument",
-                 wired: bool = False, env: dict[str, str] | None = None,
+                 env: dict[str, str] | None = None,
                  recordings: Path | None = None, preexec_fn=None) -> None:
         self.client = client
         self.recordings = recordings or workdir / "recordings"
-        module = ["-m", "tests.faults.wired_run"] if wired else ["-m", "instrument"]
+        module = ["-m", "instrument"]
         if "--config" not in args:
             # Never a config file of this machine (/etc/instrument, ~/.config/instrument).
             defaults = workdir / "defaults.toml"
@@ -48,6 +48,7 @@ class Instrument(InstrumentProcess):
         full_env = jack.env()
         full_env["PYTHONUNBUFFERED"] = "1"
         full_env["PYTHONPATH"] = str(REPO)
+        full_env["PYTHONFAULTHANDLER"] = "1"  # a crash prints every thread's stack
         # Its own state directory: MIDI learn and caches must not leak between tests.
         full_env["XDG_DATA_HOME"] = str(workdir / "state")
         full_env["XDG_CONFIG_HOME"] = str(workdir / "config")

@@ -149,7 +149,7 @@ def test_running_instrument_survives_fuzzed_midi_and_plays_right_after(jack_serv
                         if d[0] == 0x90 and len(d) == 3 and d[2] > 0]
         assert [d[1] for d in player_notes][:1] == [64], tap.midi["midi_out"][before:]
 
-        assert inst.terminate() == 0
+        assert inst.terminate() == 0, inst.log[-5000:]
         reports = re.findall(r"input: (\d+) received; dropped (\{.*?\}); over the per-cycle "
                              r"limit (\d+)", inst.log)
         assert reports, inst.log[-3000:]

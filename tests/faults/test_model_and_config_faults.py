@@ -78,7 +78,7 @@ def test_bad_models_start_with_fallbacks_and_play(jack_server, tmp_path, case, m
             if loud.size:
                 answered_at = (quiet_from + int(loud[0]) - phrase_end) / tap.rate
         assert answered_at is not None, "no continuation from the fallback:\n" + inst.log[-3000:]
-        assert inst.terminate() == 0
+        assert inst.terminate() == 0, inst.log[-5000:]
         print(f"\n{case}: the fallback answered {answered_at:.1f} s after the phrase; " +
               "; ".join(line.split(": ", 1)[1] for line in inst.lines
                         if "using the fallback" in line))
