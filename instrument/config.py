@@ -189,7 +189,8 @@ class ModelsConfig:
     )
     # TensorRT engine cache ("" = <state dir>/trt-cache); built at install, not at a gig.
     engine_cache: str = ""
-    temperature: float = field(default=1.0, metadata=_range(0.0, 2.0))
+    # -1: each model's own default from its manifest; 0 is greedy.
+    temperature: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
     top_p: float = field(default=0.95, metadata=_range(0.05, 1.0))
     seed: int = field(default=-1, metadata=_range(-1, 2**31 - 1))  # -1: a new one each run
 

@@ -19,6 +19,10 @@ class InstrumentProcess:
     ) -> None:
         self.client = client
         self.recordings = workdir / "recordings"
+        if "--config" not in args:  # an empty config: never this machine's /etc one
+            empty = workdir / "empty-config.toml"
+            empty.write_text("")
+            args = (*args, "--config", str(empty))
         self.cmd = [
             sys.executable, "-m", "instrument", "run",
             "--audio", "jack", "--midi-api", "jack",
@@ -28,6 +32,10 @@ class InstrumentProcess:
         ]
         env = jack.env()
         env["PYTHONUNBUFFERED"] = "1"
+        # Never read this machine's own config or learned controls: only --config.
+        env.pop("INSTRUMENT_CONFIG", None)
+        env["XDG_CONFIG_HOME"] = str(workdir / "xdg-config")
+        env["XDG_DATA_HOME"] = str(workdir / "xdg-data")
         self.process = subprocess.Popen(
             self.cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             cwd=workdir,

@@ -63,7 +63,7 @@ class BandSettings:
     send_clock: bool = True
     count_in_bars: int = 0
     tap_note: int = -1  # a key that taps the tempo instead of playing (-1: none)
-    temperature: float = 1.0
+    temperature: float | None = None  # None: each model's own default
     top_p: float = 0.95
     density: float = 0.5
     presets: dict[int, Preset] = field(default_factory=dict)
@@ -106,7 +106,8 @@ class Band:
         self.mode_changes = 0
         self.set_mode(settings.mode, 0.0)
         self.apply_density(settings.density)
-        self.apply_temperature(settings.temperature)
+        if settings.temperature is not None:
+            self.apply_temperature(settings.temperature)
 
     # -- modes and settings ------------------------------------------------------------
 

@@ -48,6 +48,8 @@ LEARN_CC = 27
 LEARN_KEYS = {0: "mode", 2: "temperature", 4: "density", 5: "accompaniment_volume",
               7: "lookahead", 9: "tap_tempo", 11: "start_stop"}
 MODES_BY_CC = ("thru", "continue", "accompany", "accompany+continue")
+# Never reassigned by MIDI learn: the sustain pedal, panic, and the channel-mode messages.
+RESERVED_CCS = frozenset({64, 120, 121, 122, 123, 124, 125, 126, 127})
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class Controls:
             log.warning("ignoring learned controls in %s: %s", self.learned_file, exc)
             return
         for cc, function in learned.items():
-            if function in FUNCTIONS and 0 <= cc < 128:
+            if function in FUNCTIONS and 0 <= cc < 120 and cc not in RESERVED_CCS:
                 self.assign(cc, function)
 
     def assign(self, cc: int, function: str) -> None:
@@ -122,7 +124,7 @@ class Controls:
             self.learning = value >= 64
             self._learn_function = None
             return Action("learn", self.learning)
-        if self.learning and self._learn_function is not None:
+        if self.learning and self._learn_function is not None and cc not in RESERVED_CCS:
             function = self._learn_function
             self.assign(cc, function)
             self._save_learned()

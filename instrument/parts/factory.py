@@ -117,7 +117,14 @@ def build_band(
     rng = np.random.default_rng(seed)
     runner = DeadlineRunner if live else ImmediateRunner
     m = config.models
-    sampling = SamplingParams(temperature=m.temperature, top_p=m.top_p)
+
+    def temperature(model: object | None, fallback: float) -> float:
+        if m.temperature >= 0:
+            return m.temperature
+        defaults = getattr(model, "default_params", None)
+        return defaults.temperature if defaults is not None else fallback
+
+    sampling = SamplingParams(temperature=temperature(models.continuation, 1.0), top_p=m.top_p)
 
     c = config.continuation
     response = ResponseSettings(
@@ -140,7 +147,8 @@ def build_band(
     accompaniment = Accompaniment(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,
-        ChordSamplingParams(temperature=m.temperature, top_p=m.top_p), rng,
+        ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
+        rng,
     )
 
     cc = config.controls
@@ -164,7 +172,8 @@ def build_band(
     t = config.tempo
     settings = BandSettings(
         mode=config.mode, tempo_source=t.source, send_clock=t.send_clock,
-        count_in_bars=a.count_in_bars, tap_note=t.tap_note, temperature=m.temperature,
+        count_in_bars=a.count_in_bars, tap_note=t.tap_note,
+        temperature=m.temperature if m.temperature >= 0 else None,
         top_p=m.top_p, density=a.density, presets=presets,
     )
     clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))

@@ -47,3 +47,13 @@ def test_a_broken_learned_file_is_ignored(tmp_path):
     path = tmp_path / "learned.json"
     path.write_text("{not json")
     assert Controls(learned_file=path).control_change(22, 0).function == "density"
+
+
+@pytest.mark.parametrize("reserved", [64, 120, 123])
+def test_learn_never_takes_the_pedal_or_panic(tmp_path, reserved):
+    controls = Controls(learned_file=tmp_path / "learned.json")
+    controls.control_change(27, 127)
+    controls.learn_key(62)  # D: temperature
+    assert controls.control_change(reserved, 127) is None
+    assert reserved not in controls.cc_map
+    assert controls.control_change(75, 10).function == "learned"  # still waiting for a knob
