@@ -23,7 +23,15 @@ import numpy as np
 from instrument.evaluate import beat_range
 from instrument.models import melody as enc
 from instrument.models.accompaniment import START, BeatEncoder, BeatInput, rhythm_bucket
-from instrument.models.chords import CHORD_INDEX, CHORD_VOCAB, N_CHORDS, NO_CHORD, Chord, fit_chord
+from instrument.models.chords import (
+    CHORD_INDEX,
+    CHORD_VOCAB,
+    IDENTITY,
+    N_CHORDS,
+    NO_CHORD,
+    Chord,
+    fit_chord,
+)
 from instrument.models.chords import change_rate as chord_change_rate
 from instrument.models.tune import Tune
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
@@ -233,13 +241,16 @@ COMMON = np.array([CHORD_INDEX[Chord(r, q, r)] for r in range(12) for q in ("maj
 
 def beat_batch(
     seqs: Sequence[BeatSequence], max_len: int, rng: np.random.Generator,
-    rate_dropout: float = 0.5, prev_noise: float = 0.1,
+    rate_dropout: float = 0.5, prev_noise: float = 0.2,
 ):
     """Padded (ints [B,T,6], floats [B,T,24], labels [B,T], mask [B,T]).
 
     Each sequence gets a random key, a random window, its harmonic-rhythm bucket with
     probability ``1 - rate_dropout`` (else "unset"), and ``prev_noise`` of its previous-
-    chord inputs replaced by a random common chord, so the model survives its own errors.
+    chord inputs replaced by a plausible wrong chord (the label of another beat of the
+    same tune, else a random common chord, never the target chord itself) while the
+    target stays the true chord, so the model learns to correct its own mistakes when
+    its output is fed back, without learning that chords are held more than they are.
     """
     lengths = [min(len(s.labels), max_len) for s in seqs]
     T = max(lengths)
@@ -251,8 +262,13 @@ def beat_batch(
         start = int(rng.integers(0, len(s.labels) - n + 1)) if len(s.labels) > n else 0
         sl = slice(start, start + n)
         a, f, lab = transpose_beats(s.ints[sl], s.floats[sl], s.labels[sl], int(rng.integers(12)))
-        noisy = (rng.random(n) < prev_noise) & (a[:, 0] != START)
-        a[noisy, 0] = rng.choice(COMMON, size=int(noisy.sum()))
+        noisy = np.flatnonzero((rng.random(n) < prev_noise) & (a[:, 0] != START))
+        pool = lab[lab != 0]
+        for j in noisy:
+            cands = pool[IDENTITY[pool] != IDENTITY[lab[j]]]
+            if not len(cands):
+                cands = COMMON[IDENTITY[COMMON] != IDENTITY[lab[j]]]
+            a[j, 0] = rng.choice(cands)
         a[:, 5] = 0 if rng.random() < rate_dropout else rhythm_bucket(s.rate)
         ints[i, :n], floats[i, :n], labels[i, :n], mask[i, :n] = a, f, lab, True
     return ints, floats, labels, mask

@@ -53,8 +53,14 @@ def train(
     rng: np.random.Generator,
     log_path: Path | None = None,
     desc: str = "train",
+    monitor: Callable[[StepNet], dict] | None = None,
+    monitor_every: int = 250,
 ) -> dict:
-    """AdamW with warm-up and cosine decay, gradient clipping; returns a short history."""
+    """AdamW with warm-up and cosine decay, gradient clipping; returns a short history.
+
+    ``monitor(net)`` (eval mode, no grad) is logged every ``monitor_every`` steps and at
+    the end, e.g. a held-out loss.
+    """
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, min(200, steps // 10))
 
@@ -83,6 +89,12 @@ def train(
             if i % 50 == 0 or i == steps - 1:
                 bar.set_postfix(loss=f"{ema:.3f}")
                 history.append({"step": i, "loss": round(ema, 4), "s": round(time.time() - t0, 1)})
+                if monitor is not None and (i % monitor_every == 0 or i == steps - 1):
+                    net.eval()
+                    with torch.no_grad():
+                        history[-1]["monitor"] = {k: round(v, 4) for k, v in monitor(net).items()}
+                    net.train()
+                    tqdm.write(f"step {i}: {history[-1]}")
                 if log:
                     log.write(json.dumps(history[-1]) + "\n")
                     log.flush()

@@ -11,9 +11,10 @@ Each beat, at its deadline, the arranger:
 3. keeps the chord it played on the previous beat unless another beats it by a margin
    (the hysteresis, set from ``harmonic_rhythm`` when that is given).
 
-It plays nothing until it has heard a note. The result is a peaked distribution over the
-shared chord vocabulary, so sampling works as for the neural model; greedy sampling
-gives the rule's choice. It is the fallback when the model misses its deadline.
+It plays nothing until it has heard a note. The result is a sharply peaked distribution
+over the shared chord vocabulary (scores times ``sharpness``), so sampling works as for
+the neural model and greedy sampling gives the rule's choice. It is the fallback when
+the model misses its deadline.
 
 Real-time rules: ``step`` costs tens of microseconds; engine thread only.
 """
@@ -43,16 +44,23 @@ MINOR_CHORDS = (
 )
 
 
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    rows = rows - rows.mean(axis=-1, keepdims=True)
+    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
+
+
+#: The 24 key profiles (0-11 major, 12-23 minor), centred and scaled to unit length.
+KEY_PROFILES = _normalised(np.array(
+    [np.roll(MAJOR_PROFILE, t) for t in range(12)] + [np.roll(MINOR_PROFILE, t) for t in range(12)]
+))
+
+
 def key_correlations(histogram: np.ndarray) -> np.ndarray:
-    """Correlation of a pitch-class histogram with the 24 keys (0-11 major, 12-23 minor)."""
+    """Pearson correlation of a pitch-class histogram with the 24 keys."""
     h = np.asarray(histogram, dtype=np.float64)
-    out = np.zeros(24)
     if h.std() == 0:
-        return out
-    for tonic in range(12):
-        out[tonic] = np.corrcoef(h, np.roll(MAJOR_PROFILE, tonic))[0, 1]
-        out[12 + tonic] = np.corrcoef(h, np.roll(MINOR_PROFILE, tonic))[0, 1]
-    return out
+        return np.zeros(24)
+    return KEY_PROFILES @ _normalised(h)
 
 
 def estimate_key(histogram: np.ndarray) -> tuple[int, bool]:
@@ -78,7 +86,7 @@ class RuleArranger(Accompanist):
         hysteresis: float = 0.5,
         key_half_life_beats: float = 16.0,
         key_margin: float = 0.05,
-        sharpness: float = 6.0,
+        sharpness: float = 50.0,
     ) -> None:
         self.encoder = BeatEncoder(deadline_ticks)
         self.hysteresis = hysteresis
@@ -123,9 +131,10 @@ class RuleArranger(Accompanist):
         evidence = sounding + 0.5 * onsets
         scale = max(evidence.sum(), 1e-6)
         prev = beat.previous_chord
+        total = evidence.sum()
         for chord, prior in diatonic_chords(tonic, minor):
-            t = TEMPLATES[CHORD_INDEX[chord]].astype(np.float64)
-            score = (evidence @ t - 0.6 * evidence @ (1.0 - t)) / scale + prior
+            inside = float(evidence @ TEMPLATES[CHORD_INDEX[chord]])
+            score = (inside - 0.6 * (total - inside)) / scale + prior
             if prev is not None and prev.identity == chord.identity:
                 score += self._hysteresis()
             logits[CHORD_INDEX[chord]] = self.sharpness * score

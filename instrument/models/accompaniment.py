@@ -12,8 +12,9 @@ beat so either can play it.
 
 Harmonic rhythm is steerable two ways, both usable live: ``harmonic_rhythm`` (target
 chord changes per beat, or None to follow the style of the melody) conditions the model,
-and ``ChordSamplingParams.hold`` (0..1, 0.5 neutral) biases each draw towards keeping
-the previous chord.
+and ``ChordSamplingParams.hold`` (0..1, 0.5 neutral) shifts the probability of keeping
+the previous chord. Sampling decides in two steps, change or keep, then which chord
+(:func:`sample_chord`), so greedy decoding changes chords as often as the model expects.
 
 Real-time rules: ``step`` and ``sample`` run on the engine thread, never in the audio or
 MIDI callback. ``NeuralAccompanist.step`` is exactly one ONNX run.
@@ -36,6 +37,7 @@ from instrument.models.chords import (
     scale_chord_mask,
 )
 from instrument.models.manifest import ModelManifest
+from instrument.models.melody import meter_index
 from instrument.models.runtime import OnnxStepper
 from instrument.models.sampling import log_softmax, sample_index
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
@@ -104,21 +106,57 @@ class ChordDistribution:
 
 
 def hold_bonus(hold: float) -> float:
-    """Logit added to chords identical (root, quality) to the previous one."""
+    """Log-odds added to the probability of keeping the previous chord (0 at hold=0.5)."""
     h = min(max(hold, 1e-4), 1 - 1e-4)
     return float(np.clip(2.0 * np.log(h / (1.0 - h)), -8.0, 8.0))
+
+
+def change_probability(dist: ChordDistribution, hold: float = 0.5) -> float:
+    """P(the chord changes on this beat): one minus the mass of the previous chord's
+    identity (any bass), with the ``hold`` bias applied in log-odds. 1.0 at the start."""
+    prev = dist.previous
+    if prev is None:
+        return 1.0
+    p = np.exp(dist.logp)
+    p_hold = float(p[IDENTITY[CHORD_INDEX[prev]] == IDENTITY].sum())
+    p_hold = min(max(p_hold, 1e-9), 1.0 - 1e-9)
+    log_odds = np.log(p_hold / (1.0 - p_hold)) + hold_bonus(hold)
+    return float(1.0 / (1.0 + np.exp(log_odds)))
 
 
 def sample_chord(
     dist: ChordDistribution, params: ChordSamplingParams, rng: np.random.Generator
 ) -> Chord:
-    """Draw a chord, applying the hold bias and the key constraint; one ``rng`` draw."""
+    """Draw a chord in two decisions: keep the previous chord or change, then which one.
+
+    First, change with :func:`change_probability` (the ``hold`` knob shifts it); then
+    draw among the previous chord's inversions (keep) or among all other chords
+    (change), with temperature, top-p and the key constraint. At temperature 0 both
+    decisions are greedy: change when that is more likely than not, then the most
+    likely chord. Deciding in two steps keeps greedy decoding from holding forever: the
+    previous chord is rarely more likely than "some other chord", but often more likely
+    than each one of them. Consumes exactly two ``rng`` draws.
+    """
+    u = rng.random()
     logits = np.array(dist.logp, dtype=np.float64)
+    mask = (
+        np.ones(len(logits), dtype=bool)
+        if params.pitch_classes is None
+        else scale_chord_mask(params.pitch_classes)
+    )
+    if not mask.any():
+        mask[:] = True
     prev = dist.previous
-    if prev is not None and params.hold != 0.5:
+    if prev is not None:
         same = IDENTITY[CHORD_INDEX[prev]] == IDENTITY
-        logits[same] += hold_bonus(params.hold)
-    mask = None if params.pitch_classes is None else scale_chord_mask(params.pitch_classes)
+        p_change = change_probability(dist, params.hold)
+        change = p_change > 0.5 if params.temperature == 0 else u < p_change
+        if not (same & mask).any():
+            change = True  # the previous chord is outside the allowed key
+        if not (~same & mask).any():
+            change = False
+        branch = ~same if change else same
+        mask = mask & branch if (mask & branch).any() else branch
     i = sample_index(logits, rng, params.temperature, params.top_p, mask)
     return CHORD_VOCAB[i]
 
@@ -151,8 +189,7 @@ class BeatEncoder:
         self._prev_deadline: int | None = None
 
     def encode(self, beat: BeatInput, rhythm: int) -> tuple[np.ndarray, np.ndarray]:
-        from instrument.models.melody import meter_index
-
+        """The (int row, float row) for one beat; advances the window."""
         deadline = beat.beat_tick - self.deadline_ticks
         start = deadline - TICKS_PER_BEAT if self._prev_deadline is None else self._prev_deadline
         floats = np.zeros(24, dtype=np.float32)

@@ -129,3 +129,16 @@ def test_step_timer_percentiles_cover_the_last_steps_only():
     assert p[100.0] == pytest.approx(0.1)
     assert p[50.0] == pytest.approx(0.0505)
     assert t.count == 1000
+
+
+def test_greedy_decoding_changes_when_change_is_more_likely_than_not():
+    prev = Chord(C, "maj", C)
+    logp = np.full(len(CHORD_VOCAB), -30.0)
+    for chord, p in ((prev, 0.4), (Chord(F, "maj", F), 0.35), (Chord(G, "maj", G), 0.25)):
+        logp[CHORD_INDEX[chord]] = np.log(p)
+    dist = ChordDistribution(logp, 12, prev)
+    greedy = ChordSamplingParams(temperature=0.0)
+    # C alone is the likeliest chord, but a change (0.6) is likelier than keeping it (0.4)
+    assert sample_chord(dist, greedy, np.random.default_rng(0)).name == "F"
+    held = ChordSamplingParams(temperature=0.0, hold=0.7)
+    assert sample_chord(dist, held, np.random.default_rng(0)).name == "C"

@@ -1,0 +1,143 @@
+"""Per-step latency of the shipped models and the fallbacks.
+
+    python -m instrument.models.bench [--steps 5000] [--providers cpu] [--json]
+
+For each model, tuned session options (one intra-op thread, spinning off, sequential)
+and onnxruntime's defaults are measured over the same stream of steps after warm-up:
+``run`` is ``session.run`` alone (the model's :class:`StepTimer`), ``step`` the whole
+``step()`` call the engine makes (encoding, run, log-softmax). The Markov and rule
+fallbacks are timed the same way. Percentiles are in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+
+from instrument.baselines import MarkovContinuator, RuleArranger
+from instrument.models.accompaniment import BeatInput
+from instrument.models.loader import DEFAULT_MODELS_DIR, load_model
+from instrument.models.timing import StepTimer
+from instrument.music import GridNote, Meter
+
+QS = (50.0, 99.0, 99.9)
+M44 = Meter(4, 4)
+
+
+def _ms(values) -> dict[str, float]:
+    p = np.percentile(np.asarray(values) * 1e3, QS)
+    return {"p50": round(float(p[0]), 4), "p99": round(float(p[1]), 4),
+            "p99.9": round(float(p[2]), 4), "n": len(values)}
+
+
+def _melody(steps: int, seed: int = 0) -> list[GridNote]:
+    rng = np.random.default_rng(seed)
+    notes, tick, pitch = [], 0, 67
+    for _ in range(steps):
+        pitch = int(np.clip(pitch + rng.choice([-4, -2, -1, 0, 1, 2, 3, 5]), 55, 84))
+        dur = int(rng.choice([3, 6, 6, 6, 12, 12, 18, 24]))
+        notes.append(GridNote(pitch, tick, dur, 80))
+        tick += dur
+    return notes
+
+
+def bench_continuation(model, steps: int) -> dict:
+    notes = _melody(steps)
+    model.reset()
+    model.step(None, M44)
+    times = []
+    for i, n in enumerate(notes):
+        if i % 256 == 0:  # a new phrase now and then, as on stage
+            model.reset(n.onset - n.onset % M44.ticks_per_bar)
+            model.step(None, M44)
+        t0 = time.perf_counter()
+        model.step(n, M44)
+        times.append(time.perf_counter() - t0)
+    return {"step": _ms(times)}
+
+
+def bench_accompaniment(model, steps: int) -> dict:
+    notes = _melody(steps * 2, seed=1)
+    model.reset()
+    times = []
+    i = 0
+    prev = None
+    for b in range(steps):
+        if b % 256 == 0:
+            model.reset()
+            prev = None
+        deadline = b * 12 - 2
+        start = i
+        while i < len(notes) and notes[i].onset < deadline:
+            i += 1
+        beat = BeatInput(b * 12, M44, tuple(notes[start:i]), prev)
+        t0 = time.perf_counter()
+        dist = model.step(beat)
+        times.append(time.perf_counter() - t0)
+        prev = dist.top()
+    return {"step": _ms(times)}
+
+
+def run(steps: int, providers: list[str], models_dir) -> dict:
+    out: dict = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "steps": steps,
+        "providers_requested": providers,
+    }
+    for name, fn in (("continuation", bench_continuation),
+                     ("accompaniment", bench_accompaniment)):
+        out[name] = {}
+        for label, tuned in (("tuned", True), ("default", False)):
+            model = load_model(name, providers, models_dir, tuned=tuned)
+            t0 = time.perf_counter()
+            model.warm_up()
+            warm = time.perf_counter() - t0
+            model.stepper.timer = StepTimer(capacity=2 * steps + 16)
+            res = fn(model, steps)
+            res["run"] = _ms(model.timer.durations())
+            res["providers"] = model.stepper.providers
+            res["warm_up_ms"] = round(warm * 1e3, 1)
+            out[name][label] = res
+    markov_path = (models_dir or DEFAULT_MODELS_DIR) / "markov_prior.npz"
+    markov = MarkovContinuator.from_prior(markov_path) if markov_path.exists() else (
+        MarkovContinuator())
+    out["markov"] = bench_continuation(markov, steps)
+    out["rules"] = bench_accompaniment(RuleArranger(), steps)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m instrument.models.bench",
+                                     description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--providers", default="cpu", help="comma-separated, e.g. cuda,cpu")
+    parser.add_argument("--models-dir", default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    from pathlib import Path
+
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    res = run(args.steps, providers, Path(args.models_dir) if args.models_dir else None)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(f"{res['steps']} steps per measurement; milliseconds (p50 / p99 / p99.9)")
+    for name in ("continuation", "accompaniment"):
+        for label, r in res[name].items():
+            for part in ("run", "step"):
+                m = r[part]
+                print(f"{name:<14} {label:<8} {part:<5} {m['p50']:7.3f} {m['p99']:7.3f} "
+                      f"{m['p99.9']:7.3f}   on {r['providers'][0]}")
+    for name in ("markov", "rules"):
+        m = res[name]["step"]
+        print(f"{name:<14} {'numpy':<8} step  {m['p50']:7.3f} {m['p99']:7.3f} {m['p99.9']:7.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,16 @@
+"""The latency benchmark runs and reports per-step percentiles for tuned and default options."""
+
+from __future__ import annotations
+
+from instrument.models import bench
+
+
+def test_bench_reports_percentiles_for_both_session_settings():
+    res = bench.run(steps=60, providers=["cpu"], models_dir=None)
+    for name in ("continuation", "accompaniment"):
+        for label in ("tuned", "default"):
+            r = res[name][label]
+            assert r["run"]["n"] >= 60 and r["step"]["n"] == 60
+            assert 0 < r["run"]["p50"] <= r["run"]["p99"] <= r["run"]["p99.9"]
+            assert r["step"]["p50"] >= r["run"]["p50"]  # a step includes its run
+    assert res["markov"]["step"]["n"] == 60 and res["rules"]["step"]["n"] == 60
