@@ -247,7 +247,11 @@ class Accompanist(ABC):
 
     @abstractmethod
     def step(self, beat: BeatInput) -> ChordDistribution:
-        """Take the melody heard up to this beat's deadline; return odds for its chord."""
+        """Take the melody heard up to this beat's deadline; return odds for its chord.
+
+        Call it for every beat, in order, even when the result comes too late to be
+        played: each call consumes that beat's notes and advances the state.
+        """
 
     def sample(
         self, dist: ChordDistribution, params: ChordSamplingParams, rng: np.random.Generator
