@@ -21,6 +21,7 @@ cycle's output becomes silence rather than an exception in JACK's thread.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import jack
@@ -70,6 +71,9 @@ class JackHost:
         self.cycles = 0
         self.errors = 0
         self.last_error = ""
+        # Seconds spent in the process callback: the last 4096 cycles, and the worst.
+        self.cycle_times = np.zeros(4096)
+        self.max_cycle_time = 0.0
         self.input_overflow = 0
         self.client.set_process_callback(self._process)
 
@@ -80,6 +84,7 @@ class JackHost:
         self.client.activate()
 
     def _process(self, frames: int) -> None:
+        began = time.perf_counter()
         rate = self.rate
         frame0 = self.client.last_frame_time
         start = frame0 / rate
@@ -114,6 +119,10 @@ class JackHost:
             for port in self.audio_out:
                 port.get_array().fill(0.0)
             self.midi_out.clear_buffer()
+        spent = time.perf_counter() - began
+        self.cycle_times[self.cycles % len(self.cycle_times)] = spent
+        if spent > self.max_cycle_time:
+            self.max_cycle_time = spent
 
     def close(self) -> None:
         try:

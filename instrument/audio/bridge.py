@@ -80,7 +80,7 @@ class AudioBridge:
         self._commands: deque[Callable[[], None]] = deque()
         self._hooks: list[Callable[[float], None]] = []
         self.blocks = 0
-        self.late_events = 0
+        self.late_events = 0  # planned notes that started more than a period late
         self.max_lateness = 0.0
 
     # -- engine thread ---------------------------------------------------------------
@@ -134,8 +134,10 @@ class AudioBridge:
             if offset >= self.block_size:
                 offset = self.block_size - 1
             elif offset < 0:
-                self.late_events += 1
+                # Late: it starts at once. Counted when later than one period.
                 self.max_lateness = max(self.max_lateness, start - event.due)
+                if offset < -self.block_size:
+                    self.late_events += 1
                 offset = 0
             synth = self.synths.get(event.part)
             if synth is None:

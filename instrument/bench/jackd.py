@@ -40,18 +40,24 @@ class JackServer:
                 self.process.wait()
 
 
+# Tests: no real-time scheduling needed, and synchronous so that no MIDI is lost.
 FLAGS: list[str] = ["--no-realtime", "--sync"]
+# As on stage (the systemd unit runs jackd -R): real-time threads, asynchronous graph.
+STAGE_FLAGS: list[str] = ["-R"]
 
 
 def jackd_available() -> bool:
     return shutil.which("jackd") is not None
 
 
-def start_jackd(rate: int = 48000, period: int = 64, name: str | None = None) -> JackServer:
+def start_jackd(
+    rate: int = 48000, period: int = 64, name: str | None = None, flags: list[str] | None = None
+) -> JackServer:
     """Start ``jackd -d dummy`` under a unique name and wait until it takes clients."""
     name = name or f"instrument-test-{uuid.uuid4().hex[:8]}"
+    flags = FLAGS if flags is None else flags
     process = subprocess.Popen(
-        ["jackd", "-n", name, *FLAGS, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+        ["jackd", "-n", name, *flags, "-d", "dummy", "-r", str(rate), "-p", str(period)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

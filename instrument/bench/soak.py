@@ -1,32 +1,40 @@
-"""Soak: a long performance, live on JACK, in accompany+continue mode.
+"""Soak: a long performance, live on JACK as on stage, in accompany+continue mode.
 
-A folk melody from ``tests/data`` (or any MIDI file) is played in a loop by the test
-controller, with pauses between repeats so the instrument answers. Measured: JACK xruns
-(the capture client's xrun callback hears every xrun of the graph), the instrument's
-missed model deadlines and late notes (from its own end-of-session report), CPU time
-of the instrument process, and its resident memory at the start and at the end.
+The JACK server runs as the systemd unit runs it (``-R``: real-time threads, the usual
+asynchronous graph) with the dummy backend. A folk melody is played in a loop by the
+test controller, with pauses between repeats so the instrument answers. No capture
+client runs (it would be a second Python client in the graph, adding xruns of its own).
+Measured: JACK xruns and the instrument's missed model deadlines, late notes and
+process-callback times (from its own end-of-session report), CPU time of the instrument
+process, and its resident memory at the start and at the end.
 """
 
 from __future__ import annotations
 
 import ast
+import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from instrument.bench.instrument_proc import InstrumentProcess
+from instrument.bench.jack_tap import Controller
 from instrument.bench.jackd import JackServer
-from instrument.bench.rig import playing
 from instrument.render import read_performance
+
+CONFIG = 'mode = "accompany+continue"\n[recording]\nenabled = true\n'
+REPORT = re.compile(
+    r"session: (\d+) xruns, (\d+) JACK cycles \(callback ms (\{.*?\})\); "
+    r"(\d+) planned notes reached the synth late, (\d+) MIDI out late "
+    r"\(at most ([\d.]+) ms\); band (\{.*\})"
+)
 
 
 def _proc_stat(pid: int) -> tuple[float, int]:
     """(CPU seconds used, resident KiB) of a process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime + stime
-    import os
-
-    cpu = ticks / os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
     rss = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -38,82 +46,81 @@ def _proc_stat(pid: int) -> tuple[float, int]:
 class SoakRun:
     seconds: float
     period: int
+    ready_seconds: float
     notes_played: int
-    xruns: int
+    report: dict
     cpu_percent: float
     rss_start_kib: int
     rss_end_kib: int
-    band: dict
-    late_synth: int
-    late_midi: int
-    max_late_ms: float
-    ready_seconds: float
 
     def summary(self) -> dict:
-        steps = {k: self.band.get(k, {}) for k in ("continuation_steps", "accompaniment_steps")}
+        band = self.report.get("band", {})
+        steps = {k: band.get(k, {}) for k in ("continuation_steps", "accompaniment_steps")}
         total = sum(s.get("steps", 0) for s in steps.values())
         missed = sum(s.get("misses", 0) for s in steps.values())
         return {
             "seconds": round(self.seconds, 1), "period": self.period,
+            "jack": "dummy backend, -R (real-time, asynchronous), no capture client",
             "ready_to_play_s": round(self.ready_seconds, 2),
-            "notes_played": self.notes_played, "xruns": self.xruns,
+            "notes_played": self.notes_played,
+            "xruns": self.report.get("xruns"), "jack_cycles": self.report.get("cycles"),
+            "callback_ms": self.report.get("callback_ms"),
             "model_steps": total, "missed_deadlines": missed,
             "missed_percent": round(100 * missed / total, 4) if total else None,
-            "late_notes_synth": self.late_synth, "late_notes_midi_out": self.late_midi,
-            "max_late_ms": self.max_late_ms,
+            "late_notes_synth": self.report.get("late_synth"),
+            "late_notes_midi_out": self.report.get("late_midi"),
+            "max_late_ms": self.report.get("max_late_ms"),
             "cpu_percent": round(self.cpu_percent, 1),
             "rss_start_mib": round(self.rss_start_kib / 1024, 1),
             "rss_end_mib": round(self.rss_end_kib / 1024, 1),
-            "responses": self.band.get("responses"),
+            "responses": band.get("responses"),
             "steps": steps,
         }
 
 
-CONFIG = 'mode = "accompany+continue"\n[recording]\nenabled = true\n'
+def parse_report(log: str) -> dict:
+    m = REPORT.search(log)
+    if m is None:
+        return {}
+    return {
+        "xruns": int(m.group(1)), "cycles": int(m.group(2)),
+        "callback_ms": ast.literal_eval(m.group(3)), "late_synth": int(m.group(4)),
+        "late_midi": int(m.group(5)), "max_late_ms": float(m.group(6)),
+        "band": ast.literal_eval(m.group(7)),
+    }
 
 
 def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> SoakRun:
     performance = read_performance(melody)
+    config = workdir / "soak.toml"
+    config.write_text(CONFIG)
+    controller = Controller("controller")
+    started = time.monotonic()
+    inst = InstrumentProcess(server, workdir, "--midi-in", "controller", "--config", str(config))
     notes = 0
-    with playing(server, workdir, CONFIG) as rig:
-        tap, controller, inst = rig.tap, rig.controller, rig.instrument
-        ready_seconds = rig.ready_seconds
-        tap.wait_frames(tap.rate // 2)
+    try:
+        inst.wait_for("ready to play", timeout=60)
+        ready = time.monotonic() - started
+        inst.wait_for("MIDI input connected")
         pid = inst.process.pid
         cpu0, rss0 = _proc_stat(pid)
-        xruns0 = tap.xruns
-        start_frame = tap.now_frame()
-        started = time.monotonic()
-        rate = tap.rate
-        while tap.now_frame() - start_frame < seconds * rate:
-            loop_start = tap.now_frame()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            loop = time.monotonic()
             for t, message in performance.events:
-                target = loop_start + int(t * rate)
-                wait = target - tap.now_frame()
-                if wait > 0:
-                    tap.wait_frames(wait)
+                delay = loop + t - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
                 controller.send(*message)
                 notes += message[0] & 0xF0 == 0x90 and message[2] > 0
-                if tap.now_frame() - start_frame >= seconds * rate:
+                if time.monotonic() - t0 >= seconds:
                     break
-            # A pause for the answer: silence, then the response plays.
-            tap.wait_frames(int(6 * rate))
-        elapsed_wall = time.monotonic() - started
+            time.sleep(6.0)  # a pause: the instrument answers
+        elapsed = time.monotonic() - t0
         cpu1, rss1 = _proc_stat(pid)
-        xruns = tap.xruns - xruns0
         inst.terminate(timeout=20)
-        report = re.search(
-            r"session: (\d+) planned notes reached the synth late, (\d+) MIDI out late "
-            r"\(at most ([\d.]+) ms\); band (\{.*\})", inst.log,
-        )
-        band = ast.literal_eval(report.group(4)) if report else {}
-        return SoakRun(
-            seconds=(tap.now_frame() - start_frame) / rate, period=tap.period,
-            notes_played=notes, xruns=xruns,
-            cpu_percent=100 * (cpu1 - cpu0) / elapsed_wall if elapsed_wall else 0.0,
-            rss_start_kib=rss0, rss_end_kib=rss1, band=band,
-            late_synth=int(report.group(1)) if report else -1,
-            late_midi=int(report.group(2)) if report else -1,
-            max_late_ms=float(report.group(3)) if report else -1.0,
-            ready_seconds=ready_seconds,
-        )
+        return SoakRun(elapsed, server.period, ready, notes, parse_report(inst.log),
+                       100 * (cpu1 - cpu0) / elapsed, rss0, rss1)
+    finally:
+        inst.kill()
+        controller.close()

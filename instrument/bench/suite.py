@@ -65,7 +65,8 @@ def machine() -> dict:
         "jackd": (jackd_version.stdout or jackd_version.stderr).strip().splitlines()[0]
         if jackd_version.returncode == 0 or jackd_version.stdout else "unknown",
         "load_average_at_start": os.getloadavg(),
-        "jack_settings": "dummy backend, 48 kHz, --no-realtime --sync (private server)",
+        "jack_settings": "dummy backend, 48 kHz, private servers: --no-realtime --sync for "
+        "latency and onsets (no MIDI lost by the capture client), -R for the soak",
     }
 
 
@@ -84,6 +85,17 @@ def run(out: Path, sizes: Sizes, models_dir: Path, melody: Path | None = None) -
                 _live(server, work, period, sizes, results, raw, melody)
         finally:
             server.stop()
+
+    log.info("soak: %.0f s in accompany+continue at %d frames", sizes.soak_seconds,
+             sizes.periods[0])
+    server = jackd.start_jackd(period=sizes.periods[0], flags=jackd.STAGE_FLAGS)
+    try:
+        with jack_environment(server):
+            results["soak"] = soak.measure(
+                server, work, melody or DATA / "reel_4-4.mid", sizes.soak_seconds
+            ).summary()
+    finally:
+        server.stop()
 
     log.info("model steps")
     tunes = steps.tunes_from(DATA)
@@ -135,11 +147,6 @@ def _live(server, work: Path, period: int, sizes: Sizes, results: dict, raw: dic
     on = onsets.measure(server, work, phrases=sizes.onset_phrases)
     results["onsets"].append(on.summary())
     raw["onsets"][period] = on.midi_errors
-    if period == sizes.periods[0]:
-        log.info("soak: %.0f s in accompany+continue", sizes.soak_seconds)
-        results["soak"] = soak.measure(
-            server, work, melody or DATA / "reel_4-4.mid", sizes.soak_seconds
-        ).summary()
 
 
 def _plots(out: Path, raw: dict, results: dict) -> None:

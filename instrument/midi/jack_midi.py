@@ -63,7 +63,7 @@ class JackMidiSender:
         self._now: deque[tuple[int, ...]] = deque()  # as soon as possible (the player's)
         self.connected_to: str | None = None
         self.sent = 0
-        self.late = 0  # planned messages that reached the port after their frame
+        self.late = 0  # planned messages that left more than one period after their frame
         self.max_late = 0.0  # seconds
 
     def send(self, message: Sequence[int], due: float | None = None) -> None:
@@ -103,8 +103,10 @@ class JackMidiSender:
         end = block_start + frames / rate
         for due, message in self._pending.pop_due(end):
             if due < block_start:
-                self.late += 1
-                self.max_late = max(self.max_late, block_start - due)
+                lateness = block_start - due
+                self.max_late = max(self.max_late, lateness)
+                if lateness > frames / rate:
+                    self.late += 1
             offset = min(frames - 1, max(0, round((due - block_start) * rate)))
             try:
                 port.write_midi_event(offset, message)
