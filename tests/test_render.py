@@ -119,3 +119,19 @@ def test_rendered_accompaniment_fits_the_melody_at_least_as_well_as_the_rules(tm
         results[name] = sum(total) / len(total)
     print(f"\nnote-in-chord of rendered accompaniment: {results}")
     assert results["model"] >= results["rules"]
+
+
+def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
+    """The live part steps the model as ``instrument evaluate`` does, from the piece's
+    start: the chords it plays are the ones the published metrics were measured on."""
+    from instrument.evaluate import run_accompanist
+    from instrument.parts.factory import load_models
+
+    config = Config()
+    config.mode = "accompany"
+    result = render(config, read_performance(REEL), tmp_path / "out.mid", seed=0)
+    played = {c.beat: c.chord for c in result.chords if c.neural}
+    assert len(played) > 20
+    evaluated = run_accompanist(load_models(config).accompaniment, read_midi(REEL), 2)
+    same = [b for b, chord in played.items() if b < len(evaluated) and evaluated[b] == chord]
+    assert len(same) == len([b for b in played if b < len(evaluated)])

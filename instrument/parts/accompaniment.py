@@ -23,7 +23,12 @@ import numpy as np
 from instrument.beat import BeatClock
 from instrument.engine import TimedEvent
 from instrument.midi import messages as mm
-from instrument.models.accompaniment import Accompanist, BeatInput, ChordSamplingParams
+from instrument.models.accompaniment import (
+    NO_CHORD,
+    Accompanist,
+    BeatInput,
+    ChordSamplingParams,
+)
 from instrument.models.chords import Chord
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
@@ -128,8 +133,25 @@ class Accompaniment:
         self._heard = [n for n in self._heard if n.onset >= boundary]
         return seen
 
+    def _lead_in(self, beat_tick: int, clock: BeatClock) -> None:
+        """Step both accompanists through a silent beat before the first one played.
+
+        The models learned pieces from their start: a first step with no chord before
+        it and no melody yet, then chords. Live, the first beat is planned only after
+        the player has begun; this step gives the models that same beginning.
+        """
+        tick = beat_tick - TICKS_PER_BEAT
+        lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick), None)
+        if self.neural is not None:
+            neural = self.neural
+            self.runner.submit(lambda: neural.step(lead_in))  # in order, before the beat
+        self.rules.step(lead_in)
+        self._previous = NO_CHORD
+
     def _decide(self, beat: int, now: float, clock: BeatClock) -> list[TimedEvent]:
         beat_tick = beat * TICKS_PER_BEAT
+        if self._previous is None:
+            self._lead_in(beat_tick, clock)
         beat_input = BeatInput(beat_tick, clock.meter, self._visible_notes(beat_tick),
                                self._previous)
         future: Future | None = None
