@@ -13,6 +13,7 @@ TensorRT builds an engine.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 from collections.abc import Sequence
@@ -27,6 +28,16 @@ PROVIDERS = {
     "cpu": "CPUExecutionProvider",
 }
 _failed: dict[str, str] = {}  # provider -> why it failed, for this process
+
+# Libraries a GPU provider needs before onnxruntime can even try it. Asking onnxruntime
+# without them prints a banner on stdout and costs a failed session; checking is cheap.
+# CUDA's runtime and cuDNN are left to onnxruntime: its wheels find them in pip packages.
+_DRIVER = ("libcuda.so.1",)
+_TENSORRT = ("libnvinfer.so.10", "libnvinfer.so.11", "libnvinfer.so.8")
+_NEEDS = {
+    "CUDAExecutionProvider": [_DRIVER],
+    "TensorrtExecutionProvider": [_DRIVER, _TENSORRT],
+}
 
 
 class ModelError(Exception):
@@ -115,6 +126,43 @@ def requested_providers(names: Sequence[str]) -> list[str]:
     return out
 
 
+def _pip_library_dirs() -> list[Path]:
+    """Where pip's TensorRT packages put their libraries (tensorrt-cu12-libs and kin)."""
+    import importlib.util
+
+    dirs = []
+    for package in ("tensorrt_libs", "tensorrt_cu12_libs", "tensorrt_cu13_libs"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            dirs += [Path(p) for p in spec.submodule_search_locations]
+    return dirs
+
+
+def _loadable(names: Sequence[str]) -> bool:
+    candidates = list(names) + [
+        str(d / n) for d in _pip_library_dirs() for n in names if names is _TENSORRT
+    ]
+    for name in candidates:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def missing_libraries(ort_name: str) -> str | None:
+    """Why ``ort_name`` cannot start on this machine (a library not found), or None.
+
+    Only a first check: a provider that passes it can still fail to initialise.
+    """
+    for alternatives in _NEEDS.get(ort_name, []):
+        if not _loadable(alternatives):
+            what = "no NVIDIA driver" if alternatives is _DRIVER else "TensorRT not installed"
+            return f"{' or '.join(alternatives)} not found ({what})"
+    return None
+
+
 def create_session(
     onnx_path: os.PathLike | str,
     providers: Sequence[str] = ("cpu",),
@@ -133,6 +181,11 @@ def create_session(
     path = str(onnx_path)
     for i, ort_name in enumerate(chain):
         if ort_name in _failed:
+            continue
+        missing = missing_libraries(ort_name)
+        if missing is not None:
+            _failed[ort_name] = missing
+            log.warning("execution provider %s skipped: %s", ort_name, missing)
             continue
         entries = [_provider_entry(n, cache) for n in chain[i:] if n not in _failed]
         try:

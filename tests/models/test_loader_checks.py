@@ -119,3 +119,20 @@ def test_unusable_gpu_providers_fall_back_to_cpu_with_a_logged_reason(caplog, tm
         assert any(full in r.getMessage() or short in r.getMessage()
                    for r in caplog.records if r.levelno >= logging.WARNING), short
     assert any("running on" in r.getMessage() for r in caplog.records)
+
+
+def test_a_gpu_provider_without_its_libraries_is_skipped_quietly(monkeypatch, capfd, caplog):
+    """No onnxruntime banner on the console: the missing library is named in the log."""
+    from instrument.models import session
+
+    monkeypatch.setattr(session, "_failed", {})
+    monkeypatch.setitem(session._NEEDS, "CUDAExecutionProvider", [("libno-such-driver.so.1",)])
+    monkeypatch.setitem(session._NEEDS, "TensorrtExecutionProvider",
+                        [("libno-such-driver.so.1",)])
+    caplog.set_level(logging.WARNING, logger="instrument.models.session")
+    sess = create_session(DEFAULT_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"])
+    assert sess.get_providers() == ["CPUExecutionProvider"]
+    out, err = capfd.readouterr()
+    assert "EP Error" not in out + err
+    skipped = [r.getMessage() for r in caplog.records]
+    assert sum("libno-such-driver.so.1 not found" in m for m in skipped) == 2
