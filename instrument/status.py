@@ -48,6 +48,7 @@ import select
 import socket
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -170,7 +171,7 @@ class StatusServer:
             finally:
                 os.umask(old)
             os.chmod(self.path, 0o600)
-            sock.listen(8)
+            sock.listen(socket.SOMAXCONN)
             sock.setblocking(False)
         except OSError:
             sock.close()
@@ -266,6 +267,23 @@ class StatusServer:
                 self.failed += 1
 
 
+def _connect(sock: socket.socket, path: Path, timeout: float) -> None:
+    """Connect, waiting while the server's backlog is full.
+
+    A unix socket with a timeout answers a full backlog with EAGAIN at once rather than
+    waiting, so many clients asking together would fail for no good reason.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(str(path))
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the backlog at {path} stayed full") from None
+            time.sleep(0.01)
+
+
 def query(path: os.PathLike | str, timeout: float = 2.0) -> dict:
     """Ask the instance listening on ``path`` for its status. Raises StatusUnavailable."""
     path = Path(path)
@@ -273,7 +291,7 @@ def query(path: os.PathLike | str, timeout: float = 2.0) -> dict:
     sock.settimeout(timeout)
     try:
         try:
-            sock.connect(str(path))
+            _connect(sock, path, timeout)
         except FileNotFoundError:
             raise StatusUnavailable(f"no instrument is running (no socket at {path})") from None
         except ConnectionRefusedError:
