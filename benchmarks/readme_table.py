@@ -36,7 +36,8 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
         target = "p50 <= 1.5 periods" if r["period"] == 64 and r["synth"] != "jack_midisine" else ""
         out.append((
             f"key-to-sound, {who}, {r['period']} frames, {r['notes']} notes",
-            f"p50 {_fmt(s['p50_ms'], 3)} / p99 {_fmt(s['p99_ms'], 3)} / max {_fmt(s['max_ms'], 3)} ms"
+            f"p50 {_fmt(s['p50_ms'], 3)} / p99 {_fmt(s['p99_ms'], 3)}"
+            f" / max {_fmt(s['max_ms'], 3)} ms"
             f" beyond arrival (p50 {s['p50_periods']:.3f}, p99 {s['p99_periods']:.3f} periods)",
             target,
         ))
@@ -81,7 +82,8 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
              f" ({_fmt(soak['missed_percent'], 3)} %)", "< 0.1 %"),
             (label + ": xruns", f"{soak['xruns']} in {soak['jack_cycles']} JACK cycles", "0"),
             (label + ": audio callback",
-             f"p50 {_fmt(cb.get('p50'))} / p99 {_fmt(cb.get('p99'))} / max {_fmt(cb.get('max'))} ms",
+             f"p50 {_fmt(cb.get('p50'))} / p99 {_fmt(cb.get('p99'))}"
+             f" / max {_fmt(cb.get('max'))} ms",
              ""),
             (label + ": late notes",
              f"synth {soak['late_notes_synth']}, MIDI out {soak['late_notes_midi_out']}"

@@ -5,6 +5,7 @@ A smoke run, so the suite cannot rot; timings are printed, never asserted."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,15 @@ def test_quick_bench_writes_results_and_plots(tmp_path):
     assert {r["options"] for r in steps} == {"tuned", "default"}
     assert results["streaming_vs_recompute"]["ratio"] > 1
     print(json.dumps({k: results[k] for k in ("key_to_sound", "onsets", "soak")}, indent=1))
+
+    # The README's table is printed from this same file; it must keep reading it.
+    table_script = Path(__file__).parents[2] / "benchmarks" / "readme_table.py"
+    table = subprocess.run(
+        [sys.executable, str(table_script), str(out / "results.json")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith("Machine: ")
+    for measure in ("key-to-sound, instrument (thru), 64 frames", "generated-note onset error",
+                    "model step, continuation", "streaming vs recomputing", "xruns"):
+        assert measure in table.stdout, measure
