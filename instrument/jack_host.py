@@ -27,6 +27,7 @@ from collections.abc import Callable
 import jack
 import numpy as np
 
+from instrument.cycle_timing import CycleHistogram
 from instrument.jack_graph import JackGraph
 from instrument.midi.jack_midi import JackMidiSender
 
@@ -71,9 +72,11 @@ class JackHost:
         self.cycles = 0
         self.errors = 0
         self.last_error = ""
-        # Seconds spent in the process callback: the last 4096 cycles, and the worst.
-        self.cycle_times = np.zeros(4096)
-        self.max_cycle_time = 0.0
+        # Every cycle of the session: how long after the cycle began our callback was
+        # entered (JACK's thread waiting for the GIL shows here), and how long it ran.
+        self.start_delays = CycleHistogram()
+        self.cycle_times = CycleHistogram()
+        self.overruns = 0  # cycles that ended more than a period after they began
         self.input_overflow = 0
         self.client.set_process_callback(self._process)
 
@@ -87,6 +90,7 @@ class JackHost:
         began = time.perf_counter()
         rate = self.rate
         frame0 = self.client.last_frame_time
+        delay = (self.client.frame_time - frame0) / rate
         start = frame0 / rate
         self.cycles += 1
         try:
@@ -120,9 +124,10 @@ class JackHost:
                 port.get_array().fill(0.0)
             self.midi_out.clear_buffer()
         spent = time.perf_counter() - began
-        self.cycle_times[self.cycles % len(self.cycle_times)] = spent
-        if spent > self.max_cycle_time:
-            self.max_cycle_time = spent
+        self.start_delays.record(delay)
+        self.cycle_times.record(spent)
+        if delay + spent > frames / rate:
+            self.overruns += 1
 
     def close(self) -> None:
         try:

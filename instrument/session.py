@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from instrument import __version__, systemd
 from instrument.audio import server as audio_server
 from instrument.audio.sound import SoundSystem
@@ -357,11 +355,9 @@ class Session:
             "late_events": self.sound.bridge.late_events,
             "late_midi_out": getattr(self.sender, "late", 0),
             "xruns": host.graph.xruns if host else 0,
-            "callback_ms": {
-                "p50": round(float(np.percentile(host.cycle_times, 50)) * 1000, 3),
-                "p99": round(float(np.percentile(host.cycle_times, 99)) * 1000, 3),
-                "max": round(host.max_cycle_time * 1000, 3),
-            } if host else {},
+            "callback_ms": host.cycle_times.summary_ms() if host else {},
+            "callback_start_ms": host.start_delays.summary_ms() if host else {},
+            "callback_overruns": host.overruns if host else 0,
             "callback_errors": host.errors if host else 0,
             "last_callback_error": host.last_error if host else "",
         }
@@ -420,9 +416,11 @@ class Session:
             self._report(())
             s = self.stats()
             log.info(
-                "session: %d xruns, %d JACK cycles (callback ms %s); %d planned notes reached "
+                "session: %d xruns, %d JACK cycles (callback ms %s; entered after ms %s; "
+                "%d ended over a period); %d planned notes reached "
                 "the synth late, %d MIDI out late (at most %.1f ms); band %s", s["xruns"],
-                self.host.cycles if self.host else 0, s["callback_ms"], s["late_events"],
+                self.host.cycles if self.host else 0, s["callback_ms"], s["callback_start_ms"],
+                s["callback_overruns"], s["late_events"],
                 s["late_midi_out"],
                 1000 * max(self.sound.bridge.max_lateness, getattr(self.sender, "max_late", 0)),
                 self.band.status(),

@@ -25,7 +25,8 @@ from instrument.render import read_performance
 
 CONFIG = 'mode = "accompany+continue"\n[recording]\nenabled = true\n'
 REPORT = re.compile(
-    r"session: (\d+) xruns, (\d+) JACK cycles \(callback ms (\{.*?\})\); "
+    r"session: (\d+) xruns, (\d+) JACK cycles \(callback ms (\{.*?\}); "
+    r"entered after ms (\{.*?\}); (\d+) ended over a period\); "
     r"(\d+) planned notes reached the synth late, (\d+) MIDI out late "
     r"\(at most ([\d.]+) ms\); band (\{.*\})"
 )
@@ -65,6 +66,8 @@ class SoakRun:
             "notes_played": self.notes_played,
             "xruns": self.report.get("xruns"), "jack_cycles": self.report.get("cycles"),
             "callback_ms": self.report.get("callback_ms"),
+            "callback_start_ms": self.report.get("callback_start_ms"),
+            "cycles_over_period": self.report.get("overruns"),
             "model_steps": total, "missed_deadlines": missed,
             "missed_percent": round(100 * missed / total, 4) if total else None,
             "late_notes_synth": self.report.get("late_synth"),
@@ -84,9 +87,10 @@ def parse_report(log: str) -> dict:
         return {}
     return {
         "xruns": int(m.group(1)), "cycles": int(m.group(2)),
-        "callback_ms": ast.literal_eval(m.group(3)), "late_synth": int(m.group(4)),
-        "late_midi": int(m.group(5)), "max_late_ms": float(m.group(6)),
-        "band": ast.literal_eval(m.group(7)),
+        "callback_ms": ast.literal_eval(m.group(3)),
+        "callback_start_ms": ast.literal_eval(m.group(4)), "overruns": int(m.group(5)),
+        "late_synth": int(m.group(6)), "late_midi": int(m.group(7)),
+        "max_late_ms": float(m.group(8)), "band": ast.literal_eval(m.group(9)),
     }
 
 

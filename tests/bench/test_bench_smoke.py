@@ -27,6 +27,10 @@ def test_quick_bench_writes_results_and_plots(tmp_path):
     assert inst["notes"] + inst["missing"] == 8 and inst["notes"] >= 6
     assert results["onsets"][0]["chord_onsets"] > 0
     assert results["soak"]["notes_played"] > 0
+    # Every cycle's callback time and entry delay, over the whole soak.
+    assert results["soak"]["callback_ms"]["max"] >= results["soak"]["callback_ms"]["p99"] > 0
+    assert results["soak"]["callback_start_ms"]["p50"] >= 0
+    assert results["soak"]["cycles_over_period"] >= 0
     assert (out / "latency.png").stat().st_size > 5000
     steps = [r for r in results["model_steps"] if "p50_ms" in r]
     assert {r["options"] for r in steps} == {"tuned", "default"}
