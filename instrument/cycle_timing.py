@@ -41,22 +41,25 @@ class CycleHistogram:
 
     def percentile(self, q: float) -> float:
         """The q-th percentile in seconds (the upper edge of its bin); NaN when empty."""
-        counts = np.array(self.counts)  # a copy: the audio thread may be adding to it
-        total = int(counts.sum())
+        return self._percentiles((q,))[0]
+
+    def _percentiles(self, qs: tuple[float, ...]) -> list[float]:
+        cumulative = np.cumsum(self.counts)  # a copy: the audio thread may be adding to it
+        total = int(cumulative[-1])
         if total == 0:
-            return float("nan")
-        rank = int(np.searchsorted(np.cumsum(counts), q / 100.0 * total))
-        if rank >= BINS - 1:
-            return self.max
-        return min((rank + 1) * BIN_SECONDS, self.max)
+            return [float("nan")] * len(qs)
+        out = []
+        for q in qs:
+            rank = int(np.searchsorted(cumulative, q / 100.0 * total))
+            out.append(self.max if rank >= BINS - 1 else min((rank + 1) * BIN_SECONDS, self.max))
+        return out
 
     def summary_ms(self) -> dict[str, float]:
         """p50, p99, p99.9 and max in milliseconds (empty when nothing was recorded)."""
         if self.count == 0:
             return {}
-        out = {
-            name: round(self.percentile(q) * 1000, 3)
-            for name, q in (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
-        }
+        names = ("p50", "p99", "p999")
+        values = self._percentiles((50.0, 99.0, 99.9))
+        out = {name: round(v * 1000, 3) for name, v in zip(names, values, strict=True)}
         out["max"] = round(self.max * 1000, 3)
         return out

@@ -49,7 +49,6 @@ class Sizes:
                    wider_soaks=((128, 120.0), (256, 120.0)))
 
 
-
 def _soak(work: Path, tune: Path, period: int, seconds: float) -> dict:
     """One soak on a JACK server started as on stage (see ``soak``)."""
     log.info("soak: %.0f s in accompany+continue at %d frames", seconds, period)
@@ -59,6 +58,7 @@ def _soak(work: Path, tune: Path, period: int, seconds: float) -> dict:
             return soak.measure(server, work, tune, seconds).summary()
     finally:
         server.stop()
+
 
 def machine() -> dict:
     def cpu_model() -> str:
