@@ -8,7 +8,8 @@ What is extracted, all on the metrical grid of :mod:`instrument.music` (12 ticks
 bar 0 starting at tick 0, pickups shifted so bar lines fall on multiples of the bar):
 
 - ``folk``: monophonic melodies from Essen (``essenFolksong``), O'Neill's 1850
-  (``oneills1850``) and Ryan's Mammoth Collection (``ryansMammoth``).
+  (``oneills1850``), Ryan's Mammoth Collection (``ryansMammoth``), Aird's Airs
+  (``airdsAirs``) and the two fife and minstrelsy books of ``miscFolk``.
 - ``chorales``: the 371 Bach chorales of ``corpus.chorales.Iterator`` that have exactly
   four parts: soprano as the melody, alto, tenor and bass as the accompaniment.
 - ``chordsym``: tunes whose chords are written as chord symbols: the Nottingham reels
@@ -16,8 +17,17 @@ bar 0 starting at tick 0, pickups shifted so bar lines fall on multiples of the 
 
 Tunes with several time signatures, free meter, fewer than 8 notes, or more than 2 % of
 notes off the 12-tick grid are dropped. Meters in halves (2/2, 3/2, 4/2) are read as the
-same bar in quarters (4/4, 6/4, 8/4) so sixteenths stay on the grid. Repeats are not
-expanded; notes are read as written.
+same bar in quarters (4/4, 6/4, 8/4) so sixteenths stay on the grid.
+
+Repeats are expanded (music21's ``expandRepeats``), so every tune is stored as played:
+an ABC end-repeat with no start-repeat before it, after an earlier end-repeat, repeats
+from just after that earlier one (as abc2midi reads it; music21 alone would go back to
+the start), and the measures are laid out again so that every full measure starts on a
+bar line (an anacrusis written again after a full first-ending bar is dropped rather
+than shifting the rest of the tune by its length; see :func:`measure_starts`). A score
+whose repeats music21 cannot expand is read as written. Each record keeps, per played
+measure, its start tick and its written measure number (``measures``), so a played bar
+can be traced to the written one.
 """
 
 from __future__ import annotations
@@ -32,9 +42,9 @@ from fractions import Fraction
 
 from tqdm import tqdm
 
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 CACHE_DIR = pathlib.Path(__file__).resolve().parent / "cache"
-FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth")
+FOLK_COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 MIN_NOTES = 8
 
 
@@ -73,24 +83,133 @@ def _to_ticks(ql: Fraction, tpq: int) -> tuple[int, bool]:
     return round(t), t.denominator == 1
 
 
-def _notes_of(stream, tpq: int, shift_ql: Fraction, chord_symbols: bool = False):
-    """(pitch, onset, duration) triples of a part, monophonic top line; count of off-grid."""
+def _measure_length(m) -> Fraction:
+    return Fraction(m.duration.quarterLength)
+
+
+def measure_starts(lengths: list[Fraction], bar: Fraction) -> list[Fraction]:
+    """Where each measure of a played sequence starts, in quarters from bar 0.
+
+    A short first measure is an anacrusis: it ends on the first bar line. Every other
+    measure follows the one before, except that a full measure always starts on a bar
+    line: when the measures before leave it off the grid (a pickup written again after a
+    full first-ending bar, a part-bar that does not add up), it moves to the nearest bar
+    line, the earlier one on a tie. Moving back overlaps the measure before, whose notes
+    from that point on are then dropped by the caller.
+    """
+    starts: list[Fraction] = []
+    pos = Fraction(0)
+    for i, length in enumerate(lengths):
+        if i == 0 and 0 < length < bar:
+            start = bar - length
+        elif length >= bar and pos % bar:
+            lo = (pos // bar) * bar
+            start = lo if pos - lo <= lo + bar - pos else lo + bar
+        else:
+            start = pos
+        starts.append(start)
+        pos = start + length
+    return starts
+
+
+def _notes_of(measures, starts: list[Fraction], tpq: int):
+    """A part laid out at ``starts``: (pitch, onset, duration) triples, off-grid count, and
+    chord symbols as (onset, root pc, bass pc, pcs, figure).
+
+    ``measures``: the part's measures in played order (ties already stripped). Notes and
+    symbols of a measure that start at or after the next measure's start (an overlap made
+    by :func:`measure_starts`) are dropped.
+    """
     from music21 import harmony
 
     out: list[tuple[int, int, int]] = []
+    symbols: list[list] = []
     off_grid = 0
-    for n in stream.stripTies(inPlace=False).flatten().notes:
-        if isinstance(n, harmony.ChordSymbol) or n.duration.isGrace:
-            continue
-        ql = Fraction(n.quarterLength)
-        if ql <= 0:
-            continue
-        pitch = n.pitch.midi if n.isNote else max(p.midi for p in n.pitches)
-        on, ok1 = _to_ticks(Fraction(n.offset) + shift_ql, tpq)
-        dur, ok2 = _to_ticks(ql, tpq)
-        off_grid += (not ok1) + (not ok2)
-        out.append((int(pitch), on, max(1, dur)))
-    return out, off_grid
+    for m, start in zip(measures, starts, strict=True):
+        begin, _ = _to_ticks(start, tpq)
+        out = [n for n in out if n[1] < begin]
+        symbols = [c for c in symbols if c[0] < begin]
+        for n in m.flatten().notes:
+            if isinstance(n, harmony.ChordSymbol):
+                if n.root() is not None and n.pitches:
+                    on, _ = _to_ticks(start + Fraction(n.offset), tpq)
+                    pcs = sorted({p.pitchClass for p in n.pitches})
+                    symbols.append([on, n.root().pitchClass, n.bass().pitchClass, pcs, n.figure])
+                continue
+            if n.duration.isGrace:
+                continue
+            ql = Fraction(n.quarterLength)
+            if ql <= 0:
+                continue
+            pitch = n.pitch.midi if n.isNote else max(p.midi for p in n.pitches)
+            on, ok1 = _to_ticks(start + Fraction(n.offset), tpq)
+            dur, ok2 = _to_ticks(ql, tpq)
+            off_grid += (not ok1) + (not ok2)
+            out.append((int(pitch), on, max(1, dur)))
+    return out, off_grid, symbols
+
+
+def _mark_implicit_repeat_starts(score) -> None:
+    """Give each section that ends in an end-repeat with no start-repeat its start-repeat.
+
+    ABC players repeat such a section from just after the previous end-repeat (or from
+    the start for the first one); music21's expander would go back to the start.
+    Measures under a repeat bracket (first and second endings) are skipped over when
+    finding where the next section begins.
+    """
+    from music21 import bar, spanner
+
+    for part in score.parts:
+        measures = list(part.getElementsByClass("Measure"))
+        in_bracket = {id(m) for rb in part.spanners.getElementsByClass(spanner.RepeatBracket)
+                      for m in rb.getSpannedElements()}
+        section_start = None  # first measure after the previous end-repeat
+        has_start = True  # the first section may start at the top
+        for i, m in enumerate(measures):
+            left = m.leftBarline
+            if isinstance(left, bar.Repeat) and left.direction == "start":
+                has_start = True
+            right = m.rightBarline
+            if isinstance(right, bar.Repeat) and right.direction == "end":
+                if not has_start and section_start is not None:
+                    section_start.leftBarline = bar.Repeat(direction="start")
+                has_start = False
+                j = i + 1
+                while j < len(measures) and id(measures[j]) in in_bracket:
+                    j += 1
+                section_start = measures[j] if j < len(measures) else None
+
+
+def _has_repeats(score) -> bool:
+    from music21 import bar
+
+    return any(isinstance(b, bar.Repeat)
+               for b in score.parts[0].recurse().getElementsByClass(bar.Barline))
+
+
+def played(score):
+    """The score with its repeats expanded (see the module doc), and whether it was."""
+    if not _has_repeats(score):
+        return score, False
+    try:
+        _mark_implicit_repeat_starts(score)
+        return score.expandRepeats(), True
+    except Exception:  # music21's expander raises several types on odd repeat marks
+        return score, False
+
+
+def _layout(score, tpq: int) -> tuple[list, list[Fraction], list[list[int]]]:
+    """Per part, its played measures (ties stripped); their starts; the measure record."""
+    from music21 import stream
+
+    parts = [p.stripTies(inPlace=False) for p in score.parts]
+    measures = [list(p.getElementsByClass(stream.Measure)) for p in parts]
+    ts = score.recurse().getElementsByClass("TimeSignature").first()
+    bar = Fraction(ts.barDuration.quarterLength)
+    starts = measure_starts([_measure_length(m) for m in measures[0]], bar)
+    record = [[_to_ticks(s, tpq)[0], int(m.number or 0)] for s, m in zip(starts, measures[0],
+                                                                        strict=True)]
+    return measures, starts, record
 
 
 def _monophonic(notes: list[tuple[int, int, int]]) -> list[list[int]]:
@@ -108,13 +227,6 @@ def _monophonic(notes: list[tuple[int, int, int]]) -> list[list[int]]:
     return out
 
 
-def _pickup_shift(part) -> Fraction:
-    measures = part.getElementsByClass("Measure")
-    if not measures:
-        return Fraction(0)
-    return Fraction(measures[0].paddingLeft or 0)
-
-
 def _meter_of(score) -> tuple[int, int] | None:
     ratios = {ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")}
     if len(ratios) != 1:
@@ -130,13 +242,15 @@ def _title(score, fallback: str) -> str:
 
 
 def melody_record(score, collection: str, source: str) -> dict | None:
-    """One folk tune as a JSON-able record, or None when it is not usable."""
+    """One folk tune, as played (repeats expanded), as a JSON-able record, or None when it
+    is not usable."""
     meter = _meter_of(score)
     if meter is None or not score.parts:
         return None
     tpq = ticks_per_quarter(*meter)
-    part = score.parts[0]
-    notes, off_grid = _notes_of(part, tpq, _pickup_shift(part))
+    score, expanded = played(score)
+    measures, starts, record = _layout(score, tpq)
+    notes, off_grid, _ = _notes_of(measures[0], starts, tpq)
     if len(notes) < MIN_NOTES or off_grid > 0.02 * 2 * len(notes):
         return None
     return {
@@ -145,6 +259,8 @@ def melody_record(score, collection: str, source: str) -> dict | None:
         "title": _title(score, source),
         "meter": f"{meter[0]}/{meter[1]}",
         "melody": _monophonic(notes),
+        "repeats_expanded": expanded,
+        "measures": record,
     }
 
 
@@ -181,10 +297,13 @@ def _chorale(name: str) -> list[dict]:
     if len(parts) != 4 or meter is None:
         return []
     tpq = ticks_per_quarter(*meter)
-    shift = _pickup_shift(parts[0])
+    score, expanded = played(score)
+    measures, starts, record = _layout(score, tpq)
+    if len(measures) != 4 or any(len(m) != len(measures[0]) for m in measures):
+        return []
     voices = []
-    for part in parts:
-        notes, off_grid = _notes_of(part, tpq, shift)
+    for part_measures in measures:
+        notes, off_grid, _ = _notes_of(part_measures, starts, tpq)
         if off_grid > 0.02 * 2 * max(1, len(notes)):
             return []
         voices.append(_monophonic(notes))
@@ -199,13 +318,15 @@ def _chorale(name: str) -> list[dict]:
             "meter": f"{meter[0]}/{meter[1]}",
             "melody": voices[0],
             "accompaniment": sorted(lower, key=lambda n: (n[1], n[3])),
+            "repeats_expanded": expanded,
+            "measures": record,
         }
     ]
 
 
 def _chord_symbol_tunes(path: str) -> list[dict]:
     """Tunes with chord symbols: melody plus per-symbol (onset, root pc, bass pc, pcs)."""
-    from music21 import converter, harmony, stream
+    from music21 import converter, stream
 
     parsed = converter.parse(path, forceSource=True)
     scores = parsed.scores if isinstance(parsed, stream.Opus) else [parsed]
@@ -216,16 +337,9 @@ def _chord_symbol_tunes(path: str) -> list[dict]:
         if meter is None:
             continue
         tpq = ticks_per_quarter(*meter)
-        part = score.parts[0]
-        shift = _pickup_shift(part)
-        notes, off_grid = _notes_of(part, tpq, shift)
-        symbols = []
-        for cs in part.stripTies(inPlace=False).flatten().getElementsByClass(harmony.ChordSymbol):
-            if cs.root() is None or not cs.pitches:
-                continue
-            on, _ = _to_ticks(Fraction(cs.offset) + shift, tpq)
-            pcs = sorted({p.pitchClass for p in cs.pitches})
-            symbols.append([on, cs.root().pitchClass, cs.bass().pitchClass, pcs, cs.figure])
+        score, expanded = played(score)
+        measures, starts, record = _layout(score, tpq)
+        notes, off_grid, symbols = _notes_of(measures[0], starts, tpq)
         if len(notes) < MIN_NOTES or not symbols or off_grid > 0.02 * 2 * len(notes):
             continue
         out.append(
@@ -236,6 +350,8 @@ def _chord_symbol_tunes(path: str) -> list[dict]:
                 "meter": f"{meter[0]}/{meter[1]}",
                 "melody": _monophonic(notes),
                 "chord_symbols": sorted(symbols, key=lambda s: s[0]),
+                "repeats_expanded": expanded,
+                "measures": record,
             }
         )
     return out
