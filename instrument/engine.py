@@ -37,6 +37,12 @@ from instrument.midi.router import InputEvent, InputQueue
 log = logging.getLogger(__name__)
 
 PLAYER = "player"
+#: Offline passes at one clock time after which ``advance_to`` gives up (a bug).
+STALL_PASSES = 10_000
+
+
+class EngineStalled(RuntimeError):
+    """The offline engine kept waking at the same time with nothing due (a bug)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,8 @@ class Engine:
         self.player = PlayerState()
         self.stats = EngineStats()
         self._on_fatal = on_fatal
+        # (hand-out time, seq, event): an event leaves ``lead`` before it is due; the
+        # hand-out time is stored so the wake-up and the test use the same number.
         self._heap: list[tuple[float, int, TimedEvent]] = []
         # Inputs stamped later than the clock (offline feeding) wait here for their time.
         self._later: list[tuple[float, int, InputEvent]] = []
@@ -156,7 +164,7 @@ class Engine:
         self._notes: dict[str, dict[int, list]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.loops = 0  # passes of the engine thread: the watchdog sees it advance
+        self.loops = 0  # passes (``step`` calls): the watchdog sees them advance
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -177,7 +185,6 @@ class Engine:
         try:
             while not self._stop.is_set():
                 self.step()
-                self.loops += 1
                 self.clock.wait(self.queue.wakeup, self._next_wakeup())
         except BaseException as exc:  # a fatal error must still silence everything
             self.stats.errors += 1
@@ -190,6 +197,7 @@ class Engine:
 
     def step(self) -> None:
         """Take inputs, let parts plan, hand out what is due within ``lead``."""
+        self.loops += 1
         now = self.clock.now()
         self._collect_inputs()
         while self._later and self._later[0][0] <= now:
@@ -204,7 +212,13 @@ class Engine:
             heapq.heappush(self._later, (event.time, next(self._seq), event))
 
     def advance_to(self, t: float) -> None:
-        """Offline: run every wake-up up to clock time ``t``, in order."""
+        """Offline: run every wake-up up to clock time ``t``, in order.
+
+        Every wake-up makes progress (a part asked to be woken at a time finds its work
+        due then), so the clock moves on; ``EngineStalled`` is raised, rather than
+        spinning, if it stays put for ``STALL_PASSES`` passes.
+        """
+        still, last = 0, self.clock.now()
         while True:
             self._collect_inputs()
             wake = min(self._next_wakeup(), t)
@@ -212,12 +226,18 @@ class Engine:
             self.step()
             if wake >= t:
                 return
+            now = self.clock.now()
+            still = still + 1 if now == last else 0
+            last = now
+            if still >= STALL_PASSES:
+                raise EngineStalled(f"the engine woke {still} times at t={now:.6f} s "
+                                    "without anything becoming due")
 
     def _next_wakeup(self) -> float:
         now = self.clock.now()
         wake = now + 0.05
         if self._heap:
-            wake = min(wake, self._heap[0][0] - self.lead)
+            wake = min(wake, self._heap[0][0])
         if self._later:
             wake = min(wake, self._later[0][0])
         for part in self.parts:
@@ -268,12 +288,11 @@ class Engine:
     def schedule(self, event: TimedEvent) -> None:
         """Plan an event; it reaches the outputs ``lead`` seconds before it is due."""
         self.stats.planned += 1
-        heapq.heappush(self._heap, (event.due, next(self._seq), event))
+        heapq.heappush(self._heap, (event.due - self.lead, next(self._seq), event))
 
     def _hand_out(self, now: float) -> None:
-        horizon = now + self.lead
         heap = self._heap
-        while heap and heap[0][0] <= horizon:
+        while heap and heap[0][0] <= now:
             _, _, event = heapq.heappop(heap)
             self._to_outputs(event)
 

@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"instrument: config error: {exc}", file=sys.stderr)
         return 2
     setup_logging("warning" if args.json else config.log_level)
+    from instrument.engine import EngineStalled
     from instrument.render import plot_piano_roll, read_performance, render
 
     try:
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     try:
         result = render(config, performance, args.output, args.wav, args.seed, args.tail)
-    except OSError as exc:
+    except (OSError, EngineStalled) as exc:
         print(f"instrument: {exc}", file=sys.stderr)
         return 1
     if args.plot:

@@ -99,7 +99,12 @@ class Band:
         self.taps = TapTempo()
         self.follower = MidiClockFollower(clock)
         self.mode = "thru"
+        # When the player last fell silent (no key or pedal holding a note), and the times
+        # that silence ends a phrase and sends the accompaniment to rest: stored once, so
+        # a wake-up at one of them finds it due (``now >= stored``, never a difference).
         self.quiet_since: float | None = None
+        self.phrase_ends_at: float | None = None
+        self.rest_at: float | None = None
         self.last_note: float | None = None
         self._clock_sent_until: float | None = None
         self._pending: list[TimedEvent] = []
@@ -265,7 +270,7 @@ class Band:
         if kind == mm.CONTROL_CHANGE:
             if message[1] == mm.CC_SUSTAIN:
                 if not player.held.sounding():
-                    self.quiet_since = t
+                    self._fall_quiet(t)
                 return
             action = self.controls.control_change(message[1], message[2])
             if action is not None:
@@ -279,7 +284,7 @@ class Band:
         elif mm.is_note_off(message):
             self.melody.note_off(message[1], t)
             if not player.held.sounding():
-                self.quiet_since = t
+                self._fall_quiet(t)
         self._take_melody()
 
     def _note_on(self, pitch: int, velocity: int, t: float) -> None:
@@ -295,7 +300,7 @@ class Band:
             self._ensure_clock(t)
         if self.accompanying and not self.accompaniment.playing and self.clock.running:
             self.accompaniment.begin(self.clock.next_beat(t + 0.05))
-        self.quiet_since = None
+        self._fall_quiet(None)
         self.last_note = t
         self.melody.note_on(pitch, velocity, t)
 
@@ -351,18 +356,26 @@ class Band:
         events += self._clock_out(now)
         return events
 
-    def _phrase_over(self, now: float) -> bool:
-        if self.quiet_since is None or not self.responder.call or self.responder.responding:
-            return False
+    def _fall_quiet(self, t: float | None) -> None:
+        """The player fell silent at ``t`` (None: they play again)."""
+        self.quiet_since = t
+        if t is None:
+            self.phrase_ends_at = self.rest_at = None
+            return
         silence = self.responder.settings.silence or self.clock.seconds_per_beat
-        return now - self.quiet_since >= silence
+        bars = self.accompaniment.settings.stop_after_bars
+        self.phrase_ends_at = t + silence
+        self.rest_at = t + bars * self.clock.meter.beats_per_bar * self.clock.seconds_per_beat
+
+    def _phrase_over(self, now: float) -> bool:
+        if self.phrase_ends_at is None or not self.responder.call or self.responder.responding:
+            return False
+        return now >= self.phrase_ends_at
 
     def _player_gone(self, now: float) -> bool:
         if self.responder.responding or self.last_note is None:
             return False
-        bars = self.accompaniment.settings.stop_after_bars
-        limit = bars * self.clock.meter.beats_per_bar * self.clock.seconds_per_beat
-        return self.quiet_since is not None and now - self.quiet_since >= limit
+        return self.rest_at is not None and now >= self.rest_at
 
     def _clock_out(self, now: float) -> list[TimedEvent]:
         clock = self.clock
@@ -386,9 +399,8 @@ class Band:
             self.responder.next_wakeup(clock) if self.continuing else None,
             self.accompaniment.next_wakeup(clock) if self.accompanying else None,
         ]
-        if self.continuing and self.quiet_since is not None and self.responder.call:
-            silence = self.responder.settings.silence or clock.seconds_per_beat
-            times.append(self.quiet_since + silence)
+        if self.continuing and self.phrase_ends_at is not None and self.responder.call:
+            times.append(self.phrase_ends_at)
         if self._clock_sent_until is not None and clock.running:
             times.append(self._clock_sent_until - CLOCK_AHEAD / 2)
         if self._pending:
@@ -401,7 +413,7 @@ class Band:
         self.responder.reset()
         self.accompaniment.reset()
         self.melody.reset()
-        self.quiet_since = None
+        self._fall_quiet(None)
         self._pending = []
         if self.settings.tempo_source == "internal":
             self.clock.stop()
