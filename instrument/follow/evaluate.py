@@ -1,0 +1,296 @@
+"""The follower run as the band runs it, on played performances, scored against the beats.
+
+:func:`simulate` replays a :class:`~instrument.follow.performance.Performance` through a
+follower, causally, on a :class:`~instrument.beat.BeatClock` the follower drives, and
+plans beats as the accompaniment does: beat ``k`` is decided at
+``clock.time_at(k) - lead`` (``lead`` = the larger of ``lookahead`` and
+``deadline_ticks`` grid ticks, :class:`~instrument.parts.accompaniment.Accompaniment`'s
+rule), and the time the clock gives for ``k`` at that moment is the prediction scored.
+When the follower renumbers its beats the next beat to plan moves on to the first one
+still ahead of the lead; a beat predicted in the past sounds at once (late). The
+re-timed prediction (the last one before the beat sounds) is scored too.
+
+Per tune, after its first two bars: the error of each planned beat to the nearest
+played beat; how the followed beat relates to the played one (``ratio``: followed beat
+length in played beats, 2 = half time, 0.5 = double time; the phase: on the beat or
+between; the bar phase: followed downbeats on played ones); the bars it took to lock
+(from the first note until two bars of planned beats in a row lie within
+``LOCK_MS``). :func:`summarize` pools tunes; ``cost_us`` is the follower's time per
+heard onset, measured here.
+
+:class:`FixedTempo` is the instrument without following: the configured tempo, beat 0
+at the player's first note: the baseline of the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from instrument.beat import BeatClock, clamp_bpm
+from instrument.follow.follower import BeatFollower
+from instrument.follow.performance import Performance, PerformanceStyle, perform
+from instrument.follow.settings import FollowSettings
+from instrument.models.tune import Tune
+from instrument.music import TICKS_PER_BEAT, Meter
+
+LOCK_MS = 50.0
+RATIOS = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
+RATIO_NAMES = {1 / 3: "1/3", 1 / 2: "double", 2 / 3: "2/3", 1.0: "same", 3 / 2: "3/2",
+               2.0: "half", 3.0: "3"}
+
+
+@dataclass(frozen=True)
+class BandTiming:
+    """When the band decides a beat: ``lead`` seconds before the predicted time."""
+
+    lookahead: float = 0.02
+    deadline_ticks: int = 2
+
+    def lead(self, clock: BeatClock) -> float:
+        return max(self.lookahead, self.deadline_ticks * clock.seconds_per_tick)
+
+
+class FixedTempo:
+    """Today's fixed clock: the configured tempo from the player's first note (beat 0)."""
+
+    def __init__(self, meter: Meter, bpm: float = 100.0) -> None:
+        self.meter = meter
+        self.bpm = clamp_bpm(bpm)
+        self.start: float | None = None
+        self.onsets = 0
+        self._started = False
+        self.chord_due: float | None = None
+
+    def onset(self, t: float, pitch: int, velocity: int) -> None:
+        if self.start is None:
+            self.start = t
+        self.onsets += 1
+
+    def advance(self, now: float) -> None:
+        pass
+
+    def drive(self, clock: BeatClock) -> bool:
+        if self.start is not None and not self._started:
+            clock.bpm = self.bpm
+            clock.start(self.start, 0.0)
+            self._started = True
+        return False
+
+
+@dataclass
+class TuneResult:
+    name: str
+    meter: str
+    start_bpm: float
+    errors_ms: list[float]  # signed, planned beats after the first two bars
+    retimed_ms: list[float]
+    ratio: float | None  # followed beat length in played beats
+    on_beat: bool | None  # followed beats on played beats (not between)
+    bar_phase: bool | None  # followed downbeats on played downbeats
+    bars_to_lock: float | None
+    cost_us: list[float] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """``same``, ``half``, ``double``, ``2/3``... or ``other``, from ``ratio``."""
+        if self.ratio is None:
+            return "none"
+        best = min(RATIOS, key=lambda r: abs(np.log(self.ratio / r)))
+        return RATIO_NAMES[best] if abs(np.log(self.ratio / best)) < 0.08 else "other"
+
+
+def simulate(perf: Performance, follower, timing: BandTiming | None = None,
+             measure_cost: bool = True) -> TuneResult:
+    """Run ``follower`` over ``perf`` as the band would (see the module docstring)."""
+    timing = timing or BandTiming()
+    clock = BeatClock(bpm=100.0, meter=perf.tune.meter)
+    onsets = perf.onsets
+    end = perf.beat_times[-1]
+    planned: list[tuple[int, float, float]] = []  # beat, decided at, predicted time
+    retimed: dict[int, float] = {}
+    sounding: list[int] = []  # planned beats not yet sounded
+    costs: list[float] = []
+    next_beat: int | None = None
+    i = 0
+    now = onsets[0][0]
+    while True:
+        t_on = onsets[i][0] if i < len(onsets) else np.inf
+        due = follower.chord_due
+        t_chord = due if due is not None else np.inf
+        t_plan = np.inf
+        if next_beat is not None and clock.running:
+            t_plan = clock.time_at(next_beat) - timing.lead(clock)
+        t = min(t_on, t_chord, max(t_plan, now))
+        if t > end:
+            break
+        now = max(now, t)
+        sounding = [b for b in sounding if retimed[b] > now]
+        heard = follower.onsets
+        start = time.perf_counter_ns() if measure_cost else 0
+        if t == t_on:
+            follower.onset(t, onsets[i][1], onsets[i][2])
+            i += 1
+        else:
+            follower.advance(now)
+        if measure_cost and follower.onsets != heard:
+            costs.append((time.perf_counter_ns() - start) / 1000.0)
+        renumbered = follower.drive(clock)
+        if not clock.running:
+            continue
+        lead = timing.lead(clock)
+        if next_beat is None:
+            next_beat = clock.next_beat(now + 0.05)
+        if renumbered:
+            next_beat = max(next_beat, clock.next_beat(now + lead))
+        for b in sounding:
+            retimed[b] = max(now, clock.time_at(b))
+        while clock.time_at(next_beat) - lead <= now:
+            predicted = max(now, clock.time_at(next_beat))
+            planned.append((next_beat, now, predicted))
+            retimed[next_beat] = predicted
+            sounding.append(next_beat)
+            next_beat += 1
+    return _score(perf, planned, retimed, costs)
+
+
+def _score(perf: Performance, planned: list[tuple[int, float, float]],
+           retimed: dict[int, float], costs: list[float]) -> TuneResult:
+    bar = perf.beats_per_bar
+    first_note = perf.beat_of(perf.onsets[0][0])
+    scored_from = perf.time_of(first_note + 2 * bar)
+    last = perf.onsets[-1][0]
+    lo, hi = perf.first_beat, perf.first_beat + len(perf.beat_times) - 1
+    errors, again, positions, numbers = [], [], [], []
+    lock_run: list[tuple[float, bool]] = []
+    for beat, _decided, predicted in planned:
+        pos = perf.beat_of(predicted)
+        nearest = int(np.clip(round(pos), lo, hi))
+        err = (predicted - perf.time_of(nearest)) * 1000.0
+        lock_run.append((pos, abs(err) <= LOCK_MS))
+        if predicted < scored_from or predicted > last:
+            continue
+        errors.append(err)
+        again.append((retimed[beat] - perf.time_of(
+            int(np.clip(round(perf.beat_of(retimed[beat])), lo, hi)))) * 1000.0)
+        positions.append(pos)
+        numbers.append(beat)
+    ratio = on_beat = bar_phase = None
+    if len(positions) >= 4:
+        pos = np.asarray(positions)
+        num = np.asarray(numbers)
+        steps = np.diff(pos) / np.maximum(np.diff(num), 1)
+        ratio = float(np.median(steps))
+        frac = pos - np.rint(pos)
+        on_beat = bool(np.median(np.abs(frac)) < 0.2)
+        down = num % bar == 0
+        if down.any():
+            bar_phase = bool(np.mean(np.rint(pos[down]).astype(int) % bar == 0) > 0.5)
+    return TuneResult(
+        perf.tune.name, str(perf.tune.meter), perf.start_bpm, errors, again, ratio,
+        on_beat, bar_phase, _bars_to_lock(lock_run, first_note, bar), costs,
+    )
+
+
+def _bars_to_lock(run: list[tuple[float, bool]], first: float, bar: int) -> float | None:
+    """Bars from the first note to the first of ``2 * bar`` planned beats in a row that
+    are each within LOCK_MS of a played beat, one played beat apart."""
+    need = 2 * bar
+    count = 0
+    for j, (pos, ok) in enumerate(run):
+        step_ok = j == 0 or abs(pos - run[j - 1][0] - 1.0) < 0.2
+        count = count + 1 if ok and (count == 0 or step_ok) else (1 if ok else 0)
+        if count >= need:
+            return max(0.0, (run[j - need + 1][0] - first) / bar)
+    return None
+
+
+def _percentiles(values: Sequence[float], qs: Iterable[float]) -> list[float | None]:
+    if not len(values):
+        return [None for _ in qs]
+    a = np.abs(np.asarray(values, dtype=float))
+    return [round(float(np.percentile(a, q)), 2) for q in qs]
+
+
+def summarize(results: Sequence[TuneResult]) -> dict:
+    """Pooled figures over tunes (see the module docstring)."""
+    errors = [e for r in results for e in r.errors_ms]
+    again = [e for r in results for e in r.retimed_ms]
+    costs = [c for r in results for c in r.cost_us]
+    kinds: dict[str, int] = {}
+    for r in results:
+        kinds[r.kind] = kinds.get(r.kind, 0) + 1
+    same = [r for r in results if r.kind == "same"]
+    n = max(1, len(results))
+    locks = [r.bars_to_lock for r in results if r.bars_to_lock is not None]
+    p50, p90 = _percentiles(errors, (50, 90))
+    r50, r90 = _percentiles(again, (50, 90))
+    c50, c99 = _percentiles(costs, (50, 99))
+    meters: dict[str, int] = {}
+    for r in results:
+        meters[r.meter] = meters.get(r.meter, 0) + 1
+    return {
+        "tunes": len(results),
+        "meters": dict(sorted(meters.items(), key=lambda kv: -kv[1])),
+        "beats_scored": len(errors),
+        "error_ms_p50": p50,
+        "error_ms_p90": p90,
+        "retimed_error_ms_p50": r50,
+        "retimed_error_ms_p90": r90,
+        "half_time_share": round(kinds.get("half", 0) / n, 4),
+        "double_time_share": round(kinds.get("double", 0) / n, 4),
+        "other_ratio_share": round(sum(v for k, v in kinds.items()
+                                       if k not in ("same", "half", "double")) / n, 4),
+        "off_beat_share": round(sum(1 for r in same if r.on_beat is False) / n, 4),
+        "wrong_bar_phase_share": round(
+            sum(1 for r in same if r.on_beat and r.bar_phase is False) / n, 4),
+        "bars_to_lock_p50": _percentiles(locks, (50,))[0],
+        "bars_to_lock_p90": _percentiles(locks, (90,))[0],
+        "never_locked_share": round(1.0 - len(locks) / n, 4),
+        "cost_us_p50": c50,
+        "cost_us_p99": c99,
+        "ratios": dict(sorted(kinds.items())),
+    }
+
+
+Factory = Callable[[Meter], object]
+
+
+def follower_factory(bpm: float = 100.0, settings: FollowSettings | None = None) -> Factory:
+    return lambda meter: BeatFollower(meter, bpm, settings)
+
+
+def fixed_factory(bpm: float = 100.0) -> Factory:
+    return lambda meter: FixedTempo(meter, bpm)
+
+
+def usable(tune: Tune, min_beats: int = 0) -> bool:
+    """Tunes worth playing: enough notes, and (optionally) long enough to score."""
+    if len(tune.melody) < 8:
+        return False
+    span = (tune.melody[-1].onset - tune.melody[0].onset) // TICKS_PER_BEAT
+    return span >= min_beats
+
+
+def evaluate_tunes(
+    tunes: Sequence[Tune], seed: int = 0, style: PerformanceStyle | None = None,
+    timing: BandTiming | None = None, factories: dict[str, Factory] | None = None,
+) -> dict:
+    """Perform each tune once (seed + index) and run every follower on it.
+
+    Returns ``{name: summary}`` for ``factories`` (default: the follower with default
+    settings and the fixed clock, both told 100 bpm) and the performance settings.
+    """
+    style = style or PerformanceStyle()
+    factories = factories or {"follow": follower_factory(), "fixed": fixed_factory()}
+    results: dict[str, list[TuneResult]] = {name: [] for name in factories}
+    for k, tune in enumerate(tunes):
+        perf = perform(tune, seed + k, style)
+        for name, make in factories.items():
+            results[name].append(simulate(perf, make(tune.meter), timing))
+    out = {name: summarize(rs) for name, rs in results.items()}
+    out["per_tune"] = {name: results[name] for name in results}  # for callers; not JSON
+    return out

@@ -1,0 +1,325 @@
+"""The beat follower: the player's onsets in, a predicted beat and a confidence out.
+
+:class:`BeatFollower` hears note-ons (``onset``), groups chords, and keeps a bank of
+competing beat hypotheses (:mod:`instrument.follow.bank`). The first onset seeds the
+bank with every starting tempo of the lock range, the onset on each point of the beat;
+the configured tempo is a prior over them that settles half and double time, and the
+metrical prior and the accents settle the rest. The best hypothesis, with hysteresis, is
+the *leader*: its beats are the follower's beats, numbered from 0 (the first downbeat)
+with downbeats at multiples of the meter's beats per bar.
+
+Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
+a :class:`~instrument.beat.BeatClock` to the leader's beat. Beat numbers only move on:
+when the leader changes (or its bar phase does), its beats are renumbered so that no
+beat the band may already have planned (up to ``horizon`` ahead of now) gets a number
+again; numbers may be skipped, never replayed.
+
+``confidence`` (0..1) is the product of how far the leader is ahead of the hypotheses
+that predict other beats, how many of the recent onsets fit its grid, and how recent the
+last onset is: a long silence or playing off any pulse takes it down. After a pause of
+``pause_beats``, or when the leader stops fitting, the next onset re-locks: a fresh bank
+with the old tempo as its prior, the old beat kept with a head start.
+
+Engine thread only; see ``FollowSettings`` for the parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from instrument.beat import BeatClock, clamp_bpm
+from instrument.follow.bank import HypothesisBank, lock_periods
+from instrument.follow.onsets import Accents, Onset, OnsetGrouper
+from instrument.follow.settings import FollowSettings
+from instrument.music import Meter
+
+
+class BeatFollower:
+    """Follows the player's beat from note onsets (see the module docstring)."""
+
+    def __init__(
+        self, meter: Meter | None = None, bpm: float = 100.0,
+        settings: FollowSettings | None = None,
+    ) -> None:
+        self.settings = settings or FollowSettings()
+        self.meter = meter or Meter(4, 4)
+        self.tempo = clamp_bpm(bpm)
+        self._grouper = OnsetGrouper(self.settings.chord_window)
+        self._accents = Accents()
+        self._bank = HypothesisBank(self.meter, self.settings)
+        self._lock_periods = lock_periods(self.settings)
+        self.reset()
+
+    # -- configuration ----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the beat (panic, a new piece): the next onset locks afresh."""
+        self._bank.clear()
+        self._grouper.clear()
+        self._accents.reset()
+        self._prior_period = 60.0 / self.tempo
+        self._prior_octaves = self.settings.prior_octaves
+        self._leader: int | None = None
+        self._phase = 0
+        self._offset = 0
+        self._anchor_time = 0.0
+        self._anchor_beat = 0.0
+        self._period = 60.0 / self.tempo
+        self._has_beat = False
+        self._frontier = -1.0
+        self._last_onset: float | None = None
+        self._relock_next = False
+        self._dominance = 0.0
+        self._renumbered = False
+        self.confidence = 0.0
+        self.onsets = 0
+        self.renumberings = 0
+        self.relocks = 0
+
+    def configure(self, bpm: float | None = None, meter: Meter | None = None) -> None:
+        """The configured tempo (the prior of the next lock) or meter (starts over)."""
+        if bpm is not None:
+            self.tempo = clamp_bpm(bpm)
+            if not self._has_beat:
+                self._prior_period = 60.0 / self.tempo
+        if meter is not None and meter != self.meter:
+            self.meter = meter
+            self._bank = HypothesisBank(meter, self.settings)
+            self.reset()
+
+    def seed(self, bpm: float, now: float, on_beat: bool = False) -> None:
+        """Set the tempo from outside: tap tempo (``on_beat``: a beat falls at ``now``) or
+        a preset (the tempo changes at ``now``, the phase stays).
+
+        The set tempo becomes the prior and the beat the only hypothesis; the next onset
+        brings rivals back, the set beat with a head start.
+        """
+        period = 60.0 / clamp_bpm(bpm)
+        self._prior_period = period
+        self._prior_octaves = self.settings.relock_prior_octaves
+        if not on_beat and not self._has_beat:
+            return
+        bank = self._bank
+        if on_beat:
+            beat = round(self.beat_at(now)) if self._has_beat else 0
+            t = now
+        else:
+            beat = math.ceil(self.beat_at(now))
+            t = self.time_at(beat)
+        bank.clear()
+        phase = (-beat) % self.meter.beats_per_bar
+        self._leader = bank.add(t, 0, period, phase)
+        bank.restart_scores(self.settings.relock_bonus)
+        self._phase = phase
+        self._offset = beat
+        self._publish(0)
+        self._frontier = max(self._frontier, self.beat_at(now + self.settings.horizon))
+        self._last_onset = now
+        self._relock_next = True
+        self._dominance = 1.0
+        self.confidence = 1.0
+
+    # -- input ------------------------------------------------------------------------
+
+    def onset(self, t: float, pitch: int, velocity: int) -> None:
+        """A note-on at ``t`` (engine clock seconds). Note-offs and pedal do not come here."""
+        done = self._grouper.add(t, pitch, velocity)
+        if done is not None:
+            self._hear(done, t)
+
+    def advance(self, now: float) -> None:
+        """Bring the follower up to ``now``: a finished chord is heard, silence counted.
+
+        Call before asking for predictions (the band's ``plan``).
+        """
+        done = self._grouper.flush(now)
+        if done is not None:
+            self._hear(done, now)
+        self._note_frontier(now)
+        self.confidence = self._dominance * self._fit() * self._freshness(now)
+
+    def _hear(self, onset: Onset, now: float) -> None:
+        self._note_frontier(now)
+        bank = self._bank
+        accent = self._accents.strength(onset)
+        prev = self._last_onset
+        length = self._accents.length(onset.time - prev) if prev is not None else 0.0
+        self.onsets += 1
+        if not len(bank):
+            bank.seed(onset.time, self._lock_periods)
+        elif self._relock_next or self._paused(onset.time) or self._lost():
+            self._relock(onset.time, accent, length)
+        else:
+            bank.hear(onset.time, accent, length)
+        self._last_onset = onset.time
+        self._relock_next = False
+        self._choose(now)
+
+    def _paused(self, t: float) -> bool:
+        prev = self._last_onset
+        return prev is not None and t - prev > self.settings.pause_beats * self._period
+
+    def _lost(self) -> bool:
+        i = self._leader_index()
+        bank = self._bank
+        return i is not None and bank.count[i] >= 8 and bank.fit[i] < self.settings.lost_fit
+
+    def _relock(self, t: float, accent: float, length: float) -> None:
+        """Start a fresh bank at this onset; the old leader stays with a head start."""
+        s = self.settings
+        bank = self._bank
+        i = self._leader_index()
+        self.relocks += 1
+        if i is None:
+            bank.clear()
+        else:
+            keep = np.zeros(len(bank), dtype=bool)
+            keep[i] = True
+            bank.keep(keep)
+            bank.restart_scores(s.relock_bonus)
+            self._prior_period = float(bank.P[0])
+            self._prior_octaves = s.relock_prior_octaves
+            bank.hear(t, accent, length)
+        bank.seed(t, self._lock_periods)
+
+    # -- the leader -------------------------------------------------------------------
+
+    def _leader_index(self) -> int | None:
+        return None if self._leader is None else self._bank.index_of(self._leader)
+
+    def _choose(self, now: float) -> None:
+        s = self.settings
+        bank = self._bank
+        totals = bank.totals(self._prior_period, self._prior_octaves)
+        totals = bank.merge_and_prune(now, totals)
+        best = int(np.argmax(totals))
+        i = self._leader_index()
+        changed = i is None or totals[best] > totals[i] + s.switch_margin
+        if changed:
+            i = best
+        bar = bank.bar[i]
+        phase = int(np.argmax(bar))
+        if not changed and bar[phase] <= bar[self._phase] + s.switch_margin:
+            phase = self._phase
+        if changed or phase != self._phase:
+            self._leader = int(bank.ids[i])
+            self._phase = phase
+            self._renumber(i, now)
+        self._publish(i)
+        self._dominance = self._lead_over_rivals(i, totals, now)
+        self.confidence = self._dominance * self._fit() * self._freshness(now)
+
+    def _renumber(self, i: int, now: float) -> None:
+        """Number the leader's beats so that its next unplanned beat comes after the
+        planned ones and downbeats fall on multiples of the bar."""
+        bank = self._bank
+        T, R, P = float(bank.T[i]), float(bank.R[i]), float(bank.P[i])
+        first = math.floor(R + (now + self.settings.horizon - T) / P) + 1
+        lowest = math.floor(self._frontier) + 1
+        bar = self.meter.beats_per_bar
+        number = lowest + ((first - self._phase) - lowest) % bar
+        self._offset = number - first
+        if self._has_beat:
+            self.renumberings += 1
+            self._renumbered = True
+
+    def _publish(self, i: int) -> None:
+        bank = self._bank
+        self._anchor_time = float(bank.T[i])
+        self._anchor_beat = float(bank.R[i]) + self._offset
+        self._period = float(bank.P[i])
+        self._has_beat = True
+
+    def _lead_over_rivals(self, i: int, totals: np.ndarray, now: float) -> float:
+        """1 / (1 + sum of exp(rival - leader)) over the hypotheses whose beats are
+        neither the leader's nor a subset or superset of them (not half or double)."""
+        bank = self._bank
+        P = bank.P
+        nb = bank.next_beats(now)
+        gap = nb - nb[i]
+        tol = self.settings.same_phase
+        ratio = P / P[i]
+        slow = np.rint(ratio)
+        fast = np.rint(1.0 / ratio)
+        on_leader = np.abs(gap / P[i] - np.rint(gap / P[i])) < tol
+        on_rival = np.abs(gap / P - np.rint(gap / P)) < tol
+        nested = ((slow >= 1) & (np.abs(ratio - slow) < 0.04 * slow) & on_leader) | (
+            (fast >= 2) & (np.abs(1.0 / ratio - fast) < 0.04 * fast) & on_rival
+        )
+        rival = ~nested
+        rival[i] = False
+        if not rival.any():
+            return 1.0
+        return float(1.0 / (1.0 + np.exp(totals[rival] - totals[i]).sum()))
+
+    def _fit(self) -> float:
+        i = self._leader_index()
+        return 0.0 if i is None else min(1.0, float(self._bank.fit[i]) / 0.9)
+
+    def _freshness(self, now: float) -> float:
+        if self._last_onset is None:
+            return 0.0
+        s = self.settings
+        silent = (now - self._last_onset) / self._period
+        if silent <= s.hold_beats:
+            return 1.0
+        return max(0.0, 1.0 - (silent - s.hold_beats) / s.fade_beats)
+
+    def _note_frontier(self, now: float) -> None:
+        if self._has_beat:
+            self._frontier = max(self._frontier, self.beat_at(now + self.settings.horizon))
+
+    # -- predictions ------------------------------------------------------------------
+
+    @property
+    def has_beat(self) -> bool:
+        """True once an onset has been heard (or a tempo tapped): predictions exist."""
+        return self._has_beat
+
+    @property
+    def chord_due(self) -> float | None:
+        """When the chord being played is complete and will be heard (``advance`` then)."""
+        pending = self._grouper.pending
+        return None if pending is None else pending.time + self.settings.chord_window
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 / self._period
+
+    @property
+    def seconds_per_beat(self) -> float:
+        return self._period
+
+    def time_at(self, beat: float) -> float:
+        """When beat ``beat`` (the follower's numbering) falls, as predicted now."""
+        return self._anchor_time + (beat - self._anchor_beat) * self._period
+
+    def beat_at(self, t: float) -> float:
+        return self._anchor_beat + (t - self._anchor_time) / self._period
+
+    def drive(self, clock: BeatClock) -> bool:
+        """Set ``clock`` to the predicted beat (starting it if stopped).
+
+        Returns True when the beats were renumbered since the last call (a new leader or
+        bar phase): the band should move its next unplanned beat to
+        ``clock.next_beat(now + lead)``; plans for beats that moved need re-timing.
+        """
+        if not self._has_beat:
+            return False
+        clock.set_tempo(self.bpm, self._anchor_time)
+        clock.align(self._anchor_time, self._anchor_beat)
+        clock.running = True
+        renumbered, self._renumbered = self._renumbered, False
+        return renumbered
+
+    def status(self) -> dict:
+        return {
+            "bpm": round(self.bpm, 2) if self._has_beat else None,
+            "confidence": round(self.confidence, 3),
+            "hypotheses": len(self._bank),
+            "onsets": self.onsets,
+            "renumberings": self.renumberings,
+            "relocks": self.relocks,
+        }

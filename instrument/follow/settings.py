@@ -1,0 +1,48 @@
+"""The follower's parameters, in one place, with what each one trades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FollowSettings:
+    """Parameters of :class:`instrument.follow.BeatFollower`.
+
+    Times are in seconds; ``*_beats`` in beats of the current tempo. The defaults were
+    chosen on the training split of the corpora (``python -m training.evaluate_follow``).
+    """
+
+    chord_window: float = 0.04  # notes this close to a group's first note are one onset
+
+    # Tracking: a Kalman filter over (time of a beat, seconds per beat) per hypothesis.
+    timing_noise: float = 0.018  # onsets' scatter around the grid (s)
+    phase_noise: float = 0.012  # random walk of beat times, share of a beat per beat
+    tempo_noise: float = 0.006  # random walk of the period, share of it per beat
+    outlier_sigmas: float = 2.5  # an onset further off than this is down-weighted (Huber)
+    max_tempo_step: float = 0.05  # the period moves at most this share per beat (clamp)
+
+    # Lock: competing hypotheses scored against the metrical prior and the accents.
+    prior_octaves: float = 0.5  # sd of the tempo prior around the configured tempo
+    min_lock_bpm: float = 40.0  # the tempos a lock may start from
+    max_lock_bpm: float = 240.0
+    lock_periods: int = 21  # starting tempos tried, log-spaced over that range
+    bank_size: int = 160  # most hypotheses alive at once
+    forget: float = 0.98  # per onset: old evidence fades (a window of ~50 onsets)
+    level_accent: float = 0.5  # weight of accents on beats against between them
+    bar_accent: float = 1.0  # weight of accents on downbeats
+    switch_margin: float = 1.5  # a rival must beat the leader by this (log-likelihood)
+    prune_margin: float = 30.0  # hypotheses this far behind the leader are dropped
+    same_period: float = 0.03  # two hypotheses within this share of a period ...
+    same_phase: float = 0.06  # ... and this share of a beat apart are one (merged)
+
+    # Pulse and pauses.
+    hold_beats: float = 4.5  # silence this long leaves the confidence as it was ...
+    fade_beats: float = 4.0  # ... then it falls to zero over this many more beats
+    pause_beats: float = 8.0  # after silence this long the next onset re-locks
+    relock_prior_octaves: float = 0.2  # after a pause the old tempo is the prior
+    relock_bonus: float = 3.0  # and the old beat a head start, should the player be in time
+    lost_fit: float = 0.5  # the leader's share of fitting onsets below which it re-locks
+
+    # Numbering: beats the band may already have planned are never renumbered.
+    horizon: float = 0.15  # how far ahead of now the band plans (s)
