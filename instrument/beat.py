@@ -15,7 +15,6 @@ Everything here runs on the engine thread.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
 
 from instrument.music import TICKS_PER_BEAT, Meter
 
@@ -28,34 +27,60 @@ def clamp_bpm(bpm: float) -> float:
     return min(MAX_BPM, max(MIN_BPM, bpm))
 
 
-@dataclass
 class BeatClock:
     """Beats on the clock's time line: ``beat_at(t)`` and ``time_at(beat)``.
 
     Beat 0 is the first downbeat. Tempo changes keep the beat continuous: the clock is
     re-anchored at the moment of the change. ``running`` is False until something
     starts it (the player's first note, a count-in, MIDI Start, Link).
+
+    The mapping (anchor time, anchor beat, seconds per beat) is one tuple replaced
+    whole at each change, so another thread (the recorder's) reading it with
+    ``mapping()`` never sees half of a change. Changes come from the engine thread.
     """
 
-    bpm: float = 100.0
-    meter: Meter = field(default_factory=lambda: Meter(4, 4))
-    anchor_time: float = 0.0
-    anchor_beat: float = 0.0
-    running: bool = False
+    def __init__(self, bpm: float = 100.0, meter: Meter | None = None) -> None:
+        self.meter = meter if meter is not None else Meter(4, 4)
+        self._map = (0.0, 0.0, 60.0 / clamp_bpm(bpm))
+        self.running = False
+
+    def mapping(self) -> tuple[float, float, float]:
+        """(anchor time, beat at the anchor, seconds per beat), consistent (any thread)."""
+        return self._map
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 / self._map[2]
+
+    @bpm.setter
+    def bpm(self, bpm: float) -> None:
+        """Set the tempo around the current anchor (callers then ``align``)."""
+        t, b, _ = self._map
+        self._map = (t, b, 60.0 / clamp_bpm(bpm))
+
+    @property
+    def anchor_time(self) -> float:
+        return self._map[0]
+
+    @property
+    def anchor_beat(self) -> float:
+        return self._map[1]
 
     @property
     def seconds_per_beat(self) -> float:
-        return 60.0 / self.bpm
+        return self._map[2]
 
     @property
     def seconds_per_tick(self) -> float:
-        return self.seconds_per_beat / TICKS_PER_BEAT
+        return self._map[2] / TICKS_PER_BEAT
 
     def beat_at(self, t: float) -> float:
-        return self.anchor_beat + (t - self.anchor_time) / self.seconds_per_beat
+        anchor_time, anchor_beat, spb = self._map
+        return anchor_beat + (t - anchor_time) / spb
 
     def time_at(self, beat: float) -> float:
-        return self.anchor_time + (beat - self.anchor_beat) * self.seconds_per_beat
+        anchor_time, anchor_beat, spb = self._map
+        return anchor_time + (beat - anchor_beat) * spb
 
     def tick_at(self, t: float) -> int:
         """The grid tick nearest to time ``t`` (12 ticks a beat)."""
@@ -66,7 +91,7 @@ class BeatClock:
 
     def start(self, t: float, beat: float = 0.0) -> None:
         """Start (or restart) with ``beat`` falling at time ``t``."""
-        self.anchor_time, self.anchor_beat = t, beat
+        self._map = (t, beat, self._map[2])
         self.running = True
 
     def stop(self) -> None:
@@ -74,13 +99,15 @@ class BeatClock:
 
     def set_tempo(self, bpm: float, t: float) -> None:
         """Change tempo at time ``t`` without a jump in the beat position."""
-        beat = self.beat_at(t)
-        self.bpm = clamp_bpm(bpm)
-        self.anchor_time, self.anchor_beat = t, beat
+        self._map = (t, self.beat_at(t), 60.0 / clamp_bpm(bpm))
 
     def align(self, t: float, beat: float) -> None:
         """Make ``beat`` fall at ``t`` (phase correction), keeping the tempo."""
-        self.anchor_time, self.anchor_beat = t, beat
+        self._map = (t, beat, self._map[2])
+
+    def place(self, t: float, beat: float, bpm: float) -> None:
+        """Make ``beat`` fall at ``t`` at ``bpm``: phase and tempo in one change."""
+        self._map = (t, beat, 60.0 / clamp_bpm(bpm))
 
     def next_beat(self, t: float) -> int:
         """The first whole beat at or after ``t``."""

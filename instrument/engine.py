@@ -173,6 +173,11 @@ class Engine:
         self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Live: the engine thread runs (it stops only when told to, or on a fatal error)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         """Stop the thread, then silence everything that is still sounding."""
         self._stop.set()

@@ -1,7 +1,7 @@
-"""The engine's outputs: the synth (through the audio bridge) and MIDI out.
+"""The engine's outputs: the synth (through ``PlannedNotes``) and MIDI out.
 
-Both take ``TimedEvent``s a little before they are due and pass them on with their due
-time; neither blocks the engine thread.
+Both take ``TimedEvent``s a little before they are due and hand them to the real-time
+side (``instrument.realtime``) with their due time; neither blocks the engine thread.
 """
 
 from __future__ import annotations
@@ -9,25 +9,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from instrument.audio.bridge import AudioBridge, SynthEvent
 from instrument.engine import PLAYER, TimedEvent
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
+from instrument.realtime.planned import PlannedNotes, SynthEvent
 
 CLOCK = "clock"  # the part name of MIDI clock and transport messages
 
 
 class MidiSender(Protocol):
-    """A MIDI output transport (rtmidi, or pyo's JACK MIDI port)."""
+    """Where MIDI out messages wait for their time (``MidiOutQueue``; fakes in tests)."""
 
     def send(self, message: Sequence[int], due: float | None = None) -> None: ...
 
     def drop_pending(self) -> None:
         """Forget messages not yet sent (panic: what was not due never happens)."""
-        ...
-
-    def wait_sent(self, timeout: float) -> bool:
-        """Block until every queued message has left (shutdown)."""
         ...
 
     def drop_channel(self, channel: int, after: float) -> None:
@@ -44,8 +40,8 @@ class SynthOutput:
     renders play them here.
     """
 
-    def __init__(self, bridge: AudioBridge, play_player: bool = False) -> None:
-        self.bridge = bridge
+    def __init__(self, planned: PlannedNotes, play_player: bool = False) -> None:
+        self.planned = planned
         self.play_player = play_player
         self._player_held = HeldNotes()
 
@@ -57,30 +53,29 @@ class SynthOutput:
             self._play_player(event)
             return
         if event.is_note_on:
-            self.bridge.schedule(SynthEvent(event.due, event.part, message[1], message[2]))
+            self.planned.schedule(SynthEvent(event.due, event.part, message[1], message[2]))
         elif event.is_note_off:
-            self.bridge.schedule(SynthEvent(event.due, event.part, message[1], 0))
+            self.planned.schedule(SynthEvent(event.due, event.part, message[1], 0))
 
     def _play_player(self, event: TimedEvent) -> None:
         message = event.message
         if event.is_note_on:
             self._player_held.note_on(message[1])
-            self.bridge.schedule(SynthEvent(event.due, PLAYER, message[1], message[2]))
+            self.planned.schedule(SynthEvent(event.due, PLAYER, message[1], message[2]))
         elif event.is_note_off:
             if self._player_held.note_off(message[1]):
-                self.bridge.schedule(SynthEvent(event.due, PLAYER, message[1], 0))
+                self.planned.schedule(SynthEvent(event.due, PLAYER, message[1], 0))
         elif message[0] & 0xF0 == mm.CONTROL_CHANGE and message[1] == mm.CC_SUSTAIN:
             for pitch in self._player_held.pedal(message[2] >= 64):
-                self.bridge.schedule(SynthEvent(event.due, PLAYER, pitch, 0))
+                self.planned.schedule(SynthEvent(event.due, PLAYER, pitch, 0))
 
     def panic(self, now: float) -> None:
         self._player_held.clear()
-        self.bridge.clear_planned()
-        self.bridge.call_soon(self.bridge.silence_all)
+        self.planned.panic()
 
     def cancel(self, part: str, now: float) -> None:
         """Drop the part's planned notes and release its voices (next audio block)."""
-        self.bridge.cancel(part)
+        self.planned.cancel(part, now)
 
 
 class MidiOutput:

@@ -1,34 +1,51 @@
 """Recording every session as a Standard MIDI File a producer can open in a DAW.
 
 A type-1 file: a conductor track (tempo, meter) and one named track per part ("player",
-"accompaniment", "continuation"). Every ``flush_interval`` seconds a background thread
-encodes the events that have happened since the last flush onto each track's bytes and
-rewrites the file atomically (a temporary file, then a rename), so a crash or a SIGKILL
-leaves a complete, readable file that lacks at most the last interval. Encoding is
-incremental, so a flush costs the same in the first minute of a gig and in the third
-hour. A full disk is warned about once; playing goes on.
+"accompaniment", "continuation"), each part on its own channel. The engine hands every
+event over with ``play`` (and cuts with ``cancel`` and ``panic``) by appending to a
+deque: it never waits for the recorder. Every ``flush_interval`` seconds the recorder's
+thread takes what arrived, encodes the events that have happened (each exactly once,
+with mido), and appends them to the file in place (``instrument.smf_file``): a flush
+costs what is new, the same in the third hour of a gig as in the first minute, and is
+skipped when nothing is. A crash or a SIGKILL leaves a complete, readable file that
+lacks at most the last interval. A full disk is warned about once; playing goes on and
+the file catches up when there is room again.
+
+The conductor track follows the beat clock (``BeatClock``): at each flush the file's beat
+is brought to the clock's, so its bar lines fall where the music's do, with a tempo event
+wherever the tempo changed. While the clock stands still (before the first note, in thru
+mode) the file keeps its last tempo; when the clock starts, the file's next bar line is
+placed on the clock's.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 import mido
+from mido.midifiles.meta import encode_variable_int
 
+from instrument.beat import BeatClock
 from instrument.engine import TimedEvent
 from instrument.midi import messages as mm
+from instrument.models.tune import beat_quarters
+from instrument.music import Meter
+from instrument.smf_file import GrowingSmf
 
 log = logging.getLogger(__name__)
 
-TICKS_PER_BEAT = 480
+TICKS_PER_BEAT = 480  # of the file: per quarter note
 PART_ORDER = ("player", "accompaniment", "continuation")
-_END_OF_TRACK = b"\x00\xff\x2f\x00"
+CONDUCTOR = "instrument"
+#: The file's tempo follows the clock within this range of grid beats per second.
+MIN_SPEED, MAX_SPEED = 10.0 / 60.0, 600.0 / 60.0
+_ANCHORS_KEPT = 32  # past tempo segments kept to place an event that arrives late
+_CANCEL, _PANIC = "cancel", "panic"
 
 
 def session_path(directory: Path, started: float | None = None) -> Path:
@@ -42,50 +59,53 @@ def session_path(directory: Path, started: float | None = None) -> Path:
     return path
 
 
-def _varlen(value: int) -> bytes:
-    out = bytearray([value & 0x7F])
-    value >>= 7
-    while value:
-        out.insert(0, 0x80 | (value & 0x7F))
-        value >>= 7
+def _events(messages: list, first_delta: int = 0) -> bytes:
+    """Messages as track bytes: the first ``first_delta`` ticks after the previous event,
+    the others at the same tick."""
+    out = bytearray()
+    delta = first_delta
+    for message in messages:
+        out += bytes(encode_variable_int(delta)) + bytes(message.bytes())
+        delta = 0
     return bytes(out)
 
 
-def _meta(kind: int, data: bytes) -> bytes:
-    return b"\x00\xff" + bytes([kind]) + _varlen(len(data)) + data
-
-
-def _recordable(message: tuple[int, ...], channel: int) -> bytes | None:
+def _recordable(message: tuple[int, ...], channel: int) -> mido.Message | None:
     """The message as it goes into the file, on ``channel`` (0..15), or None."""
     status = message[0]
     if status >= 0xF0:
         return None
     kind = status & 0xF0
     if kind == mm.NOTE_ON and message[2] == 0:
-        return bytes((mm.NOTE_OFF | channel, message[1], 0))
+        return mido.Message("note_off", channel=channel, note=message[1])
     if kind in (mm.NOTE_ON, mm.NOTE_OFF, mm.CONTROL_CHANGE, mm.PITCH_BEND, mm.PROGRAM_CHANGE):
-        return bytes((kind | channel, *message[1:]))
+        return mido.Message.from_bytes([kind | channel, *message[1:]])
     return None
 
 
 class _Track:
-    """One part's events: encoded bytes so far plus events not yet due."""
+    """One part's events not yet due, and where its last encoded event sits."""
 
-    def __init__(self, name: str, channel: int) -> None:
+    def __init__(self, index: int, channel: int) -> None:
+        self.index = index
         self.channel = channel
-        self.data = bytearray(_meta(0x03, name.encode()))
         self.last_tick = 0
         self.pending: list[tuple[float, tuple[int, ...]]] = []
 
 
 class SmfRecorder:
-    """An engine output that records events with their due times (see module doc)."""
+    """An engine output that records events with their due times (see module doc).
+
+    ``beat`` is the beat clock the conductor track follows; without one the file has a
+    fixed ``tempo_bpm`` (quarter notes a minute) and ``meter`` from ``start_time``.
+    """
 
     def __init__(
         self,
         path: Path,
         start_time: float,
         now: Callable[[], float],
+        beat: BeatClock | None = None,
         tempo_bpm: float = 120.0,
         meter: tuple[int, int] = (4, 4),
         flush_interval: float = 0.5,
@@ -94,44 +114,49 @@ class SmfRecorder:
         self.path = path
         self.start_time = start_time
         self.now = now
-        self.tempo_bpm = tempo_bpm
-        self.meter = meter
+        if beat is None:
+            fixed_meter = Meter(*meter)
+            beat = BeatClock(tempo_bpm / beat_quarters(fixed_meter), fixed_meter)
+            beat.start(start_time)
+        self.beat = beat
         self.flush_interval = flush_interval
         self.channels = channels or {"player": 1, "accompaniment": 2, "continuation": 3}
+        self._inbox: deque[TimedEvent | tuple[str, str, float]] = deque()
+        self._file = GrowingSmf(path, TICKS_PER_BEAT)
         self._tracks: dict[str, _Track] = {}
+        # The file's time line: (time, file beat, beats per second) from each anchor on.
+        meter_now = beat.meter
+        self._meter = meter_now
+        speed = 1.0 / beat.seconds_per_beat
+        self._anchors: deque[tuple[float, float, float]] = deque(maxlen=_ANCHORS_KEPT)
+        self._anchors.append((start_time, 0.0, speed))
+        self._offset: float | None = None  # file beat minus clock beat while it runs
+        self._tempo_us = self._quarter_tempo(speed, meter_now)
+        self._conductor_tick = 0
+        self._file.add_track(_events([
+            mido.MetaMessage("track_name", name=CONDUCTOR),
+            mido.MetaMessage("set_tempo", tempo=self._tempo_us),
+            self._time_signature(meter_now),
+        ]))
         self._track("player")
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.write_failures = 0
         self.writes = 0
         self.encoded = 0  # events encoded so far (each exactly once)
 
-    def _track(self, part: str) -> _Track:
-        track = self._tracks.get(part)
-        if track is None:
-            track = _Track(part, self.channels.get(part, 1) - 1)
-            self._tracks[part] = track
-        return track
-
-    # -- engine output ---------------------------------------------------------------
+    # -- engine output (engine thread: appends only) ---------------------------------
 
     def play(self, event: TimedEvent) -> None:
-        with self._lock:
-            self._track(event.part).pending.append((event.due, event.message))
+        self._inbox.append(event)
 
     def cancel(self, part: str, now: float) -> None:
         """A part was cut short: its events after ``now`` never happened."""
-        with self._lock:
-            track = self._tracks.get(part)
-            if track is not None:
-                track.pending = [(t, m) for t, m in track.pending if t <= now]
+        self._inbox.append((_CANCEL, part, now))
 
     def panic(self, now: float) -> None:
         """What was planned for later never happened: drop it."""
-        with self._lock:
-            for track in self._tracks.values():
-                track.pending = [(t, m) for t, m in track.pending if t <= now]
+        self._inbox.append((_PANIC, "", now))
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -140,6 +165,12 @@ class SmfRecorder:
         self.flush()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """False if the recorder's thread died (it is started and not told to stop)."""
+        thread = self._thread
+        return thread is None or thread.is_alive() or self._stop.is_set()
 
     def _run(self) -> None:
         while not self._stop.wait(self.flush_interval):
@@ -152,61 +183,25 @@ class SmfRecorder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        return self.flush(until=float("inf"))
+        ok = self.flush(until=float("inf"))
+        self._file.close()
+        return ok
 
     # -- the file ----------------------------------------------------------------------
 
-    def _ticks(self, t: float) -> int:
-        beats = max(0.0, t - self.start_time) * self.tempo_bpm / 60.0
-        return round(beats * TICKS_PER_BEAT)
-
-    def _encode_due(self, until: float) -> None:
-        with self._lock:
-            for track in self._tracks.values():
-                due = sorted((e for e in track.pending if e[0] <= until), key=lambda e: e[0])
-                if not due:
-                    continue
-                track.pending = [e for e in track.pending if e[0] > until]
-                for t, message in due:
-                    data = _recordable(message, track.channel)
-                    if data is None:
-                        continue
-                    tick = max(track.last_tick, self._ticks(t))
-                    track.data += _varlen(tick - track.last_tick) + data
-                    track.last_tick = tick
-                    self.encoded += 1
-
-    def to_bytes(self) -> bytes:
-        """The file as it stands (events encoded so far)."""
-        conductor = (
-            _meta(0x03, b"instrument")
-            + _meta(0x51, struct.pack(">I", mido.bpm2tempo(self.tempo_bpm))[1:])
-            + _meta(0x58, bytes([self.meter[0], self.meter[1].bit_length() - 1, 24, 8]))
-        )
-        with self._lock:
-            order = [p for p in PART_ORDER if p in self._tracks]
-            order += sorted(set(self._tracks) - set(PART_ORDER))
-            tracks = [conductor] + [bytes(self._tracks[p].data) for p in order]
-        out = bytearray(b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), TICKS_PER_BEAT))
-        for data in tracks:
-            body = data + _END_OF_TRACK
-            out += b"MTrk" + struct.pack(">I", len(body)) + body
-        return bytes(out)
-
     def flush(self, until: float | None = None) -> bool:
-        """Encode what has happened and rewrite the file atomically.
+        """Encode what has happened and append it to the file.
 
-        False (warned once per failure streak) if the disk refused; events stay in
+        False (warned once per failure streak) if the disk refused; the events stay in
         memory and the next flush tries again.
         """
-        self._encode_due(self.now() if until is None else until)
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        self._take_inbox()
+        now = self.now()
+        self._follow_beat(now)
+        self._encode_due(now if until is None else until)
         try:
-            with open(tmp, "wb") as f:
-                f.write(self.to_bytes())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            if self._file.write():
+                self._file.sync()
         except OSError as exc:
             self.write_failures += 1
             if self.write_failures == 1:
@@ -220,3 +215,106 @@ class SmfRecorder:
             log.info("recording %s written again", self.path)
             self.write_failures = 0
         return True
+
+    def _track(self, part: str) -> _Track:
+        track = self._tracks.get(part)
+        if track is None:
+            index = self._file.add_track(_events([mido.MetaMessage("track_name", name=part)]))
+            track = _Track(index, self.channels.get(part, 1) - 1)
+            self._tracks[part] = track
+        return track
+
+    def _take_inbox(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            item = inbox.popleft()
+            if isinstance(item, TimedEvent):
+                self._track(item.part).pending.append((item.due, item.message))
+                continue
+            command, part, now = item
+            for name, track in self._tracks.items():
+                if command == _PANIC or name == part:
+                    track.pending = [(t, m) for t, m in track.pending if t <= now]
+
+    # -- tempo map -------------------------------------------------------------------
+
+    @staticmethod
+    def _quarter_tempo(speed: float, meter: Meter) -> int:
+        """Microseconds per quarter note at ``speed`` grid beats a second."""
+        return max(1, min(0xFFFFFF, round(1e6 / (speed * beat_quarters(meter)))))
+
+    @staticmethod
+    def _time_signature(meter: Meter) -> mido.MetaMessage:
+        return mido.MetaMessage(
+            "time_signature", numerator=meter.numerator, denominator=meter.denominator
+        )
+
+    def _file_beat(self, t: float) -> float:
+        """The file's beat at time ``t`` (from the latest anchor at or before it)."""
+        for at, beat, speed in reversed(self._anchors):
+            if t >= at:
+                return beat + (t - at) * speed
+        at, beat, speed = self._anchors[0]
+        return beat + (t - at) * speed
+
+    def _follow_beat(self, now: float) -> None:
+        """Start a tempo segment at ``now`` that brings the file's beat to the clock's."""
+        last_time, last_beat, speed = self._anchors[-1]
+        if now <= last_time:
+            return
+        clock = self.beat
+        running = clock.running
+        anchor_time, anchor_beat, seconds_per_beat = clock.mapping()
+        meter = clock.meter
+        reached = last_beat + (now - last_time) * speed
+        if running:
+            clock_beat = anchor_beat + (now - anchor_time) / seconds_per_beat
+            if self._offset is None or abs(clock_beat + self._offset - reached) > 1.0:
+                # The clock started or jumped: put the file's next bar line on its bar.
+                bar = meter.beats_per_bar
+                phase = (clock_beat - reached) % bar
+                self._offset = reached + phase - clock_beat
+            target = clock_beat + self._offset
+            speed = (target - last_beat) / (now - last_time)
+            speed = min(MAX_SPEED, max(MIN_SPEED, speed))
+        else:
+            self._offset = None
+        self._anchors.append((now, last_beat + (now - last_time) * speed, speed))
+        metas = []
+        tempo = self._quarter_tempo(speed, meter)
+        if tempo != self._tempo_us:
+            metas.append(mido.MetaMessage("set_tempo", tempo=tempo))
+            self._tempo_us = tempo
+        if meter != self._meter:
+            metas.append(self._time_signature(meter))
+            self._meter = meter
+        if metas:
+            tick = max(self._conductor_tick, self._tick(last_beat, meter))
+            self._file.append(0, _events(metas, tick - self._conductor_tick))
+            self._conductor_tick = tick
+
+    def _tick(self, beat: float, meter: Meter) -> int:
+        return round(beat * beat_quarters(meter) * TICKS_PER_BEAT)
+
+    # -- events ------------------------------------------------------------------------
+
+    def _encode_due(self, until: float) -> None:
+        meter = self._meter
+        for track in self._tracks.values():
+            if not track.pending:
+                continue
+            due = sorted((e for e in track.pending if e[0] <= until), key=lambda e: e[0])
+            if not due:
+                continue
+            track.pending = [e for e in track.pending if e[0] > until]
+            encoded = bytearray()
+            for t, message in due:
+                msg = _recordable(message, track.channel)
+                if msg is None:
+                    continue
+                tick = max(track.last_tick, self._tick(self._file_beat(t), meter))
+                encoded += _events([msg], tick - track.last_tick)
+                track.last_tick = tick
+                self.encoded += 1
+            if encoded:
+                self._file.append(track.index, bytes(encoded))

@@ -42,10 +42,6 @@ class Performance:
     def end(self) -> float:
         return self.events[-1][0] if self.events else 0.0
 
-    @property
-    def quarter_bpm(self) -> float:
-        return self.bpm * beat_quarters(self.meter)
-
 
 def read_performance(path: Path, bpm: float | None = None) -> Performance:
     """The first note track of ``path`` as timed messages (channel 1).
@@ -127,8 +123,7 @@ def render(
     band.clock.start(0.0, 0.0)  # the file's own beat grid
     band.settings.tempo_source = "file"  # never restarted by the player, no clock out
     recorder = SmfRecorder(
-        out, 0.0, clock.now, tempo_bpm=performance.quarter_bpm,
-        meter=(performance.meter.numerator, performance.meter.denominator),
+        out, 0.0, clock.now, beat=band.clock,
         channels={"player": 1, "accompaniment": 2, "continuation": 3},
     )
     outputs: list = [recorder]
@@ -137,7 +132,7 @@ def render(
         sound = _offline_sound(config, clock)
         from instrument.outputs import SynthOutput
 
-        outputs.append(SynthOutput(sound.bridge, play_player=True))
+        outputs.append(SynthOutput(sound.planned, play_player=True))
     engine = Engine(clock, outputs, parts=[band])
     for t, message in performance.events:
         engine.submit(InputEvent(t, message))
@@ -160,7 +155,7 @@ def _offline_sound(config: Config, clock: OfflineClock):
 
     rate, block = config.audio.rate, config.audio.buffer
     server = audio_server.boot(audio_server.AudioSettings("manual", rate, block))
-    sound = SoundSystem(config.synth, rate, block, clock.now)
+    sound = SoundSystem(config.synth, rate, block)
     sound.server = server
     return sound
 
@@ -177,7 +172,7 @@ def _render_audio(engine: Engine, sound, end: float, wav: Path) -> None:
     t = 0.0
     while t < end + 1.0:  # a second more for the last release
         engine.advance_to(t)
-        sound.bridge.on_block(t)
+        sound.planned.play_due(t)
         server.process()
         t += period
     server.recstop()

@@ -14,6 +14,7 @@ no note is left sounding: the synth fades out, MIDI out gets every note-off plus
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -25,19 +26,22 @@ from pathlib import Path
 from instrument import __version__, systemd
 from instrument.audio import server as audio_server
 from instrument.audio.sound import SoundSystem
-from instrument.audio.thru import ThruPlayer
 from instrument.clock import Clock, LiveClock
 from instrument.config import Config
 from instrument.engine import Engine
 from instrument.jack_graph import jack_server_running
-from instrument.jack_host import JackHost
+from instrument.jack_host import JackHost, JackPorts
 from instrument.midi import rtmidi_io
 from instrument.midi.hotplug import HotplugWatcher
 from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
-from instrument.midi.router import InputQueue, InputRouter
+from instrument.midi.router import InputQueue, MidiThreadInput
 from instrument.outputs import MidiOutput, SynthOutput
 from instrument.parts.band import Band
 from instrument.parts.factory import build_band, load_models
+from instrument.realtime.cycle import AudioStage, JackCycle, NoAudio, PyoBlock, PyoStage
+from instrument.realtime.midi_out import MidiOutQueue
+from instrument.realtime.planned import BlockTimer
+from instrument.realtime.thru import ThruPlayer
 from instrument.recording import SmfRecorder, session_path
 from instrument.status import StatusServer, socket_path
 
@@ -107,12 +111,14 @@ class Session:
         self._stopped = False
         self._closers: list[tuple[str, object]] = []
         self.host: JackHost | None = None
+        self.cycle: JackCycle | None = None
         self.recorder: SmfRecorder | None = None
         self.paced: audio_server.PacedServer | None = None
         self.server = None
         self.engine: Engine | None = None
         self.watcher: HotplugWatcher | None = None
         self.sender = None
+        self.outgoing: MidiOutQueue | None = None
         self.clock: Clock = LiveClock()
         self.status_server: StatusServer | None = None
         self.watchdog: systemd.Watchdog | None = None
@@ -126,56 +132,55 @@ class Session:
         cfg = self.config
         sys.setswitchinterval(SWITCH_INTERVAL)
         rate, block = cfg.audio.rate, cfg.audio.buffer
+        ports: JackPorts | None = None
         if self.plan.audio == "jack" or self.plan.midi_api == "jack":
-            self.host = JackHost(cfg.audio.jack_client, with_audio=self.plan.audio == "jack")
+            # Active, with its ports, from here on (silent until the cycle is built).
+            self.host = JackHost(cfg.audio.jack_client)
             self.clock = self.host.clock
+            ports = self.host.open_ports(with_audio=self.plan.audio == "jack")
             if self.plan.audio == "jack":
                 rate, block = self._adopt_jack_settings(self.host)
         log.info("starting: %s; %d Hz, %d frames", self.plan.describe(cfg), rate, block)
 
-        channels = {
-            "player": cfg.midi.player_channel,
-            "accompaniment": cfg.midi.accompaniment_channel,
-            "continuation": cfg.midi.continuation_channel,
-        }
-        if cfg.recording.enabled:
-            path = session_path(cfg.recordings_dir(), time.time())
-            self.recorder = SmfRecorder(
-                path, self.clock.now(), self.clock.now,
-                flush_interval=cfg.recording.flush_interval, channels=channels,
-            )
-            self.recorder.start()
-            log.info("recording to %s", path)
+        self.server = audio_server.boot(
+            audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
+        )
+        self.queue = InputQueue()
+        self.sound = SoundSystem(cfg.synth, rate, block)
+        planned = self.sound.planned
+        self.thru = ThruPlayer(
+            self.sound.synths["player"], cfg.midi.input_channel, on_panic=planned.silence_all
+        )
+        self._recording_path = session_path(cfg.recordings_dir(), time.time())
+        inputs, sender, outgoing = self._open_midi(ports)
+        self.sender, self.outgoing = sender, outgoing
+        self._start_audio(rate, block, ports)
+        self.inputs = inputs
 
         models = load_models(cfg)
         for note in models.notes:
             (log.info if "loaded" in note else log.warning)(note)
         self.models = models
-        self.server = audio_server.boot(
-            audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
-        )
-        self.queue = InputQueue()
-        self.router = InputRouter(self.clock.now, self.queue, thru=None)
-        self.sound = SoundSystem(cfg.synth, rate, block, self.clock.now)
-        bridge = self.sound.bridge
-        self.thru = ThruPlayer(
-            self.sound.synths["player"], cfg.midi.input_channel, on_panic=bridge.silence_all
-        )
-        self.router.thru = self.thru
-        bridge.add_hook(lambda _start: self.thru.drain())
-
-        inputs, sender = self._open_midi()
-        self.sender = sender
-        self._start_audio(rate, block)
-
-        outputs: list = [SynthOutput(bridge), MidiOutput(sender, channels, cfg.midi.send_player)]
-        if self.recorder is not None:
-            outputs.append(self.recorder)
         self.band: Band = build_band(
             cfg, models, self.clock.now, cancel=lambda part: self.engine.cancel(part),
             set_part_volume=self.sound.set_volume,
             set_thru_muted=lambda muted: setattr(self.thru, "muted", muted),
         )
+        channels = {
+            "player": cfg.midi.player_channel,
+            "accompaniment": cfg.midi.accompaniment_channel,
+            "continuation": cfg.midi.continuation_channel,
+        }
+        outputs: list = [SynthOutput(planned), MidiOutput(outgoing, channels, cfg.midi.send_player)]
+        if cfg.recording.enabled:
+            path = self._recording_path
+            self.recorder = SmfRecorder(
+                path, self.clock.now(), self.clock.now, beat=self.band.clock,
+                flush_interval=cfg.recording.flush_interval, channels=channels,
+            )
+            self.recorder.start()
+            outputs.append(self.recorder)
+            log.info("recording to %s", path)
         self.engine = Engine(
             self.clock, outputs, parts=[self.band], listen_channel=cfg.midi.input_channel,
             queue=self.queue, on_fatal=lambda exc: self.request_stop(1, f"engine error: {exc}"),
@@ -183,11 +188,13 @@ class Session:
         self.engine.start()
         self.watcher = HotplugWatcher([*inputs, sender], cfg.midi.hotplug_interval)
         self.watcher.start()
-        self.inputs = inputs
         for handler in inputs:
             if getattr(handler, "connected_to", "") is None:
                 log.info("no controller yet: %s", handler.describe_wait())
         self._start_service()
+        # What exists now lives as long as the session: keep the collector from walking
+        # it (from whichever thread, the audio thread included, triggers a collection).
+        gc.freeze()
         log.info("ready to play")
 
     def _start_service(self) -> None:
@@ -199,7 +206,7 @@ class Session:
             )
             self.status_server.start()
         if service.watchdog:
-            self.watchdog = systemd.Watchdog(self.status_snapshot)
+            self.watchdog = systemd.Watchdog(self.health)
             self.watchdog.start()
         systemd.notify_ready()
 
@@ -212,49 +219,58 @@ class Session:
             )
         return host.rate, host.period
 
-    def _open_midi(self) -> tuple[list, object]:
-        """MIDI inputs (for hotplug polling) and the MIDI out sender."""
+    def _open_midi(self, ports: JackPorts | None) -> tuple[list, object, MidiOutQueue]:
+        """MIDI inputs (for hotplug polling), the MIDI out sender and its queue."""
         cfg = self.config
         if self.plan.midi_api == "jack":
             host = self.host
-            assert host is not None
-            host.on_midi = (
-                self.router.from_audio_thread
-                if self.plan.audio == "jack"
-                else self.router.from_jack_without_audio
-            )
+            assert host is not None and ports is not None
             midi_in = JackMidiInput(
                 host.graph, host.port("midi_in"), cfg.midi.input, (host.name + ":",)
             )
             sender = JackMidiSender(host.graph, host.port("midi_out"), cfg.midi.output)
-            host.sender = sender
-            return [midi_in], sender
-        deliver = self.router.from_midi_thread
+            return [midi_in], sender, sender.queue
         client = cfg.audio.jack_client
-        inputs: list = [rtmidi_io.RtMidiInput("alsa", client, cfg.midi.input, deliver)]
+
+        def deliver() -> MidiThreadInput:  # one ring per rtmidi callback thread
+            return MidiThreadInput(self.queue.ring(), self.queue.wakeup, self.clock.now, self.thru)
+
+        inputs: list = [rtmidi_io.RtMidiInput("alsa", client, cfg.midi.input, deliver())]
         if cfg.midi.virtual_ports:
-            inputs.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver))
+            inputs.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver()))
         rt_sender = rtmidi_io.RtMidiOutput(
             "alsa", client, cfg.midi.output, self.clock.now, virtual=cfg.midi.virtual_ports
         )
         rt_sender.start()
         self._closers.extend(("MIDI input", handler) for handler in inputs)
         self._closers.append(("MIDI output", rt_sender))
-        return inputs, rt_sender
+        return inputs, rt_sender, rt_sender.queue
 
-    def _start_audio(self, rate: int, block: int) -> None:
+    def _start_audio(self, rate: int, block: int, ports: JackPorts | None) -> None:
         cfg = self.config
-        bridge = self.sound.bridge
-        host = self.host
+        planned = self.sound.planned
+        stage: AudioStage
         if self.plan.audio == "jack":
-            assert host is not None
+            assert ports is not None
             self.server.start()
-            host.on_block = bridge.on_block
-            host.render = audio_server.ManualRenderer(self.server, block)
+            stage = PyoStage(
+                self.thru, planned, audio_server.ManualRenderer(self.server, block),
+                ports.audio_out,
+            )
         else:
-            self.server.setCallback(bridge.on_block)
+            stage = NoAudio(self.thru)
+            timer = BlockTimer(block / rate, self.clock.now)
+            self.server.setCallback(PyoBlock(self.thru, planned, timer))
+        host = self.host
         if host is not None:
-            host.activate()
+            assert ports is not None
+            # With ALSA MIDI the cycle's own MIDI out stays empty.
+            outgoing = self.outgoing if self.plan.midi_api == "jack" else MidiOutQueue()
+            self.cycle = JackCycle(
+                host.client, ports.midi_in, ports.midi_out, self.queue.ring(),
+                self.queue.wakeup, stage, outgoing,
+            )
+            host.run(self.cycle)
         if self.plan.audio == "offline":
             wav = Path(cfg.audio.wav) if cfg.audio.wav else self._default_wav()
             self.paced = audio_server.PacedServer(self.server, rate, block, wav)
@@ -268,9 +284,7 @@ class Session:
                 host.graph.connect(host.port(f"out_{i + 1}"), dest)
 
     def _default_wav(self) -> Path:
-        if self.recorder is not None:
-            return self.recorder.path.with_suffix(".wav")
-        return self.config.recordings_dir() / "instrument.wav"
+        return self._recording_path.with_suffix(".wav")
 
     # -- running -----------------------------------------------------------------------
 
@@ -294,8 +308,26 @@ class Session:
                 reported = self._report(reported)
         return self.exit_code
 
+    def health(self) -> dict:
+        """What the watchdog checks: counters that advance while the engine and the audio
+        run, and the threads or outputs that died. Any thread; a few attribute reads."""
+        cycle = self.cycle
+        dead = []
+        if self.engine is not None and not self.engine.alive:
+            dead.append("engine")
+        if self.sender is not None and not getattr(self.sender, "alive", True):
+            dead.append("MIDI out")
+        if self.recorder is not None and not self.recorder.alive:
+            dead.append("recorder")
+        return {
+            "engine_loops": self.engine.loops if self.engine else 0,
+            "audio_cycles": cycle.cycles if cycle is not None else self.sound.planned.blocks,
+            "dead": dead,
+        }
+
     def status_snapshot(self) -> dict:
-        """What `instrument status` shows (see instrument.status). Any thread; cheap."""
+        """What `instrument status` shows (see instrument.status). Any thread; cheap:
+        counters and fixed histograms, nothing that grows with the session."""
         cfg, host, band = self.config, self.host, self.band
         stats = self.stats()
         midi_in = next(
@@ -334,47 +366,50 @@ class Session:
             "steps": sum(m["steps"] for m in models.values()),
             "missed_deadlines": sum(m["missed_deadlines"] for m in models.values()),
             "late_notes": stats["late_events"] + stats["late_midi_out"],
+            "midi_out_deferred": stats["midi_out_deferred"],
+            "midi_out_dropped": stats["midi_out_dropped"],
             "xruns": stats["xruns"],
             "recording": str(self.recorder.path) if self.recorder else None,
             "input_received": stats["input_received"],
             "input_dropped": stats["input_dropped"],
-            "engine_loops": self.engine.loops if self.engine else 0,
-            "audio_cycles": host.cycles if host else self.sound.bridge.blocks,
+            **self.health(),
         }
 
     def stats(self) -> dict:
-        host = self.host
+        host, cycle, outgoing = self.host, self.cycle, self.outgoing
         return {
-            "input_received": self.router.received,
-            "input_dropped": dict(self.router.dropped),
-            "input_overflow": host.input_overflow if host else 0,
-            "queue_dropped": self.queue.dropped,
+            "input_received": self.queue.received,
+            "input_dropped": dict(self.queue.dropped),
+            "input_overflow": cycle.input_overflow if cycle else 0,
             "thru_overflowed": self.thru.overflowed,
             "voices_dropped": sum(s.dropped for s in self.sound.synths.values()),
             "engine_inputs": self.engine.stats.inputs if self.engine else 0,
-            "late_events": self.sound.bridge.late_events,
-            "late_midi_out": getattr(self.sender, "late", 0),
+            "late_events": self.sound.planned.late_events,
+            "late_midi_out": outgoing.late if outgoing else 0,
+            "midi_out_deferred": outgoing.deferred if outgoing else 0,
+            "midi_out_dropped": outgoing.dropped if outgoing else 0,
             "xruns": host.graph.xruns if host else 0,
-            "callback_ms": host.cycle_times.summary_ms() if host else {},
-            "callback_start_ms": host.start_delays.summary_ms() if host else {},
-            "callback_overruns": host.overruns if host else 0,
-            "callback_errors": host.errors if host else 0,
-            "last_callback_error": host.last_error if host else "",
+            "callback_ms": cycle.cycle_times.summary_ms() if cycle else {},
+            "callback_start_ms": cycle.start_delays.summary_ms() if cycle else {},
+            "callback_overruns": cycle.overruns if cycle else 0,
+            "callback_errors": cycle.errors if cycle else 0,
+            "last_callback_error": cycle.last_error if cycle else "",
         }
 
     def _report(self, previous: tuple) -> tuple:
         s = self.stats()
         key = (
-            sum(s["input_dropped"].values()), s["input_overflow"], s["queue_dropped"],
-            s["thru_overflowed"], s["voices_dropped"], s["callback_errors"],
+            sum(s["input_dropped"].values()), s["input_overflow"], s["thru_overflowed"],
+            s["voices_dropped"], s["callback_errors"], s["midi_out_dropped"],
         )
         if key != previous and any(key):
             log.warning(
-                "input: %d received; dropped %s; over the per-cycle limit %d; queue full %d; "
-                "thru overflow %d; notes without a free voice %d; callback errors %d",
+                "input: %d received; dropped %s; over the per-cycle limit %d; "
+                "thru overflow %d; notes without a free voice %d; callback errors %d; "
+                "stale MIDI out dropped %d",
                 s["input_received"], s["input_dropped"] or "none", s["input_overflow"],
-                s["queue_dropped"], s["thru_overflowed"], s["voices_dropped"],
-                s["callback_errors"],
+                s["thru_overflowed"], s["voices_dropped"], s["callback_errors"],
+                s["midi_out_dropped"],
             )
             if s["last_callback_error"]:
                 log.error("last error in the JACK callback: %s", s["last_callback_error"])
@@ -398,7 +433,7 @@ class Session:
             self._safely("engine", self.engine.stop)
             if self.band.link is not None:
                 self._safely("Ableton Link", self.band.link.stop)
-        if self.sender is not None and not self.sender.wait_sent(1.0):
+        if self.outgoing is not None and not self.outgoing.wait_sent(1.0):
             log.error("MIDI out did not send every note-off before closing")
         time.sleep(0.03)  # let the synth's fast release finish
         for name, handler in self._closers:
@@ -415,14 +450,14 @@ class Session:
         if self.engine is not None:
             self._report(())
             s = self.stats()
+            outgoing_late = self.outgoing.max_late if self.outgoing else 0.0
             log.info(
                 "session: %d xruns, %d JACK cycles (callback ms %s; entered after ms %s; "
                 "%d ended over a period); %d planned notes reached "
                 "the synth late, %d MIDI out late (at most %.1f ms); band %s", s["xruns"],
-                self.host.cycles if self.host else 0, s["callback_ms"], s["callback_start_ms"],
-                s["callback_overruns"], s["late_events"],
-                s["late_midi_out"],
-                1000 * max(self.sound.bridge.max_lateness, getattr(self.sender, "max_late", 0)),
+                self.cycle.cycles if self.cycle else 0, s["callback_ms"],
+                s["callback_start_ms"], s["callback_overruns"], s["late_events"],
+                s["late_midi_out"], 1000 * max(self.sound.planned.max_lateness, outgoing_late),
                 self.band.status(),
             )
 

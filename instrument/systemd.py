@@ -8,8 +8,10 @@ unit; systemd passes the interval as ``$WATCHDOG_USEC``), ``STATUS=...`` for
 (not started by systemd) every call here does nothing.
 
 The :class:`Watchdog` pings only while the instrument is really alive: the engine loop
-and the audio callback must both have advanced since the last check. If either stalls,
-the pings stop and systemd kills and restarts the service after ``WatchdogSec``.
+and the audio callback must both have advanced since the last check, and no thread or
+output may have died (the provider's ``dead`` list: the engine, MIDI out's sender
+thread, the recorder). If any of that fails, the pings stop and systemd kills and
+restarts the service after ``WatchdogSec``.
 """
 
 from __future__ import annotations
@@ -83,11 +85,12 @@ def watchdog_interval(environ: dict[str, str] | None = None) -> float | None:
 class Watchdog:
     """Pings ``WATCHDOG=1`` every ``interval`` seconds while the instrument is healthy.
 
-    ``provider()`` returns the status dict (see :mod:`instrument.status`); the watchdog
-    reads the :data:`HEALTH_COUNTERS` from it. A ping is sent only if every checked
-    counter increased since the previous check; a stall is logged once (and again each
-    time health comes back and is lost again). ``interval`` defaults to half of
-    systemd's ``$WATCHDOG_USEC``; with neither, ``start()`` does nothing.
+    ``provider()`` returns a dict with the :data:`HEALTH_COUNTERS` and, optionally,
+    ``dead``: names of threads or outputs that died (``Session.health``). A ping is sent
+    only if every checked counter increased since the previous check and nothing died;
+    a stall is logged once (and again each time health comes back and is lost again).
+    ``interval`` defaults to half of systemd's ``$WATCHDOG_USEC``; with neither,
+    ``start()`` does nothing.
 
     ``send`` is for tests (default :func:`notify`). ``start()`` runs a daemon thread;
     ``stop()`` ends it. The provider is called on that thread: it must be cheap and
@@ -126,7 +129,7 @@ class Watchdog:
         except Exception as exc:  # a broken provider means we cannot vouch for health
             stalled = [f"status provider raised {exc!r}"]
         else:
-            stalled = []
+            stalled = [f"{name} died" for name in status.get("dead") or ()]
             for name in self.counters:
                 value = status.get(name)
                 if value is None:

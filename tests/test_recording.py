@@ -7,7 +7,7 @@ import time
 import mido
 import pytest
 
-from instrument import recording
+from instrument import smf_file
 from instrument.engine import TimedEvent
 from instrument.recording import SmfRecorder, session_path
 
@@ -95,18 +95,18 @@ def test_panic_drops_notes_that_had_not_happened_yet(tmp_path):
 
 def test_disk_full_warns_once_and_keeps_going(tmp_path, monkeypatch, caplog):
     rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=Clock(1.0))
-    real_fsync = recording.os.fsync
+    real_fsync = smf_file.os.fsync
 
     def full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(recording.os, "fsync", full)
+    monkeypatch.setattr(smf_file.os, "fsync", full)
     rec.play(TimedEvent(0.1, "player", (0x90, 60, 90)))
     assert rec.flush() is False
     assert rec.flush() is False
     warnings = [r for r in caplog.records if "cannot write the recording" in r.message]
     assert len(warnings) == 1 and "No space left" in warnings[0].message
-    monkeypatch.setattr(recording.os, "fsync", real_fsync)
+    monkeypatch.setattr(smf_file.os, "fsync", real_fsync)
     assert rec.flush() is True
     assert notes(mido.MidiFile(tmp_path / "s.mid").tracks[1])[0][2] == 60
 

@@ -1,18 +1,15 @@
-"""The instrument's sound: one ``PolySynth`` per part, a master bus, and the bridge.
+"""The instrument's sound: one ``PolySynth`` per part, a master bus, and the planned notes.
 
-Build it after the pyo server has booted (and after the JACK MIDI input, whose pyo object
-must come first in pyo's processing order), then start the server.
+Build it after the pyo server has booted, then start the server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pyo
 
-from instrument.audio.bridge import AudioBridge
 from instrument.audio.synth import PATCHES, PolySynth
 from instrument.config import SynthConfig
+from instrument.realtime.planned import PlannedNotes
 
 PARTS = ("player", "accompaniment", "continuation")
 
@@ -20,9 +17,7 @@ PARTS = ("player", "accompaniment", "continuation")
 class SoundSystem:
     """Synths for the player and the instrument's parts, mixed to a stereo output."""
 
-    def __init__(
-        self, synth: SynthConfig, sample_rate: int, block_size: int, now: Callable[[], float]
-    ) -> None:
+    def __init__(self, synth: SynthConfig, sample_rate: int, block_size: int) -> None:
         patches = {
             "player": (synth.player_patch, synth.player_volume),
             "accompaniment": (synth.accompaniment_patch, synth.accompaniment_volume),
@@ -37,7 +32,7 @@ class SoundSystem:
         # A safety net against overload when many voices peak together.
         self._limited = pyo.Clip(mix, min=-0.98, max=0.98)
         self.output = pyo.Pan(self._limited, outs=2, pan=0.5).out()
-        self.bridge = AudioBridge(self.synths, sample_rate, block_size, now)
+        self.planned = PlannedNotes(self.synths, sample_rate, block_size)
 
     def set_volume(self, part: str, volume: float) -> None:
         """Any thread: set a part's level (0..1), smoothed over 20 ms."""

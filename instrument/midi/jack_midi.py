@@ -1,22 +1,17 @@
 """MIDI through our JACK client's ports (``instrument:midi_in`` and ``midi_out``).
 
-The process callback of ``JackHost`` reads and writes the port buffers; the classes here
-keep the ports wired (hotplug) and hold MIDI out messages until their frame comes.
+The JACK cycle (``instrument.realtime.cycle``) reads and writes the port buffers; the
+classes here keep the ports wired to the controller and to ``midi.output`` (hotplug),
+from the hotplug watcher's thread.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import deque
-from collections.abc import Sequence
-
-import jack
 
 from instrument.jack_graph import JackGraph
-from instrument.midi.messages import on_channel
 from instrument.midi.ports import choose_port, describe_choice
-from instrument.timed_queue import TimedQueue
+from instrument.realtime.midi_out import MidiOutQueue
 
 log = logging.getLogger(__name__)
 
@@ -53,66 +48,18 @@ class JackMidiInput:
 
 
 class JackMidiSender:
-    """MIDI out through ``instrument:midi_out``: each message leaves at its due frame."""
+    """Keeps ``instrument:midi_out`` connected to the port named ``wanted`` (hotplug).
+
+    The messages themselves wait in ``queue`` (a ``MidiOutQueue``) until the JACK cycle
+    writes them at their frames.
+    """
 
     def __init__(self, graph: JackGraph, port: str, wanted: str) -> None:
         self.graph = graph
         self.port = port
         self.wanted = wanted
-        self._pending: TimedQueue[tuple[int, ...]] = TimedQueue()  # planned, by due time
-        self._now: deque[tuple[int, ...]] = deque()  # as soon as possible (the player's)
+        self.queue = MidiOutQueue()
         self.connected_to: str | None = None
-        self.sent = 0
-        self.late = 0  # planned messages that left more than one period after their frame
-        self.max_late = 0.0  # seconds
-
-    def send(self, message: Sequence[int], due: float | None = None) -> None:
-        """Engine thread: queue a message; ``None`` leaves with the next cycle, a due time
-        at its frame (planned messages come in due order)."""
-        if due is None:
-            self._now.append(tuple(message))
-        else:
-            self._pending.push(due, tuple(message))
-
-    def drop_pending(self) -> None:
-        self._pending.clear()
-        self._now.clear()
-
-    def drop_channel(self, channel: int, after: float) -> None:
-        """Forget queued messages on ``channel`` (1-16; 0: system messages) due after
-        ``after``."""
-        self._pending.drop(lambda due, m: due > after and on_channel(m, channel))
-
-    def wait_sent(self, timeout: float) -> bool:
-        """Block until every queued message has left (shutdown); False on timeout."""
-        deadline = time.monotonic() + timeout
-        while (self._pending or self._now) and time.monotonic() < deadline:
-            time.sleep(0.002)
-        return not (self._pending or self._now)
-
-    def write(self, port: jack.OwnMidiPort, block_start: float, frames: int, rate: float) -> None:
-        """Process callback: write what is due before the end of this block."""
-        port.clear_buffer()
-        now = self._now
-        while now:
-            try:
-                port.write_midi_event(0, now.popleft())
-            except jack.JackError:
-                break  # buffer full this cycle
-            self.sent += 1
-        end = block_start + frames / rate
-        for due, message in self._pending.pop_due(end):
-            if due < block_start:
-                lateness = block_start - due
-                self.max_late = max(self.max_late, lateness)
-                if lateness > frames / rate:
-                    self.late += 1
-            offset = min(frames - 1, max(0, round((due - block_start) * rate)))
-            try:
-                port.write_midi_event(offset, message)
-            except jack.JackError:
-                continue  # buffer full this cycle: the message is lost, not the audio
-            self.sent += 1
 
     def poll(self) -> None:
         """Hotplug watcher thread: connect our output to ``wanted`` when it is there."""

@@ -1,20 +1,26 @@
-"""The MIDI input callback's work: stamp, check, enqueue. Nothing else.
+"""The player's input, from whichever thread delivered it, to the engine thread.
 
-Real-time rules: ``from_midi_thread`` runs on python-rtmidi's callback thread;
-``from_audio_thread`` runs inside the JACK process callback. Both only stamp the message,
-drop and count what is malformed, append to bounded queues, and (audio thread only) play
-the player's note at once, on its own sample.
+Each producer thread writes into an ``InputRing`` of its own (``InputQueue.ring``): the
+JACK cycle (``instrument.realtime.cycle``) and each rtmidi input's callback thread
+(through a ``MidiThreadInput``). The engine thread takes everything with
+``InputQueue.take_all`` when its ``wakeup`` fires; offline feeding and tests ``put``
+events directly.
+
+Real-time rules: ``MidiThreadInput.__call__`` runs on python-rtmidi's callback thread
+(the JACK process thread with rtmidi's JACK API). It only stamps the message, writes it
+to its ring (which checks and counts), hands a thru note to the next audio block, and
+sets the wakeup (one eventfd write, no lock).
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from instrument.audio.thru import ThruPlayer
-from instrument.midi import messages as mm
+from instrument.realtime.input_ring import InputRing
+from instrument.realtime.thru import ThruPlayer
+from instrument.realtime.wakeup import Wakeup
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,77 +32,65 @@ class InputEvent:
 
 
 class InputQueue:
-    """Bounded hand-over from the input callbacks to the engine thread.
+    """Everything the engine is told, from every producer (see the module docstring)."""
 
-    ``put`` never blocks: when full, the event is dropped and counted.
-    """
+    def __init__(self) -> None:
+        self.wakeup = Wakeup()
+        self._rings: list[InputRing] = []
+        self._direct: deque[InputEvent] = deque()
 
-    def __init__(self, maxlen: int = 8192) -> None:
-        self._items: deque[InputEvent] = deque()
-        self._maxlen = maxlen
-        self.wakeup = threading.Event()
-        self.dropped = 0
+    def ring(self) -> InputRing:
+        """A ring for one more producer thread (set-up time, before it starts)."""
+        ring = InputRing()
+        self._rings.append(ring)
+        return ring
 
-    def put(self, event: InputEvent) -> bool:
-        if len(self._items) >= self._maxlen:
-            self.dropped += 1
-            return False
-        self._items.append(event)
+    def put(self, event: InputEvent) -> None:
+        """Engine thread, offline feeding and tests: queue an event directly."""
+        self._direct.append(event)
         self.wakeup.set()
-        return True
 
     def take_all(self) -> list[InputEvent]:
-        """Engine thread: everything queued so far, oldest first."""
+        """Engine thread: everything queued so far (each producer's in its order)."""
         self.wakeup.clear()
-        items = []
-        popleft = self._items.popleft
-        while self._items:
-            items.append(popleft())
+        items: list[InputEvent] = []
+        direct = self._direct
+        while direct:
+            items.append(direct.popleft())
+        for ring in self._rings:
+            ring.read_into(lambda t, m: items.append(InputEvent(t, m)))
         return items
 
+    @property
+    def received(self) -> int:
+        return sum(ring.received for ring in self._rings)
+
+    @property
+    def dropped(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for ring in self._rings:
+            total.update(ring.dropped())
+        return total
+
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._direct) + sum(len(ring) for ring in self._rings)
 
 
-class InputRouter:
-    """Entry point of every input message, whichever backend delivered it."""
+class MidiThreadInput:
+    """An rtmidi callback's delivery: stamp, check into the ring, thru, wake the engine.
+
+    The thru note waits for the next audio block (``ThruPlayer.enqueue``).
+    """
 
     def __init__(
-        self, now: Callable[[], float], queue: InputQueue, thru: ThruPlayer | None
+        self, ring: InputRing, wakeup: Wakeup, now: Callable[[], float], thru: ThruPlayer
     ) -> None:
+        self.ring = ring
+        self.wakeup = wakeup
         self.now = now
-        self.queue = queue
         self.thru = thru
-        self.received = 0
-        self.dropped: Counter[str] = Counter()
 
-    def from_midi_thread(self, message: Sequence[int]) -> None:
-        """rtmidi callback: stamped now; the thru note waits for the next audio block."""
-        msg = self._accept(message, self.now())
-        if msg is not None and self.thru is not None:
-            self.thru.enqueue(msg)
-
-    def from_jack_without_audio(self, message: Sequence[int], time: float, offset: int) -> None:
-        """JACK process callback when pyo runs elsewhere (PortAudio): the event's own time;
-        the thru note waits for pyo's next block."""
-        msg = self._accept(message, time)
-        if msg is not None and self.thru is not None:
-            self.thru.enqueue(msg)
-
-    def from_audio_thread(self, message: Sequence[int], time: float, offset: int) -> None:
-        """JACK process callback: the event's own time; the thru note starts on the
-        event's sample (``offset`` into the block being computed)."""
-        msg = self._accept(message, time)
-        if msg is not None and self.thru is not None:
-            self.thru.handle(msg, offset)
-
-    def _accept(self, message: Sequence[int], time: float) -> tuple[int, ...] | None:
-        self.received += 1
-        reason = mm.check(message)
-        if reason is not None:
-            self.dropped[reason] += 1
-            return None
-        msg = tuple(message)
-        if not self.queue.put(InputEvent(time, msg)):
-            self.dropped["queue full"] += 1
-        return msg
+    def __call__(self, message: Sequence[int]) -> None:
+        if self.ring.write(message, self.now()):
+            self.thru.enqueue(message)
+            self.wakeup.set()

@@ -2,14 +2,12 @@
 
 ``RtMidiInput`` connects to the player's controller (chosen by name, or the first
 hardware port) and reconnects when it comes back after an unplug; ``poll`` is called by
-the hotplug watcher. ``RtMidiOutput`` sends timed messages from its own thread at their
-due time.
+the hotplug watcher. ``RtMidiOutput`` sends the messages of a ``MidiOutQueue`` (the same
+due-time queue the JACK cycle reads) from its own thread at their due time.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
 import threading
@@ -18,8 +16,8 @@ from collections.abc import Callable, Sequence
 
 import rtmidi
 
-from instrument.midi.messages import on_channel
 from instrument.midi.ports import PortInfo, choose_port, describe_choice
+from instrument.realtime.midi_out import MidiOutQueue
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +155,14 @@ class RtMidiVirtualInput:
 
 
 class RtMidiOutput:
-    """Sends messages at their due time from a sender thread.
+    """Sends the messages of ``queue`` (a ``MidiOutQueue``) at their due time, from a
+    sender thread of its own.
 
     Opens a virtual port (others connect to it) and, when ``wanted`` names a port,
-    connects to that one too, reconnecting on hotplug.
+    connects to that one too, reconnecting on hotplug. The thread cannot die of an error:
+    a port that refuses a message is counted (``write_errors``) and the message is
+    taken as sent; anything else is counted in ``errors`` and the thread goes on. Its
+    health (``alive``) is reported to the watchdog and to ``instrument status``.
     """
 
     def __init__(
@@ -179,70 +181,49 @@ class RtMidiOutput:
             self._virtual.open_virtual_port("midi_out")
         self._direct = _open_out(api, client_name + "-direct") if wanted else None
         self.connected_to: str | None = None
-        self._heap: list[tuple[float, int, tuple[int, ...]]] = []
-        self._seq = itertools.count()
-        self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
         self._wake = threading.Event()
+        self.queue = MidiOutQueue(on_push=self._wake.set)
+        self._ports_lock = threading.Lock()  # the sender thread and hotplug's reconnects
         self._stop = False
-        self.sent = 0
+        self.errors = 0
+        self.write_errors = 0
+        self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="midi-out", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def send(self, message: Sequence[int], due: float | None = None) -> None:
-        """Engine thread: send now (``due`` None or past) or at ``due``."""
-        if due is None or due <= self.now():
-            self._write(tuple(message))
-            return
-        with self._lock:
-            heapq.heappush(self._heap, (due, next(self._seq), tuple(message)))
-        self._wake.set()
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._stop
 
-    def drop_pending(self) -> None:
-        """Forget messages not yet sent (panic)."""
-        with self._lock:
-            self._heap.clear()
-
-    def drop_channel(self, channel: int, after: float) -> None:
-        """Forget queued channel messages on ``channel`` (1-16) due after ``after``."""
-        with self._lock:
-            self._heap = [
-                item for item in self._heap if item[0] <= after or not on_channel(item[2], channel)
-            ]
-            heapq.heapify(self._heap)
-
-    def wait_sent(self, timeout: float) -> bool:
-        """Block until every queued message has left (shutdown); False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._heap and time.monotonic() < deadline:
-            time.sleep(0.002)
-        return not self._heap
-
-    def _write(self, message: tuple[int, ...]) -> None:
-        with self._write_lock:
+    def _write(self, message: bytes) -> None:
+        with self._ports_lock:
             for port in (self._virtual, self._direct):
                 if port is not None and port.is_port_open():
-                    port.send_message(message)
-            self.sent += 1
+                    try:
+                        port.send_message(message)
+                    except (rtmidi.RtMidiError, RuntimeError, ValueError) as exc:
+                        self.write_errors += 1
+                        self.last_error = repr(exc)
 
     def _run(self) -> None:
+        queue = self.queue
         while not self._stop:
-            with self._lock:
-                due = self._heap[0][0] if self._heap else None
-            if due is None:
-                self._wake.wait(0.1)
+            try:
+                now = self.now()
+                due = queue.next_due()
+                if due is not None and due <= now:
+                    queue.take_due(now, self._write)
+                    continue
+                self._wake.wait(0.1 if due is None else min(due - now, 0.1))
                 self._wake.clear()
-                continue
-            delay = due - self.now()
-            if delay > 0:
-                self._wake.wait(min(delay, 0.1))
-                self._wake.clear()
-                continue
-            with self._lock:
-                _, _, message = heapq.heappop(self._heap)
-            self._write(message)
+            except Exception as exc:  # the sender must outlive any one error
+                self.errors += 1
+                self.last_error = repr(exc)
+                if self.errors == 1:
+                    log.exception("MIDI out: error in the sender thread; going on")
+                time.sleep(0.01)
 
     def poll(self) -> None:
         """Hotplug watcher thread: (re)connect the direct output to ``wanted``."""
@@ -252,11 +233,13 @@ class RtMidiOutput:
         if self.connected_to is not None:
             if self.connected_to in names:
                 return
-            self._direct.close_port()
+            with self._ports_lock:
+                self._direct.close_port()
             self.connected_to = None
         choice = choose_port([PortInfo(n, True) for n in names], self.wanted)
         if choice is not None:
-            self._direct.open_port(names.index(choice.name), "midi_out")
+            with self._ports_lock:
+                self._direct.open_port(names.index(choice.name), "midi_out")
             self.connected_to = choice.name
             log.info("MIDI output connected: %s", choice.name)
 

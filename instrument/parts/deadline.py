@@ -14,39 +14,35 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-import numpy as np
+from instrument.realtime.histogram import TimingHistogram
 
 T = TypeVar("T")
 
 
 @dataclass
 class StepStats:
-    """Counters of one model's steps: how many, how many late, how long they took."""
+    """Counters of one model's steps: how many, how many late, how long they took (over
+    the whole session, in a fixed histogram: reading it costs the same at any hour)."""
 
     steps: int = 0
     misses: int = 0
-    durations: deque[float] = field(default_factory=lambda: deque(maxlen=20000))
+    durations: TimingHistogram = field(default_factory=TimingHistogram)
 
     def record(self, seconds: float) -> None:
-        self.durations.append(seconds)
+        self.durations.record(seconds)
 
     def summary(self) -> dict[str, float | int]:
-        d = np.array(self.durations) * 1000.0
         out: dict[str, float | int] = {"steps": self.steps, "misses": self.misses}
-        if d.size:
-            out.update(
-                p50_ms=round(float(np.percentile(d, 50)), 3),
-                p99_ms=round(float(np.percentile(d, 99)), 3),
-                p999_ms=round(float(np.percentile(d, 99.9)), 3),
-                max_ms=round(float(d.max()), 3),
-            )
+        times = self.durations.summary_ms()
+        if times:
+            out.update(p50_ms=times["p50"], p99_ms=times["p99"], p999_ms=times["p999"],
+                       max_ms=times["max"])
         return out
 
     @property

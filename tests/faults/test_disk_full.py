@@ -1,6 +1,10 @@
 """Recordings disk full: the instrument keeps playing, warns once, and catches up when
 space comes back.
 
+The recording grows in place inside a reserve at the end of each track, so a full disk
+bites when a track outgrows its reserve and the file must be written anew: the tests
+play enough notes for that.
+
 Two honest ways to make the disk refuse writes:
 
 - ``tmpfs``: the recordings directory is a tiny tmpfs (needs root and permission to
@@ -89,7 +93,7 @@ def test_disk_full_tmpfs_keeps_playing_warns_once_and_recovers(jack_server, tmp_
         assert_plays(tap, controller, 60)
         time.sleep(0.7)  # flushed while there is room
         filled = fill(rec)
-        play_melody(controller, 50)
+        play_melody(controller, 400)  # the player's track outgrows its reserve
         inst.wait_for(WARNING, timeout=5)
         for pitch in (62, 64, 65):  # it keeps playing, through several failed flushes
             assert_plays(tap, controller, pitch)
@@ -105,7 +109,7 @@ def test_disk_full_tmpfs_keeps_playing_warns_once_and_recovers(jack_server, tmp_
         smf = mido.MidiFile(inst.recording())
         player = next(t for t in smf.tracks if t.name == "player")
         ons = [m.note for m in player if m.type == "note_on" and m.velocity > 0]
-        assert len(ons) >= 1 + 50 + 3, ons  # nothing played while full was lost
+        assert len(ons) >= 1 + 400 + 3, ons  # nothing played while full was lost
         print(f"\ndisk full (tmpfs 256k, {filled} bytes of filler): one warning, played on, "
               f"{len(ons)} notes in the recording after space came back")
     finally:

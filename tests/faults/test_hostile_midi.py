@@ -22,7 +22,7 @@ from instrument.clock import OfflineClock
 from instrument.config import Config
 from instrument.engine import Engine
 from instrument.midi import messages as mm
-from instrument.midi.router import InputQueue, InputRouter
+from instrument.midi.router import InputQueue
 from instrument.parts.factory import LoadedModels, build_band, models_dir
 from tests.faults import hostile
 from tests.faults.support import HostileSender, Instrument, play
@@ -42,14 +42,14 @@ def test_input_checks_never_raise_and_accept_only_well_formed(messages):
 
 @given(st.lists(hostile.message, max_size=200))
 @settings(max_examples=200, deadline=None)
-def test_router_counts_every_message(messages):
-    queue = InputQueue(maxlen=64)
-    router = InputRouter(lambda: 0.0, queue, thru=None)
+def test_input_ring_counts_every_message(messages):
+    queue = InputQueue()
+    ring = queue.ring()
     for i, message in enumerate(messages):
-        router.from_jack_without_audio(message, i * 0.001, 0)
+        ring.write(message, i * 0.001)
     accepted = queue.take_all()
-    assert router.received == len(messages)
-    assert len(accepted) + sum(router.dropped.values()) == len(messages)
+    assert queue.received == len(messages)
+    assert len(accepted) + sum(queue.dropped.values()) == len(messages)
     assert all(hostile.well_formed(e.message) for e in accepted)
 
 
@@ -97,11 +97,11 @@ timed_messages = st.lists(
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 def test_engine_and_band_survive_hostile_input(mode, messages):
     engine, out = band_rig(mode)
-    router = InputRouter(engine.clock.now, engine.queue, thru=None)
+    ring = engine.queue.ring()
     t = 0.0
     for gap, message in messages:
         t += gap
-        router.from_jack_without_audio(message, t, 0)
+        ring.write(message, t)
     engine.advance_to(t + 5.0)  # long enough for a response and two bars of chords
     assert engine.stats.errors == 0
     engine.panic()

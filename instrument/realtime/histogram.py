@@ -1,20 +1,23 @@
-"""Durations of every audio cycle of a session, as a fixed histogram.
+"""Timings as a fixed histogram: audio cycles, model steps, benchmarks alike.
 
 ``record`` is O(1), allocates nothing and takes no lock, so the JACK process callback
 can call it every cycle; percentiles then cover the whole session, not only the last few
-seconds. Resolution is 10 microseconds; anything beyond 50 ms lands in the last bin
-(its true value is kept by ``max``).
+seconds, and reading them costs the same in the third hour as in the first minute.
+Resolution is 10 microseconds; anything beyond 50 ms lands in the last bin (its true
+value is kept by ``max``). Percentiles are read in plain Python over a copy of the
+counts, so the reader never holds the GIL for long in one C call (the audio thread
+gets its turn at the next switch interval).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterable
 
 BIN_SECONDS = 1e-5
 BINS = 5000  # 0 to 50 ms
 
 
-class CycleHistogram:
+class TimingHistogram:
     """Counts of durations in 10 us bins, with the count and the worst one."""
 
     def __init__(self) -> None:
@@ -44,15 +47,34 @@ class CycleHistogram:
         return self._percentiles((q,))[0]
 
     def _percentiles(self, qs: tuple[float, ...]) -> list[float]:
-        cumulative = np.cumsum(self.counts)  # a copy: the audio thread may be adding to it
-        total = int(cumulative[-1])
+        counts = self.counts.copy()  # the audio thread may be adding to it
+        total = sum(counts)
         if total == 0:
             return [float("nan")] * len(qs)
-        out = []
-        for q in qs:
-            rank = int(np.searchsorted(cumulative, q / 100.0 * total))
-            out.append(self.max if rank >= BINS - 1 else min((rank + 1) * BIN_SECONDS, self.max))
+        ranks = sorted((q / 100.0 * total, i) for i, q in enumerate(qs))
+        out = [0.0] * len(qs)
+        running, k = 0, 0
+        for index, n in enumerate(counts):
+            running += n
+            while k < len(ranks) and running >= ranks[k][0] and running > 0:
+                edge = self.max if index >= BINS - 1 else min((index + 1) * BIN_SECONDS, self.max)
+                out[ranks[k][1]] = edge
+                k += 1
+            if k == len(ranks):
+                break
+        for _, i in ranks[k:]:
+            out[i] = self.max
         return out
+
+    def reset(self) -> None:
+        """Forget everything recorded (before a measurement starts)."""
+        self.counts = [0] * BINS
+        self.count = 0
+        self.max = 0.0
+
+    def record_all(self, seconds: Iterable[float]) -> None:
+        for s in seconds:
+            self.record(s)
 
     def summary_ms(self) -> dict[str, float]:
         """p50, p99, p99.9 and max in milliseconds (empty when nothing was recorded)."""

@@ -1,14 +1,14 @@
-"""CycleHistogram: whole-session percentiles of audio cycle times, recorded without allocating."""
+"""TimingHistogram: whole-session percentiles of timings, recorded without allocating."""
 
 import math
 
 import numpy as np
 
-from instrument.cycle_timing import BIN_SECONDS, CycleHistogram
+from instrument.realtime.histogram import BIN_SECONDS, TimingHistogram
 
 
 def test_empty_histogram_reports_nothing():
-    h = CycleHistogram()
+    h = TimingHistogram()
     assert h.summary_ms() == {}
     assert math.isnan(h.percentile(50))
 
@@ -16,7 +16,7 @@ def test_empty_histogram_reports_nothing():
 def test_percentiles_match_numpy_to_bin_resolution():
     rng = np.random.default_rng(1)
     durations = rng.gamma(2.0, 0.0001, size=20000)  # about 0.2 ms, a long tail
-    h = CycleHistogram()
+    h = TimingHistogram()
     for d in durations:
         h.record(float(d))
     for q in (50, 99, 99.9):
@@ -29,7 +29,7 @@ def test_percentiles_match_numpy_to_bin_resolution():
 
 
 def test_every_cycle_counts_not_only_the_last_few_seconds():
-    h = CycleHistogram()
+    h = TimingHistogram()
     for _ in range(100):
         h.record(0.004)  # early stalls
     for _ in range(100000):
@@ -40,7 +40,7 @@ def test_every_cycle_counts_not_only_the_last_few_seconds():
 
 
 def test_huge_and_negative_durations_are_clamped_not_lost():
-    h = CycleHistogram()
+    h = TimingHistogram()
     h.record(3.0)
     h.record(-1e-6)  # frame_time can read a hair before last_frame_time
     assert h.count == 2

@@ -1,8 +1,9 @@
 """The player's own notes, played on the player's synth inside the audio callback.
 
-Real-time rules: every method here runs inside the audio callback (pyo's block callback,
-or the JACK process callback). Work per message is a few dictionary and
-attribute operations; nothing blocks, nothing is logged, failures are counted.
+Real-time rules (see ``instrument.realtime``): ``handle``, ``drain`` and ``silence`` run
+inside the audio callback (the JACK cycle, or pyo's block callback); ``enqueue`` runs on
+an rtmidi callback thread. Work per message is a few set and attribute operations;
+nothing blocks, nothing is logged, overflows are counted.
 """
 
 from __future__ import annotations

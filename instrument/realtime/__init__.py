@@ -1,0 +1,32 @@
+"""Everything that runs in the audio callback, in one folder.
+
+On JACK, one ``JackCycle`` (``cycle``) is the instrument's real-time path: each JACK
+process cycle it reads the MIDI that arrived (into an ``InputRing`` for the engine, and
+the player's notes straight to the ``ThruPlayer``, on their own sample), plays the
+planned notes that fall due in this block (``PlannedNotes``), computes the block with
+pyo, and writes the MIDI out messages due in this block at their frames
+(``MidiOutQueue``). Without JACK audio, pyo's own block callback runs a ``PyoBlock``
+(thru and planned notes) and MIDI goes out from a thread that reads the same
+``MidiOutQueue``.
+
+The rules, for every function called from a cycle (each module says which of its
+functions those are):
+
+- it never blocks and never takes a lock: the engine hands work over through
+  ``DueQueue`` (a deque the engine appends to and the cycle drains; commands such as
+  "drop this part's notes" travel in the same deque, in order) and is woken through a
+  ``Wakeup`` (an eventfd write), never a ``threading.Condition``;
+- every loop has a cap per cycle (input events, planned notes, MIDI out messages,
+  commands); what is over the cap waits for the next cycle, and only what cannot wait
+  (MIDI in beyond the cap, late non-note-off messages) is dropped, and counted;
+- it allocates no per-event containers beyond preallocated records (JACK-Client's
+  own per-event buffer objects aside), logs nothing, and counts errors instead of
+  raising into JACK's thread;
+- a queue hands an item on only after it was delivered: a full MIDI buffer delays a
+  note-off and never loses it;
+- everything it needs is given to its constructor: no attribute is set later and
+  checked for None each cycle.
+
+This package imports only the synth voices (``instrument.audio.synth``) and the
+message checks (``instrument.midi.messages``, ``instrument.midi.held``).
+"""
