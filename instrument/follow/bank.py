@@ -33,7 +33,7 @@ from instrument.music import TICKS_PER_BEAT, Meter
 TPB = TICKS_PER_BEAT
 MIN_PERIOD = 60.0 / MAX_BPM
 MAX_PERIOD = 60.0 / MIN_BPM
-_FIELDS = ("ids", "T", "R", "P", "c11", "c12", "c22", "last", "common", "fit", "count")
+_FIELDS = ("ids", "T", "R", "P", "c11", "c12", "c22", "last", "common", "fit", "drift", "count")
 
 
 class HypothesisBank:
@@ -45,19 +45,22 @@ class HypothesisBank:
         self.tables = PriorTables(rhythm_prior(meter))
         self.bar_beats = meter.beats_per_bar
         offsets = self.tables.offsets
-        # Where an onset may sit, in ticks from the beat below it: this beat and the next.
+        # Where an onset may sit, in ticks from the beat below it: this beat and the next,
+        # with the lattice's log-probability of an onset there and none before it.
         self._cand = np.concatenate([offsets, offsets + TPB, [2 * TPB]]).astype(np.int64)
-        strength = np.full(TPB, -1.0)
-        strength[0] = 1.0
-        strength[[4, 8] if meter.compound else [6]] = 0.0
-        self._strength = strength
-        self._phases = np.arange(self.bar_beats, dtype=np.int64)
+        self._cand_beats = self._cand / TPB
+        zero = np.zeros_like(self._cand)
+        self._cand_prior = self.tables.mean_on[self._cand % TPB] + self.tables.mean_skip(
+            zero, self._cand)
+        self._ticks_1 = np.arange(TPB, dtype=np.int64) + 1
         self._next_id = 0
+        self.version = 0  # changes whenever entries are added, dropped or reordered
         self.clear()
 
     # -- entries --------------------------------------------------------------------
 
     def clear(self) -> None:
+        self.version += 1
         self.ids = np.zeros(0, dtype=np.int64)
         self.T = np.zeros(0)
         self.R = np.zeros(0)
@@ -68,9 +71,13 @@ class HypothesisBank:
         self.last = np.zeros(0, dtype=np.int64)
         self.common = np.zeros(0)
         self.fit = np.zeros(0)
+        self.drift = np.zeros(0)
         self.count = np.zeros(0, dtype=np.int64)
         self.style = np.zeros((0, self.tables.styles))
+        self.seen = np.zeros((0, TPB))
+        self.seen_on = np.zeros((0, TPB))
         self.bar = np.zeros((0, self.bar_beats))
+        self.stress = np.zeros((0, self.bar_beats))
 
     def __len__(self) -> int:
         return len(self.P)
@@ -81,7 +88,8 @@ class HypothesisBank:
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the hypotheses where ``mask`` is true."""
-        for name in (*_FIELDS, "style", "bar"):
+        self.version += 1
+        for name in (*_FIELDS, "style", "seen", "seen_on", "bar", "stress"):
             setattr(self, name, getattr(self, name)[mask])
 
     def seed(self, t: float, periods: np.ndarray) -> None:
@@ -99,6 +107,7 @@ class HypothesisBank:
         n = len(p)
         if n <= 0:
             return
+        self.version += 1
         new = {
             "ids": np.arange(self._next_id, self._next_id + n, dtype=np.int64),
             "T": t - ticks / TPB * p,
@@ -110,42 +119,53 @@ class HypothesisBank:
             "last": ticks.astype(np.int64),
             "common": np.zeros(n),
             "fit": np.full(n, 0.5),
+            "drift": np.zeros(n),
             "count": np.ones(n, dtype=np.int64),
         }
         self._next_id += n
         style = self.tables.log_on[:, ticks].T.copy()
-        bar = np.zeros((n, self.bar_beats))
-        bar[ticks == 0, 0] = self.tables.downbeat_on
+        bar, _ = self.tables.bar_after(ticks, ticks)
         for name, value in new.items():
             setattr(self, name, np.concatenate([getattr(self, name), value]))
         self.style = np.vstack([self.style, style])
+        seen = np.zeros((n, TPB))
+        seen[np.arange(n), ticks] = 1.0
+        self.seen = np.vstack([self.seen, seen])
+        self.seen_on = np.vstack([self.seen_on, seen])
         self.bar = np.vstack([self.bar, bar])
+        self.stress = np.vstack([self.stress, np.zeros((n, self.bar_beats))])
 
     def add(self, t: float, beat: int, period: float, phase: int) -> int:
         """One hypothesis with ``beat`` at ``t`` and downbeats at ``phase`` (tap, preset)."""
         s = self.settings
         ident = self._next_id
         self._next_id += 1
+        self.version += 1
         new = {
             "ids": ident, "T": t, "R": float(beat), "P": period,
             "c11": s.timing_noise**2, "c12": 0.0, "c22": (s.tempo_noise * 4 * period) ** 2,
-            "last": beat * TPB, "common": 0.0, "fit": 1.0, "count": 1,
+            "last": beat * TPB, "common": 0.0, "fit": 1.0, "drift": 0.0,
+            "count": 1,
         }
         for name, value in new.items():
             arr = getattr(self, name)
             setattr(self, name, np.concatenate([arr, np.asarray([value], dtype=arr.dtype)]))
         self.style = np.vstack([self.style, np.zeros((1, self.tables.styles))])
-        bar = np.zeros((1, self.bar_beats))
-        bar[0, phase % self.bar_beats] = 1.0
-        self.bar = np.vstack([self.bar, bar])
+        self.seen = np.vstack([self.seen, np.zeros((1, TPB))])
+        self.seen_on = np.vstack([self.seen_on, np.zeros((1, TPB))])
+        self.bar = np.vstack([self.bar, np.zeros((1, self.bar_beats))])
+        stress = np.zeros((1, self.bar_beats))
+        stress[0, phase % self.bar_beats] = self.settings.relock_bonus
+        self.stress = np.vstack([self.stress, stress])
         return ident
 
     def restart_scores(self, bonus: np.ndarray | float = 0.0) -> None:
         """Forget the evidence so far (after a pause); ``bonus`` is a head start."""
         self.style[:] = 0.0
         self.common[:] = bonus
-        self.bar -= self.bar.max(axis=1, keepdims=True)
-        self.bar *= 0.5
+        for scores in (self.bar, self.stress):
+            scores -= scores.max(axis=1, keepdims=True)
+            scores *= 0.5
 
     # -- one onset ------------------------------------------------------------------
 
@@ -167,87 +187,108 @@ class HypothesisBank:
         beat = R + (t - T) / P
         elapsed = np.maximum(beat - last / TPB, 0.0)
         p2 = P * P * elapsed
-        self.c11 += s.phase_noise**2 * p2
-        self.c22 += s.tempo_noise**2 * p2
-        c11, c12, c22 = self.c11, self.c12, self.c22
+        c11 = self.c11 + s.phase_noise**2 * p2
+        c12 = self.c12
+        # Onsets late (or early) one after another: the tempo is moving (a ritardando),
+        # so the period may move faster than its random walk.
+        c22 = self.c22 + s.tempo_noise**2 * p2 * (1.0 + s.drift_gain * self.drift**2)
 
-        cand = (np.floor(beat).astype(np.int64) * TPB)[:, None] + self._cand
-        h = cand / TPB - R[:, None]
-        err = t - (T[:, None] + h * P[:, None])
-        var = c11[:, None] + h * (2.0 * c12[:, None] + h * c22[:, None]) + obs
-        x2 = err * err / var
-        # Huber: quadratic near the grid, linear beyond k sigmas (an outlier costs less).
-        ll = -0.5 * (np.where(x2 < k * k, x2, 2.0 * k * np.sqrt(x2) - k * k) + np.log(var))
-        cap = self.bar_beats * TPB + TPB
-        lo = np.maximum(last[:, None] + 1, cand - cap)
-        choice = ll + tab.mean_on[cand % TPB] + tab.mean_skip(lo, cand)
-        choice[cand <= last[:, None]] = -np.inf
-        j = np.argmax(choice, axis=1)
-        rows = np.arange(len(j))
-        g = cand[rows, j]
-        err = err[rows, j]
-        var = var[rows, j]
-        ll = ll[rows, j]
-        lo = lo[rows, j]
+        # Where the onset sits: timing (with the variance at the predicted point) plus the
+        # lattice's prior for each candidate point of this beat and the next.
+        floor = np.floor(beat)
+        h0 = beat - R
+        var0 = c11 + h0 * (2.0 * c12 + h0 * c22) + obs
+        dist = (beat - floor)[:, None] - self._cand_beats
+        choice = dist * dist * (-0.5 * P * P / var0)[:, None] + self._cand_prior
+        base = floor.astype(np.int64) * TPB
+        choice = np.where(self._cand <= (last - base)[:, None], -np.inf, choice)
+        g = base + self._cand[np.argmax(choice, axis=1)]
 
-        # Kalman update at the chosen point, re-anchored on the beat nearest to it.
-        sd = np.sqrt(var)
-        inlier = np.abs(err) <= k * sd
-        weight = np.where(inlier, 1.0, k * sd / np.maximum(np.abs(err), 1e-12))
-        anchor = np.rint(g / TPB)
+        # Kalman update at that point, re-anchored on the beat nearest to it.
+        gb = g / TPB
+        err = (beat - gb) * P
+        anchor = np.rint(gb)
         d = anchor - R
-        T = T + d * P
         c11 = c11 + d * (2.0 * c12 + d * c22)
         c12 = c12 + d * c22
-        hh = g / TPB - anchor
+        hh = gb - anchor
         u1 = c11 + hh * c12
         u2 = c12 + hh * c22
-        S = u1 + hh * u2 + obs / weight
-        self.T = T + u1 / S * err
+        var = u1 + hh * u2 + obs
+        x = np.abs(err) / np.sqrt(var)
+        inlier = x <= k
+        # Huber: quadratic near the grid, linear beyond k sigmas (an outlier costs less,
+        # in the score and in the update).
+        ll = -0.5 * (np.minimum(x, k) * (2.0 * x - np.minimum(x, k)) + np.log(var))
+        S = u1 + hh * u2 + obs * np.maximum(x / k, 1.0)
+        self.T = T + d * P + u1 / S * err
         step = s.max_tempo_step * np.maximum(elapsed, 1.0)
-        new_p = np.clip(P + u2 / S * err, P * (1.0 - step), P * (1.0 + step))
-        self.P = np.clip(new_p, MIN_PERIOD, MAX_PERIOD)
+        new_p = np.minimum(np.maximum(P + u2 / S * err, P * (1.0 - step)), P * (1.0 + step))
+        self.P = np.minimum(np.maximum(new_p, MIN_PERIOD), MAX_PERIOD)
         self.R = anchor
         self.c11 = c11 - u1 * u1 / S
         self.c12 = c12 - u1 * u2 / S
         self.c22 = np.maximum(c22 - u2 * u2 / S, 1e-10)
+        cap = self.bar_beats * TPB + TPB
+        lo = np.maximum(last + 1, g - cap)
 
         # Scores, with forgetting.
         f = s.forget
         tick = g % TPB
-        self.style *= f
-        self.style += (tab.log_on[:, tick] + tab.skip(lo, g)).T
-        strength = self._strength
+        self.style *= s.style_forget
+        self.style += self._lattice(lo, g, tick)
         self.common *= f
-        self.common += ll + s.level_accent * (
-            accent * strength[tick] + prev_accent * strength[last % TPB]
-        )
-        B = self.bar_beats
-        ph = self._phases
-        first = -((-lo) // TPB)  # first beat at or after lo
-        end = -((-g) // TPB)  # first beat at or after g
-        skipped = (end[:, None] - 1 - ph) // B - (first[:, None] - 1 - ph) // B
-        on_down = (tick == 0)[:, None] & (((g // TPB)[:, None] - ph) % B == 0)
-        prev_down = (last % TPB == 0)[:, None] & (((last // TPB)[:, None] - ph) % B == 0)
+        self.common += ll
+        corr, down = tab.bar_after(lo, g)
+        prev_down = (last[:, None] - tab.phase_ticks) % tab.bar_ticks == 0
         self.bar *= f
-        self.bar += (
-            skipped * tab.downbeat_off
-            + on_down * (tab.downbeat_on + s.bar_accent * accent)
-            + prev_down * (s.bar_accent * prev_accent)
-        )
+        self.bar += corr
+        self.stress *= f
+        self.stress += down * accent + prev_down * prev_accent
         self.fit += 0.15 * (inlier - self.fit)
+        self.drift += s.drift_rate * (np.minimum(np.maximum(err / np.sqrt(var), -k), k)
+                                      - self.drift)
         self.last = g
         self.count += 1
+
+    def _lattice(self, lo: np.ndarray, g: np.ndarray, tick: np.ndarray) -> np.ndarray:
+        """Per hypothesis and style: log-probability of no onset at the lattice points in
+        ``[lo, g)`` and one at ``g``, then count them.
+
+        Each hypothesis learns how often each tick of its beat holds an onset (counts
+        that fade like the scores); a style's prior counts for ``lattice_prior_beats``
+        beats. So a tune's own rhythm (all sixteenths, all quarters) soon costs little
+        at the tempo that explains it, and the prior's styles mostly speak early on.
+        """
+        s = self.settings
+        kappa = s.lattice_prior_beats
+        passes = (g[:, None] - self._ticks_1) // TPB - (lo[:, None] - self._ticks_1) // TPB
+        seen, seen_on = self.seen, self.seen_on
+        p = (kappa * self.tables.style_p + seen_on[:, None, :]) / (kappa + seen[:, None, :])
+        rows = np.arange(len(g))
+        out = (passes[:, None, :] * np.log1p(-p)).sum(axis=2) + np.log(p[rows, :, tick])
+        seen *= s.count_forget
+        seen_on *= s.count_forget
+        seen += passes
+        seen[rows, tick] += 1.0
+        seen_on[rows, tick] += 1.0
+        return out
 
     # -- comparing ------------------------------------------------------------------
 
     def totals(self, center_period: float, prior_octaves: float) -> np.ndarray:
         """Each hypothesis's score: evidence, best bar phase and the tempo prior."""
-        mix = self.style + self.tables.log_style_weights
-        top = mix.max(axis=1)
-        mix = top + np.log(np.exp(mix - top[:, None]).sum(axis=1))
+        mix = np.logaddexp.reduce(self.style, axis=1) - math.log(self.tables.styles)
+        mix *= self.settings.style_weight
         prior = -0.5 * (np.log2(self.P / center_period) / prior_octaves) ** 2
         return mix + self.common + self.bar.max(axis=1) + prior
+
+    def phase_scores(self, i: int) -> np.ndarray:
+        """Hypothesis ``i``'s score for each bar phase: the bar positions' onsets and the
+        accents on the phase's downbeats (``bar_accent`` each). The accents choose the
+        phase only: summed over a hypothesis's downbeats they would favour one with more
+        downbeats (double time), so they stay out of :meth:`totals`."""
+        return self.bar[i] + self.settings.bar_accent * self.stress[i]
 
     def next_beats(self, t: float) -> np.ndarray:
         """Each hypothesis's first beat time after ``t``."""

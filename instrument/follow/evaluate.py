@@ -291,6 +291,4 @@ def evaluate_tunes(
         perf = perform(tune, seed + k, style)
         for name, make in factories.items():
             results[name].append(simulate(perf, make(tune.meter), timing))
-    out = {name: summarize(rs) for name, rs in results.items()}
-    out["per_tune"] = {name: results[name] for name in results}  # for callers; not JSON
-    return out
+    return {name: summarize(rs) for name, rs in results.items()}, results

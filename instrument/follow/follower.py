@@ -15,10 +15,11 @@ beat the band may already have planned (up to ``horizon`` ahead of now) gets a n
 again; numbers may be skipped, never replayed.
 
 ``confidence`` (0..1) is the product of how far the leader is ahead of the hypotheses
-that predict other beats, how many of the recent onsets fit its grid, and how recent the
-last onset is: a long silence or playing off any pulse takes it down. After a pause of
-``pause_beats``, or when the leader stops fitting, the next onset re-locks: a fresh bank
-with the old tempo as its prior, the old beat kept with a head start.
+that predict other beats (``1 / (1 + sum of exp(rival - leader))``), how many of the
+recent onsets fit its grid, and how recent the last onset is: a long silence or playing
+off any pulse takes it down. After a pause of ``pause_beats``, or when the leader stops
+fitting, the next onset re-locks: a fresh bank with the old tempo as its prior, the old
+beat kept with a head start.
 
 Engine thread only; see ``FollowSettings`` for the parameters.
 """
@@ -62,6 +63,9 @@ class BeatFollower:
         self._prior_period = 60.0 / self.tempo
         self._prior_octaves = self.settings.prior_octaves
         self._leader: int | None = None
+        self._index: int | None = None
+        self._index_version = -1
+        self._rivals: np.ndarray | None = None
         self._phase = 0
         self._offset = 0
         self._anchor_time = 0.0
@@ -146,6 +150,7 @@ class BeatFollower:
         accent = self._accents.strength(onset)
         prev = self._last_onset
         length = self._accents.length(onset.time - prev) if prev is not None else 0.0
+        length *= self.settings.length_accent
         self.onsets += 1
         if not len(bank):
             bank.seed(onset.time, self._lock_periods)
@@ -187,19 +192,27 @@ class BeatFollower:
     # -- the leader -------------------------------------------------------------------
 
     def _leader_index(self) -> int | None:
-        return None if self._leader is None else self._bank.index_of(self._leader)
+        """The leader's place in the bank (cached until the bank's entries change)."""
+        bank = self._bank
+        if self._index_version != bank.version:
+            self._index = None if self._leader is None else bank.index_of(self._leader)
+            self._index_version = bank.version
+            self._rivals = None
+        return self._index
 
     def _choose(self, now: float) -> None:
         s = self.settings
         bank = self._bank
         totals = bank.totals(self._prior_period, self._prior_octaves)
-        totals = bank.merge_and_prune(now, totals)
+        if len(bank) > s.merge_every_above or self.onsets % 4 == 0:
+            totals = bank.merge_and_prune(now, totals)
         best = int(np.argmax(totals))
         i = self._leader_index()
         changed = i is None or totals[best] > totals[i] + s.switch_margin
         if changed:
             i = best
-        bar = bank.bar[i]
+            self._index, self._rivals = i, None
+        bar = bank.phase_scores(i)
         phase = int(np.argmax(bar))
         if not changed and bar[phase] <= bar[self._phase] + s.switch_margin:
             phase = self._phase
@@ -208,7 +221,11 @@ class BeatFollower:
             self._phase = phase
             self._renumber(i, now)
         self._publish(i)
-        self._dominance = self._lead_over_rivals(i, totals, now)
+        if self._rivals is None or self.onsets % 4 == 0:
+            self._rivals = self._find_rivals(i, now)
+        rivals = self._rivals
+        self._dominance = 1.0 if not rivals.any() else float(
+            1.0 / (1.0 + np.exp(totals[rivals] - totals[i]).sum()))
         self.confidence = self._dominance * self._fit() * self._freshness(now)
 
     def _renumber(self, i: int, now: float) -> None:
@@ -232,9 +249,9 @@ class BeatFollower:
         self._period = float(bank.P[i])
         self._has_beat = True
 
-    def _lead_over_rivals(self, i: int, totals: np.ndarray, now: float) -> float:
-        """1 / (1 + sum of exp(rival - leader)) over the hypotheses whose beats are
-        neither the leader's nor a subset or superset of them (not half or double)."""
+    def _find_rivals(self, i: int, now: float) -> np.ndarray:
+        """The hypotheses whose beats are neither the leader's nor a subset or superset
+        of them (half or double time is no rival: its beats fall on the leader's)."""
         bank = self._bank
         P = bank.P
         nb = bank.next_beats(now)
@@ -250,9 +267,7 @@ class BeatFollower:
         )
         rival = ~nested
         rival[i] = False
-        if not rival.any():
-            return 1.0
-        return float(1.0 / (1.0 + np.exp(totals[rival] - totals[i]).sum()))
+        return rival
 
     def _fit(self) -> float:
         i = self._leader_index()

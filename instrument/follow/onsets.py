@@ -60,8 +60,9 @@ class OnsetGrouper:
 class Accents:
     """Accent strength of onsets against running averages of the player's playing."""
 
-    def __init__(self, rate: float = 0.1) -> None:
+    def __init__(self, rate: float = 0.1, warm_up: int = 8) -> None:
         self.rate = rate
+        self.warm_up = warm_up
         self.reset()
 
     def reset(self) -> None:
@@ -69,6 +70,7 @@ class Accents:
         self._vel_var = 100.0
         self._low_mean: float | None = None
         self._log_ioi: float | None = None
+        self._heard = 0
 
     def strength(self, onset: Onset) -> float:
         """Accent of an onset when it is heard: loudness, chord size and register."""
@@ -85,7 +87,9 @@ class Accents:
         self._vel_mean += a * dv
         self._vel_var += a * (dv * dv - self._vel_var)
         self._low_mean = low + a * (onset.lowest - low)
-        return max(-3.0, min(3.0, z))
+        self._heard += 1
+        # The running figures settle over the first notes: trust them gradually.
+        return max(-3.0, min(3.0, z)) * min(1.0, self._heard / self.warm_up)
 
     def length(self, ioi: float) -> float:
         """Accent of the previous onset once its inter-onset interval is known."""

@@ -1,4 +1,4 @@
-"""Where in a beat a melody's onsets fall: the metrical prior the follower scores against.
+"""Where in a beat and a bar a melody's onsets fall: the prior the follower scores against.
 
 A beat of ``TICKS_PER_BEAT`` (12) ticks has a few places an onset may fall: the beat,
 its halves and quarters and thirds in simple meters (ticks 0, 3, 4, 6, 8, 9), its
@@ -9,13 +9,16 @@ of ``p`` where an onset fell and ``1 - p`` where none did, so hypotheses at diff
 tempos are compared on the same data.
 
 Tunes differ in how busy they are (a chorale moves in quarters, a reel in eighths), and
-a single set of probabilities would take every sparse tune for a dense one at half the
-tempo. The prior is therefore a mixture of a few *styles* (sparse, moderate, busy), each
-a set of per-tick probabilities; the follower keeps a score per style and lets the best
-mixture explain each hypothesis. Downbeats carry an onset more often than other beats.
+a single set of probabilities would take every sparse tune for a busy one at half the
+tempo. The beat's probabilities are therefore a mixture of *styles* (density quantiles
+of the training tunes); the follower keeps a score per style and lets the mixture
+explain each hypothesis. On top of the style, each beat of the bar has its own
+tendency (the downbeat almost always has an onset; in 3/4 the second beat is often held;
+in 4/4 beats 2 and 4 are more often divided): a correction per bar position, scored
+per bar phase.
 
-The figures are the training split's (``python -m training.evaluate_follow --stats``
-prints them): the share of beats of each style tercile with an onset at each tick.
+The figures are the training split's, in :mod:`instrument.follow.prior_data`; a meter
+without its own bar table has a generic one: an onset on 98 % of downbeats.
 """
 
 from __future__ import annotations
@@ -24,95 +27,104 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instrument.follow.prior_data import BARS, STYLES
 from instrument.music import TICKS_PER_BEAT, Meter
 
 SIMPLE_OFFSETS = (0, 3, 4, 6, 8, 9)
 COMPOUND_OFFSETS = (0, 2, 4, 6, 8, 10)
+GENERIC_DOWNBEAT = 0.98
+FLOOR, CEILING = 0.001, 0.995  # no lattice point is certain or impossible
 
 
 @dataclass(frozen=True)
 class RhythmPrior:
-    """Onset probabilities per tick of a beat, for each style, and on downbeats.
+    """Onset probabilities at the lattice ``offsets`` of a beat.
 
-    ``styles[m][k]`` is the probability of an onset at tick ``k`` of a beat that is not
-    a downbeat, in style ``m``; ticks outside ``offsets`` never hold one. ``downbeat``
-    is the probability of an onset on a downbeat's tick 0 (in every style).
+    ``styles[m]``: in style ``m``, for a beat that is not a downbeat; ``bar[b]``: for
+    beat ``b`` of the bar, all styles pooled.
     """
 
     offsets: tuple[int, ...]
-    styles: tuple[dict[int, float], ...]
-    style_weights: tuple[float, ...]
-    downbeat: float
-
-
-SIMPLE_PRIOR = RhythmPrior(
-    offsets=SIMPLE_OFFSETS,
-    styles=(
-        {0: 0.82, 3: 0.01, 4: 0.004, 6: 0.06, 8: 0.004, 9: 0.01},
-        {0: 0.78, 3: 0.04, 4: 0.01, 6: 0.35, 8: 0.01, 9: 0.04},
-        {0: 0.80, 3: 0.22, 4: 0.03, 6: 0.75, 8: 0.03, 9: 0.22},
-    ),
-    style_weights=(1 / 3, 1 / 3, 1 / 3),
-    downbeat=0.96,
-)
-
-COMPOUND_PRIOR = RhythmPrior(
-    offsets=COMPOUND_OFFSETS,
-    styles=(
-        {0: 0.90, 2: 0.01, 4: 0.10, 6: 0.01, 8: 0.55, 10: 0.01},
-        {0: 0.93, 2: 0.02, 4: 0.55, 6: 0.03, 8: 0.85, 10: 0.02},
-        {0: 0.95, 2: 0.10, 4: 0.85, 6: 0.12, 8: 0.93, 10: 0.10},
-    ),
-    style_weights=(1 / 3, 1 / 3, 1 / 3),
-    downbeat=0.97,
-)
+    styles: tuple[tuple[float, ...], ...]
+    bar: tuple[tuple[float, ...], ...]
 
 
 def rhythm_prior(meter: Meter) -> RhythmPrior:
-    return COMPOUND_PRIOR if meter.compound else SIMPLE_PRIOR
+    kind = "compound" if meter.compound else "simple"
+    offsets = COMPOUND_OFFSETS if meter.compound else SIMPLE_OFFSETS
+    styles = STYLES[kind]
+    beats = meter.beats_per_bar
+    bar = BARS.get((kind, beats))
+    if bar is None:
+        mean = tuple(float(v) for v in np.mean(styles, axis=0))
+        bar = ((GENERIC_DOWNBEAT, *mean[1:]), *([mean] * (beats - 1)))
+    return RhythmPrior(offsets, styles, bar)
 
 
 class PriorTables:
     """A :class:`RhythmPrior` as the arrays the hypothesis bank indexes.
 
-    ``log_on[m, k]``: log-probability of an onset at tick ``k`` in style ``m`` (-inf off
-    the lattice); ``skip(m, a, b)``: the summed ``log(1 - p)`` of the lattice points at
-    absolute ticks ``a <= x < b`` (no onset there), in O(1) from prefix sums.
-    ``mean_on``/``mean_skip``: the same for the style mixture's mean probabilities, used to
-    choose where an onset sits before the styles score it.
+    Ticks are absolute grid ticks of a hypothesis's numbering. ``log_on[m, k]``: the
+    log-probability of an onset at tick ``k`` of a beat in style ``m`` (-inf off the
+    lattice); ``mean_on``: the same for the mean of the styles. ``onset_after(a, b)``:
+    per style, the summed ``log(1 - p)`` of the lattice points in ``[a, b)`` (no onset
+    there) and ``log p`` at ``b``, in O(1) from prefix sums; ``bar_after(a, b)``: the
+    bar-position correction of the same, per bar phase (phase ``f``: beats ``f``,
+    ``f + bar``... are downbeats).
     """
 
     def __init__(self, prior: RhythmPrior) -> None:
         n = TICKS_PER_BEAT
-        p = np.zeros((len(prior.styles), n))
-        for m, style in enumerate(prior.styles):
-            for k, v in style.items():
-                p[m, k] = v
-        w = np.asarray(prior.style_weights)[:, None]
-        p = np.vstack([p, (p * w).sum(axis=0, keepdims=True) / w.sum()])  # last row: mean
+        offsets = list(prior.offsets)
+        m = len(prior.styles)
+        p = np.zeros((m + 1, n))
+        p[:m, offsets] = np.clip(prior.styles, FLOOR, CEILING)
+        p[m] = p[:m].mean(axis=0)
         with np.errstate(divide="ignore"):
-            self._log_on = np.log(p)
-        log_off = np.log1p(-p)
-        self._cum = np.hstack([np.zeros((p.shape[0], 1)), np.cumsum(log_off, axis=1)])
-        self._per_beat = self._cum[:, -1].copy()
-        self.styles = len(prior.styles)
-        self.log_style_weights = np.log(np.asarray(prior.style_weights))
-        self.offsets = np.asarray(prior.offsets, dtype=np.int64)
-        mean_beat = p[-1, 0]
-        self.downbeat_on = float(np.log(prior.downbeat / mean_beat))
-        self.downbeat_off = float(np.log1p(-prior.downbeat) - np.log1p(-mean_beat))
-        self.log_on = self._log_on[:-1]
-        self.mean_on = self._log_on[-1]
+            log_on = np.log(p)
+        cum = np.hstack([np.zeros((m + 1, 1)), np.cumsum(np.log1p(-p), axis=1)])
+        self.styles = m
+        self.style_p = p[:m].copy()
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.log_on = log_on[:m]
+        self.mean_on = log_on[m]
+        self._per_beat = cum[:m, -1].copy()
+        self._mean_per_beat = float(cum[m, -1])
+        self._mean_cum = cum[m, :-1].copy()
+        self._cum_t = cum[:m, :-1].T.copy()
+        self._on_cum = self._cum_t + self.log_on.T
 
-    def skip(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Per style (rows) and hypothesis (columns): log-probability of no onset in [a, b)."""
-        n = self.styles
+        beats = len(prior.bar)
+        q = np.zeros((beats, n))
+        q[:, offsets] = np.clip(prior.bar, FLOOR, CEILING)
+        ref = q[1:].mean(axis=0) if beats > 1 else q[0]
+        on = np.zeros((beats, n))
+        on[:, offsets] = np.log(q[:, offsets]) - np.log(ref[offsets])
+        off = np.log1p(-q) - np.log1p(-ref)
+        cum_bar = np.concatenate([[0.0], np.cumsum(off.ravel())])
+        self.bar_beats = beats
+        self.bar_ticks = beats * n
+        self._bar_total = float(cum_bar[-1])
+        self._bar_cum = cum_bar[:-1].copy()
+        self._bar_on_cum = self._bar_cum + on.ravel()
+        self.phase_ticks = np.arange(beats, dtype=np.int64) * n
+
+    def onset_after(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per hypothesis (rows) and style (columns): no onset in ticks ``[a, b)``, one
+        at ``b`` (on the lattice)."""
         qa, ra = np.divmod(a, TICKS_PER_BEAT)
         qb, rb = np.divmod(b, TICKS_PER_BEAT)
-        return (qb - qa) * self._per_beat[:n, None] + self._cum[:n, rb] - self._cum[:n, ra]
+        return (qb - qa)[:, None] * self._per_beat + self._on_cum[rb] - self._cum_t[ra]
+
+    def bar_after(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per hypothesis (rows) and bar phase (columns): the bar correction of no onset
+        in ``[a, b)`` and one at ``b``; and whether ``b`` is a downbeat."""
+        qa, ra = np.divmod(a[:, None] - self.phase_ticks, self.bar_ticks)
+        qb, rb = np.divmod(b[:, None] - self.phase_ticks, self.bar_ticks)
+        return (qb - qa) * self._bar_total + self._bar_on_cum[rb] - self._bar_cum[ra], rb == 0
 
     def mean_skip(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Like :meth:`skip` for the mean of the styles; ``a`` and ``b`` of any shape."""
+        """No onset in ticks ``[a, b)``, for the mean of the styles; any shapes."""
         qa, ra = np.divmod(a, TICKS_PER_BEAT)
         qb, rb = np.divmod(b, TICKS_PER_BEAT)
-        return (qb - qa) * self._per_beat[-1] + self._cum[-1, rb] - self._cum[-1, ra]
+        return (qb - qa) * self._mean_per_beat + self._mean_cum[rb] - self._mean_cum[ra]

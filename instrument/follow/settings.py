@@ -18,8 +18,10 @@ class FollowSettings:
     # Tracking: a Kalman filter over (time of a beat, seconds per beat) per hypothesis.
     timing_noise: float = 0.018  # onsets' scatter around the grid (s)
     phase_noise: float = 0.012  # random walk of beat times, share of a beat per beat
-    tempo_noise: float = 0.006  # random walk of the period, share of it per beat
+    tempo_noise: float = 0.015  # random walk of the period, share of it per beat
     outlier_sigmas: float = 2.5  # an onset further off than this is down-weighted (Huber)
+    drift_rate: float = 0.3  # how fast the running mean of the onsets' lateness moves
+    drift_gain: float = 16.0  # and how much it widens the tempo's random walk
     max_tempo_step: float = 0.05  # the period moves at most this share per beat (clamp)
 
     # Lock: competing hypotheses scored against the metrical prior and the accents.
@@ -29,12 +31,17 @@ class FollowSettings:
     lock_periods: int = 21  # starting tempos tried, log-spaced over that range
     bank_size: int = 160  # most hypotheses alive at once
     forget: float = 0.98  # per onset: old evidence fades (a window of ~50 onsets)
-    level_accent: float = 0.5  # weight of accents on beats against between them
-    bar_accent: float = 1.0  # weight of accents on downbeats
+    style_forget: float = 0.98  # the same for the rhythm lattice's evidence ...
+    style_weight: float = 1.0  # ... which counts this much (its styles are coarse)
+    lattice_prior_beats: float = 32.0  # the styles count as this many beats of a tune
+    count_forget: float = 0.995  # per onset: how fast the learned rhythm fades
+    bar_accent: float = 0.5  # weight of accents on downbeats (choosing the bar phase)
+    length_accent: float = 1.0  # weight of a note's length in its accent
     switch_margin: float = 1.5  # a rival must beat the leader by this (log-likelihood)
     prune_margin: float = 30.0  # hypotheses this far behind the leader are dropped
     same_period: float = 0.03  # two hypotheses within this share of a period ...
     same_phase: float = 0.06  # ... and this share of a beat apart are one (merged)
+    merge_every_above: int = 16  # merge at every onset above this many, else every 4th
 
     # Pulse and pauses.
     hold_beats: float = 4.5  # silence this long leaves the confidence as it was ...

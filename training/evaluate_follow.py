@@ -1,0 +1,218 @@
+"""The beat follower on the corpora: played performances of held-out tunes.
+
+    python -m training.evaluate_follow                 # validation split, 400 tunes
+    python -m training.evaluate_follow --split train   # where the settings were chosen
+    python -m training.evaluate_follow --stats         # the rhythm prior's figures
+    python -m training.evaluate_follow --write-prior   # ... into instrument/follow/
+
+Tunes come from the extraction cache (``training/corpus.py``: folk melodies and
+chorales, repeats expanded as played); it is never built here: run
+``python -m training.corpus`` first. The split is ``training/data.py``'s, by content:
+the follower's settings and its rhythm prior were chosen on the training split only.
+``--limit`` tunes are taken evenly across the split (sorted by name), each performed
+once with a seed from ``--seed`` (see :mod:`instrument.follow.performance`: a start at
+70-140 bpm while the follower is told 100, drift, rubato, a ritardando, slips, accents;
+chorales are played with all four voices as chords half of the time). The fixed clock
+(today's behaviour) runs on the same performances. Single-threaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from instrument.follow.evaluate import evaluate_tunes, usable
+from instrument.follow.performance import PerformanceStyle
+from instrument.models.tune import Tune
+from instrument.music import TICKS_PER_BEAT
+
+
+def corpus_tunes() -> list[Tune]:
+    """Folk melodies and chorales from the cache; raises if the cache is not built."""
+    from training import corpus
+    from training.data import tune_from_record
+
+    paths = [corpus._cache_path(kind) for kind in ("folk", "chorales")]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"no extraction cache ({', '.join(missing)}): run python -m training.corpus")
+    records = corpus.folk_tunes() + corpus.chorales()
+    return [tune_from_record(r) for r in records]
+
+
+def pick(tunes: Sequence[Tune], limit: int, min_beats: int) -> list[Tune]:
+    """Up to ``limit`` usable tunes spread evenly over the name-sorted list."""
+    ok = sorted((t for t in tunes if usable(t, min_beats)), key=lambda t: t.name)
+    if limit <= 0 or len(ok) <= limit:
+        return ok
+    idx = np.linspace(0, len(ok) - 1, limit).round().astype(int)
+    return [ok[i] for i in idx]
+
+
+STYLES = 5  # density quantiles of the rhythm prior
+MIN_BAR_TUNES = 100  # a meter needs this many training tunes for its own bar table
+PRIOR_PATH = Path(__file__).resolve().parent.parent / "instrument" / "follow" / "prior_data.py"
+
+
+def _beat_grids(tunes: Sequence[Tune], compound: bool):
+    """Per tune: (onsets per beat, onset grid [beats, 12], beat-in-bar of each beat)."""
+    for t in tunes:
+        if t.meter.compound != compound:
+            continue
+        on = {n.onset for n in t.melody}
+        first, last = min(on) // TICKS_PER_BEAT, max(on) // TICKS_PER_BEAT
+        grid = np.zeros((last - first + 1, TICKS_PER_BEAT))
+        for x in on:
+            grid[x // TICKS_PER_BEAT - first, x % TICKS_PER_BEAT] = 1
+        yield len(on) / len(grid), grid, np.arange(first, last + 1) % t.meter.beats_per_bar, t
+
+
+def rhythm_stats(tunes: Sequence[Tune]) -> dict:
+    """What :mod:`instrument.follow.prior` holds, from ``tunes`` (the training split).
+
+    Per meter kind: the share of beats (not downbeats) with an onset at each offset of
+    the lattice, for each density quantile of tunes (the styles); and per meter with at
+    least MIN_BAR_TUNES tunes, the share at each offset of each beat of the bar.
+    """
+    from instrument.follow.prior import COMPOUND_OFFSETS, SIMPLE_OFFSETS
+
+    out: dict = {"styles": {}, "density": {}, "bars": {}, "tunes": {}}
+    for kind, offsets in (("simple", SIMPLE_OFFSETS), ("compound", COMPOUND_OFFSETS)):
+        rows = list(_beat_grids(tunes, kind == "compound"))
+        dens = np.array([r[0] for r in rows])
+        cuts = np.percentile(dens, np.linspace(0, 100, STYLES + 1)[1:-1])
+        group = np.searchsorted(cuts, dens, side="left")
+        styles, density = [], []
+        for m in range(STYLES):
+            sel = [r for r, gm in zip(rows, group, strict=True) if gm == m]
+            g = np.vstack([r[1][r[2] != 0] for r in sel])
+            styles.append(tuple(round(float(v), 4) for v in g.mean(axis=0)[list(offsets)]))
+            density.append(round(float(np.mean([r[0] for r in sel])), 3))
+        out["styles"][kind] = tuple(styles)
+        out["density"][kind] = tuple(density)
+        by_bar: dict[int, list] = {}
+        for r in rows:
+            by_bar.setdefault(r[3].meter.beats_per_bar, []).append(r)
+        for beats, sel in sorted(by_bar.items()):
+            out["tunes"][f"{kind} {beats}"] = len(sel)
+            if len(sel) < MIN_BAR_TUNES or beats < 2:
+                continue
+            grid = np.vstack([r[1] for r in sel])
+            pos = np.concatenate([r[2] for r in sel])
+            table = tuple(
+                tuple(round(float(v), 4) for v in grid[pos == b].mean(axis=0)[list(offsets)])
+                for b in range(beats)
+            )
+            out["bars"][(kind, beats)] = table
+    return out
+
+
+def write_prior(stats: dict, path: Path = PRIOR_PATH) -> None:
+    """Write ``stats`` as the Python module :mod:`instrument.follow.prior_data`."""
+    lines = [
+        '"""The rhythm prior\'s figures, from the training split of the corpora.',
+        "",
+        "Generated by ``python -m training.evaluate_follow --write-prior``; do not edit.",
+        "``STYLES[kind]``: per density style (mean onsets per beat in ``DENSITY``), the",
+        "share of beats that are not downbeats with an onset at each lattice offset;",
+        "``BARS[(kind, beats per bar)]``: the share at each offset of each beat of the bar;",
+        "``TUNES``: how many training tunes each figure comes from.",
+        '"""',
+        "",
+        "STYLES = {",
+    ]
+    for kind, styles in stats["styles"].items():
+        lines.append(f"    {kind!r}: (")
+        lines += [f"        {s!r}," for s in styles]
+        lines.append("    ),")
+    lines += ["}", "DENSITY = {"]
+    lines += [f"    {k!r}: {v!r}," for k, v in stats["density"].items()]
+    lines += ["}", "BARS = {"]
+    for key, table in stats["bars"].items():
+        lines.append(f"    {key!r}: (")
+        lines += [f"        {row!r}," for row in table]
+        lines.append("    ),")
+    lines += ["}", "TUNES = {"]
+    lines += [f"    {k!r}: {v}," for k, v in stats["tunes"].items()]
+    lines += ["}", ""]
+    path.write_text("\n".join(lines))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.evaluate_follow",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", choices=("validation", "train"), default="validation")
+    ap.add_argument("--limit", type=int, default=400, help="tunes (0: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-bars", type=int, default=4, help="skip tunes shorter than this")
+    ap.add_argument("--stats", action="store_true", help="print the rhythm prior's figures")
+    ap.add_argument("--write-prior", action="store_true",
+                    help="write them to instrument/follow/prior_data.py")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    from training.data import split
+
+    try:
+        tunes = corpus_tunes()
+    except FileNotFoundError as exc:
+        print(f"evaluate_follow: {exc}", file=sys.stderr)
+        return 1
+    train, val = split(tunes)
+    if args.stats or args.write_prior:
+        stats = rhythm_stats([t for t in train if t.melody])
+        if args.write_prior:
+            write_prior(stats)
+            print(f"wrote {PRIOR_PATH}")
+        else:
+            stats["bars"] = {f"{k[0]} {k[1]}": v for k, v in stats["bars"].items()}
+            print(json.dumps(stats, indent=1))
+        return 0
+    chosen = train if args.split == "train" else val
+    chosen = [t for t in chosen if t.melody]
+    picked = pick(chosen, args.limit, args.min_bars * 4)
+    style = PerformanceStyle(chords=0.5)
+    start = time.perf_counter()
+    result, _ = evaluate_tunes(picked, seed=args.seed, style=style)
+    result["split"] = args.split
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print_summary(result)
+    return 0
+
+
+def print_summary(result: dict) -> None:
+    """The figures of :func:`instrument.follow.evaluate.evaluate_tunes`, as a table."""
+    rows = [
+        ("predicted beat error p50 / p90 (ms)", "error_ms_p50", "error_ms_p90"),
+        ("  re-timed until it sounds (ms)", "retimed_error_ms_p50", "retimed_error_ms_p90"),
+        ("bars to lock p50 / p90", "bars_to_lock_p50", "bars_to_lock_p90"),
+        ("never locked (share of tunes)", "never_locked_share", None),
+        ("half time / double time", "half_time_share", "double_time_share"),
+        ("other tempo ratio", "other_ratio_share", None),
+        ("between the beats / wrong bar phase", "off_beat_share", "wrong_bar_phase_share"),
+        ("cost per onset p50 / p99 (us)", "cost_us_p50", "cost_us_p99"),
+    ]
+    names = [k for k in result if isinstance(result[k], dict) and "tunes" in result[k]]
+    first = result[names[0]]
+    print(f"{first['tunes']} tunes, {first['beats_scored']} beats scored; meters "
+          + ", ".join(f"{m} {n}" for m, n in first["meters"].items()))
+    print(f"{'':40}" + "".join(f"{n:>22}" for n in names))
+    for label, a, b in rows:
+        cells = []
+        for n in names:
+            r = result[n]
+            cells.append(f"{r[a]}" if b is None else f"{r[a]} / {r[b]}")
+        print(f"{label:40}" + "".join(f"{c:>22}" for c in cells))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
