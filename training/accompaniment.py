@@ -43,9 +43,11 @@ from training import corpus, data, harmonize
 from training.loop import (
     RUNS_DIR,
     common_arguments,
+    core_options,
     environment,
     rounded,
     seed_everything,
+    state_specs,
     train,
 )
 from training.nets import NetConfig, StepNet
@@ -54,11 +56,11 @@ from training.onnx_export import OPSET, build_graph, check_against_torch, save
 NAME = "accompaniment"
 VERSION = "1.0.0"
 DEADLINE_TICKS = 2  # a sixteenth-note triplet before the beat: ~83 ms at 120 bpm
-DANCE_COLLECTIONS = ("oneills1850", "ryansMammoth")
+DANCE_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 SOURCE_WEIGHTS = {"chorale": 0.35, "symbols": 0.05, "offline": 0.6}
 
 
-def net_config(hidden: int, layers: int) -> NetConfig:
+def net_config(hidden: int, layers: int, **core) -> NetConfig:
     return NetConfig(
         int_vocab=[N_CHORDS + 1, acc.MAX_BEATS, 16, 13, acc.MAX_ONSETS + 1, acc.N_RHYTHM],
         int_dims=[48, 8, 8, 16, 4, 8],
@@ -66,37 +68,45 @@ def net_config(hidden: int, layers: int) -> NetConfig:
         hidden=hidden,
         layers=layers,
         heads={"chord": N_CHORDS},
+        **core,
     )
 
 
-def load_sets(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune]]]:
-    """(train, validation) tunes per source, with per-beat chord labels in ``tune.chords``."""
-    sets: dict[str, tuple[list[Tune], list[Tune]]] = {}
+def load_splits(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune], list[Tune]]]:
+    """(train, dev, validation) tunes per source, with per-beat chord labels in
+    ``tune.chords``; the network trains on the first only (see training/data.py)."""
+    sets: dict[str, tuple[list[Tune], list[Tune], list[Tune]]] = {}
     chor = [data.tune_from_record(r) for r in corpus.chorales(tiny=tiny)]
     for t in chor:
         t.chords = reference_chords(t)
-    sets["chorale"] = data.split(chor)
+    sets["chorale"] = data.split_dev(chor)
     sym = []
     for r in corpus.chord_symbol_tunes():
         t = data.tune_from_record(r)
         t.chords = data.chords_from_symbols(t, r["chord_symbols"])
         t.accompaniment = data.realize(t, t.chords)
         sym.append(t)
-    sets["symbols"] = data.split(sym)
+    sets["symbols"] = data.split_dev(sym)
     folk = [data.tune_from_record(r) for r in corpus.folk_tunes(tiny=tiny)
             if r["collection"] in DANCE_COLLECTIONS]
     if tiny:
         folk = folk[:300]
     for t in folk:
         t.chords = harmonize.harmonize(t)
-    sets["offline"] = data.split(folk)
+    sets["offline"] = data.split_dev(folk)
     if tiny:
         # Smoke run: borrow training tunes where a source has no validation tune.
-        sets = {k: (tr[:40], va[:10] or tr[:3]) for k, (tr, va) in sets.items()}
+        sets = {k: (tr[:40], dv[:5], va[:10] or tr[:3]) for k, (tr, dv, va) in sets.items()}
     return sets
 
 
+def load_sets(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune]]]:
+    """(train, validation) tunes per source (the dev part left out)."""
+    return {k: (tr, va) for k, (tr, _, va) in load_splits(tiny).items()}
+
+
 def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict) -> dict:
+    state_inputs, state_outputs, state_pairs = state_specs(cfg)
     return {
         "format": MANIFEST_FORMAT,
         "name": NAME,
@@ -114,16 +124,14 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
              "description": "columns as encoding.int_columns"},
             {"name": "beat_floats", "shape": [1, len(acc.BEAT_FLOAT_COLUMNS)],
              "dtype": "float32", "description": "columns as encoding.float_columns"},
-            {"name": "state_in", "shape": [cfg.layers, 1, cfg.hidden], "dtype": "float32",
-             "description": "GRU state from the previous beat (zeros to start)"},
+            *state_inputs,
         ],
         "outputs": [
             {"name": "chord_logits", "shape": [1, N_CHORDS], "dtype": "float32",
              "description": "chord of the planned beat, classes encoding.chords"},
-            {"name": "state_out", "shape": [cfg.layers, 1, cfg.hidden], "dtype": "float32",
-             "description": "GRU state to feed to the next beat"},
+            *state_outputs,
         ],
-        "state": [{"input": "state_in", "output": "state_out"}],
+        "state": state_pairs,
         "encoding": acc.encoding_spec(DEADLINE_TICKS),
         "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5},
         "network": cfg.to_json(),
@@ -218,9 +226,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.accompaniment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     common_arguments(parser, steps=1500, hidden=192)
-    parser.add_argument("--evaluate-only", action="store_true",
-                        help="re-run the validation metrics of the exported model in --out "
-                             "with the current runtime and rewrite its manifest's metrics")
     args = parser.parse_args(argv)
     if args.evaluate_only:
         return reevaluate(args)
@@ -239,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     probs = np.array([SOURCE_WEIGHTS[s] for s in sources])
     probs /= probs.sum()
 
-    cfg = net_config(args.hidden, args.layers)
+    cfg = net_config(args.hidden, args.layers, **core_options(args))
     net = StepNet(cfg)
     print(f"network: {net.n_params()} parameters")
 
@@ -287,8 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             "chorales": "bach chorales with exactly four parts (corpus.chorales.Iterator); "
                         "soprano -> chord labelled from all four voices at each beat",
             "chord_symbols": "nottingham-dataset/reelsa-c.abc and leadSheet/*.mxl",
-            "offline_labels": "oneills1850 + ryansMammoth dance tunes labelled by "
-                              "training/harmonize.py (offline, non-causal)",
+            "offline_labels": "oneills1850, ryansMammoth, airdsAirs and miscFolk tunes "
+                              "labelled by training/harmonize.py (offline, non-causal)",
             "tunes": {s: {"train": len(tr), "validation": len(va)}
                       for s, (tr, va) in sets.items()},
             "source_weights": SOURCE_WEIGHTS,

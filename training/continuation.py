@@ -30,9 +30,11 @@ from training import corpus, data
 from training.loop import (
     RUNS_DIR,
     common_arguments,
+    core_options,
     environment,
     rounded,
     seed_everything,
+    state_specs,
     train,
 )
 from training.nets import NetConfig, StepNet
@@ -43,7 +45,7 @@ MARKOV_FILE = "markov_prior.npz"
 VERSION = "1.0.0"
 
 
-def net_config(hidden: int, layers: int) -> NetConfig:
+def net_config(hidden: int, layers: int, **core) -> NetConfig:
     return NetConfig(
         int_vocab=[enc.N_PITCHES + 1, len(enc.REST_TICKS), len(enc.DURATION_TICKS),
                    enc.N_LEVELS, enc.N_POSITIONS, enc.N_POSITIONS, enc.N_METERS],
@@ -52,6 +54,7 @@ def net_config(hidden: int, layers: int) -> NetConfig:
         layers=layers,
         heads={"pitch": enc.N_PITCHES, "rest": len(enc.REST_TICKS),
                "duration": len(enc.DURATION_TICKS), "level": enc.N_LEVELS},
+        **core,
     )
 
 
@@ -68,6 +71,7 @@ def build_markov(tunes: list) -> MarkovContinuator:
 
 
 def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict) -> dict:
+    state_inputs, state_outputs, state_pairs = state_specs(cfg)
     return {
         "format": MANIFEST_FORMAT,
         "name": NAME,
@@ -83,8 +87,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         "inputs": [
             {"name": "event", "shape": [1, enc.N_COLUMNS], "dtype": "int64",
              "description": "one note event; columns as encoding.columns"},
-            {"name": "state_in", "shape": [cfg.layers, 1, cfg.hidden], "dtype": "float32",
-             "description": "GRU state from the previous step (zeros to start)"},
+            *state_inputs,
         ],
         "outputs": [
             {"name": "pitch_logits", "shape": [1, enc.N_PITCHES], "dtype": "float32",
@@ -95,10 +98,9 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
              "dtype": "float32", "description": "classes encoding.duration_ticks"},
             {"name": "level_logits", "shape": [1, enc.N_LEVELS], "dtype": "float32",
              "description": "dynamic level, velocity = 16 * level + 8"},
-            {"name": "state_out", "shape": [cfg.layers, 1, cfg.hidden], "dtype": "float32",
-             "description": "GRU state to feed to the next step"},
+            *state_outputs,
         ],
-        "state": [{"input": "state_in", "output": "state_out"}],
+        "state": state_pairs,
         "encoding": enc.encoding_spec(),
         "sampling": {"temperature": 0.9, "top_p": 0.95},
         "network": cfg.to_json(),
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     records = corpus.folk_tunes(tiny=args.tiny)
     tunes = [data.tune_from_record(r) for r in records]
-    train_tunes, val_tunes = data.split(tunes)
+    train_tunes, _dev, val_tunes = data.split_dev(tunes)
     if args.tiny:  # smoke run: too few validation tunes may exist; borrow training ones
         train_tunes = train_tunes[:64]
         val_tunes = val_tunes if len(val_tunes) >= 3 else train_tunes[:5]
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.time() - t0:.1f} s)")
 
     seqs = [data.melody_sequence(t, rng) for t in train_tunes]
-    cfg = net_config(args.hidden, args.layers)
+    cfg = net_config(args.hidden, args.layers, **core_options(args))
     net = StepNet(cfg)
     print(f"network: {net.n_params()} parameters")
     weights = (2.0, 1.0, 1.0, 0.5)  # pitch, rest, duration, level

@@ -1,10 +1,13 @@
 """Tunes from the extraction cache, the train/validation split, and training tensors.
 
 Split (fixed, by piece): a tune is in the validation split when the sha1 of its melody
-fingerprint (the first 16 pitch intervals, as text) is 0 modulo 10. Using the melody's
-content rather than its file name keeps duplicated tunes and re-harmonised chorale
-melodies on one side of the split. About 10 % of pieces are held out; nothing from them
-is trained on, by the models or by the Markov prior.
+fingerprint (the first 16 pitch intervals, as text) is 0 modulo 10, and in the dev part
+of the training split when it is 1 modulo 10. Using the melody's content rather than its
+file name keeps duplicated tunes and re-harmonised chorale melodies on one side of the
+split. About 10 % of pieces are held out for validation; nothing from them is trained
+on, by the models or by the Markov prior, or tuned on. The dev part (another 10 %) is
+not trained on either: the settings of what the instrument learns during a tune (the
+tune memory, the continuation's mixture weights) are tuned on it.
 
 Transposition to all keys is done when batches are drawn: each sequence is shifted by a
 random interval in -6..+5 (moved by an octave where that leaves the pitch range), so
@@ -25,10 +28,9 @@ from instrument.models import melody as enc
 from instrument.models.accompaniment import START, BeatEncoder, BeatInput, rhythm_bucket
 from instrument.models.chords import (
     CHORD_INDEX,
-    CHORD_VOCAB,
     IDENTITY,
-    N_CHORDS,
     NO_CHORD,
+    TRANSPOSED,
     Chord,
     fit_chord,
 )
@@ -38,9 +40,11 @@ from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 FINGERPRINT_INTERVALS = 16
 VALIDATION_MODULUS = 10
+DEV_REMAINDER = 1
 SPLIT_DOC = (
     "validation = tunes whose melody fingerprint (first 16 pitch intervals joined by "
-    "spaces) has sha1 = 0 mod 10; everything else is training"
+    "spaces) has sha1 = 0 mod 10; dev (held out from training, used to tune the "
+    "in-tune adaptation) = 1 mod 10; everything else is training"
 )
 
 
@@ -49,16 +53,33 @@ def fingerprint(pitches: Sequence[int]) -> str:
     return " ".join(str(s) for s in steps[:FINGERPRINT_INTERVALS])
 
 
-def is_validation(pitches: Sequence[int]) -> bool:
+def _bucket(pitches: Sequence[int]) -> int:
     digest = hashlib.sha1(fingerprint(pitches).encode()).hexdigest()
-    return int(digest[:8], 16) % VALIDATION_MODULUS == 0
+    return int(digest[:8], 16) % VALIDATION_MODULUS
+
+
+def is_validation(pitches: Sequence[int]) -> bool:
+    return _bucket(pitches) == 0
+
+
+def is_dev(pitches: Sequence[int]) -> bool:
+    return _bucket(pitches) == DEV_REMAINDER
 
 
 def split(tunes: Iterable[Tune]) -> tuple[list[Tune], list[Tune]]:
+    """(training including dev, validation)."""
     train, val = [], []
     for t in tunes:
         (val if is_validation([n.pitch for n in t.melody]) else train).append(t)
     return train, val
+
+
+def split_dev(tunes: Iterable[Tune]) -> tuple[list[Tune], list[Tune], list[Tune]]:
+    """(training without dev, dev, validation): the models train on the first only."""
+    train, val = split(tunes)
+    fit = [t for t in train if not is_dev([n.pitch for n in t.melody])]
+    dev = [t for t in train if is_dev([n.pitch for n in t.melody])]
+    return fit, dev, val
 
 
 def _meter(text: str) -> Meter:
@@ -182,11 +203,7 @@ def melody_batch(
 # --- accompaniment ---------------------------------------------------------------------
 
 #: TRANSPOSE[c, t]: index of chord c (or START) moved up t semitones.
-TRANSPOSE = np.zeros((N_CHORDS + 1, 12), dtype=np.int64)
-for _c, _chord in enumerate(CHORD_VOCAB):
-    for _t in range(12):
-        TRANSPOSE[_c, _t] = CHORD_INDEX[_chord.transposed(_t)]
-TRANSPOSE[START, :] = START
+TRANSPOSE = np.concatenate([TRANSPOSED, np.full((1, 12), START, dtype=np.int64)])
 
 
 @dataclass

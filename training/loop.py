@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from training.nets import StepNet
+from training.nets import ARCHS, NetConfig, StepNet
 
 REPO = Path(__file__).resolve().parents[1]
 EXPORT_DIR = REPO / "exported_models"
@@ -37,6 +37,33 @@ def common_arguments(parser: argparse.ArgumentParser, steps: int, hidden: int) -
                         help="smoke run: a few tunes, a tiny net, a few steps (for CI)")
     parser.add_argument("--val-limit", type=int, default=0,
                         help="evaluate on at most this many validation tunes (0: all)")
+    parser.add_argument("--arch", choices=ARCHS, default="gru",
+                        help="streaming core: GRU, or Transformer with a cached window")
+    parser.add_argument("--window", type=int, default=64,
+                        help="transformer: steps visible to attention, this one included")
+    parser.add_argument("--attention-heads", type=int, default=4, help="transformer heads")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="re-run the validation metrics of the model in --out with the "
+                             "current runtime and rewrite its manifest's metrics")
+
+
+def core_options(args: argparse.Namespace) -> dict:
+    """The NetConfig fields the command line sets besides sizes."""
+    return {"arch": args.arch, "window": args.window, "attention_heads": args.attention_heads}
+
+
+def state_specs(cfg: NetConfig) -> tuple[list[dict], list[dict], list[dict]]:
+    """Manifest entries for the streaming state: (inputs, outputs, state pairs)."""
+    from training.onnx_export import state_tensors
+
+    inputs, outputs, pairs = [], [], []
+    for inp, out, shape, description in state_tensors(cfg):
+        inputs.append({"name": inp, "shape": shape, "dtype": "float32",
+                       "description": description})
+        outputs.append({"name": out, "shape": shape, "dtype": "float32",
+                        "description": f"{inp} for the next step"})
+        pairs.append({"input": inp, "output": out})
+    return inputs, outputs, pairs
 
 
 def seed_everything(seed: int, threads: int) -> np.random.Generator:

@@ -117,6 +117,12 @@ for _i, _c in enumerate(CHORD_VOCAB[1:], start=1):
     PRIOR[_i] = _QUALITY_PRIOR.get(_c.quality, 0.0) + (0.2 if _c.bass == _c.root else 0.0)
 
 
+#: TRANSPOSED[c, t]: index of chord c moved up t semitones.
+TRANSPOSED = np.array(
+    [[CHORD_INDEX[c.transposed(t)] for t in range(12)] for c in CHORD_VOCAB], dtype=np.int64
+)
+
+
 def chord_index(chord: Chord) -> int:
     return CHORD_INDEX[chord]
 

@@ -1,0 +1,316 @@
+"""The tune memory of the accompaniment: what was heard where, and what fitted it.
+
+A :class:`TuneMemory` is fed the same :class:`~instrument.models.accompaniment.BeatInput`
+as the accompanists, one per beat, and keeps, per beat of the tune so far (a ring of
+``capacity_beats``; older beats are overwritten, so a three-hour session costs what the
+first minutes did):
+
+- the melody's *shape*: the pitch sounding at each sixteenth of the beat (live, only
+  onsets are known, so a note sounds until the next one, for at most two beats), the
+  interval from the sixteenth before, and whether a note began there;
+- its pitch-class evidence (:func:`~instrument.models.hindsight.beat_evidence`);
+- once its bar is over, the **hindsight chord**: the chord that fits the bar's melody
+  best (:func:`~instrument.models.hindsight.fit_chords`) in the key heard so far.
+
+**Recognising a repeat.** For every lag ``d`` (in beats) the memory keeps a running
+similarity of the music just heard with the music ``d`` beats earlier: after each beat,
+``similarity[d] = persistence * similarity[d] + (1 - persistence) * match``, where
+``match`` is the share of the beat's sixteenths whose interval and onset are the same
+``d`` beats back (a silent sixteenth matching a silent one counts half). Intervals make
+a transposed passage match too; its chords are then transposed by the pitch difference,
+and a match in another key counts ``transposed_factor`` as much. Beats at another place
+in the bar count ``phase_factor``. The similarity rises only after several beats that
+agree, so a single shared motif, a varied repeat (it dips, and recovers) and a different
+tune (it never rises) are told apart by melody, not by counting bars.
+
+**Recalling.** To plan beat ``b``, the ``candidates`` best lags ``d`` whose beat ``b - d``
+already has a hindsight chord vote for it, weighted by their quality; the best quality is
+the match quality. A remembered beat whose chord is the one of the beat before it votes
+for the chord being played now (the memory asks to hold, not to move to its own
+labelling of the first pass), a remembered change votes for the remembered chord; and
+the lag that led on the beat before gets ``lag_bonus`` (a repeat keeps its lag), so the
+memory changes chords where the remembered music changed. :meth:`TuneMemory.blend`
+mixes the vote into an accompanist's distribution with weight ``max_weight`` times the
+quality's place between ``min_quality`` (none) and ``full_quality`` (all of
+``max_weight``), so the memory leads on a clear repeat and the model (or the rule
+arranger) everywhere else. The memory keeps learning as it plays: every bar,
+first pass or repeat, is labelled again.
+
+Call order per beat (engine thread, after the model's step result is taken):
+``observe(beat)`` then ``blend(dist)``. Work per beat is bounded by the capacity (a few
+vectorised passes over ``capacity_beats`` lags). :meth:`TuneMemory.reset` starts a new
+tune.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from instrument.baselines.rules import estimate_key
+from instrument.models.accompaniment import BeatInput, ChordDistribution
+from instrument.models.chords import CHORD_INDEX, CHORD_VOCAB, IDENTITY, N_CHORDS, TRANSPOSED
+from instrument.models.hindsight import (
+    DEFAULT_SETTINGS,
+    HindsightSettings,
+    beat_evidence,
+    change_costs,
+    fit_chords,
+    key_chords,
+)
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+SAMPLES = 4  # shape samples per beat: every sixteenth
+SAMPLE_TICKS = TICKS_PER_BEAT // SAMPLES
+HOLD_TICKS = 2 * TICKS_PER_BEAT  # live, a note is taken to sound at most this long
+SILENT = -1
+NO_INTERVAL = 1000
+NO_LABEL = -1
+RECENT_NOTES = 64
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    """How the memory recognises and recalls (defaults tuned on a held-out part of the
+    training split; see training/README.md)."""
+
+    capacity_beats: int = 1024
+    persistence: float = 0.8
+    min_quality: float = 0.55
+    full_quality: float = 1.0
+    max_weight: float = 0.95
+    candidates: int = 4
+    lag_bonus: float = 0.1
+    hold_votes: bool = True
+    phase_factor: float = 0.7
+    transposed_factor: float = 0.9
+    key_half_life_beats: float = 64.0
+    hindsight: HindsightSettings = DEFAULT_SETTINGS
+
+
+@dataclass(frozen=True)
+class Recollection:
+    """What the memory proposes for one beat: ``probs`` over the chord vocabulary, the
+    match ``quality`` (0..1), and the best match's lag (beats) and transposition."""
+
+    probs: np.ndarray
+    quality: float
+    lag: int
+    transposition: int
+
+    @property
+    def chord(self):
+        return CHORD_VOCAB[int(np.argmax(self.probs))]
+
+
+class TuneMemory:
+    """See the module docstring."""
+
+    def __init__(self, settings: MemorySettings | None = None) -> None:
+        self.settings = settings or MemorySettings()
+        n = self.settings.capacity_beats
+        self._pitch = np.full((n, SAMPLES), SILENT, dtype=np.int16)
+        self._interval = np.full((n, SAMPLES), NO_INTERVAL, dtype=np.int16)
+        self._onset = np.zeros((n, SAMPLES), dtype=bool)
+        self._evidence = np.zeros((n, 12))
+        self._phase = np.zeros(n, dtype=np.int16)
+        self._label = np.full(n, NO_LABEL, dtype=np.int16)
+        self._similarity = np.zeros(n)  # by lag in beats; index 0 unused
+        self._lags = np.arange(n)
+        self._key_decay = 0.5 ** (1.0 / self.settings.key_half_life_beats)
+        self._recent: deque[GridNote] = deque(maxlen=RECENT_NOTES)
+        self.reset()
+
+    # -- state --------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget the tune: a new one starts (a long silence, a program change)."""
+        self._pitch.fill(SILENT)
+        self._interval.fill(NO_INTERVAL)
+        self._onset.fill(False)
+        self._evidence.fill(0.0)
+        self._label.fill(NO_LABEL)
+        self._similarity.fill(0.0)
+        self._recent.clear()
+        self._histogram = np.zeros(12)
+        self._count = 0  # beats stored so far (the next beat's index)
+        self._pending: int | None = None  # tick of the beat being planned, not yet stored
+        self._meter = Meter(4, 4)
+        self._bar_start: int | None = None  # index of the first stored beat of this bar
+        self._last_label = None
+        self.recollection: Recollection | None = None
+
+    @property
+    def beats(self) -> int:
+        """Beats heard in this tune (those still in the ring: at most the capacity)."""
+        return min(self._count, self.settings.capacity_beats)
+
+    @property
+    def labels(self) -> list:
+        """Hindsight chords of the beats in the ring, oldest first (None: not labelled)."""
+        n = self.settings.capacity_beats
+        idx = [(self._count - self.beats + i) % n for i in range(self.beats)]
+        return [None if self._label[i] == NO_LABEL else CHORD_VOCAB[self._label[i]]
+                for i in idx]
+
+    # -- feeding ------------------------------------------------------------------------
+
+    def observe(self, beat: BeatInput) -> None:
+        """Take the melody heard up to this beat's deadline; store the beat before it.
+
+        Beats must come one by one in order; a jump (the clock restarted) breaks the
+        running similarity but keeps what was learned.
+        """
+        self._recent.extend(beat.notes)
+        if self._pending is not None:
+            self._store(self._pending)
+            if beat.beat_tick != self._pending + TICKS_PER_BEAT:
+                self._similarity.fill(0.0)
+                self._bar_start = None
+        self._pending = beat.beat_tick
+        self._meter = beat.meter
+        self.recollection = self._recall(beat.beat_tick, beat.previous_chord)
+
+    def _sample(self, tick: int) -> tuple[int, bool]:
+        """(pitch sounding at ``tick`` or SILENT, whether a note began in the sixteenth
+        ending there)."""
+        pitch, began = SILENT, False
+        for n in reversed(self._recent):
+            if n.onset <= tick:
+                if tick - n.onset < HOLD_TICKS:
+                    pitch = n.pitch
+                    began = tick - n.onset < SAMPLE_TICKS
+                break
+        return pitch, began
+
+    def _store(self, tick: int) -> None:
+        s = self.settings
+        n = s.capacity_beats
+        g = self._count
+        slot = g % n
+        prev_pitch = self._pitch[(g - 1) % n, -1] if g > 0 else SILENT
+        for k in range(SAMPLES):
+            p, began = self._sample(tick + k * SAMPLE_TICKS)
+            self._pitch[slot, k] = p
+            self._onset[slot, k] = began
+            both = p != SILENT and prev_pitch != SILENT
+            self._interval[slot, k] = p - prev_pitch if both else NO_INTERVAL
+            prev_pitch = p
+        # Durations are not known live: each note sounds until the next, at most HOLD_TICKS.
+        notes = [GridNote(m.pitch, m.onset, HOLD_TICKS) for m in self._recent
+                 if m.onset >= tick - HOLD_TICKS]
+        ev = beat_evidence(notes, tick // TICKS_PER_BEAT, 1, s.hindsight)[0]
+        self._evidence[slot] = ev
+        self._histogram = self._histogram * self._key_decay + ev
+        phase = (tick // TICKS_PER_BEAT) % self._meter.beats_per_bar
+        self._phase[slot] = phase
+        self._label[slot] = NO_LABEL
+        self._count = g + 1
+        if phase == 0 or self._bar_start is None:
+            self._bar_start = g
+        self._update_similarity(g)
+        if phase == self._meter.beats_per_bar - 1:
+            self._label_bar(self._bar_start, g)
+            self._bar_start = None
+
+    def _update_similarity(self, g: int) -> None:
+        n = self.settings.capacity_beats
+        lags = self._lags[1 : min(g, n - 1) + 1]
+        if not len(lags):
+            return
+        slot = g % n
+        past = (g - lags) % n
+        iv, on = self._interval[slot], self._onset[slot]
+        same = (self._interval[past] == iv) & (self._onset[past] == on)
+        sounding = iv != NO_INTERVAL
+        silent_both = (~sounding) & (self._interval[past] == NO_INTERVAL)
+        match = (same & sounding).mean(axis=1) + 0.5 * silent_both.mean(axis=1)
+        rho = self.settings.persistence
+        sim = self._similarity
+        sim[lags] = rho * sim[lags] + (1.0 - rho) * match
+
+    def _label_bar(self, first: int, last: int) -> None:
+        n = self.settings.capacity_beats
+        slots = [(g % n) for g in range(first, last + 1)]
+        if self._histogram.sum() <= 0:
+            return
+        tonic, minor = estimate_key(self._histogram)
+        h = self.settings.hindsight
+        key = key_chords(tonic, minor, h.sevenths)
+        costs = change_costs([int(self._phase[s]) for s in slots], self._meter.beats_per_bar, h)
+        chords = fit_chords(self._evidence[slots], key, costs, self._last_label, h)
+        for s, c in zip(slots, chords, strict=True):
+            self._label[s] = CHORD_INDEX[c]
+        self._last_label = chords[-1] if chords else self._last_label
+
+    # -- recalling ----------------------------------------------------------------------
+
+    def _recall(self, beat_tick: int, previous) -> Recollection | None:
+        s = self.settings
+        n = s.capacity_beats
+        b = self._count  # index the planned beat will have
+        lags = self._lags[1 : min(b, n - 1) + 1]
+        if not len(lags):
+            return None
+        past = (b - lags) % n
+        labelled = self._label[past] != NO_LABEL
+        if not labelled.any():
+            return None
+        phase = (beat_tick // TICKS_PER_BEAT) % self._meter.beats_per_bar
+        quality = self._similarity[lags] * np.where(self._phase[past] == phase, 1.0,
+                                                    s.phase_factor)
+        if self.recollection is not None and s.lag_bonus:
+            quality = quality + s.lag_bonus * (lags == self.recollection.lag)
+        quality = np.where(labelled, quality, 0.0)
+        k = min(s.candidates, len(lags))
+        top = np.argpartition(-quality, k - 1)[:k]
+        top = top[quality[top] > 0.0]
+        if not len(top):
+            return None
+        shifts = self._transpositions(b, lags[top])
+        q = quality[top] * np.where(shifts == 0, 1.0, s.transposed_factor)
+        chords = TRANSPOSED[self._label[past[top]], shifts]
+        if s.hold_votes and previous is not None and not previous.is_silent:
+            before = self._label[(past[top] - 1) % n]
+            same = (before != NO_LABEL) & (IDENTITY[np.maximum(before, 0)] ==
+                                           IDENTITY[self._label[past[top]]])
+            chords = np.where(same, CHORD_INDEX[previous], chords)
+        probs = np.zeros(N_CHORDS)
+        np.add.at(probs, chords, q ** 4)
+        best = int(np.argmax(q))
+        return Recollection(probs / probs.sum(), float(q[best]), int(lags[top][best]),
+                            int(shifts[best]))
+
+    def _transpositions(self, b: int, lags: np.ndarray) -> np.ndarray:
+        """Per lag, the most common pitch difference (semitones, mod 12) between the last
+        two beats and the same two beats ``lag`` earlier (0 when nothing sounded in both)."""
+        n = self.settings.capacity_beats
+        now = self._pitch[[(b - 2) % n, (b - 1) % n]].reshape(-1).astype(np.int64)
+        then_slots = (np.array([b - 2, b - 1])[None, :] - lags[:, None]) % n
+        then = self._pitch[then_slots].reshape(len(lags), -1).astype(np.int64)
+        both = (now[None, :] != SILENT) & (then != SILENT)
+        diffs = np.where(both, (now[None, :] - then) % 12, -1)
+        votes = ((diffs[:, :, None] == diffs[:, None, :]) & both[:, None, :]).sum(axis=2)
+        votes = np.where(both, votes, -1)
+        pick = np.argmax(votes, axis=1)
+        out = diffs[np.arange(len(lags)), pick]
+        return np.where(out < 0, 0, out)
+
+    def weight(self) -> float:
+        """The blend weight of the current recollection (0 when there is none)."""
+        r = self.recollection
+        s = self.settings
+        if r is None or r.quality <= s.min_quality:
+            return 0.0
+        ramp = (r.quality - s.min_quality) / max(s.full_quality - s.min_quality, 1e-9)
+        return s.max_weight * min(1.0, ramp)
+
+    def blend(self, dist: ChordDistribution) -> ChordDistribution:
+        """``dist`` mixed with the recollection for its beat (see the module doc)."""
+        w = self.weight()
+        if w <= 0.0 or self.recollection is None:
+            return dist
+        p = (1.0 - w) * np.exp(dist.logp) + w * self.recollection.probs
+        return ChordDistribution(np.log(np.maximum(p, 1e-30)), dist.beat_tick, dist.previous)
