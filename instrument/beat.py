@@ -9,12 +9,14 @@
 
 ``midi_clock_events`` writes MIDI clock out for the beats the instrument leads.
 
-Everything here runs on the engine thread.
+Everything here runs on the engine thread; other threads only read a ``BeatClock``
+through ``mapping()``.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections import deque
 
 from instrument.music import TICKS_PER_BEAT, Meter
 
@@ -35,14 +37,43 @@ class BeatClock:
     starts it (the player's first note, a count-in, MIDI Start, Link).
 
     The mapping (anchor time, anchor beat, seconds per beat) is one tuple replaced
-    whole at each change, so another thread (the recorder's) reading it with
-    ``mapping()`` never sees half of a change. Changes come from the engine thread.
+    whole at each change, so another thread reading it with ``mapping()`` never sees
+    half of a change. Every change is also logged, numbered, with whether the clock runs
+    (the last ``CHANGES_KEPT``): the recorder reads them (``changes_since``) to write the
+    tempo map as it was played. Changes come from the engine thread.
     """
+
+    CHANGES_KEPT = 256
 
     def __init__(self, bpm: float = 100.0, meter: Meter | None = None) -> None:
         self.meter = meter if meter is not None else Meter(4, 4)
-        self._map = (0.0, 0.0, 60.0 / clamp_bpm(bpm))
-        self.running = False
+        self._running = False
+        self._changes: deque[tuple[int, bool, tuple[float, float, float]]] = deque(
+            maxlen=self.CHANGES_KEPT
+        )
+        self._count = 0
+        self._set((0.0, 0.0, 60.0 / clamp_bpm(bpm)))
+
+    def _set(self, mapping: tuple[float, float, float], running: bool | None = None) -> None:
+        if running is not None:
+            self._running = running
+        self._map = mapping
+        self._count += 1
+        self._changes.append((self._count, self._running, mapping))
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @running.setter
+    def running(self, running: bool) -> None:
+        if running != self._running:
+            self._set(self._map, running)
+
+    def changes_since(self, count: int) -> list[tuple[int, bool, tuple[float, float, float]]]:
+        """(number, running, mapping) of the changes numbered above ``count``, in order
+        (any thread; copying the log is one C call)."""
+        return [c for c in list(self._changes) if c[0] > count]
 
     def mapping(self) -> tuple[float, float, float]:
         """(anchor time, beat at the anchor, seconds per beat), consistent (any thread)."""
@@ -56,7 +87,7 @@ class BeatClock:
     def bpm(self, bpm: float) -> None:
         """Set the tempo around the current anchor (callers then ``align``)."""
         t, b, _ = self._map
-        self._map = (t, b, 60.0 / clamp_bpm(bpm))
+        self._set((t, b, 60.0 / clamp_bpm(bpm)))
 
     @property
     def anchor_time(self) -> float:
@@ -91,23 +122,22 @@ class BeatClock:
 
     def start(self, t: float, beat: float = 0.0) -> None:
         """Start (or restart) with ``beat`` falling at time ``t``."""
-        self._map = (t, beat, self._map[2])
-        self.running = True
+        self._set((t, beat, self._map[2]), running=True)
 
     def stop(self) -> None:
         self.running = False
 
     def set_tempo(self, bpm: float, t: float) -> None:
         """Change tempo at time ``t`` without a jump in the beat position."""
-        self._map = (t, self.beat_at(t), 60.0 / clamp_bpm(bpm))
+        self._set((t, self.beat_at(t), 60.0 / clamp_bpm(bpm)))
 
     def align(self, t: float, beat: float) -> None:
         """Make ``beat`` fall at ``t`` (phase correction), keeping the tempo."""
-        self._map = (t, beat, self._map[2])
+        self._set((t, beat, self._map[2]))
 
     def place(self, t: float, beat: float, bpm: float) -> None:
         """Make ``beat`` fall at ``t`` at ``bpm``: phase and tempo in one change."""
-        self._map = (t, beat, 60.0 / clamp_bpm(bpm))
+        self._set((t, beat, 60.0 / clamp_bpm(bpm)))
 
     def next_beat(self, t: float) -> int:
         """The first whole beat at or after ``t``."""

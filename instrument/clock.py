@@ -1,8 +1,10 @@
 """One clock interface, two clocks: live (wall time) and offline (advanced by hand).
 
-The engine only ever asks its clock for ``now()`` and to ``wait_until`` a time, so the
-same engine code runs live and in offline rendering and tests, where the transcript of
-what it played is exact and repeatable.
+The engine only ever asks its clock for ``now()`` and to ``wait(wakeup, until)`` (until
+a time, or until its wakeup is set: a ``threading.Event`` or an
+``instrument.realtime.wakeup.Wakeup``), so the same engine code runs live and in offline
+rendering and tests, where the transcript of what it played is exact and repeatable.
+The JACK clock (``instrument.jack_host.JackClock``) counts JACK frames.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def wait(self, event: threading.Event, until: float) -> bool:
-        """Block until ``until`` or until ``event`` is set; True if the event was set."""
+        """Block until ``until`` or until ``event`` is set; True if the event was set.
+
+        ``event`` is anything with ``wait(timeout)`` and ``is_set()``."""
         ...
 
 

@@ -45,6 +45,9 @@ CONDUCTOR = "instrument"
 #: The file's tempo follows the clock within this range of grid beats per second.
 MIN_SPEED, MAX_SPEED = 10.0 / 60.0, 600.0 / 60.0
 _ANCHORS_KEPT = 32  # past tempo segments kept to place an event that arrives late
+#: A flush takes what happened until this long ago: by then the engine has handled every
+#: input of that time (a note that starts the beat clock has started it).
+HORIZON_LAG = 0.1
 _CANCEL, _PANIC = "cancel", "panic"
 
 
@@ -57,6 +60,11 @@ def session_path(directory: Path, started: float | None = None) -> Path:
         n += 1
         path = directory / f"session-{stamp}-{n}.mid"
     return path
+
+
+def _beat_at(mapping: tuple[float, float, float], t: float) -> float:
+    anchor_time, anchor_beat, seconds_per_beat = mapping
+    return anchor_beat + (t - anchor_time) / seconds_per_beat
 
 
 def _events(messages: list, first_delta: int = 0) -> bytes:
@@ -131,6 +139,8 @@ class SmfRecorder:
         self._anchors: deque[tuple[float, float, float]] = deque(maxlen=_ANCHORS_KEPT)
         self._anchors.append((start_time, 0.0, speed))
         self._offset: float | None = None  # file beat minus clock beat while it runs
+        self._cursor = 0  # the beat clock's changes read so far
+        self._state: tuple[bool, tuple[float, float, float]] = (False, beat.mapping())
         self._tempo_us = self._quarter_tempo(speed, meter_now)
         self._conductor_tick = 0
         self._file.add_track(_events([
@@ -196,9 +206,9 @@ class SmfRecorder:
         memory and the next flush tries again.
         """
         self._take_inbox()
-        now = self.now()
-        self._follow_beat(now)
-        self._encode_due(now if until is None else until)
+        horizon = self.now() - HORIZON_LAG
+        self._follow_beat(horizon)
+        self._encode_due(horizon if until is None else until)
         try:
             if self._file.write():
                 self._file.sync()
@@ -257,29 +267,68 @@ class SmfRecorder:
         at, beat, speed = self._anchors[0]
         return beat + (t - at) * speed
 
-    def _follow_beat(self, now: float) -> None:
-        """Start a tempo segment at ``now`` that brings the file's beat to the clock's."""
-        last_time, last_beat, speed = self._anchors[-1]
-        if now <= last_time:
-            return
+    def _follow_beat(self, horizon: float) -> None:
+        """Bring the file's tempo map up to ``horizon``: one tempo segment per change of
+        the beat clock (read from its change log), each ending where the clock's beat
+        says, so the file's beats are the clock's beats."""
         clock = self.beat
-        running = clock.running
-        anchor_time, anchor_beat, seconds_per_beat = clock.mapping()
         meter = clock.meter
-        reached = last_beat + (now - last_time) * speed
-        if running:
-            clock_beat = anchor_beat + (now - anchor_time) / seconds_per_beat
-            if self._offset is None or abs(clock_beat + self._offset - reached) > 1.0:
-                # The clock started or jumped: put the file's next bar line on its bar.
-                bar = meter.beats_per_bar
-                phase = (clock_beat - reached) % bar
-                self._offset = reached + phase - clock_beat
-            target = clock_beat + self._offset
-            speed = (target - last_beat) / (now - last_time)
-            speed = min(MAX_SPEED, max(MIN_SPEED, speed))
+        for number, running, mapping in clock.changes_since(self._cursor):
+            start = max(mapping[0], self._anchors[-1][0])
+            if start > horizon:
+                break  # the engine set it for later: the next flush
+            was_running, old = self._state
+            beat = _beat_at(mapping, start)
+            if running and (not was_running or abs(beat - _beat_at(old, start)) > 0.5):
+                self._align_bars(start, beat, meter)
+            else:
+                self._close(start, meter)
+            self._state = (running, mapping)
+            self._cursor = number
+        self._close(horizon, meter)
+
+    def _close(self, end: float, meter: Meter) -> None:
+        """End the current segment at ``end``: at the clock's beat then, if it runs."""
+        last_time, last_beat, speed = self._anchors[-1]
+        if end <= last_time:
+            return
+        running, mapping = self._state
+        if running and self._offset is not None:
+            speed = (_beat_at(mapping, end) + self._offset - last_beat) / (end - last_time)
+        self._segment(last_time, last_beat, end, speed, meter)
+
+    def _align_bars(self, start: float, clock_beat: float, meter: Meter) -> None:
+        """The clock started (or jumped) at ``start``: from there on, its bar lines are the
+        file's. On a bar line (a start: the first note, a count-in), the segment before
+        reaches the file's next bar line exactly then; otherwise the next segments make up
+        the difference."""
+        bar = meter.beats_per_bar
+        last_time, last_beat, speed = self._anchors[-1]
+        reached = last_beat + (start - last_time) * speed
+        on_bar = abs(clock_beat / bar - round(clock_beat / bar)) < 1e-6
+        if on_bar and start > last_time:
+            file_bar = -(-(reached - 1e-9) // bar) * bar
+            reached = self._segment(
+                last_time, last_beat, start, (file_bar - last_beat) / (start - last_time), meter
+            )
+            self._offset = reached - clock_beat
         else:
-            self._offset = None
-        self._anchors.append((now, last_beat + (now - last_time) * speed, speed))
+            self._close(start, meter)
+            self._offset = reached + (clock_beat - reached) % bar - clock_beat
+
+    def _segment(
+        self, start: float, beat: float, end: float, speed: float, meter: Meter
+    ) -> float:
+        """The file goes from ``beat`` at time ``start`` to ``end`` at ``speed`` (clamped)
+        beats a second; tempo and meter events where they change. Returns the file beat
+        at ``end``; the file goes on at that speed until told otherwise."""
+        speed = min(MAX_SPEED, max(MIN_SPEED, speed))
+        anchors = self._anchors
+        if anchors[-1][0] == start:
+            anchors.pop()
+        anchors.append((start, beat, speed))
+        end_beat = beat + (end - start) * speed
+        anchors.append((end, end_beat, speed))
         metas = []
         tempo = self._quarter_tempo(speed, meter)
         if tempo != self._tempo_us:
@@ -289,9 +338,10 @@ class SmfRecorder:
             metas.append(self._time_signature(meter))
             self._meter = meter
         if metas:
-            tick = max(self._conductor_tick, self._tick(last_beat, meter))
+            tick = max(self._conductor_tick, self._tick(beat, meter))
             self._file.append(0, _events(metas, tick - self._conductor_tick))
             self._conductor_tick = tick
+        return end_beat
 
     def _tick(self, beat: float, meter: Meter) -> int:
         return round(beat * beat_quarters(meter) * TICKS_PER_BEAT)

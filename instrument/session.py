@@ -2,10 +2,17 @@
 
 Drivers, by how the configuration resolves:
 
-- audio on JACK: our JACK client (``instrument.jack_host``) drives a manual pyo server
-  and owns ``instrument:midi_in``, ``midi_out``, ``out_1`` and ``out_2``;
+- audio on JACK: our JACK client (``instrument.jack_host``) owns ``instrument:midi_in``,
+  ``midi_out``, ``out_1`` and ``out_2``; its cycle (``instrument.realtime.cycle``) drives
+  a manual pyo server;
 - audio on PortAudio or offline: pyo's own PortAudio callback, or a pacing thread, runs
-  the blocks; MIDI comes through ALSA (rtmidi) or through the JACK client's MIDI ports.
+  the blocks (``PyoBlock``); MIDI comes through ALSA (rtmidi, a sender thread for MIDI
+  out) or through the JACK client's MIDI ports.
+
+Start-up order: the JACK client is activated and its ports registered first (connectable
+the moment they appear; silent until the cycle is built), then pyo and the synths, the
+real-time cycle (thru plays from here), the models, the Band, the recorder and the
+engine. Then ``gc.freeze()``: what was built lives as long as the session.
 
 Stopping (SIGINT, SIGTERM, a fatal error, the JACK server going away) panics first, so
 no note is left sounding: the synth fades out, MIDI out gets every note-off plus CC

@@ -7,7 +7,7 @@ import time
 import mido
 import pytest
 
-from instrument import smf_file
+from instrument import recording, smf_file
 from instrument.engine import TimedEvent
 from instrument.recording import SmfRecorder, session_path
 
@@ -132,11 +132,94 @@ def test_a_long_session_encodes_each_event_once(tmp_path):
     rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock)
     for i in range(40000):  # about an hour of busy playing
         rec.play(TimedEvent(i * 0.09, "player", (0x90 if i % 2 == 0 else 0x80, 60 + i % 12, 80)))
-    clock.t = 3600.0
+    clock.t = 3600.0 + recording.HORIZON_LAG  # a flush takes what happened until then
     rec.flush()
     assert rec.encoded == 40000
     rec.play(TimedEvent(3600.1, "player", (0x90, 60, 80)))
-    clock.t = 3601.0
+    clock.t = 3601.0 + recording.HORIZON_LAG
     rec.flush()
     assert rec.encoded == 40001  # a flush costs what happened since the last one
     assert len(notes(mido.MidiFile(tmp_path / "s.mid").tracks[1])) == 40001
+
+
+def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(tmp_path):
+    from instrument.beat import BeatClock
+    from instrument.music import Meter
+
+    clock = Clock(0.0)
+    beat = BeatClock(100.0, Meter(3, 4))
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock, beat=beat)
+    played: list[tuple[float, int]] = []  # (time, clock beat) of each note-on
+    b = 0
+    while clock.t < 20.0:
+        clock.t = round(clock.t + 0.01, 6)
+        if not beat.running and clock.t >= 1.37:
+            beat.start(1.37, 0.0)  # the first note starts the beat, between two flushes
+        if beat.running and beat.time_at(b) <= clock.t:
+            t = beat.time_at(b)
+            rec.play(TimedEvent(t, "player", (0x90, 60 + b % 12, 90)))
+            rec.play(TimedEvent(t + 0.05, "player", (0x80, 60 + b % 12, 0)))
+            played.append((t, b))
+            if b == 6:
+                beat.set_tempo(140.0, t)  # the band speeds up...
+            elif b == 15:
+                beat.set_tempo(80.0, t)  # ...and slows down
+            b += 1
+        if round(clock.t * 100) % 25 == 0:  # a flush every 0.25 s
+            rec.flush()
+    rec.close()
+
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    tempos = [mido.tempo2bpm(m.tempo) for m in smf.tracks[0] if m.type == "set_tempo"]
+    assert any(abs(t - 140) < 1 for t in tempos) and any(abs(t - 80) < 1 for t in tempos)
+    signature = next(m for m in smf.tracks[0] if m.type == "time_signature")
+    assert (signature.numerator, signature.denominator) == (3, 4)
+    ticks = [n[0] for n in notes(smf.tracks[1]) if n[1] == "note_on"]
+    assert len(ticks) == len(played)
+    # Every downbeat of the clock is a bar line of the file (3 x 480 ticks).
+    first = ticks[0]
+    assert first % 1440 == 0
+    for tick, (_, clock_beat) in zip(ticks, played, strict=True):
+        assert abs(tick - first - 480 * clock_beat) <= 1
+    # Played back with the file's tempo map, every note sounds when it was played.
+    seconds, now = [], 0.0
+    for message in smf:
+        now += message.time
+        if message.type == "note_on":
+            seconds.append(now)
+    errors = [abs(s - t) for s, (t, _) in zip(seconds, played, strict=True)]
+    assert max(errors) < 0.002, errors
+
+
+def test_a_flush_with_nothing_new_writes_nothing(tmp_path, monkeypatch):
+    clock = Clock(1.0)
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock)
+    rec.play(TimedEvent(0.1, "player", (0x90, 60, 90)))
+    rec.flush()
+    syncs = []
+    monkeypatch.setattr(smf_file.os, "fsync", lambda fd: syncs.append(fd))
+    monkeypatch.setattr(smf_file.os, "pwritev", lambda *a: pytest.fail("wrote"))
+    for t in (2.0, 3.0, 4.0):
+        clock.t = t
+        assert rec.flush()
+    assert syncs == []
+
+
+def test_the_file_grows_in_place_and_is_readable_after_every_append(tmp_path):
+    from instrument.smf_file import GrowingSmf
+
+    path = tmp_path / "g.mid"
+    smf = GrowingSmf(path, 480)
+    smf.add_track(bytes([0x00, 0xFF, 0x03, 1, 65]))
+    smf.write()
+    sizes = set()
+    for i in range(2000):
+        smf.append(0, bytes([0x10, 0x90, 60 + i % 12, 90]))
+        smf.write()
+        sizes.add(path.stat().st_size)
+        if i % 97 == 0:  # as a crash would leave it, at any moment
+            track = mido.MidiFile(path).tracks[0]
+            assert sum(1 for m in track if m.type == "note_on") == i + 1
+    # 8 KB of events: the file was laid out anew only when a reserve ran out (doubling).
+    assert smf.rewrites <= 6 and len(sizes) == smf.rewrites
+    assert mido.MidiFile(path).tracks[0].name == "A"

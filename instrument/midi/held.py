@@ -1,7 +1,8 @@
 """Which notes sound: keys held down, and notes the sustain pedal (CC 64) keeps on.
 
-Pure logic, no I/O: used inside the audio callback for the thru synth and on the engine
-thread for musical state, so both agree on when a note ends.
+Pure logic, no I/O: used inside the audio callback by the thru player
+(``instrument.realtime.thru``), on the engine thread for the player's state and by the
+offline renderer's synth output, so all agree on when a note ends.
 """
 
 from __future__ import annotations

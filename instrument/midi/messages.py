@@ -2,8 +2,10 @@
 
 Live input is untrusted: a broken cable, a buggy app or a hostile sender can deliver
 truncated messages, stray data bytes, SysEx floods or messages we do not use. These
-helpers classify a message by its bytes without allocating, so the callbacks can drop
-what they cannot use and count it. Full parsing (``mido``) happens on the engine thread.
+helpers classify a message (a tuple, a list or bytes) by its values without
+allocating, so the input rings (``instrument.realtime.input_ring``) can drop what they
+cannot use and count it. The engine works on the checked byte tuples directly; mido is
+used only to write files.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ Switching modes ends the notes of a part that stops (through ``cancel``), so not
 left sounding. The beat clock runs from the config's tempo, tap tempo, external MIDI
 clock or Ableton Link; the Band sends MIDI clock out when it leads.
 
-Engine thread only.
+Everything runs on the engine thread, except ``status``, which the status server's
+thread calls: it only reads counters and fixed histograms.
 """
 
 from __future__ import annotations

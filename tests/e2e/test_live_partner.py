@@ -19,17 +19,17 @@ pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 BPM = 120
 
 
-def config_text(mode, extra=""):
+def config_text(mode, extra="", meter="4/4", bpm=BPM):
     return (
-        f'mode = "{mode}"\n[tempo]\nbpm = {BPM}\nsend_clock = false\n'
+        f'mode = "{mode}"\n[tempo]\nbpm = {bpm}\nmeter = "{meter}"\nsend_clock = false\n'
         "[synth]\nplayer_volume = 0.0\naccompaniment_patch = \"organ\"\n" + extra
     )
 
 
 @pytest.fixture
 def partner(jack_server, tmp_path, request):
-    mode, extra = request.param
-    with playing(jack_server, tmp_path, config_text(mode, extra)) as rig:
+    mode, extra, *tempo = request.param
+    with playing(jack_server, tmp_path, config_text(mode, extra, *tempo)) as rig:
         yield rig.controller, rig.tap, rig.instrument
 
 
@@ -50,8 +50,8 @@ def arrivals(tap: JackTap) -> list[tuple[int, int, bool]]:
     ]
 
 
-def play_line(controller, tap, pitches, beats_each=0.5):
-    frames = int(60 / BPM * beats_each * tap.rate)
+def play_line(controller, tap, pitches, beats_each=0.5, bpm=BPM):
+    frames = int(60 / bpm * beats_each * tap.rate)
     for pitch in pitches:
         controller.note_on(pitch, 90)
         tap.wait_frames(int(frames * 0.8))
@@ -139,3 +139,67 @@ def test_a_phrase_gets_an_answer_within_a_beat_and_playing_again_stops_it(partne
         assert offs_after and min(offs_after) - interrupt <= grid_step
     assert inst.terminate() == 0
 
+
+
+def status_of(inst) -> dict:
+    from instrument.status import query
+
+    path = inst.wait_for(r"`instrument status` reads (\S+)").group(1)
+    return query(path)
+
+
+def loops_per_second(inst, tap, seconds: float) -> float:
+    before = status_of(inst)["engine_loops"]
+    tap.wait_frames(int(seconds * tap.rate))
+    return (status_of(inst)["engine_loops"] - before) / seconds
+
+
+@pytest.mark.parametrize("partner", [("continue", "[continuation]\nmin_beats = 8.0\n")],
+                         indirect=True)
+def test_the_engine_thread_does_not_spin_idle_or_while_answering(partner):
+    controller, tap, inst = partner
+    idle = loops_per_second(inst, tap, 1.5)
+    play_line(controller, tap, [60, 62, 64, 65, 67, 65, 64, 62])
+    tap.wait_frames(int(0.9 * tap.rate))  # the phrase has ended: it answers
+    answering = loops_per_second(inst, tap, 1.5)
+    assert notes_out(tap, 3), "no response"
+    print(f"\nengine passes per second: idle {idle:.0f}, while answering {answering:.0f}")
+    # Idle it wakes every 50 ms; answering, for each planned note and its hand-out.
+    assert idle <= 40
+    assert answering <= 200
+    assert inst.terminate() == 0
+
+
+@pytest.mark.parametrize("partner", [("accompany", "", "3/4", 90)],
+                         indirect=True)
+def test_the_recording_has_the_beat_clocks_tempo_and_meter_and_its_bars(partner):
+    import mido
+
+    controller, tap, inst = partner
+    play_line(controller, tap, MELODY[:12], beats_each=1.0, bpm=90)
+    tap.wait_frames(tap.rate // 2)
+    assert inst.terminate() == 0
+    smf = mido.MidiFile(inst.recording())
+    conductor = smf.tracks[0]
+    signature = next(m for m in conductor if m.type == "time_signature")
+    tempo = next(m for m in conductor if m.type == "set_tempo")
+    assert (signature.numerator, signature.denominator) == (3, 4)
+    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(90, abs=0.01)
+
+    def onsets(name):
+        track = next(t for t in smf.tracks if t.name == name)
+        tick, out = 0, []
+        for m in track:
+            tick += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                out.append(tick)
+        return out
+
+    beat, bar = smf.ticks_per_beat, 3 * smf.ticks_per_beat
+    player, chords = onsets("player"), onsets("accompaniment")
+    assert chords, "no accompaniment recorded"
+    # The player's first note is the first downbeat: a bar line of the file.
+    assert player[0] % bar == 0
+    # The chords are on the file's beats (a JACK period of jitter is 17 ticks at 90).
+    off_beat = [(t + beat // 2) % beat - beat // 2 for t in chords]
+    assert max(abs(o) for o in off_beat) <= 30, off_beat
