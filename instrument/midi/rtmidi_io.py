@@ -244,11 +244,16 @@ class RtMidiOutput:
             log.info("MIDI output connected: %s", choice.name)
 
     def close(self) -> None:
+        """Stop the sender and close the ports (safe to call twice)."""
+        if self._stop:
+            return
         self._stop = True
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout=1.0)
-        for port in (self._virtual, self._direct):
-            if port is not None:
-                port.close_port()
-                port.delete()
+        with self._ports_lock:
+            for port in (self._virtual, self._direct):
+                if port is not None:
+                    port.close_port()
+                    port.delete()
+            self._virtual = self._direct = None

@@ -101,6 +101,22 @@ def test_watchdog_pings_only_while_engine_and_audio_advance(caplog):
     assert dog.stalls == 2 and "engine_loops stuck" in caplog.text
 
 
+def test_watchdog_stops_pinging_when_a_thread_or_output_died(caplog):
+    health = {"engine_loops": 0, "audio_cycles": 0, "dead": []}
+    sent = []
+    dog = systemd.Watchdog(lambda: dict(health), interval=1.0,
+                           send=lambda s: sent.append(s) or True)
+    for _ in range(2):
+        health["engine_loops"] += 1
+        health["audio_cycles"] += 1
+        assert dog.check()
+    health["dead"] = ["MIDI out"]
+    health["engine_loops"] += 1
+    health["audio_cycles"] += 1
+    assert not dog.check()
+    assert len(sent) == 2 and "MIDI out died" in caplog.text
+
+
 def test_watchdog_ignores_counters_that_do_not_apply():
     counters = {"engine_loops": 0, "audio_cycles": None}
     sent = []

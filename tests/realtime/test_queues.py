@@ -192,3 +192,22 @@ def test_wakeup_wakes_a_waiting_thread_and_clears():
     wakeup.clear()
     assert not wakeup.is_set() and wakeup.wait(0.01) is False
     wakeup.close()
+
+
+def test_a_panic_between_looking_at_a_message_and_removing_it_is_harmless():
+    """The forced interleaving that killed the old ALSA sender: it peeked at its heap,
+    a panic emptied it, and the pop raised IndexError in the thread."""
+    out = MidiOutQueue()
+    for i in range(5):
+        out.send((0x90, 60 + i, 90), 0.1 * i)
+    delivered = []
+
+    def deliver_then_panic(message):
+        delivered.append(message)
+        out.drop_pending()  # the engine's panic, arriving mid-delivery
+        out.drop_channel(1, 0.0)
+
+    out.take_due(1.0, deliver_then_panic)  # raises nothing
+    out.take_due(1.0, delivered.append)
+    assert delivered == [bytes((0x90, 60, 90))]  # what was not yet delivered never is
+    assert len(out) == 0
