@@ -96,9 +96,9 @@ class MidiOutQueue:
         """Sender thread: ``deliver`` each message due by ``now``; removed once delivered
         (if ``deliver`` raises, the message stays for the next try)."""
         queue = self._queue
-        queue.sync()
         n = 0
         while n < MAX_PER_CYCLE:
+            queue.sync()  # a panic while delivering takes effect before the next message
             due = queue.head_due()
             if due is None or due > now:
                 break
