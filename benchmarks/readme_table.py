@@ -76,6 +76,30 @@ def rows(results: dict) -> list[tuple[str, str, str]]:
         out += soak_rows(results["soak"], targets=True)
     for soak in results.get("wider_soaks", []):
         out += soak_rows(soak, targets=False)
+    for versus in results.get("xruns_vs_midisine", []):
+        if "error" in versus:
+            continue
+        out.append((
+            f"xruns per minute at {versus['period']} frames, {versus['rounds']} interleaved"
+            f" rounds of {versus['seconds_per_round']:.0f} s: instrument vs jack_midisine",
+            f"{versus['instrument_xruns_per_minute']} vs"
+            f" {versus['jack_midisine_xruns_per_minute']}",
+            "no more than jack_midisine",
+        ))
+    for run in results.get("long_gig", {}).get("runs", []):
+        if run["switch_interval_ms"] != 0.5:
+            continue
+        for kind, label, count in (("recorder_flush", "recorder flush", "events"),
+                                   ("status_snapshot", "status snapshot", "steps")):
+            first, last = run[kind][0], run[kind][-1]
+            out.append((
+                f"{label} after {first[count]:,} / {last[count]:,} {count}: GIL wait p99"
+                " (probe floor with a core busy)",
+                f"{first['gil_wait_ms']['p99']:.2f} / {last['gil_wait_ms']['p99']:.2f} ms"
+                f" ({run['busy_floor_gil_wait_ms']['p99']:.2f} ms); took p50"
+                f" {first['took_ms']['p50']:.2f} / {last['took_ms']['p50']:.2f} ms",
+                "the same at hour three",
+            ))
     return out
 
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from instrument.bench import jackd, latency, onsets, soak, steps
+from instrument.bench import jackd, latency, long_gig, onsets, soak, steps, xruns
 from instrument.bench.rig import jack_environment
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,14 @@ class Sizes:
     # Shorter soaks at larger periods, to show what a machine that xruns at 64 frames
     # can hold: (period, seconds).
     wider_soaks: tuple[tuple[int, float], ...] = ()
+    # xruns against jack_midisine: periods, interleaved rounds, seconds a round.
+    xrun_periods: tuple[int, ...] = (64,)
+    xrun_rounds: int = 1
+    xrun_seconds: float = 5.0
+    # A synthetic long gig: recorder events and model steps behind it, and repeats.
+    gig_events: int = 20_000
+    gig_steps: int = 2_000
+    gig_repeats: int = 20
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -46,7 +54,9 @@ class Sizes:
     def full(cls) -> Sizes:
         return cls(periods=(64, 128, 256), latency_notes=200, onset_phrases=10,
                    model_steps=20000, soak_seconds=600.0,
-                   wider_soaks=((128, 120.0), (256, 120.0)))
+                   wider_soaks=((128, 120.0), (256, 120.0)),
+                   xrun_periods=(64, 128), xrun_rounds=3, xrun_seconds=60.0,
+                   gig_events=200_000, gig_steps=200_000, gig_repeats=200)
 
 
 def _soak(work: Path, tune: Path, period: int, seconds: float) -> dict:
@@ -106,6 +116,13 @@ def run(out: Path, sizes: Sizes, models_dir: Path, melody: Path | None = None) -
     results["wider_soaks"] = [
         _soak(work, tune, period, seconds) for period, seconds in sizes.wider_soaks
     ]
+    log.info("xruns against jack_midisine, interleaved")
+    results["xruns_vs_midisine"] = [
+        xruns.compare(work, tune, period, sizes.xrun_rounds, sizes.xrun_seconds)
+        for period in sizes.xrun_periods
+    ]
+    log.info("a three-hour gig: recorder flushes and status snapshots")
+    results["long_gig"] = long_gig.measure(sizes.gig_events, sizes.gig_steps, sizes.gig_repeats)
 
     log.info("model steps")
     tunes = steps.tunes_from(DATA)

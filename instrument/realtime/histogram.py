@@ -5,8 +5,8 @@ can call it every cycle; percentiles then cover the whole session, not only the 
 seconds, and reading them costs the same in the third hour as in the first minute.
 Resolution is 10 microseconds; anything beyond 50 ms lands in the last bin (its true
 value is kept by ``max``). Percentiles are read in plain Python over a copy of the
-counts, so the reader never holds the GIL for long in one C call (the audio thread
-gets its turn at the next switch interval).
+bins up to the worst duration (a few hundred for audio cycles), so reading them takes
+tens of microseconds and never holds the GIL for long in one C call.
 """
 
 from __future__ import annotations
@@ -47,12 +47,14 @@ class TimingHistogram:
         return self._percentiles((q,))[0]
 
     def _percentiles(self, qs: tuple[float, ...]) -> list[float]:
-        counts = self.counts.copy()  # the audio thread may be adding to it
+        # Only the bins up to the worst duration can hold counts: copy and walk those.
+        top = min(BINS - 1, int(self.max / BIN_SECONDS) + 1)
+        counts = self.counts[: top + 1]  # a copy: the audio thread may be adding to it
         total = sum(counts)
         if total == 0:
             return [float("nan")] * len(qs)
         ranks = sorted((q / 100.0 * total, i) for i, q in enumerate(qs))
-        out = [0.0] * len(qs)
+        out = [self.max] * len(qs)
         running, k = 0, 0
         for index, n in enumerate(counts):
             running += n
@@ -62,8 +64,6 @@ class TimingHistogram:
                 k += 1
             if k == len(ranks):
                 break
-        for _, i in ranks[k:]:
-            out[i] = self.max
         return out
 
     def reset(self) -> None:

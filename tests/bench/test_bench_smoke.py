@@ -35,6 +35,12 @@ def test_quick_bench_writes_results_and_plots(tmp_path):
     steps = [r for r in results["model_steps"] if "p50_ms" in r]
     assert {r["options"] for r in steps} == {"tuned", "default"}
     assert results["streaming_vs_recompute"]["ratio"] > 1
+    versus = results["xruns_vs_midisine"][0]
+    assert len(versus["instrument_xruns_per_minute"]) == 1, versus
+    assert len(versus["jack_midisine_xruns_per_minute"]) == 1, versus
+    gig = results["long_gig"]["runs"]
+    assert [r["events"] for r in gig[0]["recorder_flush"]] == [1000, 20_000]
+    assert all(r["took_ms"]["p50"] > 0 for run in gig for r in run["status_snapshot"])
     print(json.dumps({k: results[k] for k in ("key_to_sound", "onsets", "soak")}, indent=1))
 
     # The README's table is printed from this same file; it must keep reading it.
