@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instrument import places
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 (JetPack 6)
@@ -40,14 +42,6 @@ def default_paths() -> list[Path]:
     paths.append(config_home / "instrument" / "config.toml")
     paths.append(Path("/etc/instrument/config.toml"))
     return paths
-
-
-def default_state_dir() -> Path:
-    """Writable state (recordings, caches): $STATE_DIRECTORY under systemd, else XDG."""
-    if os.environ.get("STATE_DIRECTORY"):
-        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
-    data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return data_home / "instrument"
 
 
 class ConfigError(ValueError):
@@ -245,12 +239,16 @@ class Config:
     source: str = field(default="", metadata={"internal": True})
 
     def state_dir(self) -> Path:
-        return default_state_dir()
+        return places.state_dir()
 
     def recordings_dir(self) -> Path:
-        if self.recording.directory:
-            return Path(self.recording.directory).expanduser()
-        return default_state_dir() / "recordings"
+        return places.recordings_dir(self.recording.directory)
+
+    def models_dir(self) -> Path:
+        return places.models_dir(self.models.directory)
+
+    def engine_cache_dir(self) -> Path:
+        return places.engine_cache_dir(self.models.engine_cache)
 
 
 def _type_name(tp: Any) -> str:

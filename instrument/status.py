@@ -73,9 +73,9 @@ def socket_path(configured: str = "", environ: dict[str, str] | None = None) -> 
         return Path(env["RUNTIME_DIRECTORY"].split(":")[0]) / SOCKET_NAME
     if env.get("XDG_RUNTIME_DIR"):
         return Path(env["XDG_RUNTIME_DIR"]) / "instrument" / SOCKET_NAME
-    from instrument.config import default_state_dir
+    from instrument.places import state_dir
 
-    return default_state_dir() / "run" / SOCKET_NAME
+    return state_dir() / "run" / SOCKET_NAME
 
 
 def _json_default(obj: Any) -> Any:

@@ -31,14 +31,14 @@ def test_band_follows_link(tmp_path):
     from instrument.baselines.markov import MarkovContinuator
     from instrument.clock import LiveClock
     from instrument.config import Config
-    from instrument.parts.factory import LoadedModels, build_band, models_dir
+    from instrument.parts.factory import LoadedModels, build_band
 
     config = Config()
     config.tempo.source = "link"
     config.tempo.bpm = 132
     config.mode = "accompany"
     clock = LiveClock()
-    markov = MarkovContinuator.from_prior(models_dir(config) / config.models.markov_prior)
+    markov = MarkovContinuator.from_prior(config.models_dir() / config.models.markov_prior)
     band = build_band(config, LoadedModels(None, None, markov, []), clock.now, lambda p: None)
     try:
         time.sleep(0.3)

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from instrument import places
 from training.nets import ARCHS, NetConfig, StepNet
 
 REPO = Path(__file__).resolve().parents[1]
-EXPORT_DIR = REPO / "exported_models"
+EXPORT_DIR = places.SOURCE_MODELS_DIR
 RUNS_DIR = REPO / "training" / "runs"
 
 

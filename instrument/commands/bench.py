@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     setup_logging("info")
     from instrument.bench import suite
     from instrument.bench.jackd import jackd_available
-    from instrument.parts.factory import models_dir
 
     if not jackd_available():
         print("instrument bench needs jackd (Debian: apt-get install jackd2)")
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     sizes = suite.Sizes.quick() if args.quick else suite.Sizes.full()
     if args.soak is not None:
         sizes.soak_seconds = args.soak
-    results = suite.run(args.out, sizes, models_dir(cfg.load(args.config)))
+    results = suite.run(args.out, sizes, cfg.load(args.config).models_dir())
     print(json.dumps(results, indent=2))
     logging.getLogger("instrument").info("results in %s", args.out / "results.json")
     return 0

@@ -57,8 +57,9 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
     from instrument.baselines.rules import RuleArranger
     from instrument.evaluate import accompaniment_metrics, continuation_metrics, reference_metrics
     from instrument.models.accompaniment import ChordSamplingParams
-    from instrument.models.loader import DEFAULT_MODELS_DIR, load_model
+    from instrument.models.loader import load_model
     from instrument.models.tune import read_midi
+    from instrument.places import models_dir as shipped_or_configured
 
     files = sorted(
         p for p in args.directory.rglob("*") if p.suffix.lower() in (".mid", ".midi")
@@ -67,7 +68,7 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
         raise FileNotFoundError(f"no .mid or .midi files under {args.directory}")
     tunes = [read_midi(p) for p in files]
     providers = [p.strip() for p in args.providers.split(",") if p.strip()]
-    models_dir = args.models_dir or DEFAULT_MODELS_DIR
+    models_dir = shipped_or_configured(args.models_dir)
 
     continuation = load_model(args.continuation, providers, models_dir)
     continuation.warm_up()

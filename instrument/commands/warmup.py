@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from instrument import config as cfg
+from instrument import places
 from instrument.commands.common import setup_logging
 
 NAME = "warmup"
@@ -53,10 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("debug", "info", "warning", "error"))
 
 
-def default_engine_cache() -> Path:
-    return cfg.default_state_dir() / "trt-cache"
-
-
 def _providers(value) -> list[str]:
     if isinstance(value, str):
         return [p.strip() for p in value.split(",") if p.strip()]
@@ -69,15 +66,10 @@ def settings(args: argparse.Namespace, config: cfg.Config) -> tuple[Path, list[s
     The config's model keys belong to the engine's ``[models]`` section; they are read
     if present so that warm-up and the running instrument agree.
     """
-    from instrument.models.loader import DEFAULT_MODELS_DIR
-
-    models = getattr(config, "models", None)
-    models_dir = args.models_dir or getattr(models, "directory", "") or DEFAULT_MODELS_DIR
-    providers = _providers(args.providers or getattr(models, "providers", None) or ["cpu"])
-    cache = (
-        args.engine_cache_dir or getattr(models, "engine_cache", "") or default_engine_cache()
-    )
-    return Path(models_dir).expanduser(), providers, Path(cache).expanduser()
+    models_dir = places.models_dir(args.models_dir or config.models.directory)
+    providers = _providers(args.providers or config.models.providers)
+    cache = places.engine_cache_dir(args.engine_cache_dir or config.models.engine_cache)
+    return models_dir, providers, cache
 
 
 def manifests(models_dir: Path) -> list[Path]:
@@ -133,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
     models_dir, providers, cache = settings(args, config)
     if not models_dir.is_dir():
-        log.error("models directory %s does not exist; the instrument will use its "
-                  "fallback generators", models_dir)
+        log.error("models directory %s does not exist; instrument run would play its "
+                  "fallback generators (Markov continuation, rule arranger)", models_dir)
         return 1
     found = manifests(models_dir)
     if not found:

@@ -18,9 +18,10 @@ import time
 
 import numpy as np
 
+from instrument import places
 from instrument.baselines import MarkovContinuator, RuleArranger
 from instrument.models.accompaniment import BeatInput
-from instrument.models.loader import DEFAULT_MODELS_DIR, load_model
+from instrument.models.loader import load_model
 from instrument.models.timing import StepTimer
 from instrument.music import GridNote, Meter
 
@@ -102,7 +103,7 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res
-    markov_path = (models_dir or DEFAULT_MODELS_DIR) / "markov_prior.npz"
+    markov_path = (models_dir or places.models_dir()) / "markov_prior.npz"
     markov = MarkovContinuator.from_prior(markov_path) if markov_path.exists() else (
         MarkovContinuator())
     out["markov"] = bench_continuation(markov, steps)

@@ -21,14 +21,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from instrument import places
 from instrument.models import accompaniment, melody
 from instrument.models.accompaniment import NeuralAccompanist
 from instrument.models.continuation import NeuralContinuator
 from instrument.models.manifest import ModelManifest, read_manifest, verify_file, verify_onnx
 from instrument.models.session import ModelError, create_session
-
-#: Where shipped models live: ``exported_models/`` at the repository root.
-DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "exported_models"
 
 
 def manifest_path(path_or_name: os.PathLike | str, models_dir: os.PathLike | str | None) -> Path:
@@ -39,7 +37,7 @@ def manifest_path(path_or_name: os.PathLike | str, models_dir: os.PathLike | str
     if p.suffix == ".onnx":
         return p.with_suffix(".json")
     if p.parent == Path(".") and not p.exists():
-        return Path(models_dir or DEFAULT_MODELS_DIR) / f"{p.name}.json"
+        return Path(models_dir or places.models_dir()) / f"{p.name}.json"
     return p.with_suffix(".json")
 
 

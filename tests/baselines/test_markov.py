@@ -96,9 +96,9 @@ def test_sampling_respects_a_scale_and_is_deterministic_for_a_seed():
 
 
 def test_shipped_prior_loads_and_predicts_stepwise_folk_motion():
-    from instrument.models.loader import DEFAULT_MODELS_DIR
+    from instrument.places import SOURCE_MODELS_DIR
 
-    path = DEFAULT_MODELS_DIR / "markov_prior.npz"
+    path = SOURCE_MODELS_DIR / "markov_prior.npz"
     m = MarkovContinuator.from_prior(path)
     dist = feed(m, phrase([67, 69, 71, 72, 74]))  # a rising G major scale
     top = dist.top_pitch()

@@ -23,7 +23,7 @@ from instrument.config import Config
 from instrument.engine import Engine
 from instrument.midi import messages as mm
 from instrument.midi.router import InputQueue
-from instrument.parts.factory import LoadedModels, build_band, models_dir
+from instrument.parts.factory import LoadedModels, build_band
 from tests.faults import hostile
 from tests.faults.support import HostileSender, Instrument, play
 from tests.support.analysis import rms
@@ -75,7 +75,7 @@ def band_rig(mode: str):
     config = Config()
     config.mode = mode
     if _PRIOR is None:
-        _PRIOR = models_dir(config) / config.models.markov_prior
+        _PRIOR = config.models_dir() / config.models.markov_prior
     clock = OfflineClock()
     out = Outputs()
     engine = None

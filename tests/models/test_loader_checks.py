@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from instrument.models import ModelError, load_model
-from instrument.models.loader import DEFAULT_MODELS_DIR, verify
+from instrument.models.loader import verify
 from instrument.models.manifest import read_manifest
 from instrument.models.onnx_signature import read_signature
 from instrument.models.session import create_session, requested_providers
+from instrument.places import SOURCE_MODELS_DIR
 
 NAMES = ("continuation", "accompaniment")
 
@@ -22,7 +23,7 @@ NAMES = ("continuation", "accompaniment")
 def model_copy(tmp_path) -> Path:
     """A private copy of the shipped continuation model pair to tamper with."""
     for suffix in (".onnx", ".json"):
-        shutil.copy(DEFAULT_MODELS_DIR / f"continuation{suffix}", tmp_path / f"m{suffix}")
+        shutil.copy(SOURCE_MODELS_DIR / f"continuation{suffix}", tmp_path / f"m{suffix}")
     data = json.loads((tmp_path / "m.json").read_text())
     data["onnx"] = "m.onnx"
     (tmp_path / "m.json").write_text(json.dumps(data))
@@ -109,7 +110,7 @@ def test_unknown_provider_names_are_rejected():
 
 def test_unusable_gpu_providers_fall_back_to_cpu_with_a_logged_reason(caplog, tmp_path):
     caplog.set_level(logging.INFO, logger="instrument.models.session")
-    sess = create_session(DEFAULT_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"],
+    sess = create_session(SOURCE_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"],
                           engine_cache_dir=tmp_path / "trt")
     used = sess.get_providers()[0]
     for short, full in (("tensorrt", "TensorrtExecutionProvider"),
@@ -130,7 +131,7 @@ def test_a_gpu_provider_without_its_libraries_is_skipped_quietly(monkeypatch, ca
     monkeypatch.setitem(session._NEEDS, "TensorrtExecutionProvider",
                         [("libno-such-driver.so.1",)])
     caplog.set_level(logging.WARNING, logger="instrument.models.session")
-    sess = create_session(DEFAULT_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"])
+    sess = create_session(SOURCE_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"])
     assert sess.get_providers() == ["CPUExecutionProvider"]
     out, err = capfd.readouterr()
     assert "EP Error" not in out + err

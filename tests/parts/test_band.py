@@ -12,7 +12,7 @@ from instrument.clock import OfflineClock
 from instrument.config import Config, PresetConfig
 from instrument.engine import Engine, TimedEvent
 from instrument.midi.router import InputEvent
-from instrument.parts.factory import LoadedModels, build_band, models_dir
+from instrument.parts.factory import LoadedModels, build_band
 
 BPM = 120.0
 BEAT = 60.0 / BPM
@@ -61,7 +61,7 @@ def rig(mode="continue", seed=3, **config_changes):
         setattr(getattr(config, section), key, value)
     clock = OfflineClock()
     out = Transcript()
-    prior = models_dir(config) / config.models.markov_prior
+    prior = config.models_dir() / config.models.markov_prior
     markov = MarkovContinuator.from_prior(prior)
     engine = None
     band = build_band(
