@@ -14,22 +14,29 @@ import os
 import sys
 import typing
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from instrument import places
+from instrument.names import (
+    CONFIG_TEMPO_SOURCES,
+    AudioBackend,
+    MidiApi,
+    Mode,
+    Part,
+    Patch,
+    Provider,
+    TempoSource,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 (JetPack 6)
     import tomli as tomllib
 
-MODES = ("thru", "continue", "accompany", "accompany+continue")
-AUDIO_BACKENDS = ("auto", "jack", "portaudio", "offline")
-MIDI_APIS = ("auto", "alsa", "jack")
 BUFFER_SIZES = (32, 64, 128, 256, 512, 1024)
 SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
-PATCHES = ("epiano", "pad", "organ", "pluck")
 
 
 def default_paths() -> list[Path]:
@@ -60,28 +67,28 @@ def _choices(values: tuple) -> dict[str, Any]:
 class AudioConfig:
     """Where sound goes."""
 
-    backend: str = field(default="auto", metadata=_choices(AUDIO_BACKENDS))
+    backend: AudioBackend = AudioBackend.AUTO
     rate: int = field(default=48000, metadata=_choices(SAMPLE_RATES))
     buffer: int = field(default=64, metadata=_choices(BUFFER_SIZES))
-    # PortAudio output device: a substring of its name ("" = the system default).
-    device: str = ""
+    # PortAudio output device: a substring of its name (unset: the system default).
+    device: str | None = None
     # JACK client name; its ports are out_1, out_2 and (with JACK MIDI) midi_in, midi_out.
     jack_client: str = "instrument"
     # Connect out_1/out_2 to the first physical playback ports on start.
     connect_outputs: bool = True
-    # The offline backend writes here ("" = a file beside the session's recording).
-    wav: str = ""
+    # The offline backend writes here (unset: a file beside the session's recording).
+    wav: str | None = None
 
 
 @dataclass
 class MidiConfig:
     """Where notes come from and go to."""
 
-    api: str = field(default="auto", metadata=_choices(MIDI_APIS))
-    # Input port: a substring of its name ("" = the first hardware input).
-    input: str = ""
-    # Output port to connect MIDI out to: a substring ("" = none; others connect to us).
-    output: str = ""
+    api: MidiApi = MidiApi.AUTO
+    # Input port: a substring of its name (unset: the first hardware input).
+    input: str | None = None
+    # Output port to connect MIDI out to: a substring (unset: none; others connect to us).
+    output: str | None = None
     # 0 listens on all channels (omni); 1..16 listens on one.
     input_channel: int = field(default=0, metadata=_range(0, 16))
     # Also open virtual ALSA ports other software can connect to.
@@ -90,6 +97,14 @@ class MidiConfig:
     player_channel: int = field(default=1, metadata=_range(1, 16))
     accompaniment_channel: int = field(default=2, metadata=_range(1, 16))
     continuation_channel: int = field(default=3, metadata=_range(1, 16))
+    def channels(self) -> dict[Part, int]:
+        """The MIDI out channel (1..16) of each part that sounds."""
+        return {
+            Part.PLAYER: self.player_channel,
+            Part.ACCOMPANIMENT: self.accompaniment_channel,
+            Part.CONTINUATION: self.continuation_channel,
+        }
+
     # Forward the player's notes to MIDI out too.
     send_player: bool = True
     # How often (seconds) to look for a controller that appeared or came back.
@@ -101,9 +116,9 @@ class SynthConfig:
     """The built-in synth."""
 
     # One patch for the player's own notes, clearly different ones for the instrument's.
-    player_patch: str = field(default="epiano", metadata=_choices(PATCHES))
-    accompaniment_patch: str = field(default="pad", metadata=_choices(PATCHES))
-    continuation_patch: str = field(default="pluck", metadata=_choices(PATCHES))
+    player_patch: Patch = Patch.EPIANO
+    accompaniment_patch: Patch = Patch.PAD
+    continuation_patch: Patch = Patch.PLUCK
     # Voices per part; when all are held, further notes are dropped and counted.
     voices: int = field(default=24, metadata=_range(1, 64))
     volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
@@ -117,15 +132,13 @@ class RecordingConfig:
     """Standard MIDI File recording of every session."""
 
     enabled: bool = True
-    # "" = <state dir>/recordings
-    directory: str = ""
+    # unset: <state dir>/recordings
+    directory: str | None = None
     # Seconds between rewrites of the file on disk: a crash loses at most this much.
     flush_interval: float = field(default=0.5, metadata=_range(0.05, 1.0))
 
 
 METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "9/8", "12/8")
-TEMPO_SOURCES = ("internal", "midi_clock", "link")
-PROVIDERS = ("tensorrt", "cuda", "cpu")
 
 
 @dataclass
@@ -136,9 +149,11 @@ class TempoConfig:
     meter: str = field(default="4/4", metadata=_choices(METERS))
     # internal: this tempo, tap tempo and presets; midi_clock: follow MIDI clock in;
     # link: follow an Ableton Link session (needs the `link` extra).
-    source: str = field(default="internal", metadata=_choices(TEMPO_SOURCES))
+    source: TempoSource = field(
+        default=TempoSource.INTERNAL, metadata=_choices(CONFIG_TEMPO_SOURCES)
+    )
     send_clock: bool = True  # MIDI clock out while the beat runs (internal source)
-    tap_note: int = field(default=-1, metadata=_range(-1, 127))  # -1: no tap key
+    tap_note: int | None = field(default=None, metadata=_range(0, 127))  # a key that taps
 
 
 @dataclass
@@ -173,20 +188,18 @@ class AccompanimentConfig:
 class ModelsConfig:
     """The neural models and how they run."""
 
-    # "" = the models shipped with the instrument.
-    directory: str = ""
+    # unset: the models shipped with the instrument (see instrument.places).
+    directory: str | None = None
     continuation: str = "continuation"
     accompaniment: str = "accompaniment"
     markov_prior: str = "markov_prior.npz"
-    providers: list[str] = field(
-        default_factory=lambda: ["tensorrt", "cuda", "cpu"], metadata=_choices(PROVIDERS)
-    )
-    # TensorRT engine cache ("" = <state dir>/trt-cache); built at install, not at a gig.
-    engine_cache: str = ""
-    # -1: each model's own default from its manifest; 0 is greedy.
-    temperature: float = field(default=-1.0, metadata=_range(-1.0, 2.0))
+    providers: list[Provider] = field(default_factory=lambda: list(Provider))
+    # TensorRT engine cache (unset: <state dir>/trt-cache); built at install, not at a gig.
+    engine_cache: str | None = None
+    # unset: each model's own default from its manifest; 0 is greedy.
+    temperature: float | None = field(default=None, metadata=_range(0.0, 2.0))
     top_p: float = field(default=0.95, metadata=_range(0.05, 1.0))
-    seed: int = field(default=-1, metadata=_range(-1, 2**31 - 1))  # -1: a new one each run
+    seed: int | None = field(default=None, metadata=_range(0, 2**31 - 1))  # unset: a new one
 
 
 @dataclass
@@ -209,18 +222,19 @@ class PresetConfig:
 
     program: int = field(default=0, metadata=_range(0, 127))
     name: str = ""
-    mode: str = field(default="", metadata=_choices(("", *MODES)))
-    tempo: float = field(default=0.0, metadata=_range(0.0, 300.0))  # 0: unchanged
-    meter: str = field(default="", metadata=_choices(("", *METERS)))
-    temperature: float = field(default=-1.0, metadata=_range(-1.0, 2.0))  # -1: unchanged
-    density: float = field(default=-1.0, metadata=_range(-1.0, 1.0))  # -1: unchanged
+    # Each setting left out stays as it is.
+    mode: Mode | None = None
+    tempo: float | None = field(default=None, metadata=_range(30.0, 300.0))
+    meter: str | None = field(default=None, metadata=_choices(METERS))
+    temperature: float | None = field(default=None, metadata=_range(0.0, 2.0))
+    density: float | None = field(default=None, metadata=_range(0.0, 1.0))
 
 
 @dataclass
 class Config:
     """The whole configuration."""
 
-    mode: str = field(default="thru", metadata=_choices(MODES))
+    mode: Mode = Mode.THRU
     log_level: str = field(
         default="info", metadata=_choices(("debug", "info", "warning", "error"))
     )
@@ -257,7 +271,23 @@ def _type_name(tp: Any) -> str:
     )
 
 
+def _unset_allowed(tp: Any) -> tuple[Any, bool]:
+    """(the type, whether the key may be left unset) for ``T | None`` and plain ``T``."""
+    args = typing.get_args(tp)
+    if type(None) in args:
+        (inner,) = (a for a in args if a is not type(None))
+        return inner, True
+    return tp, False
+
+
 def _check_value(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> Any:
+    tp, _ = _unset_allowed(tp)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        allowed = meta.get("choices") or tuple(tp)
+        if not isinstance(value, str) or value not in {str(c) for c in allowed}:
+            names = ", ".join(str(c) for c in allowed)
+            raise ConfigError(f"{key} must be one of {names}; got {value!r}")
+        return tp(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if tp is bool and not isinstance(value, bool):
@@ -278,7 +308,7 @@ def _check_value(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) 
 
 def _check_list(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -> list:
     """A TOML array: of scalars (each checked like a value) or of tables (dataclasses)."""
-    (item_tp,) = typing.get_args(tp)
+    (item_tp,) = typing.get_args(_unset_allowed(tp)[0])
     if not isinstance(value, list):
         raise ConfigError(f"{key} must be a list, got {value!r}")
     if dataclasses.is_dataclass(item_tp):
@@ -292,7 +322,7 @@ def _check_list(key: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]) -
 
 
 def _is_list(tp: Any) -> bool:
-    return typing.get_origin(tp) is list
+    return typing.get_origin(_unset_allowed(tp)[0]) is list
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
@@ -362,6 +392,8 @@ def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:
         meta = next(f.metadata for f in dataclasses.fields(target) if f.name == name)
         if _is_list(hints[name]):
             setattr(target, name, _check_list(dotted, value, hints[name], meta))
+        elif value == "" and _unset_allowed(hints[name])[1]:
+            setattr(target, name, None)  # an empty flag value unsets the key
         else:
             setattr(target, name, _check_value(dotted, value, hints[name], meta))
     return config
@@ -372,6 +404,8 @@ def to_toml(config: Config) -> str:
     lines: list[str] = []
 
     def fmt(value: Any) -> str:
+        if isinstance(value, Enum):
+            return fmt(str(value))
         if isinstance(value, list):
             return "[" + ", ".join(fmt(v) for v in value) + "]"
         if isinstance(value, bool):
@@ -387,7 +421,9 @@ def to_toml(config: Config) -> str:
             if f.metadata.get("internal"):
                 continue
             value = getattr(obj, f.name)
-            if dataclasses.is_dataclass(value):
+            if value is None:
+                lines.append(f"# {f.name}: unset")
+            elif dataclasses.is_dataclass(value):
                 nested.append((f.name, value))
             elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
                 tables.append((f.name, value))
@@ -413,8 +449,8 @@ class ServiceConfig:
 
     # Answer `instrument status` on a local unix socket (mode 0600; never a network port).
     status: bool = True
-    # The socket's path ("" = $RUNTIME_DIRECTORY/status.sock under systemd, else
+    # The socket's path (unset: $RUNTIME_DIRECTORY/status.sock under systemd, else
     # $XDG_RUNTIME_DIR/instrument/status.sock, else <state dir>/run/status.sock).
-    status_socket: str = ""
+    status_socket: str | None = None
     # Under systemd with WatchdogSec=, ping the watchdog while the engine and audio run.
     watchdog: bool = True

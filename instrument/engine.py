@@ -33,10 +33,11 @@ from instrument.clock import Clock
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
 from instrument.midi.router import InputEvent, InputQueue
+from instrument.names import Part
 
 log = logging.getLogger(__name__)
 
-PLAYER = "player"
+PLAYER = Part.PLAYER
 #: Offline passes at one clock time after which ``advance_to`` gives up (a bug).
 STALL_PASSES = 10_000
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from instrument.engine import PLAYER, TimedEvent
+from instrument.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
+from instrument.names import Part
 from instrument.realtime.planned import PlannedNotes, SynthEvent
-
-CLOCK = "clock"  # the part name of MIDI clock and transport messages
 
 
 class MidiSender(Protocol):
@@ -47,7 +46,7 @@ class SynthOutput:
 
     def play(self, event: TimedEvent) -> None:
         message = event.message
-        if event.part == PLAYER:
+        if event.part == Part.PLAYER:
             if not self.play_player:
                 return
             self._play_player(event)
@@ -61,13 +60,13 @@ class SynthOutput:
         message = event.message
         if event.is_note_on:
             self._player_held.note_on(message[1])
-            self.planned.schedule(SynthEvent(event.due, PLAYER, message[1], message[2]))
+            self.planned.schedule(SynthEvent(event.due, Part.PLAYER, message[1], message[2]))
         elif event.is_note_off:
             if self._player_held.note_off(message[1]):
-                self.planned.schedule(SynthEvent(event.due, PLAYER, message[1], 0))
+                self.planned.schedule(SynthEvent(event.due, Part.PLAYER, message[1], 0))
         elif message[0] & 0xF0 == mm.CONTROL_CHANGE and message[1] == mm.CC_SUSTAIN:
             for pitch in self._player_held.pedal(message[2] >= 64):
-                self.planned.schedule(SynthEvent(event.due, PLAYER, pitch, 0))
+                self.planned.schedule(SynthEvent(event.due, Part.PLAYER, pitch, 0))
 
     def panic(self, now: float) -> None:
         self._player_held.clear()
@@ -89,7 +88,7 @@ class MidiOutput:
         self.send_player = send_player
 
     def play(self, event: TimedEvent) -> None:
-        if event.part == PLAYER and not self.send_player:
+        if event.part == Part.PLAYER and not self.send_player:
             return
         message = event.message
         if message[0] >= 0xF0:  # MIDI clock and transport, sent as they are
@@ -100,11 +99,11 @@ class MidiOutput:
             return
         status = (message[0] & 0xF0) | (channel - 1)
         # The player's notes have already happened: they leave at once.
-        due = None if event.part == PLAYER else event.due
+        due = None if event.part == Part.PLAYER else event.due
         self.sender.send((status, *message[1:]), due)
 
     def cancel(self, part: str, now: float) -> None:
-        if part == CLOCK:
+        if part == Part.CLOCK:
             self.sender.drop_channel(0, now)
             return
         channel = self.channels.get(part)

@@ -35,12 +35,12 @@ from instrument.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.models.tune import beat_quarters
 from instrument.music import Meter
+from instrument.names import Part
 from instrument.smf_file import GrowingSmf
 
 log = logging.getLogger(__name__)
 
 TICKS_PER_BEAT = 480  # of the file: per quarter note
-PART_ORDER = ("player", "accompaniment", "continuation")
 CONDUCTOR = "instrument"
 #: The file's tempo follows the clock within this range of grid beats per second.
 MIN_SPEED, MAX_SPEED = 10.0 / 60.0, 600.0 / 60.0
@@ -128,7 +128,7 @@ class SmfRecorder:
             beat.start(start_time)
         self.beat = beat
         self.flush_interval = flush_interval
-        self.channels = channels or {"player": 1, "accompaniment": 2, "continuation": 3}
+        self.channels = channels or {Part.PLAYER: 1, Part.ACCOMPANIMENT: 2, Part.CONTINUATION: 3}
         self._inbox: deque[TimedEvent | tuple[str, str, float]] = deque()
         self._file = GrowingSmf(path, TICKS_PER_BEAT)
         self._tracks: dict[str, _Track] = {}
@@ -148,7 +148,7 @@ class SmfRecorder:
             mido.MetaMessage("set_tempo", tempo=self._tempo_us),
             self._time_signature(meter_now),
         ]))
-        self._track("player")
+        self._track(Part.PLAYER)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.write_failures = 0

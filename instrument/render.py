@@ -22,12 +22,13 @@ from instrument.engine import Engine
 from instrument.midi.router import InputEvent
 from instrument.models.tune import beat_quarters, grid_meter
 from instrument.music import Meter
+from instrument.names import Part, TempoSource
 from instrument.parts.factory import build_band, load_models
 from instrument.recording import SmfRecorder
 
 log = logging.getLogger(__name__)
 
-PART_COLOURS = {"player": "#1f77b4", "accompaniment": "#ff7f0e", "continuation": "#2ca02c"}
+PART_COLOURS = {Part.PLAYER: "#1f77b4", Part.ACCOMPANIMENT: "#ff7f0e", Part.CONTINUATION: "#2ca02c"}
 
 
 @dataclass
@@ -121,10 +122,10 @@ def render(
     band.clock.bpm = performance.bpm
     band.clock.meter = performance.meter
     band.clock.start(0.0, 0.0)  # the file's own beat grid
-    band.settings.tempo_source = "file"  # never restarted by the player, no clock out
+    band.settings.tempo_source = TempoSource.FILE  # never restarted by the player, no clock out
     recorder = SmfRecorder(
         out, 0.0, clock.now, beat=band.clock,
-        channels={"player": 1, "accompaniment": 2, "continuation": 3},
+        channels=config.midi.channels(),
     )
     outputs: list = [recorder]
     sound = None

@@ -42,6 +42,7 @@ from instrument.midi import rtmidi_io
 from instrument.midi.hotplug import HotplugWatcher
 from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
 from instrument.midi.router import InputQueue, MidiThreadInput
+from instrument.names import Part
 from instrument.outputs import MidiOutput, SynthOutput
 from instrument.parts.band import Band
 from instrument.parts.factory import build_band, load_models
@@ -156,7 +157,7 @@ class Session:
         self.sound = SoundSystem(cfg.synth, rate, block)
         planned = self.sound.planned
         self.thru = ThruPlayer(
-            self.sound.synths["player"], cfg.midi.input_channel, on_panic=planned.silence_all
+            self.sound.synths[Part.PLAYER], cfg.midi.input_channel, on_panic=planned.silence_all
         )
         self._recording_path = session_path(cfg.recordings_dir(), time.time())
         inputs, sender, outgoing = self._open_midi(ports)
@@ -173,11 +174,7 @@ class Session:
             set_part_volume=self.sound.set_volume,
             set_thru_muted=lambda muted: setattr(self.thru, "muted", muted),
         )
-        channels = {
-            "player": cfg.midi.player_channel,
-            "accompaniment": cfg.midi.accompaniment_channel,
-            "continuation": cfg.midi.continuation_channel,
-        }
+        channels = cfg.midi.channels()
         outputs: list = [SynthOutput(planned), MidiOutput(outgoing, channels, cfg.midi.send_player)]
         if cfg.recording.enabled:
             path = self._recording_path

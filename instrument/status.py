@@ -64,7 +64,7 @@ class StatusUnavailable(RuntimeError):
     """No running instrument answered at the socket (the message says why)."""
 
 
-def socket_path(configured: str = "", environ: dict[str, str] | None = None) -> Path:
+def socket_path(configured: str | None = None, environ: dict[str, str] | None = None) -> Path:
     """Where the status socket is (see the module doc for the order)."""
     env = os.environ if environ is None else environ
     if configured:

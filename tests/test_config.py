@@ -92,3 +92,32 @@ def test_default_search_path_order(tmp_path, monkeypatch):
     explicit.write_text("[audio]\nbuffer = 1024\n")
     monkeypatch.setenv("INSTRUMENT_CONFIG", str(explicit))
     assert cfg.load().audio.buffer == 1024
+
+
+def test_keys_that_may_be_unset_are_none_and_names_are_typed(tmp_path):
+    from instrument.names import Mode, Patch, Provider, TempoSource
+
+    config = cfg.load(write(tmp_path, '[[presets]]\nprogram = 3\ntempo = 96.0\n'))
+    preset = config.presets[0]
+    assert preset.tempo == 96.0
+    assert (preset.mode, preset.meter, preset.temperature, preset.density) == (None,) * 4
+    assert config.models.temperature is None and config.models.seed is None
+    assert config.tempo.tap_note is None and config.midi.input is None
+    assert config.mode is Mode.THRU and config.synth.player_patch is Patch.EPIANO
+    assert config.models.providers == [Provider.TENSORRT, Provider.CUDA, Provider.CPU]
+    assert config.tempo.source in TempoSource
+    # An unset key is shown as such and reads back unset.
+    text = cfg.to_toml(config)
+    assert "# temperature: unset" in text
+    assert cfg.to_toml(cfg.load(write(tmp_path, text))) == text
+
+
+def test_the_renderers_own_tempo_source_is_not_a_config_choice(tmp_path):
+    with pytest.raises(cfg.ConfigError, match="tempo.source must be one of"):
+        cfg.load(write(tmp_path, '[tempo]\nsource = "file"\n'))
+
+
+def test_an_empty_flag_unsets_a_key(tmp_path):
+    config = cfg.load(write(tmp_path, '[midi]\ninput = "Keystation"\n'))
+    cfg.apply_overrides(config, {"midi.input": ""})
+    assert config.midi.input is None

@@ -12,7 +12,6 @@ import pytest
 from instrument.config import Config
 from instrument.evaluate import reference_metrics
 from instrument.models.tune import read_midi
-from instrument.parts.factory import models_dir
 from instrument.render import read_performance, render
 
 DATA = Path(__file__).parent / "data"
@@ -102,7 +101,7 @@ def note_in_chord(path: Path) -> float:
 
 
 def test_rendered_accompaniment_fits_the_melody_at_least_as_well_as_the_rules(tmp_path):
-    assert (models_dir(Config()) / "accompaniment.onnx").exists(), "accompaniment model missing"
+    assert (Config().models_dir() / "accompaniment.onnx").exists(), "accompaniment model missing"
     results = {}
     for name in ("model", "rules"):
         config = Config()
@@ -122,9 +121,11 @@ def test_rendered_accompaniment_fits_the_melody_at_least_as_well_as_the_rules(tm
 
 
 def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
-    """The live part steps the model as ``instrument evaluate`` does, from the piece's
-    start: the chords it plays are the ones the published metrics were measured on."""
+    """The live part steps the model and its tune memory as ``instrument evaluate``
+    does, from the piece's start: the chords it plays are the ones the published metrics
+    were measured on."""
     from instrument.evaluate import run_accompanist
+    from instrument.models.tune_memory import TuneMemory
     from instrument.parts.factory import load_models
 
     config = Config()
@@ -132,6 +133,7 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
     result = render(config, read_performance(REEL), tmp_path / "out.mid", seed=0)
     played = {c.beat: c.chord for c in result.chords if c.neural}
     assert len(played) > 20
-    evaluated = run_accompanist(load_models(config).accompaniment, read_midi(REEL), 2)
+    evaluated = run_accompanist(load_models(config).accompaniment, read_midi(REEL), 2,
+                                memory=TuneMemory())
     same = [b for b, chord in played.items() if b < len(evaluated) and evaluated[b] == chord]
     assert len(same) == len([b for b in played if b < len(evaluated)])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from instrument import engine as engine_module
-from instrument.config import MODES, Config
+from instrument.config import Config
+from instrument.names import Mode
 from instrument.render import render
 from tests.support.performances import performance
 
@@ -27,7 +28,7 @@ def passes(monkeypatch):
     return counted
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", list(Mode))
 def test_every_generated_render_finishes_in_bounded_passes(tmp_path, mode, passes):
     worst = 0.0
     for seed in TUNES:

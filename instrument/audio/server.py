@@ -36,7 +36,7 @@ class AudioSettings:
     backend: str  # jack | portaudio | offline | manual
     rate: int = 48000
     buffer: int = 64
-    device: str = ""
+    device: str | None = None  # a PortAudio output device: a substring of its name
 
 
 def portaudio_outputs() -> list[tuple[int, str]]:
@@ -85,7 +85,7 @@ def boot(settings: AudioSettings) -> pyo.Server:
     return server
 
 
-def _portaudio_device(wanted: str) -> int:
+def _portaudio_device(wanted: str | None) -> int:
     devices = portaudio_outputs()
     if not devices:
         raise AudioUnavailable("PortAudio finds no output device")

@@ -9,9 +9,8 @@ import pyo
 
 from instrument.audio.synth import PATCHES, PolySynth
 from instrument.config import SynthConfig
+from instrument.names import Part
 from instrument.realtime.planned import PlannedNotes
-
-PARTS = ("player", "accompaniment", "continuation")
 
 
 class SoundSystem:
@@ -19,9 +18,9 @@ class SoundSystem:
 
     def __init__(self, synth: SynthConfig, sample_rate: int, block_size: int) -> None:
         patches = {
-            "player": (synth.player_patch, synth.player_volume),
-            "accompaniment": (synth.accompaniment_patch, synth.accompaniment_volume),
-            "continuation": (synth.continuation_patch, synth.continuation_volume),
+            Part.PLAYER: (synth.player_patch, synth.player_volume),
+            Part.ACCOMPANIMENT: (synth.accompaniment_patch, synth.accompaniment_volume),
+            Part.CONTINUATION: (synth.continuation_patch, synth.continuation_volume),
         }
         self.synths = {
             part: PolySynth(PATCHES[name], synth.voices, sample_rate, block_size, gain=volume)

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from instrument import config as cfg
+from instrument.names import AudioBackend, MidiApi, Mode
 
 # flag destination -> dotted config key
 OVERRIDES = {
@@ -30,14 +31,14 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "~/.config/instrument/config.toml, /etc/instrument/config.toml)",
     )
     parser.add_argument(
-        "--mode", choices=cfg.MODES, help="what the instrument plays (default thru)"
+        "--mode", choices=[str(m) for m in Mode], help="what the instrument plays (default thru)"
     )
     parser.add_argument(
-        "--audio", choices=cfg.AUDIO_BACKENDS,
+        "--audio", choices=[str(b) for b in AudioBackend],
         help="sound output: jack, portaudio (a sound card), offline (a WAV file); default auto",
     )
     parser.add_argument(
-        "--midi-api", choices=cfg.MIDI_APIS,
+        "--midi-api", choices=[str(a) for a in MidiApi],
         help="MIDI system: alsa or jack; default auto (ALSA when available)",
     )
     parser.add_argument("--rate", type=int, metavar="HZ", help="sample rate (default 48000)")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from instrument import config as cfg
 from instrument.commands.common import setup_logging
+from instrument.names import Mode
 
 NAME = "render"
 HELP = (
@@ -22,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="IN.mid", type=Path, help="the player's performance")
     parser.add_argument("-o", "--output", metavar="OUT.mid", type=Path, required=True)
     parser.add_argument("--wav", metavar="OUT.wav", type=Path, help="also render the audio")
-    parser.add_argument("--mode", choices=cfg.MODES, help="default: accompany+continue")
+    parser.add_argument("--mode", choices=[str(m) for m in Mode],
+                        help="default: accompany+continue")
     parser.add_argument("--tempo", type=float, metavar="BPM",
                         help="beats per minute (default: the file's tempo)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = cfg.load(args.config)
-        cfg.apply_overrides(config, {"mode": args.mode or "accompany+continue"})
+        cfg.apply_overrides(config, {"mode": args.mode or str(Mode.ACCOMPANY_CONTINUE)})
     except cfg.ConfigError as exc:
         print(f"instrument: config error: {exc}", file=sys.stderr)
         return 2

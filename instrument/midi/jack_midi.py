@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class JackMidiInput:
     """Keeps the player's controller connected to our ``midi_in`` port (hotplug)."""
 
-    def __init__(self, graph: JackGraph, port: str, wanted: str, own_names: tuple[str, ...]):
+    def __init__(self, graph: JackGraph, port: str, wanted: str | None, own_names: tuple[str, ...]):
         self.graph = graph
         self.port = port
         self.wanted = wanted
@@ -54,7 +54,7 @@ class JackMidiSender:
     writes them at their frames.
     """
 
-    def __init__(self, graph: JackGraph, port: str, wanted: str) -> None:
+    def __init__(self, graph: JackGraph, port: str, wanted: str | None) -> None:
         self.graph = graph
         self.port = port
         self.wanted = wanted

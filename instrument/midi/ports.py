@@ -24,7 +24,7 @@ def is_controller_candidate(port: PortInfo, own_names: tuple[str, ...] = ()) -> 
 
 
 def choose_port(
-    ports: list[PortInfo], wanted: str = "", own_names: tuple[str, ...] = ()
+    ports: list[PortInfo], wanted: str | None = None, own_names: tuple[str, ...] = ()
 ) -> PortInfo | None:
     """Pick the port to use.
 
@@ -39,5 +39,5 @@ def choose_port(
     return next((p for p in candidates if p.hardware), None)
 
 
-def describe_choice(wanted: str) -> str:
+def describe_choice(wanted: str | None) -> str:
     return f"a port whose name contains {wanted!r}" if wanted else "the first hardware input"

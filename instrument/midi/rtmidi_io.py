@@ -84,7 +84,7 @@ class RtMidiInput:
         self,
         api: str,
         client_name: str,
-        wanted: str,
+        wanted: str | None,
         deliver: Callable[[Sequence[int]], None],
         own_names: tuple[str, ...] = (),
         port_name: str = "midi_in",
@@ -169,7 +169,7 @@ class RtMidiOutput:
         self,
         api: str,
         client_name: str,
-        wanted: str,
+        wanted: str | None,
         now: Callable[[], float],
         virtual: bool = True,
     ) -> None:

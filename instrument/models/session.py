@@ -20,12 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from instrument.names import Provider
+
 log = logging.getLogger(__name__)
 
+#: onnxruntime's name of each of our execution providers.
 PROVIDERS = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "cpu": "CPUExecutionProvider",
+    Provider.TENSORRT: "TensorrtExecutionProvider",
+    Provider.CUDA: "CUDAExecutionProvider",
+    Provider.CPU: "CPUExecutionProvider",
 }
 _failed: dict[str, str] = {}  # provider -> why it failed, for this process
 

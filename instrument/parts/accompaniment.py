@@ -9,6 +9,14 @@ leading (common tones held, the others moving least) in a configurable register,
 handed to the engine as note-ons and note-offs on the beat. A chord that stays is held,
 re-struck at each bar's downbeat.
 
+The part learns the tune as it plays (:class:`~instrument.models.tune_memory.TuneMemory`):
+after a beat's distribution is taken (the model's, or the rule arranger's when the model
+was late) the memory observes the beat's melody and blends in what fitted the same music
+the times before, so a repeat is played with the chords its first pass should have had.
+The memory outlives a panic and a restarted beat; a new tune (:meth:`Accompaniment.
+new_tune`, called by the Band on a program change, or a silence of ``new_tune_after``
+seconds between two melody notes) starts it empty.
+
 Engine thread only.
 """
 
@@ -27,11 +35,14 @@ from instrument.models.accompaniment import (
     NO_CHORD,
     Accompanist,
     BeatInput,
+    ChordDistribution,
     ChordSamplingParams,
 )
 from instrument.models.chords import Chord
+from instrument.models.tune_memory import TuneMemory
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
+from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,7 @@ class AccompanimentSettings:
     bass_range: tuple[int, int] = (36, 50)
     velocity: int = 72
     stop_after_bars: float = 2.0  # the player silent this long: the accompaniment rests
+    new_tune_after: float = 20.0  # seconds between melody notes that start a new tune
 
 
 @dataclass
@@ -61,7 +73,7 @@ class ChordChoice:
 class Accompaniment:
     """The accompaniment part (see the module docstring)."""
 
-    name = "accompaniment"
+    name = Part.ACCOMPANIMENT
 
     def __init__(
         self,
@@ -71,8 +83,10 @@ class Accompaniment:
         settings: AccompanimentSettings,
         sampling: ChordSamplingParams,
         rng: np.random.Generator,
+        memory: TuneMemory | None = None,
     ) -> None:
         self.rules = rules
+        self.memory = memory
         self.neural = neural
         self.runner = runner
         self.settings = settings
@@ -82,9 +96,11 @@ class Accompaniment:
         self.history: list[ChordChoice] = []
         self.neural_beats = 0
         self.fallback_beats = 0
+        self._last_onset: float | None = None  # clock time of the latest melody note seen
         self.reset()
 
     def reset(self) -> None:
+        """Forget the beat and the plans (a panic, a restarted beat); the tune stays."""
         self.rules.reset()
         if self.neural is not None:
             self.neural.reset()
@@ -93,6 +109,12 @@ class Accompaniment:
         self._previous: Chord | None = None
         self._voicing: Voicing = SILENT
         self.playing = False
+
+    def new_tune(self) -> None:
+        """A new tune starts: the tune memory starts empty."""
+        if self.memory is not None:
+            self.memory.reset()
+        self._last_onset = None
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -127,11 +149,24 @@ class Accompaniment:
             self._next_beat = beat + 1
         return events
 
-    def _visible_notes(self, beat_tick: int) -> tuple[GridNote, ...]:
+    def _visible_notes(self, beat_tick: int, clock: BeatClock) -> tuple[GridNote, ...]:
         boundary = beat_tick - self.settings.deadline_ticks
         seen = tuple(n for n in self._heard if n.onset < boundary)
         self._heard = [n for n in self._heard if n.onset >= boundary]
+        if seen:
+            first, last = clock.time_of_tick(seen[0].onset), clock.time_of_tick(seen[-1].onset)
+            if self._last_onset is not None and first - self._last_onset >= \
+                    self.settings.new_tune_after:
+                self.new_tune()
+            self._last_onset = last
         return seen
+
+    def _remember(self, beat: BeatInput, dist: ChordDistribution) -> ChordDistribution:
+        """The tune memory observes the beat and blends its recollection into ``dist``."""
+        if self.memory is None:
+            return dist
+        self.memory.observe(beat)
+        return self.memory.blend(dist)
 
     def _lead_in(self, beat_tick: int, clock: BeatClock) -> None:
         """Step both accompanists through a silent beat before the first one played.
@@ -141,18 +176,18 @@ class Accompaniment:
         the player has begun; this step gives the models that same beginning.
         """
         tick = beat_tick - TICKS_PER_BEAT
-        lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick), None)
+        lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick, clock), None)
         if self.neural is not None:
             neural = self.neural
             self.runner.submit(lambda: neural.step(lead_in))  # in order, before the beat
-        self.rules.step(lead_in)
+        self._remember(lead_in, self.rules.step(lead_in))
         self._previous = NO_CHORD
 
     def _decide(self, beat: int, now: float, clock: BeatClock) -> list[TimedEvent]:
         beat_tick = beat * TICKS_PER_BEAT
         if self._previous is None:
             self._lead_in(beat_tick, clock)
-        beat_input = BeatInput(beat_tick, clock.meter, self._visible_notes(beat_tick),
+        beat_input = BeatInput(beat_tick, clock.meter, self._visible_notes(beat_tick, clock),
                                self._previous)
         future: Future | None = None
         if self.neural is not None:
@@ -169,6 +204,7 @@ class Accompaniment:
         else:
             dist = rules_dist
             self.fallback_beats += 1
+        dist = self._remember(beat_input, dist)
         chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
         downbeat = beat % clock.meter.beats_per_bar == 0
         restrike = chord == self._previous and downbeat

@@ -31,6 +31,7 @@ from instrument.midi.router import InputEvent
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
+from instrument.names import Mode, Part, TempoSource
 from instrument.parts.accompaniment import Accompaniment
 from instrument.parts.continuation import Responder, note_events
 from instrument.parts.controls import Action, Controls
@@ -38,8 +39,6 @@ from instrument.parts.melody import LiveNote, MelodyLine
 
 log = logging.getLogger(__name__)
 
-CONTINUE_MODES = ("continue", "accompany+continue")
-ACCOMPANY_MODES = ("accompany", "accompany+continue")
 CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
 CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
 
@@ -50,7 +49,7 @@ class Preset:
 
     program: int
     name: str = ""
-    mode: str | None = None
+    mode: Mode | None = None
     tempo: float | None = None
     meter: str | None = None
     temperature: float | None = None
@@ -59,11 +58,11 @@ class Preset:
 
 @dataclass
 class BandSettings:
-    mode: str = "thru"
-    tempo_source: str = "internal"  # internal | midi_clock | link
+    mode: Mode = Mode.THRU
+    tempo_source: TempoSource = TempoSource.INTERNAL
     send_clock: bool = True
     count_in_bars: int = 0
-    tap_note: int = -1  # a key that taps the tempo instead of playing (-1: none)
+    tap_note: int | None = None  # a key that taps the tempo instead of playing
     temperature: float | None = None  # None: each model's own default
     top_p: float = 0.95
     density: float = 0.5
@@ -99,7 +98,7 @@ class Band:
         self.melody = MelodyLine()
         self.taps = TapTempo()
         self.follower = MidiClockFollower(clock)
-        self.mode = "thru"
+        self.mode = Mode.THRU
         # When the player last fell silent (no key or pedal holding a note), and the times
         # that silence ends a phrase and sends the accompaniment to rest: stored once, so
         # a wake-up at one of them finds it due (``now >= stored``, never a difference).
@@ -119,11 +118,11 @@ class Band:
 
     @property
     def continuing(self) -> bool:
-        return self.mode in CONTINUE_MODES
+        return Mode(self.mode).continues
 
     @property
     def accompanying(self) -> bool:
-        return self.mode in ACCOMPANY_MODES
+        return Mode(self.mode).accompanies
 
     def set_mode(self, mode: str, now: float) -> None:
         if mode == self.mode:
@@ -187,7 +186,7 @@ class Band:
         elif f == "accompaniment_volume":
             self.accompaniment.volume = float(v)
             if self.set_part_volume is not None:
-                self.set_part_volume("accompaniment", float(v))
+                self.set_part_volume(Part.ACCOMPANIMENT, float(v))
         elif f == "lookahead":
             self.accompaniment.settings.lookahead = float(v)
             self.responder.settings.lookahead = float(v)
@@ -225,8 +224,8 @@ class Band:
             pitch = CLICK_PITCHES[0] if (b + beats) % self.clock.meter.beats_per_bar == 0 \
                 else CLICK_PITCHES[1]
             self._pending += [
-                TimedEvent(t, "accompaniment", (mm.NOTE_ON, pitch, 90)),
-                TimedEvent(t + 0.05, "accompaniment", (mm.NOTE_OFF, pitch, 0)),
+                TimedEvent(t, Part.ACCOMPANIMENT, (mm.NOTE_ON, pitch, 90)),
+                TimedEvent(t + 0.05, Part.ACCOMPANIMENT, (mm.NOTE_OFF, pitch, 0)),
             ]
         if self.accompanying:
             self.accompaniment.begin(0)
@@ -240,9 +239,9 @@ class Band:
         """Drop MIDI clock planned ahead and send Stop."""
         if self._clock_sent_until is None:
             return
-        self.cancel("clock")
+        self.cancel(Part.CLOCK)
         t = now if now is not None else self._clock_sent_until
-        self._pending.append(TimedEvent(t, "clock", (mm.STOP,)))
+        self._pending.append(TimedEvent(t, Part.CLOCK, (mm.STOP,)))
         self._clock_sent_until = None
 
     def _rest_accompaniment(self) -> None:
@@ -251,7 +250,7 @@ class Band:
 
     def _ensure_clock(self, t: float) -> None:
         """The player's first note starts a stopped clock: it falls on beat 0."""
-        if self.clock.running or self.settings.tempo_source != "internal":
+        if self.clock.running or self.settings.tempo_source != TempoSource.INTERNAL:
             return
         self.clock.start(t, 0.0)
         self._clock_sent_until = None
@@ -264,7 +263,7 @@ class Band:
         message, t = event.message, event.time
         status = message[0]
         if status >= 0xF8:
-            if self.settings.tempo_source == "midi_clock":
+            if self.settings.tempo_source == TempoSource.MIDI_CLOCK:
                 self.follower.on_message(status, t)
             return
         kind = status & 0xF0
@@ -278,6 +277,8 @@ class Band:
                 self._act(action, t)
             return
         if kind == mm.PROGRAM_CHANGE:
+            self.accompaniment.new_tune()  # a program change starts a new tune
+            self.responder.new_tune()
             self.apply_preset(message[1], t)
             return
         if mm.is_note_on(message):
@@ -335,9 +336,9 @@ class Band:
     def plan(self, now: float) -> list[TimedEvent]:
         events, self._pending = self._pending, []
         clock = self.clock
-        if self.settings.tempo_source == "link":
+        if self.settings.tempo_source == TempoSource.LINK:
             self._follow_link()
-        if (self.settings.tempo_source == "midi_clock" and self.follower.active
+        if (self.settings.tempo_source == TempoSource.MIDI_CLOCK and self.follower.active
                 and self.follower.stale(now)):
             self.follower.active = False
         if self.continuing and self._phrase_over(now):
@@ -350,7 +351,7 @@ class Band:
         if self.accompanying:
             if self.accompaniment.playing and self._player_gone(now):
                 self._rest_accompaniment()
-                if self.settings.tempo_source == "internal":
+                if self.settings.tempo_source == TempoSource.INTERNAL:
                     clock.stop()
                     self._stop_clock_out(now)
             events += self.accompaniment.plan(now, clock)
@@ -381,16 +382,16 @@ class Band:
     def _clock_out(self, now: float) -> list[TimedEvent]:
         clock = self.clock
         if not (self.settings.send_clock and clock.running
-                and self.settings.tempo_source == "internal"):
+                and self.settings.tempo_source == TempoSource.INTERNAL):
             return []
         start = self._clock_sent_until
         events = []
         if start is None:
             start = max(now, clock.time_at(clock.beat_at(now)))
-            events.append(TimedEvent(start, "clock", (mm.START,)))
+            events.append(TimedEvent(start, Part.CLOCK, (mm.START,)))
         end = now + CLOCK_AHEAD
         ticks = midi_clock_times(clock, start, end)
-        events += [TimedEvent(t, "clock", (mm.CLOCK,)) for t, _ in ticks]
+        events += [TimedEvent(t, Part.CLOCK, (mm.CLOCK,)) for t, _ in ticks]
         self._clock_sent_until = end
         return events
 
@@ -416,7 +417,7 @@ class Band:
         self.melody.reset()
         self._fall_quiet(None)
         self._pending = []
-        if self.settings.tempo_source == "internal":
+        if self.settings.tempo_source == TempoSource.INTERNAL:
             self.clock.stop()
 
     def status(self) -> dict:

@@ -7,8 +7,17 @@ to the player's key and meter. Its notes are decided one at a time, a lookahead 
 each is due: the neural model proposes, and if its step is late the Markov model's
 choice plays instead. When the player plays again the ``Band`` stops the response at
 once. Both models hear every committed note, the player's and the instrument's, so the
-duet's history carries on from phrase to phrase; the Markov model can also learn the
-player's phrases as the gig goes on.
+duet's history carries on from phrase to phrase.
+
+The partner learns the player (:mod:`instrument.models.adaptive`): the Markov model
+learns each of the player's notes for the rest of the gig, and the copy model
+(:class:`~instrument.models.note_memory.NoteMemory`) remembers the player's notes of this
+tune; when the neural step's result is taken (or found late), the three predictions are
+mixed by how long the current run matches what the player played before, on the engine
+thread, so responses quote and vary the player's own motifs. Neither learns from the
+instrument's own notes. A new tune (:meth:`Responder.new_tune`: a program change, or
+``new_tune_after`` seconds with no note from either side) empties the copy model; what
+the Markov model learned stays for the gig.
 
 Engine thread only.
 """
@@ -26,9 +35,12 @@ from instrument.baselines.rules import estimate_key
 from instrument.beat import BeatClock
 from instrument.engine import TimedEvent
 from instrument.midi import messages as mm
+from instrument.models.adaptive import DEFAULT_WEIGHTS, MixWeights, mix_continuation
 from instrument.models.continuation import Continuator, NextNoteDistribution
+from instrument.models.note_memory import NoteMemory
 from instrument.models.sampling import SamplingParams
 from instrument.music import TICKS_PER_BEAT, GridNote
+from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
@@ -46,6 +58,7 @@ class ResponseSettings:
     learn: bool = True
     lookahead: float = 0.02  # seconds before a note is due that it is decided
     safety: float = 0.005  # the model's result must be in this long before the lookahead ends
+    new_tune_after: float = 30.0  # seconds with no note from either side: a new tune
 
 
 def scale_of(histogram: np.ndarray) -> frozenset[int] | None:
@@ -60,7 +73,7 @@ def scale_of(histogram: np.ndarray) -> frozenset[int] | None:
 class Responder:
     """The continuation part (see the module docstring)."""
 
-    name = "continuation"
+    name = Part.CONTINUATION
 
     def __init__(
         self,
@@ -70,9 +83,14 @@ class Responder:
         settings: ResponseSettings,
         sampling: SamplingParams,
         rng: np.random.Generator,
+        memory: NoteMemory | None = None,
+        weights: MixWeights = DEFAULT_WEIGHTS,
     ) -> None:
         self.markov = markov
         self.neural = neural
+        self.memory = memory
+        self.weights = weights
+        self._last_sound: float | None = None  # clock time the latest committed note ended
         self.runner = runner
         self.settings = settings
         self.sampling = sampling
@@ -91,6 +109,8 @@ class Responder:
         self._future: Future | None = None
         if self.neural is not None:
             self.neural.reset(origin_tick)
+        if self.memory is not None:
+            self.memory.restart()
         self.call: list[GridNote] = []
         self.histogram = np.zeros(12)
         self.responding = False
@@ -98,8 +118,17 @@ class Responder:
         self._end = 0
         self._first = False
 
+    def new_tune(self) -> None:
+        """A new tune starts: the copy model forgets this one (the Markov model keeps the
+        gig)."""
+        if self.memory is not None:
+            self.memory.reset()
+
     def _commit(self, note: GridNote, clock: BeatClock) -> None:
         meter = clock.meter
+        self._last_sound = clock.time_of_tick(note.onset + note.duration)
+        if self.memory is not None:
+            self.memory.follow(note, meter)
         self._markov_dist = self.markov.step(note, meter)
         if self.neural is not None:
             neural = self.neural
@@ -107,8 +136,13 @@ class Responder:
 
     def hear(self, note: GridNote, clock: BeatClock) -> None:
         """A melody note of the player, complete (its duration known)."""
+        if self._last_sound is not None and clock.time_of_tick(note.onset) - self._last_sound \
+                >= self.settings.new_tune_after:
+            self.new_tune()
         if self.settings.learn and self.call:
             self.markov.learn_next(note, clock.meter)
+        if self.settings.learn and self.memory is not None:
+            self.memory.learn(note, clock.meter)
         self.call.append(note)
         self.histogram *= 0.98
         self.histogram[note.pitch % 12] += max(1, note.duration)
@@ -169,8 +203,12 @@ class Responder:
         if dist is not None:
             self.neural_notes += 1
         else:
-            dist = self._markov_dist or self.markov.step(None, clock.meter)
             self.fallback_notes += 1
+        markov = self._markov_dist or self.markov.step(None, clock.meter)
+        if self.memory is not None:
+            dist = mix_continuation(dist, markov, self.memory.predict(), self.weights)
+        elif dist is None:
+            dist = markov
         params = self.sampling
         if self.settings.follow_key:
             params = SamplingParams(

@@ -33,6 +33,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from instrument.names import Mode
+
 log = logging.getLogger(__name__)
 
 FUNCTIONS = (
@@ -47,7 +49,7 @@ LEARN_CC = 27
 # MIDI learn: the pitch class of the key pressed picks the function.
 LEARN_KEYS = {0: "mode", 2: "temperature", 4: "density", 5: "accompaniment_volume",
               7: "lookahead", 9: "tap_tempo", 11: "start_stop"}
-MODES_BY_CC = ("thru", "continue", "accompany", "accompany+continue")
+MODES_BY_CC = tuple(Mode)  # CC value // 32
 # Never reassigned by MIDI learn: the sustain pedal, panic, and the channel-mode messages.
 RESERVED_CCS = frozenset({64, 120, 121, 122, 123, 124, 125, 126, 127})
 

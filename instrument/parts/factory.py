@@ -2,17 +2,17 @@
 
 A model that is missing, corrupt or refused by every execution provider never stops the
 instrument: the fallback (Markov continuation, rule arranger) plays in its place and the
-log says why, in one line naming the file.
+log says why, in one line naming the file. Both parts get their in-tune memories
+(:class:`~instrument.models.tune_memory.TuneMemory` for the accompaniment,
+:class:`~instrument.models.note_memory.NoteMemory` for the continuation), which the
+fallbacks use as well.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -22,8 +22,11 @@ from instrument.beat import BeatClock
 from instrument.config import Config
 from instrument.link import LinkSession, LinkUnavailable
 from instrument.models.accompaniment import ChordSamplingParams
+from instrument.models.note_memory import NoteMemory
 from instrument.models.sampling import SamplingParams
+from instrument.models.tune_memory import TuneMemory
 from instrument.music import Meter
+from instrument.names import TempoSource
 from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
 from instrument.parts.band import Band, BandSettings, Preset
 from instrument.parts.continuation import Responder, ResponseSettings
@@ -31,26 +34,6 @@ from instrument.parts.controls import LEARN_CC, Controls
 from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
 
 log = logging.getLogger(__name__)
-
-
-def models_dir(config: Config) -> Path:
-    """Where models are loaded from (and only from): the config's directory, else
-    $INSTRUMENT_MODELS, else the shipped models (the source tree's ``exported_models``,
-    or ``share/instrument/models`` of an installed package)."""
-    if config.models.directory:
-        return Path(config.models.directory).expanduser()
-    if os.environ.get("INSTRUMENT_MODELS"):
-        return Path(os.environ["INSTRUMENT_MODELS"])
-    source = Path(__file__).resolve().parents[2] / "exported_models"
-    if source.is_dir():
-        return source
-    return Path(sys.prefix) / "share" / "instrument" / "models"
-
-
-def engine_cache_dir(config: Config) -> Path:
-    if config.models.engine_cache:
-        return Path(config.models.engine_cache).expanduser()
-    return config.state_dir() / "trt-cache"
 
 
 @dataclass
@@ -65,7 +48,7 @@ def load_models(config: Config, warm_up: bool = True) -> LoadedModels:
     """Load and warm up both models; a failure leaves None and a note, never an error."""
     from instrument.models import ModelError, load_model
 
-    directory = models_dir(config)
+    directory = config.models_dir()
     notes: list[str] = []
     loaded: dict[str, object | None] = {}
     for task in ("continuation", "accompaniment"):
@@ -73,7 +56,7 @@ def load_models(config: Config, warm_up: bool = True) -> LoadedModels:
         try:
             model = load_model(
                 name, providers=config.models.providers, models_dir=directory,
-                engine_cache_dir=engine_cache_dir(config),
+                engine_cache_dir=config.engine_cache_dir(),
             )
             if warm_up:
                 model.warm_up()
@@ -113,13 +96,13 @@ def build_band(
     """The Band with everything the config asks for. ``live``: model steps on worker
     threads with deadlines; offline: at once and deterministic."""
     if seed is None:
-        seed = config.models.seed if config.models.seed >= 0 else None
+        seed = config.models.seed
     rng = np.random.default_rng(seed)
     runner = DeadlineRunner if live else ImmediateRunner
     m = config.models
 
     def temperature(model: object | None, fallback: float) -> float:
-        if m.temperature >= 0:
+        if m.temperature is not None:
             return m.temperature
         defaults = getattr(model, "default_params", None)
         return defaults.temperature if defaults is not None else fallback
@@ -134,7 +117,7 @@ def build_band(
     )
     responder = Responder(
         models.markov, models.continuation, runner("continuation", now), response, sampling,
-        rng,
+        rng, memory=NoteMemory(),
     )
 
     a = config.accompaniment
@@ -148,7 +131,7 @@ def build_band(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,
         ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
-        rng,
+        rng, memory=TuneMemory(),
     )
 
     cc = config.controls
@@ -163,9 +146,8 @@ def build_band(
     )
     presets = {
         p.program: Preset(
-            program=p.program, name=p.name, mode=p.mode or None, tempo=p.tempo or None,
-            meter=p.meter or None, temperature=None if p.temperature < 0 else p.temperature,
-            density=None if p.density < 0 else p.density,
+            program=p.program, name=p.name, mode=p.mode, tempo=p.tempo, meter=p.meter,
+            temperature=p.temperature, density=p.density,
         )
         for p in config.presets
     }
@@ -173,18 +155,18 @@ def build_band(
     settings = BandSettings(
         mode=config.mode, tempo_source=t.source, send_clock=t.send_clock,
         count_in_bars=a.count_in_bars, tap_note=t.tap_note,
-        temperature=m.temperature if m.temperature >= 0 else None,
+        temperature=m.temperature,
         top_p=m.top_p, density=a.density, presets=presets,
     )
     clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))
     link = None
-    if live and t.source == "link":
+    if live and t.source == TempoSource.LINK:
         try:
             link = LinkSession(t.bpm, now, quantum=clock.meter.beats_per_bar)
             link.start()
         except LinkUnavailable as exc:
             log.error("%s; using the internal tempo", exc)
-            settings.tempo_source = "internal"
+            settings.tempo_source = TempoSource.INTERNAL
     return Band(
         settings, clock, responder, accompaniment, controls, cancel,
         set_part_volume=set_part_volume, set_thru_muted=set_thru_muted, link=link,
