@@ -14,6 +14,7 @@ everything: JACK's frame time.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import jack
@@ -54,6 +55,8 @@ class JackHost:
         self.graph = JackGraph(self.client)
         self.clock = JackClock(self.client)
         self.cycle: JackCycle | SilentCycle = SilentCycle(self.client)
+        self._active = False
+        self._open = True
         self.client.set_process_callback(self._process)
 
     def port(self, short: str) -> str:
@@ -62,6 +65,7 @@ class JackHost:
     def open_ports(self, with_audio: bool) -> JackPorts:
         """Activate the client, then register its ports (connectable as they appear)."""
         self.client.activate()
+        self._active = True
         midi_in = self.client.midi_inports.register("midi_in")
         midi_out = self.client.midi_outports.register("midi_out")
         audio = (
@@ -77,9 +81,18 @@ class JackHost:
     def _process(self, frames: int) -> None:
         self.cycle.process(frames)
 
+    def deactivate(self) -> None:
+        """No more cycles from here on (the client stays open: its clock still reads)."""
+        if self._active:
+            self._active = False
+            with contextlib.suppress(jack.JackError):
+                self.client.deactivate()
+
     def close(self) -> None:
-        try:
-            self.client.deactivate()
-            self.client.close()
-        except jack.JackError:
-            pass
+        """Deactivate if still active, then close the client; nothing may read the clock
+        afterwards. Safe to call twice."""
+        self.deactivate()
+        if self._open:
+            self._open = False
+            with contextlib.suppress(jack.JackError):
+                self.client.close()

@@ -38,11 +38,12 @@ from instrument.config import Config
 from instrument.engine import Engine
 from instrument.jack_graph import jack_server_running
 from instrument.jack_host import JackHost, JackPorts
+from instrument.jack_server import EmbeddedJack
 from instrument.midi import rtmidi_io
 from instrument.midi.hotplug import HotplugWatcher
 from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
 from instrument.midi.router import InputQueue, MidiThreadInput
-from instrument.names import Part
+from instrument.names import AudioBackend, MidiApi, Part
 from instrument.outputs import MidiOutput, SynthOutput
 from instrument.parts.band import Band
 from instrument.parts.factory import build_band, load_models
@@ -69,43 +70,57 @@ class SetupError(RuntimeError):
 class Plan:
     """How the configuration resolves on this machine."""
 
-    audio: str
+    audio: AudioBackend
     audio_why: str
-    midi_api: str
+    midi_api: MidiApi
     midi_why: str
+    #: The JACK server to start, when JACK is needed and none is running.
+    embedded: EmbeddedJack | None = None
 
     def describe(self, config: Config) -> str:
         c = config.audio.jack_client
         midi = (
             f"JACK ports {c}:midi_in / {c}:midi_out"
-            if self.midi_api == "jack"
+            if self.midi_api == MidiApi.JACK
             else "ALSA via python-rtmidi"
         )
-        return f"audio: {self.audio} ({self.audio_why}); MIDI: {midi} ({self.midi_why})"
+        text = f"audio: {self.audio} ({self.audio_why}); MIDI: {midi} ({self.midi_why})"
+        if self.embedded is not None:
+            text += f"; no JACK server is running: it starts {self.embedded.describe()}"
+        return text
 
 
 def resolve(config: Config) -> Plan:
-    audio, audio_why = audio_server.resolve_backend(config.audio.backend)
-    if audio == "jack" and not jack_server_running():
-        raise SetupError("audio.backend is jack but no JACK server is running; start jackd")
+    """How the instrument will run here. JACK is used when a server runs or when there is
+    no ALSA sequencer; a JACK server the instrument needs and does not find, it starts
+    itself (``instrument.jack_server``). Raises SetupError for what cannot work."""
+    jack_running = jack_server_running()
     api = config.midi.api
-    if api == "auto":
+    if api == MidiApi.AUTO:
         if rtmidi_io.alsa_available():
-            api, midi_why = "alsa", "the ALSA sequencer is available"
+            api, midi_why = MidiApi.ALSA, "the ALSA sequencer is available"
         else:
-            api, midi_why = "jack", "no ALSA sequencer (/dev/snd/seq) here, so JACK MIDI"
+            api, midi_why = MidiApi.JACK, "no ALSA sequencer (/dev/snd/seq) here, so JACK MIDI"
     else:
         midi_why = "as configured"
-        if api == "alsa" and not rtmidi_io.alsa_available():
+        if api == MidiApi.ALSA and not rtmidi_io.alsa_available():
             raise SetupError(
                 "midi.api is alsa but the ALSA sequencer is not available here "
                 "(no /dev/snd/seq); use --midi-api jack"
             )
-    if api == "jack" and not jack_server_running():
-        raise SetupError(
-            "JACK MIDI needs a running JACK server; start jackd or use --midi-api alsa"
-        )
-    return Plan(audio, audio_why, api, midi_why)
+    needs_jack = api == MidiApi.JACK or config.audio.backend == AudioBackend.JACK
+    embedded = None
+    if needs_jack and not jack_running:
+        embedded = EmbeddedJack(config.audio.rate, config.audio.buffer)
+    if config.audio.backend != AudioBackend.AUTO:
+        audio, audio_why = config.audio.backend, "as configured"
+    elif jack_running:
+        audio, audio_why = AudioBackend.JACK, "a JACK server is running"
+    elif embedded is not None and embedded.card is not None:
+        audio, audio_why = AudioBackend.JACK, f"its own JACK server on {embedded.card}"
+    else:
+        audio, audio_why = audio_server.resolve_without_jack()
+    return Plan(audio, audio_why, api, midi_why, embedded)
 
 
 class Session:
@@ -141,6 +156,11 @@ class Session:
         sys.setswitchinterval(SWITCH_INTERVAL)
         rate, block = cfg.audio.rate, cfg.audio.buffer
         ports: JackPorts | None = None
+        if self.plan.embedded is not None:
+            try:
+                self.plan.embedded.start()
+            except RuntimeError as exc:
+                raise SetupError(str(exc)) from None
         if self.plan.audio == "jack" or self.plan.midi_api == "jack":
             # Active, with its ports, from here on (silent until the cycle is built).
             self.host = JackHost(cfg.audio.jack_client)
@@ -440,17 +460,22 @@ class Session:
         if self.outgoing is not None and not self.outgoing.wait_sent(1.0):
             log.error("MIDI out did not send every note-off before closing")
         time.sleep(0.03)  # let the synth's fast release finish
+        # Whatever reads the clock stops before the JACK client it reads goes away.
+        if self.recorder is not None:
+            self._safely("recording", self.recorder.close)
+            log.info("recording saved: %s", self.recorder.path)
         for name, handler in self._closers:
             self._safely(name, handler.close)
         if self.host is not None:
-            self._safely("JACK", self.host.close)
+            self._safely("JACK", self.host.deactivate)
         if self.paced is not None:
             self._safely("audio", self.paced.stop)
         elif self.server is not None:
             self._safely("audio", self.server.stop)
-        if self.recorder is not None:
-            self._safely("recording", self.recorder.close)
-            log.info("recording saved: %s", self.recorder.path)
+        if self.host is not None:
+            self._safely("JACK", self.host.close)
+        if self.plan.embedded is not None:
+            self._safely("its JACK server", self.plan.embedded.stop)
         if self.engine is not None:
             self._report(())
             s = self.stats()

@@ -21,7 +21,7 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 
 import pyo
 
-from instrument.jack_graph import jack_server_running
+from instrument.names import AudioBackend
 from instrument.stdio import quiet_c_stderr
 
 log = logging.getLogger(__name__)
@@ -49,16 +49,11 @@ def portaudio_outputs() -> list[tuple[int, str]]:
     return list(zip(indexes, names, strict=False))
 
 
-def resolve_backend(requested: str) -> tuple[str, str]:
-    """``auto`` becomes JACK if a JACK server runs, else PortAudio if a device exists,
-    else offline. Returns (backend, why)."""
-    if requested != "auto":
-        return requested, "as configured"
-    if jack_server_running():
-        return "jack", "a JACK server is running"
+def resolve_without_jack() -> tuple[AudioBackend, str]:
+    """With no JACK: PortAudio if a device exists, else offline. Returns (backend, why)."""
     if portaudio_outputs():
-        return "portaudio", "no JACK server; using the default sound device"
-    return "offline", "no JACK server and no sound device: writing audio to a WAV file"
+        return AudioBackend.PORTAUDIO, "no JACK server; using the default sound device"
+    return AudioBackend.OFFLINE, "no JACK server and no sound device: writing audio to a WAV file"
 
 
 def boot(settings: AudioSettings) -> pyo.Server:

@@ -46,3 +46,22 @@ def cents(f: float, ref: float) -> float:
 
 def midi_hz(pitch: float) -> float:
     return 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+
+
+def read_wav(path) -> tuple[np.ndarray, int]:
+    """The first channel of a PCM WAV file (16, 24 or 32-bit) as floats in [-1, 1], and
+    its sample rate."""
+    import wave
+
+    with wave.open(str(path)) as w:
+        width, channels, rate = w.getsampwidth(), w.getnchannels(), w.getframerate()
+        raw = np.frombuffer(w.readframes(w.getnframes()), dtype=np.uint8)
+    samples = raw.reshape(-1, width)
+    if width == 3:  # little-endian 24-bit: sign-extend into 32 bits
+        padded = np.zeros((samples.shape[0], 4), dtype=np.uint8)
+        padded[:, 1:] = samples
+        values = padded.view("<i4").ravel().astype(np.float64) / 2**31
+    else:
+        kind = {2: "<i2", 4: "<i4"}[width]
+        values = samples.copy().view(kind).ravel().astype(np.float64) / 2 ** (8 * width - 1)
+    return values[0::channels].astype(np.float32), rate
