@@ -6,8 +6,9 @@
    more are dropped and counted), stamps each event with its own frame, writes it to
    the engine's ``InputRing`` and, with audio on JACK, plays the player's note on its own
    sample in this very cycle (thru); wakes the engine once if anything arrived;
-2. runs the audio stage: the planned notes due in this block (``PlannedNotes``), then
-   pyo's manual server computes the block, copied to ``out_1``/``out_2``;
+2. runs the audio stage: the player's notes that other threads queued (ALSA MIDI in,
+   the demo), the planned notes due in this block (``PlannedNotes``), then pyo's manual
+   server computes the block, copied to ``out_1``/``out_2``;
 3. writes the MIDI out messages due in this cycle at their frames (``MidiOutQueue``).
 
 Without audio on JACK (pyo on a sound card through PortAudio, JACK only for MIDI), the
@@ -71,6 +72,7 @@ class PyoStage:
         self._thru.handle(message, offset)
 
     def run(self, start: float) -> None:
+        self._thru.drain()  # what rtmidi (ALSA) or the demo queued since the last cycle
         self._planned.play_due(start)
         block = self._render()
         self._left.get_array()[:] = block[0::2]

@@ -64,6 +64,15 @@ def test_midi_in_reaches_the_engine_with_its_frame_time_and_thru_plays_it_at_onc
     assert rig.queue.wakeup.is_set()
 
 
+def test_notes_queued_by_another_thread_play_at_the_next_cycle():
+    """ALSA MIDI in (rtmidi's thread) with audio on JACK, and the demo, queue thru notes."""
+    rig = Rig()
+    rig.thru.enqueue((0x90, 65, 100))
+    assert rig.player.sounding() == []
+    rig.run()
+    assert rig.player.sounding() == [65]
+
+
 def test_without_audio_thru_waits_for_pyos_own_block():
     rig = Rig(audio=False)
     rig.run([(3, (0x90, 62, 100))])
