@@ -23,7 +23,7 @@ from instrument.bench.rig import jack_environment
 log = logging.getLogger(__name__)
 
 # A few public-domain tunes from music21's corpora (the same as tests/data).
-DATA = Path(__file__).resolve().parent / "tunes"
+DATA = Path(__file__).resolve().parents[1] / "tunes"
 
 
 @dataclass
