@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "instrument.commands.evaluate",
     "instrument.commands.status",
     "instrument.commands.warmup",
+    "instrument.commands.demo",
 ]
 
 

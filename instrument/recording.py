@@ -239,7 +239,8 @@ class SmfRecorder:
         while inbox:
             item = inbox.popleft()
             if isinstance(item, TimedEvent):
-                self._track(item.part).pending.append((item.due, item.message))
+                if item.message[0] < 0xF0:  # clock and transport are not recorded
+                    self._track(item.part).pending.append((item.due, item.message))
                 continue
             command, part, now = item
             for name, track in self._tracks.items():

@@ -130,7 +130,7 @@ class Session:
         self.config = config
         self.plan = resolve(config)
         self.exit_code = 0
-        self._stop_requested = threading.Event()
+        self.stop_requested = threading.Event()
         self._stopped = False
         self._closers: list[tuple[str, object]] = []
         self.host: JackHost | None = None
@@ -318,13 +318,13 @@ class Session:
             log.log(logging.ERROR if code else logging.INFO, "stopping: %s", reason)
         if code and not self.exit_code:
             self.exit_code = code
-        self._stop_requested.set()
+        self.stop_requested.set()
 
     def wait(self) -> int:
         """Main thread: block until a stop is requested; report counters meanwhile."""
         last_report = time.monotonic()
         reported: tuple = ()
-        while not self._stop_requested.wait(0.2):
+        while not self.stop_requested.wait(0.2):
             if self.host is not None and self.host.graph.server_lost.is_set():
                 self.request_stop(1, "the JACK server went away")
             if time.monotonic() - last_report >= STATS_INTERVAL:
