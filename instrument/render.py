@@ -188,7 +188,7 @@ def plot_piano_roll(midi: Path, png: Path) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:  # an extra, not a runtime dependency
-        raise RuntimeError("--plot needs matplotlib: pip install 'instrument[bench]'") from exc
+        raise RuntimeError("--plot needs matplotlib: pip install 'instrument[plot]'") from exc
     smf = mido.MidiFile(str(midi))
     tempo = next((m.tempo for m in smf.tracks[0] if m.type == "set_tempo"), 500000)
     fig, ax = plt.subplots(figsize=(14, 5))

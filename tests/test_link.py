@@ -4,6 +4,9 @@ import time
 
 import pytest
 
+pytest.importorskip("aalink", reason="Ableton Link needs the link extra: pip install "
+                    "'instrument[link]'")
+
 from instrument.link import LinkSession
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,7 @@ def test_the_tail_lets_the_last_phrase_be_answered(tmp_path):
 
 
 def test_wav_and_plot(tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs the plot extra")
     out = run_render(tmp_path, "--mode", "accompany", "--wav", str(tmp_path / "out.wav"),
                      "--plot", str(tmp_path / "roll.png"), "--tail", "2")
     import wave
@@ -84,6 +86,23 @@ def test_wav_and_plot(tmp_path):
     assert seconds == pytest.approx(read_performance(REEL).end + 2 * 60 / 100 + 1, abs=0.2)
     assert (tmp_path / "roll.png").stat().st_size > 10_000
     assert out.exists()
+
+
+def test_plot_without_its_library_says_so_before_doing_any_work(tmp_path):
+    """As on a default install, where matplotlib (the plot extra) is absent."""
+    blocker = tmp_path / "no_matplotlib"
+    blocker.mkdir()
+    (blocker / "matplotlib.py").write_text("raise ImportError('not installed')\n")
+    out = tmp_path / "out.mid"
+    done = subprocess.run(
+        [sys.executable, "-m", "instrument", "render", str(REEL), "-o", str(out),
+         "--plot", str(tmp_path / "roll.png")],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(blocker)},
+    )
+    assert done.returncode == 2
+    assert "pip install 'instrument[plot]'" in done.stderr
+    assert not out.exists()
 
 
 def test_unreadable_input_is_a_clear_error(tmp_path):

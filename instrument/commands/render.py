@@ -35,6 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a summary as JSON")
 
 
+def _can_plot() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         config = cfg.load(args.config)
@@ -43,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"instrument: config error: {exc}", file=sys.stderr)
         return 2
     setup_logging("warning" if args.json else config.log_level)
+    if args.plot and not _can_plot():
+        print("instrument: --plot needs matplotlib, in the plot extra: "
+              "pip install 'instrument[plot]'", file=sys.stderr)
+        return 2
     from instrument.engine import EngineStalled
     from instrument.render import plot_piano_roll, read_performance, render
 
