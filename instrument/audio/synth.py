@@ -19,13 +19,14 @@ from dataclasses import dataclass
 import pyo
 
 from instrument.music import midi_to_hz
+from instrument.names import Patch
 
 
 @dataclass(frozen=True)
-class Patch:
-    """A sound: envelope times and the voice's signal graph (see ``_build``)."""
+class Sound:
+    """A patch's sound: envelope times and the voice's signal graph (see ``_build``)."""
 
-    name: str
+    name: Patch
     attack: float
     decay: float
     sustain: float
@@ -33,15 +34,17 @@ class Patch:
     level: float = 0.25  # peak amplitude of one voice at full velocity
 
 
-PATCHES: dict[str, Patch] = {
+PATCHES: dict[Patch, Sound] = {
     # FM electric piano: bright attack, brightness follows velocity, long decay.
-    "epiano": Patch("epiano", attack=0.003, decay=1.5, sustain=0.3, release=0.25),
+    Patch.EPIANO: Sound(Patch.EPIANO, attack=0.003, decay=1.5, sustain=0.3, release=0.25),
     # Detuned saws through a low-pass that opens with velocity: slow, soft pad.
-    "pad": Patch("pad", attack=0.05, decay=0.4, sustain=0.8, release=0.45, level=1.5),
+    Patch.PAD: Sound(Patch.PAD, attack=0.05, decay=0.4, sustain=0.8, release=0.45, level=1.5),
     # Additive drawbar organ: four harmonics, no decay.
-    "organ": Patch("organ", attack=0.006, decay=0.05, sustain=0.9, release=0.08, level=0.18),
+    Patch.ORGAN: Sound(Patch.ORGAN, attack=0.006, decay=0.05, sustain=0.9, release=0.08,
+                       level=0.18),
     # Plucked string: fast decay to silence.
-    "pluck": Patch("pluck", attack=0.002, decay=0.6, sustain=0.0, release=0.15, level=0.3),
+    Patch.PLUCK: Sound(Patch.PLUCK, attack=0.002, decay=0.6, sustain=0.0, release=0.15,
+                       level=0.3),
 }
 
 PANIC_RELEASE = 0.012  # seconds: fast enough to be silence, slow enough not to click
@@ -51,25 +54,25 @@ def _tables() -> dict[str, pyo.PyoTableObject]:
     """Wavetables shared by every voice of a patch (created once per synth)."""
     return {
         # Drawbar organ: four harmonics.
-        "organ": pyo.HarmTable([1.0, 0.5, 0.3, 0.15]),
+        Patch.ORGAN: pyo.HarmTable([1.0, 0.5, 0.3, 0.15]),
         # Plucked string: odd harmonics falling off like a triangle wave's.
-        "pluck": pyo.HarmTable([1.0, 0, 1 / 9, 0, 1 / 25, 0, 1 / 49, 0, 1 / 81]),
+        Patch.PLUCK: pyo.HarmTable([1.0, 0, 1 / 9, 0, 1 / 25, 0, 1 / 49, 0, 1 / 81]),
     }
 
 
 def _build(
-    patch: Patch, freq: pyo.PyoObject, env: pyo.PyoObject, tables: dict
+    patch: Sound, freq: pyo.PyoObject, env: pyo.PyoObject, tables: dict
 ) -> list[pyo.PyoObject]:
     """The signal graph of one voice; the last object is its sound. ``env``: 0..velocity.
 
     Every object is returned so that an idle voice can be paused as a whole.
     """
     amp = pyo.Sig(env, mul=patch.level)
-    if patch.name == "epiano":
+    if patch.name == Patch.EPIANO:
         # FM with the modulator at the carrier's frequency; harder = brighter.
         index = pyo.Sig(env, mul=3.0, add=0.3)
         return [amp, index, pyo.FM(carrier=freq, ratio=1.0, index=index, mul=amp)]
-    if patch.name == "pad":
+    if patch.name == Patch.PAD:
         saw = pyo.SuperSaw(freq=freq, detune=0.35, bal=0.75)
         cutoff = pyo.Sig(env, mul=2500, add=600)
         return [amp, saw, cutoff, pyo.ButLP(saw, freq=cutoff, mul=amp)]
@@ -84,7 +87,7 @@ class _Voice:
         "started_at",
     )
 
-    def __init__(self, patch: Patch, max_offset: float, tables: dict) -> None:
+    def __init__(self, patch: Sound, max_offset: float, tables: dict) -> None:
         self.gate = pyo.Sig(0.0)
         self.freq = pyo.Sig(440.0)
         self.delay = pyo.Sig(0.0)
@@ -124,7 +127,7 @@ class PolySynth:
     """
 
     def __init__(
-        self, patch: Patch, voices: int, sample_rate: int, block_size: int, gain: float = 1.0
+        self, patch: Sound, voices: int, sample_rate: int, block_size: int, gain: float = 1.0
     ) -> None:
         self.patch = patch
         self.sample_rate = sample_rate
