@@ -81,9 +81,9 @@ def rhythm_stats(tunes: Sequence[Tune]) -> dict:
     the lattice, for each density quantile of tunes (the styles); and per meter with at
     least MIN_BAR_TUNES tunes, the share at each offset of each beat of the bar.
     """
-    from instrument.follow.prior import COMPOUND_OFFSETS, SIMPLE_OFFSETS
+    from instrument.follow.prior import COMPOUND_OFFSETS, SIMPLE_OFFSETS, interval_code, tick_class
 
-    out: dict = {"styles": {}, "density": {}, "bars": {}, "tunes": {}}
+    out: dict = {"styles": {}, "density": {}, "bars": {}, "melody": {}, "tunes": {}}
     for kind, offsets in (("simple", SIMPLE_OFFSETS), ("compound", COMPOUND_OFFSETS)):
         rows = list(_beat_grids(tunes, kind == "compound"))
         dens = np.array([r[0] for r in rows])
@@ -111,6 +111,18 @@ def rhythm_stats(tunes: Sequence[Tune]) -> dict:
                 for b in range(beats)
             )
             out["bars"][(kind, beats)] = table
+        counts = np.ones((4, 121))  # add-one smoothing
+        for t in tunes:
+            if t.meter.compound != (kind == "compound"):
+                continue
+            m = t.melody
+            for a, b, c in zip(m, m[1:], m[2:], strict=False):
+                f = interval_code(b.pitch - a.pitch) * 11 + interval_code(c.pitch - b.pitch)
+                counts[tick_class(b.onset % TICKS_PER_BEAT, kind == "compound"), f] += 1
+        given = counts / counts.sum(axis=1, keepdims=True)
+        overall = counts.sum(axis=0) / counts.sum()
+        out["melody"][kind] = tuple(
+            tuple(round(float(v), 2) for v in row) for row in np.log(given / overall))
     return out
 
 
@@ -123,6 +135,8 @@ def write_prior(stats: dict, path: Path = PRIOR_PATH) -> None:
         "``STYLES[kind]``: per density style (mean onsets per beat in ``DENSITY``), the",
         "share of beats that are not downbeats with an onset at each lattice offset;",
         "``BARS[(kind, beats per bar)]``: the share at each offset of each beat of the bar;",
+        "``MELODY[kind][c][f]``: log of how much likelier the intervals into and out of a",
+        "note (code ``f``) are at tick class ``c`` of the beat than anywhere;",
         "``TUNES``: how many training tunes each figure comes from.",
         '"""',
         "",
@@ -138,6 +152,15 @@ def write_prior(stats: dict, path: Path = PRIOR_PATH) -> None:
     for key, table in stats["bars"].items():
         lines.append(f"    {key!r}: (")
         lines += [f"        {row!r}," for row in table]
+        lines.append("    ),")
+    lines += ["}", "MELODY = {"]
+    for kind, table in stats["melody"].items():
+        lines.append(f"    {kind!r}: (")
+        for row in table:
+            lines.append("        (")
+            for i in range(0, len(row), 11):
+                lines.append("            " + ", ".join(repr(v) for v in row[i:i + 11]) + ",")
+            lines.append("        ),")
         lines.append("    ),")
     lines += ["}", "TUNES = {"]
     lines += [f"    {k!r}: {v}," for k, v in stats["tunes"].items()]

@@ -11,9 +11,10 @@ note does not yank the beat.
 
 Each hypothesis is also scored, as a log-likelihood with forgetting: the timing of the
 onsets, the lattice points passed with and without an onset (per style of the prior),
-the accents on beats against off them, and per bar phase (which beats are downbeats)
-the downbeats with and without onsets and their accents. Hypotheses that come to
-predict the same beats are merged; those far behind the leader are dropped.
+the melodic intervals into and out of each onset at its place in the beat, and per bar
+phase (which beats are downbeats) the downbeats with and without onsets and their
+accents. Hypotheses that come to predict the same beats are merged; those far behind
+the leader are dropped.
 
 The bank is a set of numpy arrays, one entry per hypothesis, updated together: the cost
 of an onset is a fixed number of array operations over at most ``bank_size`` entries.
@@ -33,7 +34,8 @@ from instrument.music import TICKS_PER_BEAT, Meter
 TPB = TICKS_PER_BEAT
 MIN_PERIOD = 60.0 / MAX_BPM
 MAX_PERIOD = 60.0 / MIN_BPM
-_FIELDS = ("ids", "T", "R", "P", "c11", "c12", "c22", "last", "common", "fit", "drift", "count")
+_FIELDS = ("ids", "T", "R", "P", "c11", "c12", "c22", "last", "common", "fit", "tight", "drift",
+           "count")
 
 
 class HypothesisBank:
@@ -71,6 +73,7 @@ class HypothesisBank:
         self.last = np.zeros(0, dtype=np.int64)
         self.common = np.zeros(0)
         self.fit = np.zeros(0)
+        self.tight = np.zeros(0)
         self.drift = np.zeros(0)
         self.count = np.zeros(0, dtype=np.int64)
         self.style = np.zeros((0, self.tables.styles))
@@ -119,6 +122,7 @@ class HypothesisBank:
             "last": ticks.astype(np.int64),
             "common": np.zeros(n),
             "fit": np.full(n, 0.5),
+            "tight": np.full(n, 0.5),
             "drift": np.zeros(n),
             "count": np.ones(n, dtype=np.int64),
         }
@@ -144,7 +148,7 @@ class HypothesisBank:
         new = {
             "ids": ident, "T": t, "R": float(beat), "P": period,
             "c11": s.timing_noise**2, "c12": 0.0, "c22": (s.tempo_noise * 4 * period) ** 2,
-            "last": beat * TPB, "common": 0.0, "fit": 1.0, "drift": 0.0,
+            "last": beat * TPB, "common": 0.0, "fit": 1.0, "tight": 1.0, "drift": 0.0,
             "count": 1,
         }
         for name, value in new.items():
@@ -161,6 +165,7 @@ class HypothesisBank:
 
     def restart_scores(self, bonus: np.ndarray | float = 0.0) -> None:
         """Forget the evidence so far (after a pause); ``bonus`` is a head start."""
+        self.count[:] = 1
         self.style[:] = 0.0
         self.common[:] = bonus
         for scores in (self.bar, self.stress):
@@ -169,11 +174,12 @@ class HypothesisBank:
 
     # -- one onset ------------------------------------------------------------------
 
-    def hear(self, t: float, accent: float, prev_accent: float) -> None:
+    def hear(self, t: float, accent: float, prev_accent: float, contour: int = -1) -> None:
         """Place an onset at ``t`` on every hypothesis, correct them, and score them.
 
-        ``accent`` is the onset's accent strength, ``prev_accent`` the previous onset's
-        length accent (known now that this one has come).
+        ``accent`` is the onset's accent strength; ``prev_accent`` and ``contour`` the
+        previous onset's length accent and interval code (known now that this one has
+        come; -1: none).
         """
         if not len(self):
             return
@@ -217,10 +223,10 @@ class HypothesisBank:
         var = u1 + hh * u2 + obs
         x = np.abs(err) / np.sqrt(var)
         inlier = x <= k
-        # Huber: quadratic near the grid, linear beyond k sigmas (an outlier costs less,
-        # in the score and in the update).
+        # Huber: quadratic near the grid, linear beyond k sigmas (an outlier costs less in
+        # the score); in the update its variance grows as (x / k) ** outlier_power.
         ll = -0.5 * (np.minimum(x, k) * (2.0 * x - np.minimum(x, k)) + np.log(var))
-        S = u1 + hh * u2 + obs * np.maximum(x / k, 1.0)
+        S = u1 + hh * u2 + obs * np.maximum(x / k, 1.0) ** s.outlier_power
         self.T = T + d * P + u1 / S * err
         step = s.max_tempo_step * np.maximum(elapsed, 1.0)
         new_p = np.minimum(np.maximum(P + u2 / S * err, P * (1.0 - step)), P * (1.0 + step))
@@ -239,6 +245,8 @@ class HypothesisBank:
         self.style += self._lattice(lo, g, tick)
         self.common *= f
         self.common += ll
+        if contour >= 0:
+            self.common += s.melody_weight * tab.melody(last, contour)
         corr, down = tab.bar_after(lo, g)
         prev_down = (last[:, None] - tab.phase_ticks) % tab.bar_ticks == 0
         self.bar *= f
@@ -246,6 +254,8 @@ class HypothesisBank:
         self.stress *= f
         self.stress += down * accent + prev_down * prev_accent
         self.fit += 0.15 * (inlier - self.fit)
+        window = np.minimum(s.pulse_window, P / s.pulse_window_share)
+        self.tight += s.pulse_rate * ((np.abs(err) <= window) - self.tight)
         self.drift += s.drift_rate * (np.minimum(np.maximum(err / np.sqrt(var), -k), k)
                                       - self.drift)
         self.last = g

@@ -15,8 +15,10 @@ played beat; how the followed beat relates to the played one (``ratio``: followe
 length in played beats, 2 = half time, 0.5 = double time; the phase: on the beat or
 between; the bar phase: followed downbeats on played ones); the bars it took to lock
 (from the first note until two bars of planned beats in a row lie within
-``LOCK_MS``). :func:`summarize` pools tunes; ``cost_us`` is the follower's time per
-heard onset, measured here.
+``LOCK_MS``); the share of those beats planned with the follower's confidence under
+``LOW_CONFIDENCE`` (where the band would hold rather than play: on these
+performances, which always have a pulse, the lower the better). :func:`summarize`
+pools tunes; ``cost_us`` is the follower's time per heard onset, measured here.
 
 :class:`FixedTempo` is the instrument without following: the configured tempo, beat 0
 at the player's first note: the baseline of the same run.
@@ -38,6 +40,7 @@ from instrument.models.tune import Tune
 from instrument.music import TICKS_PER_BEAT, Meter
 
 LOCK_MS = 50.0
+LOW_CONFIDENCE = 0.5  # the band holds rather than plays below this
 RATIOS = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
 RATIO_NAMES = {1 / 3: "1/3", 1 / 2: "double", 2 / 3: "2/3", 1.0: "same", 3 / 2: "3/2",
                2.0: "half", 3.0: "3"}
@@ -93,6 +96,7 @@ class TuneResult:
     bar_phase: bool | None  # followed downbeats on played downbeats
     bars_to_lock: float | None
     cost_us: list[float] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)  # at each scored beat's plan
 
     @property
     def kind(self) -> str:
@@ -111,6 +115,7 @@ def simulate(perf: Performance, follower, timing: BandTiming | None = None,
     onsets = perf.onsets
     end = perf.beat_times[-1]
     planned: list[tuple[int, float, float]] = []  # beat, decided at, predicted time
+    confidence: list[float] = []  # the follower's confidence when each was planned
     retimed: dict[int, float] = {}
     sounding: list[int] = []  # planned beats not yet sounded
     costs: list[float] = []
@@ -151,22 +156,23 @@ def simulate(perf: Performance, follower, timing: BandTiming | None = None,
         while clock.time_at(next_beat) - lead <= now:
             predicted = max(now, clock.time_at(next_beat))
             planned.append((next_beat, now, predicted))
+            confidence.append(getattr(follower, "confidence", 1.0))
             retimed[next_beat] = predicted
             sounding.append(next_beat)
             next_beat += 1
-    return _score(perf, planned, retimed, costs)
+    return _score(perf, planned, confidence, retimed, costs)
 
 
-def _score(perf: Performance, planned: list[tuple[int, float, float]],
+def _score(perf: Performance, planned: list[tuple[int, float, float]], confidence: list[float],
            retimed: dict[int, float], costs: list[float]) -> TuneResult:
     bar = perf.beats_per_bar
     first_note = perf.beat_of(perf.onsets[0][0])
     scored_from = perf.time_of(first_note + 2 * bar)
     last = perf.onsets[-1][0]
     lo, hi = perf.first_beat, perf.first_beat + len(perf.beat_times) - 1
-    errors, again, positions, numbers = [], [], [], []
+    errors, again, positions, numbers, sure = [], [], [], [], []
     lock_run: list[tuple[float, bool]] = []
-    for beat, _decided, predicted in planned:
+    for (beat, _decided, predicted), conf in zip(planned, confidence, strict=True):
         pos = perf.beat_of(predicted)
         nearest = int(np.clip(round(pos), lo, hi))
         err = (predicted - perf.time_of(nearest)) * 1000.0
@@ -174,6 +180,7 @@ def _score(perf: Performance, planned: list[tuple[int, float, float]],
         if predicted < scored_from or predicted > last:
             continue
         errors.append(err)
+        sure.append(conf)
         again.append((retimed[beat] - perf.time_of(
             int(np.clip(round(perf.beat_of(retimed[beat])), lo, hi)))) * 1000.0)
         positions.append(pos)
@@ -191,7 +198,7 @@ def _score(perf: Performance, planned: list[tuple[int, float, float]],
             bar_phase = bool(np.mean(np.rint(pos[down]).astype(int) % bar == 0) > 0.5)
     return TuneResult(
         perf.tune.name, str(perf.tune.meter), perf.start_bpm, errors, again, ratio,
-        on_beat, bar_phase, _bars_to_lock(lock_run, first_note, bar), costs,
+        on_beat, bar_phase, _bars_to_lock(lock_run, first_note, bar), costs, sure,
     )
 
 
@@ -220,6 +227,7 @@ def summarize(results: Sequence[TuneResult]) -> dict:
     errors = [e for r in results for e in r.errors_ms]
     again = [e for r in results for e in r.retimed_ms]
     costs = [c for r in results for c in r.cost_us]
+    sure = [c for r in results for c in r.confidence]
     kinds: dict[str, int] = {}
     for r in results:
         kinds[r.kind] = kinds.get(r.kind, 0) + 1
@@ -250,6 +258,8 @@ def summarize(results: Sequence[TuneResult]) -> dict:
         "bars_to_lock_p50": _percentiles(locks, (50,))[0],
         "bars_to_lock_p90": _percentiles(locks, (90,))[0],
         "never_locked_share": round(1.0 - len(locks) / n, 4),
+        "low_confidence_share": round(float(np.mean(np.asarray(sure) < LOW_CONFIDENCE)), 4)
+        if sure else None,
         "cost_us_p50": c50,
         "cost_us_p99": c99,
         "ratios": dict(sorted(kinds.items())),

@@ -4,9 +4,15 @@
 competing beat hypotheses (:mod:`instrument.follow.bank`). The first onset seeds the
 bank with every starting tempo of the lock range, the onset on each point of the beat;
 the configured tempo is a prior over them that settles half and double time, and the
-metrical prior and the accents settle the rest. The best hypothesis, with hysteresis, is
+metrical prior and the melody settle the rest. The best hypothesis, with hysteresis, is
 the *leader*: its beats are the follower's beats, numbered from 0 (the first downbeat)
-with downbeats at multiples of the meter's beats per bar.
+with downbeats at multiples of the meter's beats per bar. Accents choose among
+readings at the leader's tempo with the beat at different places (``sibling_margin``)
+and the bar phase, never the tempo. Once the leader has heard ``octave_after`` onsets,
+half or double its tempo must beat it by ``octave_margin`` (not ``switch_margin``);
+when that happens (a sudden tempo change), the next onset re-locks with the new tempo at
+the old octave as the prior. A new leader keeps the downbeats where they were unless its
+evidence is clearly against it.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
 a :class:`~instrument.beat.BeatClock` to the leader's beat. Beat numbers only move on:
@@ -16,10 +22,12 @@ again; numbers may be skipped, never replayed.
 
 ``confidence`` (0..1) is the product of how far the leader is ahead of the hypotheses
 that predict other beats (``1 / (1 + sum of exp(rival - leader))``), how many of the
-recent onsets fit its grid, and how recent the last onset is: a long silence or playing
-off any pulse takes it down. After a pause of ``pause_beats``, or when the leader stops
-fitting, the next onset re-locks: a fresh bank with the old tempo as its prior, the old
-beat kept with a head start.
+recent onsets lie close to its grid (``pulse_*``: random playing puts about 40 % there,
+played music 80-90 %), and how recent the last onset is (it holds for ``hold_beats`` of
+silence, then fades to 0 over ``fade_beats``): a long silence or playing off any pulse
+takes it down. After a pause of ``pause_beats``, or when the leader stops fitting, the
+next onset re-locks: a fresh bank with the old tempo as its prior, the old beat kept
+with a head start.
 
 Engine thread only; see ``FollowSettings`` for the parameters.
 """
@@ -32,9 +40,14 @@ import numpy as np
 
 from instrument.beat import BeatClock, clamp_bpm
 from instrument.follow.bank import HypothesisBank, lock_periods
-from instrument.follow.onsets import Accents, Onset, OnsetGrouper
+from instrument.follow.onsets import Accents, Contour, Onset, OnsetGrouper
 from instrument.follow.settings import FollowSettings
 from instrument.music import Meter
+
+
+def _octave(ratio: float) -> float:
+    """The nearest of the nested tempo ratios 1/3, 1/2, 2 and 3 to ``ratio``."""
+    return min((1 / 3, 0.5, 2.0, 3.0), key=lambda r: abs(math.log(ratio / r)))
 
 
 class BeatFollower:
@@ -49,6 +62,7 @@ class BeatFollower:
         self.tempo = clamp_bpm(bpm)
         self._grouper = OnsetGrouper(self.settings.chord_window)
         self._accents = Accents()
+        self._contour = Contour()
         self._bank = HypothesisBank(self.meter, self.settings)
         self._lock_periods = lock_periods(self.settings)
         self.reset()
@@ -60,12 +74,14 @@ class BeatFollower:
         self._bank.clear()
         self._grouper.clear()
         self._accents.reset()
+        self._contour.reset()
         self._prior_period = 60.0 / self.tempo
         self._prior_octaves = self.settings.prior_octaves
         self._leader: int | None = None
         self._index: int | None = None
         self._index_version = -1
         self._rivals: np.ndarray | None = None
+        self._rivals_at = -1
         self._phase = 0
         self._offset = 0
         self._anchor_time = 0.0
@@ -75,6 +91,7 @@ class BeatFollower:
         self._frontier = -1.0
         self._last_onset: float | None = None
         self._relock_next = False
+        self._relock_scale = 1.0
         self._dominance = 0.0
         self._renumbered = False
         self.confidence = 0.0
@@ -151,13 +168,14 @@ class BeatFollower:
         prev = self._last_onset
         length = self._accents.length(onset.time - prev) if prev is not None else 0.0
         length *= self.settings.length_accent
+        contour = self._contour.step(onset)
         self.onsets += 1
         if not len(bank):
             bank.seed(onset.time, self._lock_periods)
         elif self._relock_next or self._paused(onset.time) or self._lost():
-            self._relock(onset.time, accent, length)
+            self._relock(onset.time, accent, length, contour)
         else:
-            bank.hear(onset.time, accent, length)
+            bank.hear(onset.time, accent, length, contour)
         self._last_onset = onset.time
         self._relock_next = False
         self._choose(now)
@@ -171,8 +189,9 @@ class BeatFollower:
         bank = self._bank
         return i is not None and bank.count[i] >= 8 and bank.fit[i] < self.settings.lost_fit
 
-    def _relock(self, t: float, accent: float, length: float) -> None:
-        """Start a fresh bank at this onset; the old leader stays with a head start."""
+    def _relock(self, t: float, accent: float, length: float, contour: int) -> None:
+        """Start a fresh bank at this onset; the old leader stays with a head start, and
+        its tempo (at the octave of the one before, after an octave switch) is the prior."""
         s = self.settings
         bank = self._bank
         i = self._leader_index()
@@ -184,9 +203,10 @@ class BeatFollower:
             keep[i] = True
             bank.keep(keep)
             bank.restart_scores(s.relock_bonus)
-            self._prior_period = float(bank.P[0])
+            self._prior_period = float(bank.P[0]) * self._relock_scale
             self._prior_octaves = s.relock_prior_octaves
-            bank.hear(t, accent, length)
+            bank.hear(t, accent, length, contour)
+        self._relock_scale = 1.0
         bank.seed(t, self._lock_periods)
 
     # -- the leader -------------------------------------------------------------------
@@ -206,13 +226,30 @@ class BeatFollower:
         totals = bank.totals(self._prior_period, self._prior_octaves)
         if len(bank) > s.merge_every_above or self.onsets % 4 == 0:
             totals = bank.merge_and_prune(now, totals)
+        totals = self._with_accents(totals)
         best = int(np.argmax(totals))
         i = self._leader_index()
         changed = i is None or totals[best] > totals[i] + s.switch_margin
+        if changed and i is not None and bank.count[i] >= s.octave_after:
+            octave = self._octave_of(i, best)
+            if octave is not None:
+                # Half or double time of an established beat: it must win by far more
+                # to change the band's tempo (the per-beat lattice slowly favours the
+                # slower reading of a rhythm that repeats every two beats). When it
+                # does (the leader fails: a sudden tempo change), the next onset
+                # re-locks around the new tempo at the leader's octave.
+                changed = bool(totals[best] > totals[i] + s.octave_margin)
+                if changed:
+                    self._relock_next = True
+                    self._relock_scale = octave
         if changed:
             i = best
             self._index, self._rivals = i, None
         bar = bank.phase_scores(i)
+        if changed and self._has_beat:
+            # A new leader keeps the downbeats where the band has been playing them,
+            # unless its own evidence is clearly against it.
+            bar[self._continuing_phase(i, now)] += s.relock_bonus
         phase = int(np.argmax(bar))
         if not changed and bar[phase] <= bar[self._phase] + s.switch_margin:
             phase = self._phase
@@ -221,12 +258,41 @@ class BeatFollower:
             self._phase = phase
             self._renumber(i, now)
         self._publish(i)
-        if self._rivals is None or self.onsets % 4 == 0:
-            self._rivals = self._find_rivals(i, now)
-        rivals = self._rivals
+        rivals = self._rivals_of(i, now)
         self._dominance = 1.0 if not rivals.any() else float(
             1.0 / (1.0 + np.exp(totals[rivals] - totals[i]).sum()))
         self.confidence = self._dominance * self._fit() * self._freshness(now)
+
+    def _with_accents(self, totals: np.ndarray) -> np.ndarray:
+        """The totals, the accents choosing among the best hypothesis's siblings.
+
+        Siblings are at the best one's tempo, within ``sibling_margin`` of it: readings
+        of the same rhythm with the beat at different places (in 6/8, on each eighth).
+        Each loses ``bar_accent`` times how much less accent its best bar phase has than
+        the most accented sibling's. Hypotheses at other tempos are not touched, so
+        accents do not choose the tempo (they would favour the slowest reading whose
+        beats are all accented).
+        """
+        s = self.settings
+        bank = self._bank
+        best = int(np.argmax(totals))
+        family = (np.abs(bank.P / bank.P[best] - 1.0) < s.same_period) & (
+            totals >= totals[best] - s.sibling_margin)
+        if np.count_nonzero(family) < 2:
+            return totals
+        stress = bank.stress[family].max(axis=1)
+        out = totals.copy()
+        out[family] += s.bar_accent * (stress - stress.max())
+        return out
+
+    def _continuing_phase(self, i: int, now: float) -> int:
+        """The bar phase of hypothesis ``i`` that puts a downbeat on its beat nearest
+        to the published downbeat nearest to ``now``."""
+        bank = self._bank
+        bar = self.meter.beats_per_bar
+        down = self.time_at(round(self.beat_at(now) / bar) * bar)
+        own = float(bank.R[i]) + round((down - float(bank.T[i])) / float(bank.P[i]))
+        return int(own) % bar
 
     def _renumber(self, i: int, now: float) -> None:
         """Number the leader's beats so that its next unplanned beat comes after the
@@ -249,6 +315,21 @@ class BeatFollower:
         self._period = float(bank.P[i])
         self._has_beat = True
 
+    def _octave_of(self, i: int, j: int) -> float | None:
+        """If hypothesis ``j``'s tempo is about half, double, a third or three times
+        ``i``'s (within 15 %, loose, as during a tempo change): the ratio of their
+        periods (i's over j's, rounded); else None."""
+        ratio = float(self._bank.P[i] / self._bank.P[j])
+        octave = _octave(ratio)
+        return octave if abs(math.log(ratio / octave)) < 0.15 else None
+
+    def _rivals_of(self, i: int, now: float) -> np.ndarray:
+        """The leader's rivals, cached for a few onsets while the bank is unchanged."""
+        if self._rivals is None or self._rivals_at != self.onsets // 4:
+            self._rivals = self._find_rivals(i, now)
+            self._rivals_at = self.onsets // 4
+        return self._rivals
+
     def _find_rivals(self, i: int, now: float) -> np.ndarray:
         """The hypotheses whose beats are neither the leader's nor a subset or superset
         of them (half or double time is no rival: its beats fall on the leader's)."""
@@ -270,8 +351,13 @@ class BeatFollower:
         return rival
 
     def _fit(self) -> float:
+        """How well the recent onsets sit on the leader's grid, 0..1 (no pulse: 0)."""
         i = self._leader_index()
-        return 0.0 if i is None else min(1.0, float(self._bank.fit[i]) / 0.9)
+        if i is None:
+            return 0.0
+        s = self.settings
+        tight = (float(self._bank.tight[i]) - s.pulse_low) / (s.pulse_high - s.pulse_low)
+        return max(0.0, min(1.0, tight, float(self._bank.fit[i]) / 0.9))
 
     def _freshness(self, now: float) -> float:
         if self._last_onset is None:
@@ -315,7 +401,8 @@ class BeatFollower:
         return self._anchor_beat + (t - self._anchor_time) / self._period
 
     def drive(self, clock: BeatClock) -> bool:
-        """Set ``clock`` to the predicted beat (starting it if stopped).
+        """Set ``clock`` to the predicted beat (starting it if stopped), in one
+        ``place``; nothing is changed (or logged) when the clock already agrees.
 
         Returns True when the beats were renumbered since the last call (a new leader or
         bar phase): the band should move its next unplanned beat to
@@ -323,8 +410,9 @@ class BeatFollower:
         """
         if not self._has_beat:
             return False
-        clock.set_tempo(self.bpm, self._anchor_time)
-        clock.align(self._anchor_time, self._anchor_beat)
+        mapping = (self._anchor_time, self._anchor_beat, 60.0 / clamp_bpm(self.bpm))
+        if clock.mapping() != mapping:
+            clock.place(self._anchor_time, self._anchor_beat, self.bpm)
         clock.running = True
         renumbered, self._renumbered = self._renumbered, False
         return renumbered

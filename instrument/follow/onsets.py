@@ -3,20 +3,26 @@
 Notes that begin less than ``window`` seconds after a group's first note are one onset (a
 chord, or a melody note and its bass): the onset's time is its first note's, its
 velocity its loudest note's, and it remembers how many notes it had and its lowest
-pitch. A group is complete when a note begins after the window, or when the time is
-past it (``flush``).
+and highest pitch (the melody is taken to be the top note). A group is complete when a
+note begins after the window, or when the time is past it (``flush``).
 
 :class:`Accents` turns an onset into an accent strength, a number near 0 for an
 ordinary note, positive for a stressed one: louder than the player's recent notes,
 more notes at once, lower than the recent bass; and, once the next onset has come,
 longer than the recent inter-onset intervals. Strong beats tend to carry such notes.
 Everything is running averages: constant memory and time.
+
+:class:`Contour` gives each onset, once the next one has come, the code of the melodic
+intervals into and out of its top note (:func:`instrument.follow.prior.interval_code`):
+notes on the beat are approached and left differently from notes between beats.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from instrument.follow.prior import INTERVAL_CODES, interval_code
 
 
 @dataclass(slots=True)
@@ -25,6 +31,7 @@ class Onset:
     velocity: int
     notes: int
     lowest: int
+    highest: int
 
 
 class OnsetGrouper:
@@ -41,8 +48,9 @@ class OnsetGrouper:
             group.velocity = max(group.velocity, velocity)
             group.notes += 1
             group.lowest = min(group.lowest, pitch)
+            group.highest = max(group.highest, pitch)
             return None
-        self.pending = Onset(t, velocity, 1, pitch)
+        self.pending = Onset(t, velocity, 1, pitch, pitch)
         return group
 
     def flush(self, now: float) -> Onset | None:
@@ -102,3 +110,24 @@ class Accents:
         z = x - self._log_ioi
         self._log_ioi += self.rate * z
         return max(-1.0, min(2.0, z))
+
+
+class Contour:
+    """The interval codes of the previous onset (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._before: int | None = None
+        self._last: int | None = None
+
+    def step(self, onset: Onset) -> int:
+        """This onset heard: the previous onset's code, into it and out of it, as
+        ``into * INTERVAL_CODES + out``; -1 while fewer than three onsets were heard."""
+        pitch = onset.highest
+        before, last = self._before, self._last
+        self._before, self._last = last, pitch
+        if before is None or last is None:
+            return -1
+        return interval_code(last - before) * INTERVAL_CODES + interval_code(pitch - last)

@@ -17,6 +17,10 @@ tendency (the downbeat almost always has an onset; in 3/4 the second beat is oft
 in 4/4 beats 2 and 4 are more often divided): a correction per bar position, scored
 per bar phase.
 
+Melodies move differently on and off the beat (a leap tends to land on it, a passing
+note to fall between): the intervals into and out of a note, per place in the beat,
+are a third piece of evidence, a log-ratio per interval pair.
+
 The figures are the training split's, in :mod:`instrument.follow.prior_data`; a meter
 without its own bar table has a generic one: an onset on 98 % of downbeats.
 """
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instrument.follow.prior_data import BARS, STYLES
+from instrument.follow.prior_data import BARS, MELODY, STYLES
 from instrument.music import TICKS_PER_BEAT, Meter
 
 SIMPLE_OFFSETS = (0, 3, 4, 6, 8, 9)
@@ -41,12 +45,36 @@ class RhythmPrior:
     """Onset probabilities at the lattice ``offsets`` of a beat.
 
     ``styles[m]``: in style ``m``, for a beat that is not a downbeat; ``bar[b]``: for
-    beat ``b`` of the bar, all styles pooled.
+    beat ``b`` of the bar, all styles pooled; ``melody[c][f]``: the log-ratio of the
+    interval code ``f`` (into and out of a note) at tick class ``c`` (:func:`tick_class`)
+    against anywhere.
     """
 
     offsets: tuple[int, ...]
     styles: tuple[tuple[float, ...], ...]
     bar: tuple[tuple[float, ...], ...]
+    compound: bool = False
+    melody: tuple[tuple[float, ...], ...] | None = None
+
+
+INTERVAL_CODES = 11
+TICK_CLASSES = 4
+
+
+def interval_code(interval: int) -> int:
+    """A melodic interval as 0..10 (``INTERVAL_CODES``): unison, up 1..5+ semitones,
+    down 1..5+."""
+    if interval == 0:
+        return 0
+    return min(abs(interval), 5) + (0 if interval > 0 else 5)
+
+
+def tick_class(tick: int, compound: bool) -> int:
+    """Where in the beat a tick is, for the melody table: 0 the beat, 1 and 2 the
+    main divisions (the half; or the second and third eighths), 3 anything finer."""
+    if compound:
+        return {0: 0, 4: 1, 8: 2}.get(tick, 3)
+    return {0: 0, 6: 1, 3: 2, 9: 2}.get(tick, 3)
 
 
 def rhythm_prior(meter: Meter) -> RhythmPrior:
@@ -58,19 +86,20 @@ def rhythm_prior(meter: Meter) -> RhythmPrior:
     if bar is None:
         mean = tuple(float(v) for v in np.mean(styles, axis=0))
         bar = ((GENERIC_DOWNBEAT, *mean[1:]), *([mean] * (beats - 1)))
-    return RhythmPrior(offsets, styles, bar)
+    return RhythmPrior(offsets, styles, bar, meter.compound, MELODY.get(kind))
 
 
 class PriorTables:
     """A :class:`RhythmPrior` as the arrays the hypothesis bank indexes.
 
-    Ticks are absolute grid ticks of a hypothesis's numbering. ``log_on[m, k]``: the
-    log-probability of an onset at tick ``k`` of a beat in style ``m`` (-inf off the
-    lattice); ``mean_on``: the same for the mean of the styles. ``onset_after(a, b)``:
-    per style, the summed ``log(1 - p)`` of the lattice points in ``[a, b)`` (no onset
-    there) and ``log p`` at ``b``, in O(1) from prefix sums; ``bar_after(a, b)``: the
-    bar-position correction of the same, per bar phase (phase ``f``: beats ``f``,
-    ``f + bar``... are downbeats).
+    Ticks are absolute grid ticks of a hypothesis's numbering. ``style_p[m, k]``: the
+    probability of an onset at tick ``k`` of a beat in style ``m`` (0 off the lattice);
+    ``log_on``: its log (-inf off the lattice); ``mean_on``: the same for the mean of the
+    styles; ``mean_skip(a, b)``: the summed ``log(1 - p)`` of the mean's lattice points
+    in ``[a, b)`` (no onset there), in O(1) from prefix sums; ``bar_after(a, b)``: per
+    bar phase (phase ``f``: beats ``f``, ``f + bar``... are downbeats), the bar-position
+    correction of no onset in ``[a, b)`` and one at ``b``; ``melody(ticks, code)``: the
+    melodic intervals' evidence.
     """
 
     def __init__(self, prior: RhythmPrior) -> None:
@@ -88,11 +117,8 @@ class PriorTables:
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.log_on = log_on[:m]
         self.mean_on = log_on[m]
-        self._per_beat = cum[:m, -1].copy()
         self._mean_per_beat = float(cum[m, -1])
         self._mean_cum = cum[m, :-1].copy()
-        self._cum_t = cum[:m, :-1].T.copy()
-        self._on_cum = self._cum_t + self.log_on.T
 
         beats = len(prior.bar)
         q = np.zeros((beats, n))
@@ -109,12 +135,16 @@ class PriorTables:
         self._bar_on_cum = self._bar_cum + on.ravel()
         self.phase_ticks = np.arange(beats, dtype=np.int64) * n
 
-    def onset_after(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Per hypothesis (rows) and style (columns): no onset in ticks ``[a, b)``, one
-        at ``b`` (on the lattice)."""
-        qa, ra = np.divmod(a, TICKS_PER_BEAT)
-        qb, rb = np.divmod(b, TICKS_PER_BEAT)
-        return (qb - qa)[:, None] * self._per_beat + self._on_cum[rb] - self._cum_t[ra]
+        classes = [tick_class(k, prior.compound) for k in range(n)]
+        melody = np.zeros((TICK_CLASSES, INTERVAL_CODES**2 + 1))  # the last column: unknown
+        if prior.melody is not None:
+            melody[:, :-1] = prior.melody
+        self._melody_at = melody[classes]
+
+    def melody(self, ticks: np.ndarray, code: int) -> np.ndarray:
+        """Log-ratio of an onset with interval code ``code`` at each of ``ticks`` (grid
+        ticks) against anywhere; 0 for ``code`` -1 (unknown)."""
+        return self._melody_at[ticks % TICKS_PER_BEAT, code]
 
     def bar_after(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per hypothesis (rows) and bar phase (columns): the bar correction of no onset

@@ -19,7 +19,8 @@ class FollowSettings:
     timing_noise: float = 0.018  # onsets' scatter around the grid (s)
     phase_noise: float = 0.012  # random walk of beat times, share of a beat per beat
     tempo_noise: float = 0.015  # random walk of the period, share of it per beat
-    outlier_sigmas: float = 2.5  # an onset further off than this is down-weighted (Huber)
+    outlier_sigmas: float = 1.5  # an onset further off than this is down-weighted (Huber)
+    outlier_power: float = 2.0  # its observation variance grows with (distance / that) ** this
     drift_rate: float = 0.3  # how fast the running mean of the onsets' lateness moves
     drift_gain: float = 16.0  # and how much it widens the tempo's random walk
     max_tempo_step: float = 0.05  # the period moves at most this share per beat (clamp)
@@ -37,7 +38,11 @@ class FollowSettings:
     count_forget: float = 0.995  # per onset: how fast the learned rhythm fades
     bar_accent: float = 0.5  # weight of accents on downbeats (choosing the bar phase)
     length_accent: float = 1.0  # weight of a note's length in its accent
+    melody_weight: float = 0.5  # weight of the melodic intervals at each place in the beat
     switch_margin: float = 1.5  # a rival must beat the leader by this (log-likelihood)
+    sibling_margin: float = 3.0  # same-tempo hypotheses this close: accents choose
+    octave_margin: float = 8.0  # half or double time of the leader must beat it by this ...
+    octave_after: int = 16  # ... once the leader has heard this many onsets
     prune_margin: float = 30.0  # hypotheses this far behind the leader are dropped
     same_period: float = 0.03  # two hypotheses within this share of a period ...
     same_phase: float = 0.06  # ... and this share of a beat apart are one (merged)
@@ -50,6 +55,11 @@ class FollowSettings:
     relock_prior_octaves: float = 0.2  # after a pause the old tempo is the prior
     relock_bonus: float = 3.0  # and the old beat a head start, should the player be in time
     lost_fit: float = 0.5  # the leader's share of fitting onsets below which it re-locks
+    pulse_window: float = 0.025  # an onset this close to the leader's grid is on it ...
+    pulse_window_share: float = 24.0  # ... (or a beat over this at fast tempos)
+    pulse_rate: float = 0.1  # how fast the share of onsets on the grid follows them
+    pulse_low: float = 0.45  # confidence is 0 with this share of recent onsets on the grid
+    pulse_high: float = 0.7  # ... and 1 from this share on (on top of the other terms)
 
     # Numbering: beats the band may already have planned are never renumbered.
     horizon: float = 0.15  # how far ahead of now the band plans (s)

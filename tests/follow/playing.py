@@ -27,22 +27,29 @@ def played_beats(
     return np.concatenate([[start], start + np.cumsum(lengths)])
 
 
+TUNE = (67, 69, 71, 72, 74, 72, 71, 69, 67, 64, 62, 64, 66, 67, 71, 69)
+
+
 def notes_on(
-    beats: np.ndarray, bar: Sequence[float], beats_per_bar: int, first: int = 0,
-    pitch: int = 67, loud: int = 96, soft: int = 64,
+    beats: np.ndarray, bar: Sequence[float], beats_per_bar: int, first: float = 0,
+    last: float | None = None, loud: int = 96, soft: int = 64,
+    melody: Sequence[Sequence[int]] | None = None,
 ) -> list[tuple[float, int, int]]:
-    """One note at each position of ``bar`` (beats from the downbeat) in every bar, from
-    played beat ``first`` on; downbeats loud, the rest soft. Times between beats are
-    interpolated within the played beat."""
+    """A note at each position of ``bar`` (beats from the downbeat) in every bar, from
+    played beat ``first`` to before ``last``; downbeats loud, the rest soft. Pitches:
+    the bars of ``melody`` in turn (one pitch per position), else TUNE note by note.
+    Times between beats are interpolated within the played beat."""
     out = []
     k = np.arange(len(beats))
-    for b0 in range(0, len(beats) - 1, beats_per_bar):
-        for pos in bar:
+    stop = len(beats) - 1 if last is None else last
+    for n, b0 in enumerate(range(0, len(beats) - 1, beats_per_bar)):
+        for j, pos in enumerate(bar):
             at = b0 + pos
-            if at < first or at >= len(beats) - 1:
+            if at < first or at >= stop:
                 continue
             velocity = loud if pos == 0 else soft
-            out.append((float(np.interp(at, k, beats)), pitch - int(pos == 0) * 12, velocity))
+            pitch = melody[n % len(melody)][j] if melody else TUNE[len(out) % len(TUNE)]
+            out.append((float(np.interp(at, k, beats)), pitch, velocity))
     return out
 
 
@@ -90,4 +97,4 @@ def follow(
         if f.has_beat:
             k = int(np.ceil(f.beat_at(t)))
             pred[i], num[i], tempo[i], conf[i] = f.time_at(k), k, f.bpm, f.confidence
-    return Tracking(played, pred, num.astype(int, copy=False) if False else num, tempo, conf, f)
+    return Tracking(played, pred, num, tempo, conf, f)
