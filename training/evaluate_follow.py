@@ -29,6 +29,7 @@ import numpy as np
 
 from instrument.follow.evaluate import evaluate_tunes, usable
 from instrument.follow.performance import PerformanceStyle
+from instrument.follow.report import format_summary
 from instrument.models.tune import Tune
 from instrument.music import TICKS_PER_BEAT
 
@@ -208,33 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print_summary(result)
+        print(format_summary(result))
     return 0
-
-
-def print_summary(result: dict) -> None:
-    """The figures of :func:`instrument.follow.evaluate.evaluate_tunes`, as a table."""
-    rows = [
-        ("predicted beat error p50 / p90 (ms)", "error_ms_p50", "error_ms_p90"),
-        ("  re-timed until it sounds (ms)", "retimed_error_ms_p50", "retimed_error_ms_p90"),
-        ("bars to lock p50 / p90", "bars_to_lock_p50", "bars_to_lock_p90"),
-        ("never locked (share of tunes)", "never_locked_share", None),
-        ("half time / double time", "half_time_share", "double_time_share"),
-        ("other tempo ratio", "other_ratio_share", None),
-        ("between the beats / wrong bar phase", "off_beat_share", "wrong_bar_phase_share"),
-        ("cost per onset p50 / p99 (us)", "cost_us_p50", "cost_us_p99"),
-    ]
-    names = [k for k in result if isinstance(result[k], dict) and "tunes" in result[k]]
-    first = result[names[0]]
-    print(f"{first['tunes']} tunes, {first['beats_scored']} beats scored; meters "
-          + ", ".join(f"{m} {n}" for m, n in first["meters"].items()))
-    print(f"{'':40}" + "".join(f"{n:>22}" for n in names))
-    for label, a, b in rows:
-        cells = []
-        for n in names:
-            r = result[n]
-            cells.append(f"{r[a]}" if b is None else f"{r[a]} / {r[b]}")
-        print(f"{label:40}" + "".join(f"{c:>22}" for c in cells))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``instrument evaluate DIR``: teacher-forced metrics of the models and their baselines.
+"""``instrument evaluate DIR``: teacher-forced metrics of the models and their baselines
+(``--follow``: the beat follower against the fixed clock, :mod:`instrument.follow.report`).
 
 Every ``*.mid``/``*.midi`` file under DIR is read with :func:`instrument.models.tune.read_midi`:
 the first note track is the melody, a second one (if any) the reference accompaniment.
@@ -35,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample chords with this seed instead of greedily")
     parser.add_argument("--temperature", type=float, default=1.0,
                         help="chord sampling temperature when --seed is given")
+    parser.add_argument("--follow", action="store_true",
+                        help="score the beat follower instead, against the fixed clock, on "
+                        "performances of the files with drifting tempo (see "
+                        "instrument.follow.report); --seed seeds the performances")
+    parser.add_argument("--performances", type=int, default=8, metavar="N",
+                        help="with --follow: performances of each file (default 8)")
 
 
 def _fmt(x) -> str:
@@ -103,6 +110,10 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from instrument.models.session import ModelError
 
+    if args.follow:
+        from instrument.follow.report import run_command
+
+        return run_command(args)
     try:
         result = evaluate_directory(args)
     except (ModelError, FileNotFoundError, OSError, ValueError) as exc:

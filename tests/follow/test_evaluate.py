@@ -1,0 +1,95 @@
+"""The follower's evaluation: played performances, the band's causal reading of the
+predictions, the scoring, and `instrument evaluate DIR --follow`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from instrument.follow import BeatFollower
+from instrument.follow.evaluate import FixedTempo, simulate
+from instrument.follow.performance import PerformanceStyle, perform
+from instrument.follow.report import evaluate_files, read_tunes
+from instrument.models.tune import Tune
+from instrument.music import GridNote, Meter
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "tests" / "data"
+
+
+def _scale_tune(bars: int = 16) -> Tune:
+    """Eighths and quarters in 4/4, a varied line."""
+    notes, tick = [], 0
+    pitches = (60, 62, 64, 65, 67, 65, 64, 62)
+    for i in range(bars * 6):
+        length = 12 if i % 3 == 0 else 6
+        notes.append(GridNote(pitches[i % 8], tick, length, 80))
+        tick += length
+    return Tune("scale", Meter(4, 4), notes, [])
+
+
+STEADY_100 = PerformanceStyle(bpm=(100.0, 100.0), drift=0.0, rubato=(0.0, 0.0),
+                              ritardando=(0.0, 0.0), jitter=0.0, slips=0.0)
+
+
+def test_a_performance_follows_its_tempo_curve():
+    tune = _scale_tune()
+    perf = perform(tune, 1, PerformanceStyle(bpm=(80.0, 80.0), drift=0.12))
+    lengths = np.diff(perf.beat_times)
+    assert lengths[0] == pytest.approx(0.75, rel=0.1)  # 80 bpm at the start
+    assert lengths[-1] > 1.1 * np.median(lengths[-12:-8])  # the ritardando
+    assert perf.time_of(perf.beat_of(3.0)) == pytest.approx(3.0)
+    times = [t for t, _p, _v in perf.onsets]
+    assert times == sorted(times) and len(times) == len(tune.melody)
+
+
+def test_at_the_configured_tempo_both_clocks_are_right_and_scored_as_such():
+    perf = perform(_scale_tune(), 0, STEADY_100)
+    fixed = simulate(perf, FixedTempo(Meter(4, 4), 100.0))
+    assert max(abs(e) for e in fixed.errors_ms) < 1.0
+    assert fixed.kind == "same" and fixed.bar_phase
+    followed = simulate(perf, BeatFollower(Meter(4, 4), 100.0))
+    assert max(abs(e) for e in followed.errors_ms) < 5.0
+    assert followed.kind == "same" and followed.bar_phase and followed.on_beat
+    assert followed.bars_to_lock is not None and followed.bars_to_lock <= 1.0
+    assert len(followed.cost_us) == len(perf.onsets)
+
+
+def test_away_from_the_configured_tempo_the_fixed_clock_drifts_off_and_the_follower_not():
+    perf = perform(_scale_tune(), 0, PerformanceStyle(bpm=(120.0, 120.0), drift=0.0))
+    fixed = simulate(perf, FixedTempo(Meter(4, 4), 100.0))
+    followed = simulate(perf, BeatFollower(Meter(4, 4), 100.0))
+    assert np.percentile(np.abs(fixed.errors_ms), 50) > 100.0
+    assert np.percentile(np.abs(followed.errors_ms), 90) < 30.0
+    assert fixed.kind == "other" and followed.kind == "same"
+
+
+def test_evaluating_the_shipped_files_reports_both_clocks():
+    result = evaluate_files(read_tunes(DATA), performances=2, seed=0)
+    assert result["files"] == 4
+    follow, fixed = result["follow"], result["fixed"]
+    assert follow["tunes"] == fixed["tunes"] == 8
+    assert follow["beats_scored"] > 100 and fixed["beats_scored"] > 100
+    assert follow["error_ms_p50"] < fixed["error_ms_p50"] / 4
+    for key in ("error_ms_p90", "bars_to_lock_p50", "half_time_share", "double_time_share",
+                "wrong_bar_phase_share", "cost_us_p50", "cost_us_p99"):
+        assert key in follow
+
+
+def test_instrument_evaluate_follow_prints_json(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "instrument", "evaluate", str(DATA), "--follow", "--json",
+         "--performances", "1"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) >= {"follow", "fixed", "files"}
+    empty = subprocess.run(
+        [sys.executable, "-m", "instrument", "evaluate", str(tmp_path), "--follow"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert empty.returncode == 1 and "no .mid" in empty.stderr
