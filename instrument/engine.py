@@ -166,6 +166,9 @@ class Engine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.loops = 0  # passes (``step`` calls): the watchdog sees them advance
+        # Every input stamped before this time has been handled (and what it started,
+        # such as the beat, has happened): the recorder writes up to here.
+        self.handled_until = float("-inf")
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -205,6 +208,7 @@ class Engine:
         """Take inputs, let parts plan, hand out what is due within ``lead``."""
         self.loops += 1
         now = self.clock.now()
+        complete = self.queue.complete_until()  # read before collecting
         self._collect_inputs()
         while self._later and self._later[0][0] <= now:
             self._handle_input(heapq.heappop(self._later)[2])
@@ -212,6 +216,7 @@ class Engine:
             for event in part.plan(now):
                 self.schedule(event)
         self._hand_out(now)
+        self.handled_until = min(now, complete)
 
     def _collect_inputs(self) -> None:
         for event in self.queue.take_all():

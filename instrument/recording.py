@@ -44,9 +44,11 @@ TICKS_PER_BEAT = 480  # of the file: per quarter note
 CONDUCTOR = "instrument"
 #: The file's tempo follows the clock within this range of grid beats per second.
 MIN_SPEED, MAX_SPEED = 10.0 / 60.0, 600.0 / 60.0
+#: ...and as fast as this to reach a bar line in silence before the clock starts.
+MAX_ALIGN_SPEED = 1000.0
 _ANCHORS_KEPT = 32  # past tempo segments kept to place an event that arrives late
-#: A flush takes what happened until this long ago: by then the engine has handled every
-#: input of that time (a note that starts the beat clock has started it).
+#: A flush takes what happened until this long ago, and no later than the engine has
+#: handled its inputs (``progress``): a note that starts the beat clock has started it.
 HORIZON_LAG = 0.1
 _CANCEL, _PANIC = "cancel", "panic"
 
@@ -106,6 +108,8 @@ class SmfRecorder:
 
     ``beat`` is the beat clock the conductor track follows; without one the file has a
     fixed ``tempo_bpm`` (quarter notes a minute) and ``meter`` from ``start_time``.
+    ``progress`` says until when the engine has handled its inputs (``Engine``'s
+    ``handled_until``).
     """
 
     def __init__(
@@ -118,6 +122,7 @@ class SmfRecorder:
         meter: tuple[int, int] = (4, 4),
         flush_interval: float = 0.5,
         channels: dict[str, int] | None = None,
+        progress: Callable[[], float] | None = None,
     ) -> None:
         self.path = path
         self.start_time = start_time
@@ -128,6 +133,7 @@ class SmfRecorder:
             beat.start(start_time)
         self.beat = beat
         self.flush_interval = flush_interval
+        self._progress = progress
         self.channels = channels or {Part.PLAYER: 1, Part.ACCOMPANIMENT: 2, Part.CONTINUATION: 3}
         self._inbox: deque[TimedEvent | tuple[str, str, float]] = deque()
         self._file = GrowingSmf(path, TICKS_PER_BEAT)
@@ -207,6 +213,8 @@ class SmfRecorder:
         """
         self._take_inbox()
         horizon = self.now() - HORIZON_LAG
+        if self._progress is not None:
+            horizon = min(horizon, self._progress())
         self._follow_beat(horizon)
         self._encode_due(horizon if until is None else until)
         try:
@@ -307,10 +315,23 @@ class SmfRecorder:
         last_time, last_beat, speed = self._anchors[-1]
         reached = last_beat + (start - last_time) * speed
         on_bar = abs(clock_beat / bar - round(clock_beat / bar)) < 1e-6
-        if on_bar and start > last_time:
+        first_time, _, first_speed = self._anchors[0]
+        if on_bar and self.encoded == 0 and self._conductor_tick == 0 and start > first_time:
+            # Nothing is in the file yet: lay its time line out afresh from the start, at
+            # about its tempo, so that whole bars end where the clock's bar begins.
+            span = start - first_time
+            bars = max(1, round(span * first_speed / bar))
+            self._anchors.clear()
+            self._anchors.append((first_time, 0.0, bars * bar / span))
+            reached = self._segment(first_time, 0.0, start, bars * bar / span, meter)
+            self._offset = reached - clock_beat
+        elif on_bar and start > last_time:
+            # The file's next bar line, reached by then at whatever speed that takes (the
+            # time before the clock starts is silent: the player has not played yet).
             file_bar = -(-(reached - 1e-9) // bar) * bar
             reached = self._segment(
-                last_time, last_beat, start, (file_bar - last_beat) / (start - last_time), meter
+                last_time, last_beat, start, (file_bar - last_beat) / (start - last_time),
+                meter, limit=MAX_ALIGN_SPEED,
             )
             self._offset = reached - clock_beat
         else:
@@ -318,12 +339,13 @@ class SmfRecorder:
             self._offset = reached + (clock_beat - reached) % bar - clock_beat
 
     def _segment(
-        self, start: float, beat: float, end: float, speed: float, meter: Meter
+        self, start: float, beat: float, end: float, speed: float, meter: Meter,
+        limit: float = MAX_SPEED,
     ) -> float:
-        """The file goes from ``beat`` at time ``start`` to ``end`` at ``speed`` (clamped)
-        beats a second; tempo and meter events where they change. Returns the file beat
-        at ``end``; the file goes on at that speed until told otherwise."""
-        speed = min(MAX_SPEED, max(MIN_SPEED, speed))
+        """The file goes from ``beat`` at time ``start`` to ``end`` at ``speed`` (clamped
+        to ``limit``) beats a second; tempo and meter events where they change. Returns
+        the file beat at ``end``; the file goes on at that speed until told otherwise."""
+        speed = min(limit, max(MIN_SPEED, speed))
         anchors = self._anchors
         if anchors[-1][0] == start:
             anchors.pop()

@@ -92,8 +92,10 @@ class Plan:
 
 def resolve(config: Config) -> Plan:
     """How the instrument will run here. JACK is used when a server runs or when there is
-    no ALSA sequencer; a JACK server the instrument needs and does not find, it starts
-    itself (``instrument.jack_server``). Raises SetupError for what cannot work."""
+    no ALSA sequencer; when it chose JACK itself and finds no server, it starts one of
+    its own (``instrument.jack_server``). JACK asked for in the config with no server
+    running is an error (the appliance's JACK service is down). Raises SetupError for
+    what cannot work."""
     jack_running = jack_server_running()
     api = config.midi.api
     if api == MidiApi.AUTO:
@@ -108,10 +110,16 @@ def resolve(config: Config) -> Plan:
                 "midi.api is alsa but the ALSA sequencer is not available here "
                 "(no /dev/snd/seq); use --midi-api jack"
             )
-    needs_jack = api == MidiApi.JACK or config.audio.backend == AudioBackend.JACK
     embedded = None
-    if needs_jack and not jack_running:
-        embedded = EmbeddedJack(config.audio.rate, config.audio.buffer)
+    if not jack_running:
+        if config.audio.backend == AudioBackend.JACK or config.midi.api == MidiApi.JACK:
+            # Asked for by name (the appliance's config): its JACK service must be up.
+            raise SetupError(
+                "JACK is configured but no JACK server is running; start jackd (or the "
+                "instrument-jack service), or leave audio.backend and midi.api on auto"
+            )
+        if api == MidiApi.JACK:
+            embedded = EmbeddedJack(config.audio.rate, config.audio.buffer)
     if config.audio.backend != AudioBackend.AUTO:
         audio, audio_why = config.audio.backend, "as configured"
     elif jack_running:
@@ -201,6 +209,7 @@ class Session:
             self.recorder = SmfRecorder(
                 path, self.clock.now(), self.clock.now, beat=self.band.clock,
                 flush_interval=cfg.recording.flush_interval, channels=channels,
+                progress=self._engine_progress,
             )
             self.recorder.start()
             outputs.append(self.recorder)
@@ -220,6 +229,9 @@ class Session:
         # it (from whichever thread, the audio thread included, triggers a collection).
         gc.freeze()
         log.info("ready to play")
+
+    def _engine_progress(self) -> float:
+        return self.engine.handled_until if self.engine is not None else float("-inf")
 
     def _start_service(self) -> None:
         """`instrument status`, and systemd's readiness and watchdog when under systemd."""

@@ -72,6 +72,11 @@ class InputQueue:
             total.update(ring.dropped())
         return total
 
+    def complete_until(self) -> float:
+        """Every input stamped before this time is in the queue already (the JACK cycle
+        stamps events with its own start, a moment before it hands them over)."""
+        return min((ring.complete_until for ring in self._rings), default=float("inf"))
+
     def __len__(self) -> int:
         return len(self._direct) + sum(len(ring) for ring in self._rings)
 

@@ -152,6 +152,7 @@ class JackCycle:
                 if inputs.write(message, (frame0 + offset) / rate):
                     audio.thru(message, offset)
                     arrived = True
+            inputs.complete_until = start + frames / rate
             if arrived:
                 self._wakeup.set()
             audio.run(start)

@@ -42,6 +42,9 @@ class InputRing:
         self._read = 0  # advanced by the consumer only
         self.received = 0
         self.dropped_counts = [0] * len(DROP_REASONS)
+        # No message stamped before this will still be written (the JACK cycle moves it
+        # to the end of each cycle; a producer that stamps on arrival leaves it infinite).
+        self.complete_until = float("inf")
 
     def write(self, data: Sequence[int], time: float) -> bool:
         """Producer: check and keep ``data`` (not copied: pass a fresh object) at ``time``."""
