@@ -177,7 +177,10 @@ class AccompanimentConfig:
     count_in_bars: int = field(default=0, metadata=_range(0, 4))
     stop_after_bars: float = field(default=2.0, metadata=_range(0.5, 64.0))
     density: float = field(default=0.5, metadata=_range(0.0, 1.0))
+    # The chords' velocity before the player has played (or always, with follow off).
     velocity: int = field(default=72, metadata=_range(1, 127))
+    # Play at 0.8 of the player's smoothed velocity, times the volume control.
+    follow_dynamics: bool = True
     bass_low: int = field(default=36, metadata=_range(21, 72))
     bass_high: int = field(default=50, metadata=_range(33, 84))
     upper_low: int = field(default=52, metadata=_range(36, 96))

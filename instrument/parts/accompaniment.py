@@ -44,6 +44,7 @@ from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
+from instrument.parts.dynamics import FOLLOW_SHARE, Dynamics
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class AccompanimentSettings:
     deadline_ticks: int = 2  # melody notes visible: those that began this long before
     upper_range: tuple[int, int] = (52, 72)
     bass_range: tuple[int, int] = (36, 50)
-    velocity: int = 72
+    velocity: int = 72  # before the player has played, or with follow_dynamics off
+    follow_dynamics: bool = True  # play at a share of the player's smoothed velocity
     stop_after_bars: float = 2.0  # the player silent this long: the accompaniment rests
     new_tune_after: float = 20.0  # seconds between melody notes that start a new tune
 
@@ -84,8 +86,10 @@ class Accompaniment:
         sampling: ChordSamplingParams,
         rng: np.random.Generator,
         memory: TuneMemory | None = None,
+        dynamics: Dynamics | None = None,
     ) -> None:
         self.rules = rules
+        self.dynamics = dynamics if dynamics is not None else Dynamics()
         self.memory = memory
         self.neural = neural
         self.runner = runner
@@ -227,10 +231,18 @@ class Accompaniment:
             stop, start = before, after
         else:
             stop, start = before - after, after - before
-        velocity = max(1, min(127, round(self.settings.velocity * self.volume)))
+        velocity = max(1, min(127, round(self._level() * self.volume)))
         events = [TimedEvent(t, self.name, (mm.NOTE_OFF, p, 0)) for p in sorted(stop)]
         events += [TimedEvent(t, self.name, (mm.NOTE_ON, p, velocity)) for p in sorted(start)]
         return events
+
+    def _level(self) -> float:
+        """The chord's velocity before the volume control: a share of the player's touch
+        once they have played (``follow_dynamics``), else the configured velocity."""
+        level = self.dynamics.level
+        if level is None or not self.settings.follow_dynamics:
+            return float(self.settings.velocity)
+        return FOLLOW_SHARE * level
 
     def rest(self) -> None:
         """Stop playing (the Band ends the sounding notes through the engine)."""

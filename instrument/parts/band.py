@@ -304,6 +304,7 @@ class Band:
             self.accompaniment.begin(self.clock.next_beat(t + 0.05))
         self._fall_quiet(None)
         self.last_note = t
+        self.accompaniment.dynamics.hear(velocity, t)
         self.melody.note_on(pitch, velocity, t)
 
     def _grid(self, note: LiveNote) -> GridNote:

@@ -114,6 +114,9 @@ class Responder:
         self.call: list[GridNote] = []
         self.histogram = np.zeros(12)
         self.responding = False
+        self._call_level = 80.0
+        self._model_levels = 0.0
+        self._model_notes = 0
         self._after = 0
         self._end = 0
         self._first = False
@@ -167,6 +170,10 @@ class Responder:
         self._first = True
         self.responding = True
         self.responses += 1
+        # The answer keeps the call's level; the models' own velocities give its accents.
+        self._call_level = sum(n.velocity for n in self.call) / len(self.call)
+        self._model_levels = 0.0
+        self._model_notes = 0
         self.call = []
         return True
 
@@ -180,7 +187,7 @@ class Responder:
     def next_wakeup(self, clock: BeatClock) -> float | None:
         return self._planning_time(clock) if self.responding else None
 
-    def plan(self, now: float, clock: BeatClock, velocity_scale: float = 1.0) -> list[GridNote]:
+    def plan(self, now: float, clock: BeatClock) -> list[GridNote]:
         """Decide the response notes whose planning time has come."""
         notes: list[GridNote] = []
         while self.responding and self._planning_time(clock) <= now:
@@ -188,12 +195,18 @@ class Responder:
             if note is None or note.onset >= self._end:
                 self.responding = False
                 break
-            velocity = max(1, min(127, round(note.velocity * velocity_scale)))
-            note = GridNote(note.pitch, note.onset, note.duration, velocity)
+            note = GridNote(note.pitch, note.onset, note.duration, self._velocity(note))
             notes.append(note)
             self._after = note.onset + note.duration
             self._commit(note, clock)
         return notes
+
+    def _velocity(self, note: GridNote) -> int:
+        """The model's velocity, scaled so the answer's mean level is the call's."""
+        self._model_levels += note.velocity
+        self._model_notes += 1
+        mean = self._model_levels / self._model_notes
+        return max(1, min(127, round(self._call_level * note.velocity / max(mean, 1.0))))
 
     def _decide(self, now: float, clock: BeatClock) -> GridNote | None:
         dist = None

@@ -32,6 +32,7 @@ from instrument.parts.band import Band, BandSettings, Preset
 from instrument.parts.continuation import Responder, ResponseSettings
 from instrument.parts.controls import LEARN_CC, Controls
 from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
+from instrument.parts.dynamics import Dynamics
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,15 @@ def build_band(
     accomp_settings = AccompanimentSettings(
         lookahead=a.lookahead_ms / 1000.0, deadline_ticks=deadline_ticks,
         upper_range=(a.upper_low, a.upper_high), bass_range=(a.bass_low, a.bass_high),
-        velocity=a.velocity, stop_after_bars=a.stop_after_bars,
+        velocity=a.velocity, follow_dynamics=a.follow_dynamics,
+        stop_after_bars=a.stop_after_bars,
     )
+    dynamics = Dynamics()
     accompaniment = Accompaniment(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,
         ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
-        rng, memory=TuneMemory(),
+        rng, memory=TuneMemory(), dynamics=dynamics,
     )
 
     cc = config.controls

@@ -265,3 +265,46 @@ def test_panic_resets_every_part():
     assert not band.clock.running  # until the player plays again
     assert out.unfinished("accompaniment") == set() and out.unfinished("continuation") == set()
     assert engine.sounding("accompaniment") == set()
+
+
+def accompaniment_velocities(out, start, end):
+    return [e.message[2] for e in out.events
+            if e.part == "accompaniment" and e.is_note_on and start <= e.due < end]
+
+
+def test_the_accompaniment_follows_the_players_touch():
+    engine, _band, out = rig("accompany")
+    play(engine, [(b, 64, 1) for b in range(8)], velocity=30)  # softly...
+    play(engine, [(b, 64, 1) for b in range(8, 16)], velocity=110)  # ...then hard
+    engine.advance_to(16 * BEAT)
+    soft = accompaniment_velocities(out, 0, 8 * BEAT)
+    loud = accompaniment_velocities(out, 12 * BEAT, 16 * BEAT)
+    assert soft and loud
+    # 0.8 of the player's smoothed velocity (over about 8 notes): 24 while soft, well up
+    # towards 88 within a bar of playing hard.
+    assert max(soft) <= 30 and min(loud) >= 60
+    # One accent does not yank it: a single loud note among soft ones moves it a little.
+    engine, _band, out = rig("accompany")
+    play(engine, [(b, 64, 1) for b in range(8)], velocity=30)
+    play(engine, [(8, 64, 1)], velocity=127)
+    play(engine, [(b, 64, 1) for b in range(9, 17)], velocity=30)
+    engine.advance_to(17 * BEAT)
+    after = accompaniment_velocities(out, 9 * BEAT, 17 * BEAT)  # the next downbeats
+    assert after and max(after) <= 45
+
+
+def test_with_dynamics_following_off_the_accompaniment_keeps_its_velocity():
+    engine, _band, out = rig("accompany", **{"accompaniment__follow_dynamics": False})
+    play(engine, [(b, 64, 1) for b in range(8)], velocity=120)
+    engine.advance_to(8 * BEAT)
+    assert set(accompaniment_velocities(out, 0, 8 * BEAT)) == {72}
+
+
+@pytest.mark.parametrize("velocity", [30, 110])
+def test_the_answer_keeps_the_calls_level(velocity):
+    engine, _band, out = rig("continue")
+    play(engine, C_MAJOR_PHRASE, velocity=velocity)
+    engine.advance_to(30.0)
+    answer = [e.message[2] for e in out.events if e.part == "continuation" and e.is_note_on]
+    assert answer
+    assert abs(sum(answer) / len(answer) - velocity) <= 12, answer
