@@ -147,12 +147,13 @@ class TempoConfig:
 
     bpm: float = field(default=100.0, metadata=_range(30.0, 300.0))
     meter: str = field(default="4/4", metadata=_choices(METERS))
-    # internal: this tempo, tap tempo and presets; midi_clock: follow MIDI clock in;
-    # link: follow an Ableton Link session (needs the `link` extra).
+    # follow: the player's own beat, found from their notes (this tempo is where it
+    # starts looking); internal: this tempo, tap tempo and presets, fixed once started;
+    # midi_clock: follow MIDI clock in; link: an Ableton Link session (the `link` extra).
     source: TempoSource = field(
-        default=TempoSource.INTERNAL, metadata=_choices(CONFIG_TEMPO_SOURCES)
+        default=TempoSource.FOLLOW, metadata=_choices(CONFIG_TEMPO_SOURCES)
     )
-    send_clock: bool = True  # MIDI clock out while the beat runs (internal source)
+    send_clock: bool = True  # MIDI clock out while the beat runs (internal or follow)
     tap_note: int | None = field(default=None, metadata=_range(0, 127))  # a key that taps
 
 

@@ -144,6 +144,7 @@ class Engine:
         listen_channel: int = 0,
         lead: float = 0.25,
         queue: InputQueue | None = None,
+        late_leads: dict[str, float] | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.clock = clock
@@ -151,6 +152,9 @@ class Engine:
         self.parts = list(parts)
         self.listen_channel = listen_channel
         self.lead = lead
+        # Parts whose plans may be re-timed (``retime``) stay here until this long before
+        # they are due, where moving them is still possible.
+        self.late_leads = dict(late_leads or {})
         self.queue = queue if queue is not None else InputQueue()
         self.player = PlayerState()
         self.stats = EngineStats()
@@ -299,7 +303,8 @@ class Engine:
     def schedule(self, event: TimedEvent) -> None:
         """Plan an event; it reaches the outputs ``lead`` seconds before it is due."""
         self.stats.planned += 1
-        heapq.heappush(self._heap, (event.due - self.lead, next(self._seq), event))
+        lead = self.late_leads.get(event.part, self.lead)
+        heapq.heappush(self._heap, (event.due - lead, next(self._seq), event))
 
     def _hand_out(self, now: float) -> None:
         heap = self._heap
@@ -317,6 +322,24 @@ class Engine:
                 note[1] = event.due
         for output in self.outputs:
             output.play(event)
+
+    def retime(self, part: str, move: Callable[[float], float]) -> int:
+        """Move ``part``'s planned events not yet handed out: each to ``move(due)``
+        (never earlier than now). Returns how many moved."""
+        now = self.clock.now()
+        kept, moved = [], []
+        for item in self._heap:
+            (moved if item[2].part == part else kept).append(item)
+        if not moved:
+            return 0
+        self._heap = kept
+        lead = self.late_leads.get(part, self.lead)
+        for _, seq, event in moved:
+            due = max(now, move(event.due))
+            heapq.heappush(self._heap, (due - lead, seq, TimedEvent(due, event.part,
+                                                                    event.message)))
+        heapq.heapify(self._heap)
+        return len(moved)
 
     def cancel(self, part: str, now: float | None = None) -> None:
         """Drop ``part``'s planned events, in the engine and in the outputs, and end

@@ -1,15 +1,19 @@
 """Offline rendering: the live engine, on the offline clock, over a MIDI file.
 
 The file's first note track is the player's performance (a second note track, if any,
-is ignored). The same ``Engine`` and ``Band`` as on stage run on an ``OfflineClock``
-with model steps taken at once (``ImmediateRunner``), so a render is deterministic for a
-seed. The result is a type-1 MIDI file with a ``player`` track and one track per part
-the instrument played; optionally a WAV rendered block by block by the same synth (pyo's
-manual server, in step with the clock), and a piano-roll plot.
+is ignored), timed through the file's whole tempo map. The same ``Engine`` and ``Band``
+as on stage run on an ``OfflineClock`` with model steps taken at once
+(``ImmediateRunner``), so a render is deterministic for a seed; the beat follows the
+notes as played, as live (``file_tempo`` puts the instrument on the file's own grid
+instead), and the recording's tempo map is the beat it followed. The result is a type-1
+MIDI file with a ``player`` track and one track per part the instrument played;
+optionally a WAV rendered block by block by the same synth (pyo's manual server, in step
+with the clock), and a piano-roll plot.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ from instrument.recording import SmfRecorder
 
 log = logging.getLogger(__name__)
 
+FLUSH_EVERY = 0.25  # seconds of the performance between recorder flushes
 PART_COLOURS = {Part.PLAYER: "#1f77b4", Part.ACCOMPANIMENT: "#ff7f0e", Part.CONTINUATION: "#2ca02c"}
 
 
@@ -47,12 +52,15 @@ class Performance:
 def read_performance(path: Path, bpm: float | None = None) -> Performance:
     """The first note track of ``path`` as timed messages (channel 1).
 
-    Times follow the file's beats at ``bpm`` (default: the file's first tempo, 120
-    quarter notes a minute when it has none). Raises ValueError for a file with no notes.
+    Times are the file's own, through its whole tempo map (a file recorded from a player
+    who drifted keeps the drift). With ``bpm``, the file's beats are played at that fixed
+    tempo instead. ``Performance.bpm`` is the grid tempo: ``bpm``, else the file's first
+    tempo (120 quarter notes a minute when it has none). Raises ValueError for a file
+    with no notes.
     """
     mid = mido.MidiFile(str(path))
     meter: Meter | None = None
-    file_tempo: int | None = None
+    tempi: list[tuple[int, int]] = []  # (tick, microseconds per quarter), from all tracks
     note_tracks = []
     for track in mid.tracks:
         tick, events = 0, []
@@ -60,8 +68,8 @@ def read_performance(path: Path, bpm: float | None = None) -> Performance:
             tick += msg.time
             if msg.type == "time_signature" and meter is None:
                 meter = grid_meter(msg.numerator, msg.denominator)
-            elif msg.type == "set_tempo" and file_tempo is None:
-                file_tempo = msg.tempo
+            elif msg.type == "set_tempo":
+                tempi.append((tick, msg.tempo))
             elif msg.type in ("note_on", "note_off") or (
                 msg.type == "control_change" and msg.control == 64
             ):
@@ -72,13 +80,15 @@ def read_performance(path: Path, bpm: float | None = None) -> Performance:
         raise ValueError(f"{path}: no notes")
     meter = meter or Meter(4, 4)
     quarters_per_beat = beat_quarters(meter)
-    if bpm is None:
-        quarter_bpm = mido.tempo2bpm(file_tempo) if file_tempo else 120.0
-        bpm = quarter_bpm / quarters_per_beat
-    seconds_per_tick = 60.0 / bpm / quarters_per_beat / mid.ticks_per_beat
+    tempi.sort()
+    first_tempo = tempi[0][1] if tempi else mido.bpm2tempo(120.0)
+    if bpm is not None:
+        tempi = [(0, round(mido.bpm2tempo(bpm * quarters_per_beat)))]
+    grid_bpm = bpm if bpm is not None else mido.tempo2bpm(first_tempo) / quarters_per_beat
+    seconds = _tick_seconds(tempi or [(0, first_tempo)], mid.ticks_per_beat)
     out = []
     for tick, msg in note_tracks[0]:
-        t = tick * seconds_per_tick
+        t = seconds(tick)
         if msg.type == "note_on" and msg.velocity > 0:
             out.append((t, (0x90, msg.note, msg.velocity)))
         elif msg.type in ("note_on", "note_off"):
@@ -86,7 +96,22 @@ def read_performance(path: Path, bpm: float | None = None) -> Performance:
         else:
             out.append((t, (0xB0, 64, msg.value)))
     out.sort(key=lambda e: (e[0], e[1][0] != 0x80))  # offs before ons at the same time
-    return Performance(out, meter, bpm)
+    return Performance(out, meter, grid_bpm)
+
+
+def _tick_seconds(tempi: list[tuple[int, int]], ticks_per_quarter: int):
+    """A function from a file tick to seconds through the tempo changes ``tempi``."""
+    starts = [(0, 0.0, tempi[0][1])]  # (tick, seconds at it, tempo from it)
+    for tick, tempo in tempi[1:]:
+        start_tick, start_s, previous = starts[-1]
+        at = start_s + (tick - start_tick) * previous / 1e6 / ticks_per_quarter
+        starts.append((tick, at, tempo))
+
+    def seconds(tick: int) -> float:
+        start_tick, start_s, tempo = next(s for s in reversed(starts) if s[0] <= tick)
+        return start_s + (tick - start_tick) * tempo / 1e6 / ticks_per_quarter
+
+    return seconds
 
 
 @dataclass
@@ -105,9 +130,18 @@ def render(
     wav: Path | None = None,
     seed: int = 0,
     tail_beats: float | None = None,
+    file_tempo: bool = False,
 ) -> RenderResult:
-    """Run the engine over the performance and write what was played (see module doc)."""
+    """Run the engine over the performance and write what was played (see module doc).
+
+    The beat follows the notes as played (the config's tempo source, "follow" by default,
+    in the file's meter), or with ``file_tempo`` it is the file's own grid."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    config = copy.deepcopy(config)
+    config.tempo.meter = str(performance.meter)
+    if file_tempo:
+        config.tempo.source = TempoSource.FILE  # never restarted by the player, no clock out
+        config.tempo.bpm = performance.bpm
     clock = OfflineClock(0.0)
     models = load_models(config)
     for note in models.notes:
@@ -118,14 +152,16 @@ def render(
         assert engine is not None
         engine.cancel(part)
 
-    band = build_band(config, models, clock.now, cancel, live=False, seed=seed)
-    band.clock.bpm = performance.bpm
-    band.clock.meter = performance.meter
-    band.clock.start(0.0, 0.0)  # the file's own beat grid
-    band.settings.tempo_source = TempoSource.FILE  # never restarted by the player, no clock out
+    def retime(part: str, move) -> int:
+        assert engine is not None
+        return engine.retime(part, move)
+
+    band = build_band(config, models, clock.now, cancel, live=False, seed=seed, retime=retime)
+    if file_tempo:
+        band.clock.start(0.0, 0.0)  # the file's own beat grid
     recorder = SmfRecorder(
-        out, 0.0, clock.now, beat=band.clock,
-        channels=config.midi.channels(),
+        out, 0.0, clock.now, beat=band.clock, channels=config.midi.channels(),
+        progress=lambda: engine.handled_until if engine is not None else float("-inf"),
     )
     outputs: list = [recorder]
     sound = None
@@ -134,16 +170,20 @@ def render(
         from instrument.outputs import SynthOutput
 
         outputs.append(SynthOutput(sound.planned, play_player=True))
-    engine = Engine(clock, outputs, parts=[band])
+    engine = Engine(clock, outputs, parts=[band], late_leads=band.late_leads)
     for t, message in performance.events:
         engine.submit(InputEvent(t, message))
     if tail_beats is None:
         tail_beats = config.continuation.max_beats + 4
-    end = performance.end + tail_beats * band.clock.seconds_per_beat
+    end = performance.end + tail_beats * 60.0 / performance.bpm
     if sound is None:
-        engine.advance_to(end)
+        t = 0.0
+        while t < end:  # flushing as it goes: the tempo map is the beat as it was then
+            t = min(end, t + FLUSH_EVERY)
+            engine.advance_to(t)
+            recorder.flush()
     else:
-        _render_audio(engine, sound, end, wav)
+        _render_audio(engine, sound, end, wav, recorder)
     engine.stop()
     if not recorder.close():
         raise OSError(f"cannot write {out}")
@@ -161,7 +201,7 @@ def _offline_sound(config: Config, clock: OfflineClock):
     return sound
 
 
-def _render_audio(engine: Engine, sound, end: float, wav: Path) -> None:
+def _render_audio(engine: Engine, sound, end: float, wav: Path, recorder: SmfRecorder) -> None:
     """Advance the engine and the synth together, one audio block at a time."""
     server = sound.server
     rate, block = server.getSamplingRate(), server.getBufferSize()
@@ -170,11 +210,14 @@ def _render_audio(engine: Engine, sound, end: float, wav: Path) -> None:
     server.recordOptions(dur=-1, filename=str(wav), fileformat=0, sampletype=1)
     server.start()
     server.recstart()
-    t = 0.0
+    t, flushed = 0.0, 0.0
     while t < end + 1.0:  # a second more for the last release
         engine.advance_to(t)
         sound.planned.play_due(t)
         server.process()
+        if t - flushed >= FLUSH_EVERY:
+            recorder.flush()
+            flushed = t
         t += period
     server.recstop()
     server.stop()

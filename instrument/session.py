@@ -199,6 +199,7 @@ class Session:
         self.models = models
         self.band: Band = build_band(
             cfg, models, self.clock.now, cancel=lambda part: self.engine.cancel(part),
+            retime=lambda part, move: self.engine.retime(part, move),
             set_part_volume=self.sound.set_volume,
             set_thru_muted=lambda muted: setattr(self.thru, "muted", muted),
         )
@@ -217,6 +218,7 @@ class Session:
         self.engine = Engine(
             self.clock, outputs, parts=[self.band], listen_channel=cfg.midi.input_channel,
             queue=self.queue, on_fatal=lambda exc: self.request_stop(1, f"engine error: {exc}"),
+            late_leads=self.band.late_leads,
         )
         self.engine.start()
         self.watcher = HotplugWatcher([*inputs, sender], cfg.midi.hotplug_interval)

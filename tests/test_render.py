@@ -149,7 +149,8 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
 
     config = Config()
     config.mode = "accompany"
-    result = render(config, read_performance(REEL), tmp_path / "out.mid", seed=0)
+    result = render(config, read_performance(REEL), tmp_path / "out.mid", seed=0,
+                    file_tempo=True)  # the file's grid, as evaluation steps it
     played = {c.beat: c.chord for c in result.chords if c.neural}
     assert len(played) > 20
     evaluated = run_accompanist(load_models(config).accompaniment, read_midi(REEL), 2,

@@ -26,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=[str(m) for m in Mode],
                         help="default: accompany+continue")
     parser.add_argument("--tempo", type=float, metavar="BPM",
-                        help="beats per minute (default: the file's tempo)")
+                        help="play the file's beats at this fixed tempo (default: its own "
+                        "timing, tempo changes included)")
+    parser.add_argument("--file-tempo", action="store_true",
+                        help="play on the file's own beat grid instead of following the notes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--tail", type=float, metavar="BEATS",
                         help="keep going after the input ends (default: a full response)")
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"instrument: cannot read {args.input}: {exc}", file=sys.stderr)
         return 1
     try:
-        result = render(config, performance, args.output, args.wav, args.seed, args.tail)
+        result = render(config, performance, args.output, args.wav, args.seed, args.tail,
+                        file_tempo=args.file_tempo)
     except (OSError, EngineStalled) as exc:
         print(f"instrument: {exc}", file=sys.stderr)
         return 1

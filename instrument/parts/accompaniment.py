@@ -110,6 +110,7 @@ class Accompaniment:
             self.neural.reset()
         self._heard: list[GridNote] = []
         self._next_beat: int | None = None
+        self._decided_until: float | None = None  # clock time of the last beat decided
         self._previous: Chord | None = None
         self._voicing: Voicing = SILENT
         self.playing = False
@@ -131,7 +132,32 @@ class Accompaniment:
         self._next_beat = first_beat
         self.playing = True
 
+    def skip_to(self, first_beat: int) -> None:
+        """Plan no beat before ``first_beat`` (after holding, or when the beats were
+        renumbered); a beat already decided is never decided again."""
+        if self._next_beat is not None:
+            self._next_beat = max(self._next_beat, first_beat)
+
+    def after_renumbering(self, clock: BeatClock, earliest: int) -> None:
+        """The beat clock's beats were renumbered: go on after the beat already decided
+        (now under its new number), and not before ``earliest``."""
+        if self._next_beat is None:
+            return
+        first = earliest
+        if self._decided_until is not None:
+            first = max(first, round(clock.beat_at(self._decided_until)) + 1)
+        self._next_beat = first
+
+    def retimed(self, move) -> None:
+        """The planned beats were moved to ``move(time)`` (the follower moved the beat)."""
+        if self._decided_until is not None:
+            self._decided_until = move(self._decided_until)
+
     # -- planning ---------------------------------------------------------------------
+
+    def planning_lead(self, clock: BeatClock) -> float:
+        """How long before its beat a chord is decided."""
+        return self._lead(clock)
 
     def _lead(self, clock: BeatClock) -> float:
         model_deadline = self.settings.deadline_ticks * clock.seconds_per_tick
@@ -217,6 +243,7 @@ class Accompaniment:
             upper_range=self.settings.upper_range, bass_range=self.settings.bass_range,
         )
         events = self._change(self._voicing, voicing, clock.time_at(beat), restrike)
+        self._decided_until = clock.time_at(beat)
         log.debug("beat %d: %s, decided %.1f ms before it", beat, chord,
                   (clock.time_at(beat) - now) * 1000)
         self.history.append(ChordChoice(beat, chord, voicing, used_neural))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from instrument.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
 from instrument.engine import PlayerState, TimedEvent
+from instrument.follow import BeatFollower
 from instrument.link import LinkSession
 from instrument.midi import messages as mm
 from instrument.midi.router import InputEvent
@@ -41,6 +42,12 @@ log = logging.getLogger(__name__)
 
 CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
 CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
+CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
+HOLD_BELOW = 0.5  # follower confidence under which the accompaniment holds its chord
+#: Following, chords stay in the engine until this long before their beat, so a beat the
+#: follower moves moves them too (``Engine.late_leads``).
+RETIME_LEAD = 0.03
+MELODY_WAITING = 64  # melody notes kept while the follower finds the beat
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,7 @@ class Band:
         set_part_volume: Callable[[str, float], None] | None = None,
         set_thru_muted: Callable[[bool], None] | None = None,
         link: LinkSession | None = None,
+        retime: Callable[[str, Callable[[float], float]], int] | None = None,
     ) -> None:
         self.settings = settings
         self.link = link
@@ -93,11 +101,18 @@ class Band:
         self.accompaniment = accompaniment
         self.controls = controls
         self.cancel = cancel
+        self.retime = retime
         self.set_part_volume = set_part_volume
         self.set_thru_muted = set_thru_muted
         self.melody = MelodyLine()
         self.taps = TapTempo()
-        self.follower = MidiClockFollower(clock)
+        self.midi_clock_in = MidiClockFollower(clock)
+        # Following the player's beat (tempo source "follow"): see instrument.follow.
+        self.beat_follower = (
+            BeatFollower(clock.meter, clock.bpm)
+            if settings.tempo_source == TempoSource.FOLLOW else None
+        )
+        self._holding = False  # following: the pulse is unsure, the accompaniment holds
         self.mode = Mode.THRU
         # When the player last fell silent (no key or pedal holding a note), and the times
         # that silence ends a phrase and sends the accompaniment to rest: stored once, so
@@ -113,6 +128,13 @@ class Band:
         self.apply_density(settings.density)
         if settings.temperature is not None:
             self.apply_temperature(settings.temperature)
+
+    @property
+    def late_leads(self) -> dict[str, float]:
+        """The engine's hand-out leads for parts whose plans may be re-timed."""
+        if self.beat_follower is None:
+            return {}
+        return {self.accompaniment.name: RETIME_LEAD}
 
     # -- modes and settings ------------------------------------------------------------
 
@@ -164,10 +186,16 @@ class Band:
             log.info("program change %d: no preset with that number", program)
             return
         log.info("preset %d %s", program, preset.name)
-        if preset.tempo is not None:
-            self.clock.set_tempo(preset.tempo, now)
         if preset.meter is not None:
             self.clock.meter = Meter.parse(preset.meter)
+            if self.beat_follower is not None:
+                self.beat_follower.configure(meter=self.clock.meter)
+        if preset.tempo is not None:
+            if self.beat_follower is not None:
+                self.beat_follower.configure(bpm=preset.tempo)
+                self.beat_follower.seed(preset.tempo, now)
+            else:
+                self.clock.set_tempo(preset.tempo, now)
         if preset.temperature is not None:
             self.apply_temperature(preset.temperature)
         if preset.density is not None:
@@ -207,9 +235,13 @@ class Band:
             self.link.propose_tempo(bpm)  # every peer follows, us included
             log.info("tap tempo: %.1f bpm proposed to the Link session", bpm)
             return
-        self.clock.set_tempo(bpm, t)
-        if self.clock.running:
-            self.clock.align(t, round(self.clock.beat_at(t)))
+        if self.beat_follower is not None:
+            self.beat_follower.seed(bpm, t, on_beat=True)
+            self.beat_follower.drive(self.clock)
+        else:
+            self.clock.set_tempo(bpm, t)
+            if self.clock.running:
+                self.clock.align(t, round(self.clock.beat_at(t)))
         log.info("tap tempo: %.1f bpm", bpm)
 
     def start_transport(self, now: float) -> None:
@@ -264,7 +296,7 @@ class Band:
         status = message[0]
         if status >= 0xF8:
             if self.settings.tempo_source == TempoSource.MIDI_CLOCK:
-                self.follower.on_message(status, t)
+                self.midi_clock_in.on_message(status, t)
             return
         kind = status & 0xF0
         if kind == mm.CONTROL_CHANGE:
@@ -295,6 +327,8 @@ class Band:
         if pitch == self.settings.tap_note:
             self.tap(t)
             return
+        if self.beat_follower is not None:
+            self.beat_follower.onset(t, pitch, velocity)
         if self.responder.responding:
             self.responder.stop()
             self.cancel(self.responder.name)
@@ -315,6 +349,9 @@ class Band:
 
     def _take_melody(self) -> None:
         if not self.clock.running:
+            if self.beat_follower is not None:
+                self.melody.trim(MELODY_WAITING)  # heard once the follower has the beat
+                return
             self.melody.take_onsets()
             self.melody.take_completed()
             return
@@ -339,9 +376,11 @@ class Band:
         clock = self.clock
         if self.settings.tempo_source == TempoSource.LINK:
             self._follow_link()
-        if (self.settings.tempo_source == TempoSource.MIDI_CLOCK and self.follower.active
-                and self.follower.stale(now)):
-            self.follower.active = False
+        if (self.settings.tempo_source == TempoSource.MIDI_CLOCK and self.midi_clock_in.active
+                and self.midi_clock_in.stale(now)):
+            self.midi_clock_in.active = False
+        if self.beat_follower is not None:
+            self._follow(now)
         if self.continuing and self._phrase_over(now):
             self.responder.start(now, clock)
         if self.continuing:
@@ -352,12 +391,58 @@ class Band:
         if self.accompanying:
             if self.accompaniment.playing and self._player_gone(now):
                 self._rest_accompaniment()
-                if self.settings.tempo_source == TempoSource.INTERNAL:
+                if self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW):
                     clock.stop()
                     self._stop_clock_out(now)
-            events += self.accompaniment.plan(now, clock)
+            if not self._holding:
+                events += self.accompaniment.plan(now, clock)
         events += self._clock_out(now)
         return events
+
+    def _follow(self, now: float) -> None:
+        """Bring the beat clock to the follower's beat (tempo source "follow").
+
+        Planned chords the beat moved under are re-timed (still in the engine: they leave
+        for the outputs only shortly before they are due); after a renumbering the
+        accompaniment goes on after the beat it decided last. While the follower is
+        unsure (``HOLD_BELOW``) the accompaniment holds its chord; with no pulse left at
+        all (a long silence) the beat stops, until the player plays again.
+        """
+        follower, clock = self.beat_follower, self.clock
+        assert follower is not None
+        follower.advance(now)
+        if not follower.has_beat:
+            return
+        if follower.confidence <= 0.0:
+            if clock.running:
+                clock.stop()
+                self._stop_clock_out(now)
+            return
+        was_running = clock.running
+        before = clock.mapping()
+        renumbered = follower.drive(clock)
+        accompaniment = self.accompaniment
+        lead = accompaniment.planning_lead(clock)
+        if not was_running:
+            self._clock_sent_until = None
+        elif clock.mapping() != before:
+
+            def move(due: float) -> float:
+                return clock.time_at(round(clock.beat_at(due)))
+
+            if self.retime is not None:
+                self.retime(accompaniment.name, move)
+            accompaniment.retimed(move)
+        if renumbered:
+            accompaniment.after_renumbering(clock, clock.next_beat(now + lead))
+        unsure = follower.confidence < HOLD_BELOW
+        if self._holding and not unsure:
+            accompaniment.skip_to(clock.next_beat(now + lead))
+        self._holding = unsure
+        if (self.accompanying and not accompaniment.playing and not unsure
+                and self.last_note is not None and self.rest_at is None):
+            accompaniment.begin(clock.next_beat(now + lead))
+        self._take_melody()
 
     def _fall_quiet(self, t: float | None) -> None:
         """The player fell silent at ``t`` (None: they play again)."""
@@ -383,29 +468,37 @@ class Band:
     def _clock_out(self, now: float) -> list[TimedEvent]:
         clock = self.clock
         if not (self.settings.send_clock and clock.running
-                and self.settings.tempo_source == TempoSource.INTERNAL):
+                and self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW)):
             return []
         start = self._clock_sent_until
         events = []
         if start is None:
             start = max(now, clock.time_at(clock.beat_at(now)))
             events.append(TimedEvent(start, Part.CLOCK, (mm.START,)))
-        end = now + CLOCK_AHEAD
+        end = now + self._clock_ahead()
         ticks = midi_clock_times(clock, start, end)
         events += [TimedEvent(t, Part.CLOCK, (mm.CLOCK,)) for t, _ in ticks]
         self._clock_sent_until = end
         return events
 
+    def _clock_ahead(self) -> float:
+        """How far ahead MIDI clock out is planned: less when the beat is followed, so
+        a change of tempo reaches the drum machine within that."""
+        return CLOCK_AHEAD_FOLLOWING if self.beat_follower is not None else CLOCK_AHEAD
+
     def next_wakeup(self) -> float | None:
         clock = self.clock
         times = [
             self.responder.next_wakeup(clock) if self.continuing else None,
-            self.accompaniment.next_wakeup(clock) if self.accompanying else None,
+            self.accompaniment.next_wakeup(clock)
+            if self.accompanying and not self._holding else None,
         ]
         if self.continuing and self.phrase_ends_at is not None and self.responder.call:
             times.append(self.phrase_ends_at)
         if self._clock_sent_until is not None and clock.running:
-            times.append(self._clock_sent_until - CLOCK_AHEAD / 2)
+            times.append(self._clock_sent_until - self._clock_ahead() / 2)
+        if self.beat_follower is not None:
+            times.append(self.beat_follower.chord_due)
         if self._pending:
             times.append(min(e.due for e in self._pending))
         found = [t for t in times if t is not None]
@@ -418,7 +511,10 @@ class Band:
         self.melody.reset()
         self._fall_quiet(None)
         self._pending = []
-        if self.settings.tempo_source == TempoSource.INTERNAL:
+        if self.beat_follower is not None:
+            self.beat_follower.reset()
+            self._holding = False
+        if self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW):
             self.clock.stop()
 
     def status(self) -> dict:
@@ -433,5 +529,7 @@ class Band:
             "accompaniment_beats": {"neural": a.neural_beats, "fallback": a.fallback_beats},
             "continuation_steps": r.runner.stats.summary(),
             "accompaniment_steps": a.runner.stats.summary(),
+            "tempo_source": str(self.settings.tempo_source),
+            "follow": self.beat_follower.status() if self.beat_follower is not None else None,
         }
 

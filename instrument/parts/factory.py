@@ -93,6 +93,7 @@ def build_band(
     seed: int | None = None,
     set_part_volume: Callable[[str, float], None] | None = None,
     set_thru_muted: Callable[[bool], None] | None = None,
+    retime: Callable[[str, Callable[[float], float]], int] | None = None,
 ) -> Band:
     """The Band with everything the config asks for. ``live``: model steps on worker
     threads with deadlines; offline: at once and deterministic."""
@@ -173,4 +174,5 @@ def build_band(
     return Band(
         settings, clock, responder, accompaniment, controls, cancel,
         set_part_volume=set_part_volume, set_thru_muted=set_thru_muted, link=link,
+        retime=retime,
     )

@@ -62,6 +62,12 @@ class MelodyLine:
         out, self.onsets = self.onsets, []
         return out
 
+    def trim(self, keep: int) -> None:
+        """Keep only the latest ``keep`` notes waiting to be taken (bounded memory while
+        nobody takes them)."""
+        del self.onsets[:-keep]
+        del self.completed[:-keep]
+
     def reset(self) -> None:
         self.current = None
         self.completed = []

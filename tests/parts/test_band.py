@@ -55,6 +55,7 @@ def rig(mode="continue", seed=3, **config_changes):
     config = Config()
     config.mode = mode
     config.tempo.bpm = BPM
+    config.tempo.source = "internal"  # a fixed beat: exact transcripts (test_follow_band)
     config.tempo.send_clock = False
     for dotted, value in config_changes.items():
         section, key = dotted.split("__")
