@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
 CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
 CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
-HOLD_BELOW = 0.5  # follower confidence under which the accompaniment holds its chord
+HOLD_BELOW = 0.5  # follower confidence under which the accompaniment holds its chord...
+RESUME_ABOVE = 0.7  # ...and over which it plays on again (hysteresis: no flapping)
 #: Following, chords stay in the engine until this long before their beat, so a beat the
 #: follower moves moves them too (``Engine.late_leads``).
 RETIME_LEAD = 0.03
@@ -405,8 +406,9 @@ class Band:
         Planned chords the beat moved under are re-timed (still in the engine: they leave
         for the outputs only shortly before they are due); after a renumbering the
         accompaniment goes on after the beat it decided last. While the follower is
-        unsure (``HOLD_BELOW``) the accompaniment holds its chord; with no pulse left at
-        all (a long silence) the beat stops, until the player plays again.
+        unsure (under ``HOLD_BELOW``, until it is over ``RESUME_ABOVE`` again) the
+        accompaniment holds its chord; with no pulse left at all (a long silence) the beat
+        stops, until the player plays again.
         """
         follower, clock = self.beat_follower, self.clock
         assert follower is not None
@@ -435,7 +437,7 @@ class Band:
             accompaniment.retimed(move)
         if renumbered:
             accompaniment.after_renumbering(clock, clock.next_beat(now + lead))
-        unsure = follower.confidence < HOLD_BELOW
+        unsure = follower.confidence < (RESUME_ABOVE if self._holding else HOLD_BELOW)
         if self._holding and not unsure:
             accompaniment.skip_to(clock.next_beat(now + lead))
         self._holding = unsure
