@@ -154,6 +154,9 @@ class TempoConfig:
         default=TempoSource.FOLLOW, metadata=_choices(CONFIG_TEMPO_SOURCES)
     )
     send_clock: bool = True  # MIDI clock out while the beat runs (internal or follow)
+    # Following the player: also propose the followed tempo to an Ableton Link session
+    # (the `link` extra), so the other peers follow the player too.
+    propose_to_link: bool = False
     tap_note: int | None = field(default=None, metadata=_range(0, 127))  # a key that taps
 
 

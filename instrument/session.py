@@ -393,6 +393,8 @@ class Session:
             "uptime_s": round(time.monotonic() - self._started_at, 1),
             "mode": band.mode,
             "tempo_bpm": band_status["tempo_bpm"] if band_status["beat_running"] else None,
+            "tempo_source": band_status["tempo_source"],
+            "tempo_confidence": (band_status["follow"] or {}).get("confidence"),
             "midi_in": midi_in,
             "midi_out": getattr(self.sender, "connected_to", None),
             "audio": {

@@ -19,6 +19,8 @@ listed here are shown too)::
 
     pid, version, uptime_s             the process
     mode, tempo_bpm                    what it plays (tempo null until a beat is found)
+    tempo_source, tempo_confidence     where the beat comes from; following the player,
+                                       how sure the follower is of it (0..1)
     midi_in, midi_out                  connected port names, or null
     audio                              {"backend", "rate", "buffer"}
     models                             {name: {"providers": [...], "fallback": reason|null,
@@ -357,6 +359,8 @@ def _text(value: Any, none: str = "none") -> str:
 _MAIN = (
     ("mode", "mode"),
     ("tempo_bpm", "tempo (bpm)"),
+    ("tempo_source", "beat from"),
+    ("tempo_confidence", "beat confidence"),
     ("midi_in", "MIDI in"),
     ("midi_out", "MIDI out"),
     ("audio", "audio"),

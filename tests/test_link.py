@@ -51,3 +51,38 @@ def test_band_follows_link(tmp_path):
         assert band.clock.beat_at(sample_t) == pytest.approx(sample_beat)
     finally:
         band.link.stop()
+
+
+def test_following_the_player_proposes_the_followed_tempo_to_link():
+    from instrument.baselines.markov import MarkovContinuator
+    from instrument.clock import LiveClock
+    from instrument.config import Config
+    from instrument.midi.router import InputEvent
+    from instrument.parts.factory import LoadedModels, build_band
+
+    config = Config()
+    config.tempo.source = "follow"
+    config.tempo.propose_to_link = True
+    config.mode = "accompany"
+    clock = LiveClock()
+    markov = MarkovContinuator.from_prior(config.models_dir() / config.models.markov_prior)
+    band = build_band(config, LoadedModels(None, None, markov, []), clock.now, lambda p: None)
+    try:
+        start = clock.now()
+        for i in range(12):  # quarter notes at 124 bpm, played well
+            t = start + i * 60 / 124
+            band.on_input(InputEvent(t, (0x90, 60 + i % 5, 90)), band_player())
+            band.plan(t + 0.05)
+        deadline = time.monotonic() + 2
+        while abs(band.link.latest()[2] - 124) > 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            band.plan(clock.now())
+        assert band.link.latest()[2] == pytest.approx(124, abs=2)
+    finally:
+        band.link.stop()
+
+
+def band_player():
+    from instrument.engine import PlayerState
+
+    return PlayerState()

@@ -114,6 +114,7 @@ class Band:
             if settings.tempo_source == TempoSource.FOLLOW else None
         )
         self._holding = False  # following: the pulse is unsure, the accompaniment holds
+        self._proposed_bpm, self._proposed_at = 0.0, float("-inf")  # to Link, following
         self.mode = Mode.THRU
         # When the player last fell silent (no key or pedal holding a note), and the times
         # that silence ends a phrase and sends the accompaniment to rest: stored once, so
@@ -232,7 +233,7 @@ class Band:
         bpm = self.taps.tap(t)
         if bpm is None:
             return
-        if self.link is not None:
+        if self.link is not None and self.settings.tempo_source == TempoSource.LINK:
             self.link.propose_tempo(bpm)  # every peer follows, us included
             log.info("tap tempo: %.1f bpm proposed to the Link session", bpm)
             return
@@ -437,6 +438,7 @@ class Band:
             accompaniment.retimed(move)
         if renumbered:
             accompaniment.after_renumbering(clock, clock.next_beat(now + lead))
+        self._propose_to_link(now)
         unsure = follower.confidence < (RESUME_ABOVE if self._holding else HOLD_BELOW)
         if self._holding and not unsure:
             accompaniment.skip_to(clock.next_beat(now + lead))
@@ -445,6 +447,16 @@ class Band:
                 and self.last_note is not None and self.rest_at is None):
             accompaniment.begin(clock.next_beat(now + lead))
         self._take_melody()
+
+    def _propose_to_link(self, now: float) -> None:
+        """Following with a Link session: the peers hear the player's tempo as it
+        changes (by half a bpm or more, at most twice a second)."""
+        if self.link is None or self.beat_follower is None:
+            return
+        bpm = self.clock.bpm
+        if abs(bpm - self._proposed_bpm) >= 0.5 and now - self._proposed_at >= 0.5:
+            self.link.propose_tempo(bpm)
+            self._proposed_bpm, self._proposed_at = bpm, now
 
     def _fall_quiet(self, t: float | None) -> None:
         """The player fell silent at ``t`` (None: they play again)."""

@@ -164,13 +164,17 @@ def build_band(
     )
     clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))
     link = None
-    if live and t.source == TempoSource.LINK:
+    if live and (t.source == TempoSource.LINK
+                 or (t.source == TempoSource.FOLLOW and t.propose_to_link)):
         try:
             link = LinkSession(t.bpm, now, quantum=clock.meter.beats_per_bar)
             link.start()
         except LinkUnavailable as exc:
-            log.error("%s; using the internal tempo", exc)
-            settings.tempo_source = TempoSource.INTERNAL
+            if t.source == TempoSource.LINK:
+                log.error("%s; using the internal tempo", exc)
+                settings.tempo_source = TempoSource.INTERNAL
+            else:
+                log.error("%s; following the player without Link", exc)
     return Band(
         settings, clock, responder, accompaniment, controls, cancel,
         set_part_volume=set_part_volume, set_thru_muted=set_thru_muted, link=link,
