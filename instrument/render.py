@@ -49,11 +49,14 @@ class Performance:
         return self.events[-1][0] if self.events else 0.0
 
 
-def read_performance(path: Path, bpm: float | None = None) -> Performance:
+def read_performance(
+    path: Path, bpm: float | None = None, tempo_map: bool = True
+) -> Performance:
     """The first note track of ``path`` as timed messages (channel 1).
 
     Times are the file's own, through its whole tempo map (a file recorded from a player
-    who drifted keeps the drift). With ``bpm``, the file's beats are played at that fixed
+    who drifted keeps the drift); without ``tempo_map``, at its first tempo throughout
+    (the file's beat grid). With ``bpm``, the file's beats are played at that fixed
     tempo instead. ``Performance.bpm`` is the grid tempo: ``bpm``, else the file's first
     tempo (120 quarter notes a minute when it has none). Raises ValueError for a file
     with no notes.
@@ -84,6 +87,8 @@ def read_performance(path: Path, bpm: float | None = None) -> Performance:
     first_tempo = tempi[0][1] if tempi else mido.bpm2tempo(120.0)
     if bpm is not None:
         tempi = [(0, round(mido.bpm2tempo(bpm * quarters_per_beat)))]
+    elif not tempo_map:
+        tempi = [(0, first_tempo)]
     grid_bpm = bpm if bpm is not None else mido.tempo2bpm(first_tempo) / quarters_per_beat
     seconds = _tick_seconds(tempi or [(0, first_tempo)], mid.ticks_per_beat)
     out = []

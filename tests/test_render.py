@@ -157,3 +157,52 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
                                 memory=TuneMemory())
     same = [b for b, chord in played.items() if b < len(evaluated) and evaluated[b] == chord]
     assert len(same) == len([b for b in played if b < len(evaluated)])
+
+
+def accelerating(path: Path, out: Path) -> list[float]:
+    """``path`` with a tempo map that speeds up from 90 to 126 bpm over the tune; returns
+    the time of every beat (quarter) as played."""
+    smf = mido.MidiFile(path)
+    tpq = smf.ticks_per_beat
+    end = max(sum(m.time for m in track) for track in smf.tracks)
+    beats = end // tpq + 8
+    conductor = mido.MidiTrack()
+    seconds, now = [], 0.0
+    for b in range(beats):
+        bpm = 90 + 36 * b / beats
+        conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm),
+                                          time=0 if b == 0 else tpq))
+        seconds.append(now)
+        now += 60 / bpm
+    others = [mido.MidiTrack([m for m in t if m.type != "set_tempo"]) for t in smf.tracks]
+    mido.MidiFile(type=1, ticks_per_beat=tpq, tracks=[conductor, *others]).save(out)
+    return seconds
+
+
+def test_render_follows_a_file_played_with_a_tempo_map(tmp_path):
+    import numpy as np
+
+    played = tmp_path / "accelerating.mid"
+    beats = np.array(accelerating(REEL, played))
+    config = Config()
+    config.mode = "accompany"
+    errors = {}
+    for name, file_tempo in (("follow", False), ("file grid", True)):
+        out = tmp_path / f"{name}.mid"
+        performance = read_performance(played, tempo_map=not file_tempo)
+        render(config, performance, out, seed=0, file_tempo=file_tempo)
+        smf = mido.MidiFile(out)
+        onsets, now = [], 0.0
+        channel = config.midi.accompaniment_channel - 1
+        for m in smf:  # through the recording's own tempo map
+            now += m.time
+            if m.type == "note_on" and m.velocity > 0 and m.channel == channel:
+                onsets.append(now)
+        starts = sorted(set(round(t, 4) for t in onsets if t > beats[8]))
+        errors[name] = np.array([1000 * np.abs(beats - t).min() for t in starts])
+    print(f"\nchords vs the file's beats as played, p50: following "
+          f"{np.median(errors['follow']):.1f} ms; --file-tempo (the file's grid at its first "
+          f"tempo, as before) "
+          f"{np.median(errors['file grid']):.1f} ms")
+    assert np.median(errors["follow"]) <= 20
+    assert np.median(errors["file grid"]) > 3 * np.median(errors["follow"])

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="play the file's beats at this fixed tempo (default: its own "
                         "timing, tempo changes included)")
     parser.add_argument("--file-tempo", action="store_true",
-                        help="play on the file's own beat grid instead of following the notes")
+                        help="play on the file's beat grid at its first tempo (as before the "
+                        "beat followed the player) instead of following the notes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--tail", type=float, metavar="BEATS",
                         help="keep going after the input ends (default: a full response)")
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from instrument.render import plot_piano_roll, read_performance, render
 
     try:
-        performance = read_performance(args.input, args.tempo)
+        performance = read_performance(args.input, args.tempo, tempo_map=not args.file_tempo)
     except (OSError, ValueError, EOFError) as exc:
         print(f"instrument: cannot read {args.input}: {exc}", file=sys.stderr)
         return 1
