@@ -191,15 +191,13 @@ def steering(model, sets) -> dict:
 
 def validation_metrics(neural, sets, with_steering: bool) -> dict:
     per_source = evaluate_sets(neural, sets, "validation")
-    p = neural.timer.percentiles()
     return {
         "split": "validation",
         "decoding": "greedy (change-or-keep, then chord), own previous chord fed back, "
                     "online at each beat's deadline",
         "by_source": per_source,
         "steering": steering(neural, sets) if with_steering else {},
-        "step_ms_during_eval": {k: round(v * 1e3, 4) for k, v in
-                                (("p50", p[50.0]), ("p99", p[99.0]), ("p99.9", p[99.9]))},
+        "step_ms_during_eval": neural.timer.summary_ms(),
     }
 
 
@@ -276,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
     hist = train(net, loss_fn, args.steps, args.lr, rng,
                  None if args.tiny else RUNS_DIR / f"{NAME}-loss.jsonl", desc=NAME,
-                 monitor=monitor)
+                 monitor=monitor, checkpoint=args.checkpoint)
 
     args.out.mkdir(parents=True, exist_ok=True)
     model = build_graph(net, "beat_ints", "beat_floats")

@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
 
     RUNS_DIR.mkdir(parents=True, exist_ok=True)
     hist = train(net, loss_fn, args.steps, args.lr, rng,
-                 None if args.tiny else RUNS_DIR / f"{NAME}-loss.jsonl", desc=NAME)
+                 None if args.tiny else RUNS_DIR / f"{NAME}-loss.jsonl", desc=NAME,
+                 checkpoint=args.checkpoint)
 
     model = build_graph(net, "event", None)
     onnx_path = args.out / f"{NAME}.onnx"
@@ -193,7 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     metrics_model = continuation_metrics(neural, val_tunes)
     baseline = MarkovContinuator.from_prior(markov_path)
     metrics_markov = continuation_metrics(baseline, val_tunes)
-    p = neural.timer.percentiles()
     metrics = {
         "split": "validation",
         "tunes": len(val_tunes),
@@ -201,8 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "markov": rounded(metrics_markov),
         "markov_prior": {"file": MARKOV_FILE, "sha256": sha256_file(markov_path),
                          "orders": "0-4", "online_learning": "each note after it is scored"},
-        "step_ms_during_eval": {k: round(v * 1e3, 4) for k, v in
-                                (("p50", p[50.0]), ("p99", p[99.0]), ("p99.9", p[99.9]))},
+        "step_ms_during_eval": neural.timer.summary_ms(),
     }
     training["total_seconds"] = round(time.time() - t_start, 1)
     write_manifest(manifest_dict(cfg, onnx_path, training, metrics), manifest_path)

@@ -43,6 +43,9 @@ def common_arguments(parser: argparse.ArgumentParser, steps: int, hidden: int) -
     parser.add_argument("--window", type=int, default=64,
                         help="transformer: steps visible to attention, this one included")
     parser.add_argument("--attention-heads", type=int, default=4, help="transformer heads")
+    parser.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                        help="save the training state here every 250 steps and resume from "
+                             "it when it exists (removed when training ends)")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-run the validation metrics of the model in --out with the "
                              "current runtime and rewrite its manifest's metrics")
@@ -83,11 +86,15 @@ def train(
     desc: str = "train",
     monitor: Callable[[StepNet], dict] | None = None,
     monitor_every: int = 250,
+    checkpoint: Path | None = None,
 ) -> dict:
     """AdamW with warm-up and cosine decay, gradient clipping; returns a short history.
 
     ``monitor(net)`` (eval mode, no grad) is logged every ``monitor_every`` steps and at
-    the end, e.g. a held-out loss.
+    the end, e.g. a held-out loss. With ``checkpoint``, the network, optimiser, schedule,
+    random generators and history are saved there every ``monitor_every`` steps; a run
+    that finds the file resumes after its step, drawing the same batches as an
+    uninterrupted run would, and the file is removed at the end.
     """
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, min(200, steps // 10))
@@ -100,11 +107,17 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     net.train()
     t0 = time.time()
-    history = []
+    history: list[dict] = []
     ema = None
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        start, ema, history, elapsed = _resume(checkpoint, net, opt, sched, rng)
+        t0 -= elapsed
+        tqdm.write(f"resumed from {checkpoint} at step {start}")
     log = open(log_path, "a", encoding="utf-8") if log_path else None  # noqa: SIM115
     try:
-        bar = tqdm(range(steps), desc=desc, unit="step", mininterval=2.0)
+        bar = tqdm(range(start, steps), desc=desc, unit="step", mininterval=2.0,
+                   initial=start, total=steps)
         for i in bar:
             loss = loss_fn(net, rng)
             opt.zero_grad(set_to_none=True)
@@ -126,12 +139,38 @@ def train(
                 if log:
                     log.write(json.dumps(history[-1]) + "\n")
                     log.flush()
+            if checkpoint is not None and (i + 1) % monitor_every == 0 and i + 1 < steps:
+                _save_checkpoint(checkpoint, i + 1, ema, history, time.time() - t0,
+                                 net, opt, sched, rng)
     finally:
         if log:
             log.close()
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     net.eval()
     return {"steps": steps, "seconds": round(time.time() - t0, 1), "final_loss": ema,
             "history": history[-5:]}
+
+
+def _save_checkpoint(path: Path, step: int, ema: float | None, history: list[dict],
+                     elapsed: float, net: StepNet, opt, sched, rng: np.random.Generator) -> None:
+    state = {"step": step, "ema": ema, "history": history, "elapsed": elapsed,
+             "net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+             "numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, net: StepNet, opt, sched,
+            rng: np.random.Generator) -> tuple[int, float | None, list[dict], float]:
+    state = torch.load(path, weights_only=False)
+    net.load_state_dict(state["net"])
+    opt.load_state_dict(state["opt"])
+    sched.load_state_dict(state["sched"])
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    return state["step"], state["ema"], state["history"], state["elapsed"]
 
 
 def environment() -> dict:

@@ -18,17 +18,21 @@ import numpy as np
 from instrument.models.accompaniment import BeatInput
 from instrument.models.tune import Tune, read_midi
 from instrument.music import TICKS_PER_BEAT
+from instrument.realtime.histogram import TimingHistogram
 
 
 def _percentiles(seconds: list[float]) -> dict:
-    ms = np.array(seconds) * 1000.0
+    """Percentiles from a :class:`TimingHistogram` (10 us bins, as for live steps)."""
+    timer = TimingHistogram()
+    timer.record_all(seconds)
+    summary = timer.summary_ms()
     return {
-        "steps": int(ms.size),
-        "p50_ms": round(float(np.percentile(ms, 50)), 4),
-        "p99_ms": round(float(np.percentile(ms, 99)), 4),
-        "p999_ms": round(float(np.percentile(ms, 99.9)), 4),
-        "max_ms": round(float(ms.max()), 4),
-        "mean_ms": round(float(ms.mean()), 4),
+        "steps": timer.count,
+        "p50_ms": summary["p50"],
+        "p99_ms": summary["p99"],
+        "p999_ms": summary["p999"],
+        "max_ms": summary["max"],
+        "mean_ms": round(float(np.mean(seconds)) * 1000.0, 4),
     }
 
 

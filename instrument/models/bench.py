@@ -4,9 +4,11 @@
 
 For each model, tuned session options (one intra-op thread, spinning off, sequential)
 and onnxruntime's defaults are measured over the same stream of steps after warm-up:
-``run`` is ``session.run`` alone (the model's :class:`StepTimer`), ``step`` the whole
-``step()`` call the engine makes (encoding, run, log-softmax). The Markov and rule
-fallbacks are timed the same way. Percentiles are in milliseconds.
+``run`` is ``session.run`` alone (the model's own timer), ``step`` the whole ``step()``
+call the engine makes (encoding, run, log-softmax). The Markov and rule fallbacks are
+timed the same way. Every duration goes into a
+:class:`~instrument.realtime.histogram.TimingHistogram` (10 us bins, as for audio cycles
+and live steps); percentiles are in milliseconds, the upper edge of their bin.
 """
 
 from __future__ import annotations
@@ -22,17 +24,17 @@ from instrument import places
 from instrument.baselines import MarkovContinuator, RuleArranger
 from instrument.models.accompaniment import BeatInput
 from instrument.models.loader import load_model
-from instrument.models.timing import StepTimer
 from instrument.music import GridNote, Meter
+from instrument.realtime.histogram import TimingHistogram
 
 QS = (50.0, 99.0, 99.9)
 M44 = Meter(4, 4)
 
 
-def _ms(values) -> dict[str, float]:
-    p = np.percentile(np.asarray(values) * 1e3, QS)
-    return {"p50": round(float(p[0]), 4), "p99": round(float(p[1]), 4),
-            "p99.9": round(float(p[2]), 4), "n": len(values)}
+def _ms(timer: TimingHistogram) -> dict[str, float]:
+    p50, p99, p999 = (timer.percentile(q) * 1e3 for q in QS)
+    return {"p50": round(p50, 4), "p99": round(p99, 4), "p99.9": round(p999, 4),
+            "n": timer.count}
 
 
 def _melody(steps: int, seed: int = 0) -> list[GridNote]:
@@ -50,21 +52,21 @@ def bench_continuation(model, steps: int) -> dict:
     notes = _melody(steps)
     model.reset()
     model.step(None, M44)
-    times = []
+    times = TimingHistogram()
     for i, n in enumerate(notes):
         if i % 256 == 0:  # a new phrase now and then, as on stage
             model.reset(n.onset - n.onset % M44.ticks_per_bar)
             model.step(None, M44)
         t0 = time.perf_counter()
         model.step(n, M44)
-        times.append(time.perf_counter() - t0)
+        times.record(time.perf_counter() - t0)
     return {"step": _ms(times)}
 
 
 def bench_accompaniment(model, steps: int) -> dict:
     notes = _melody(steps * 2, seed=1)
     model.reset()
-    times = []
+    times = TimingHistogram()
     i = 0
     prev = None
     for b in range(steps):
@@ -78,7 +80,7 @@ def bench_accompaniment(model, steps: int) -> dict:
         beat = BeatInput(b * 12, M44, tuple(notes[start:i]), prev)
         t0 = time.perf_counter()
         dist = model.step(beat)
-        times.append(time.perf_counter() - t0)
+        times.record(time.perf_counter() - t0)
         prev = dist.top()
     return {"step": _ms(times)}
 
@@ -97,9 +99,9 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
             t0 = time.perf_counter()
             model.warm_up()
             warm = time.perf_counter() - t0
-            model.stepper.timer = StepTimer(capacity=2 * steps + 16)
+            model.timer.reset()
             res = fn(model, steps)
-            res["run"] = _ms(model.timer.durations())
+            res["run"] = _ms(model.timer)
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from instrument.models.manifest import ModelManifest, verify_signature
-from instrument.models.timing import StepTimer
+from instrument.realtime.histogram import TimingHistogram
 
 _NP_DTYPES = {"float32": np.float32, "int64": np.int64}
 
@@ -29,7 +29,7 @@ class OnnxStepper:
         verify_signature(manifest, session)
         self.manifest = manifest
         self.session = session
-        self.timer = StepTimer()
+        self.timer = TimingHistogram()  # every session.run since the last reset
         self._output_names = [t.name for t in manifest.outputs]
         self._state_pairs = [(p.input, p.output) for p in manifest.state]
         self._state_specs = {p.input: manifest.input(p.input) for p in manifest.state}

@@ -1,4 +1,4 @@
-"""Chord vocabulary and labeller, sampling, voicing and timing: no model needed."""
+"""Chord vocabulary and labeller, sampling and voicing: no model needed."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from instrument.models.chords import (
     scale_chord_mask,
 )
 from instrument.models.sampling import sample_index
-from instrument.models.timing import StepTimer
 from instrument.models.voicing import voice_chord
 
 C, D, E, F, G, A, B = 0, 2, 4, 5, 7, 9, 11
@@ -119,16 +118,6 @@ def test_voicing_moves_smoothly_from_the_previous_chord():
     f = voice_chord(Chord(F, "maj", F), previous=c)
     assert sum(abs(a - b) for a, b in zip(c.upper, f.upper, strict=True)) <= 4
     assert voice_chord(NO_CHORD).pitches == ()
-
-
-def test_step_timer_percentiles_cover_the_last_steps_only():
-    t = StepTimer(capacity=100)
-    for i in range(1000):
-        t.record(1.0 if i < 900 else 0.001 * (i - 899))
-    p = t.percentiles((50.0, 100.0))
-    assert p[100.0] == pytest.approx(0.1)
-    assert p[50.0] == pytest.approx(0.0505)
-    assert t.count == 1000
 
 
 def test_greedy_decoding_changes_when_change_is_more_likely_than_not():

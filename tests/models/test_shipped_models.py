@@ -61,6 +61,7 @@ def test_continuation_step_shapes_and_one_run_per_note(cont):
     before = cont.timer.count
     cont.step(GridNote(65, 84, 12), M44)
     assert cont.timer.count == before + 1  # exactly one ONNX run per committed note
+    assert 0 < cont.timer.percentile(50.0) <= cont.timer.percentile(99.0) <= cont.timer.max
 
 
 def test_continuation_is_deterministic_for_a_seed_and_reset_restores_the_start(cont):
