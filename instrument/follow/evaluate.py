@@ -15,9 +15,11 @@ played beat; how the followed beat relates to the played one (``ratio``: followe
 length in played beats, 2 = half time, 0.5 = double time; the phase: on the beat or
 between; the bar phase: followed downbeats on played ones); the bars it took to lock
 (from the first note until two bars of planned beats in a row lie within
-``LOCK_MS``); the share of those beats planned with the follower's confidence under
-``LOW_CONFIDENCE`` (where the band would hold rather than play: on these
-performances, which always have a pulse, the lower the better). :func:`summarize`
+``LOCK_MS``); of the tunes with the wrong bar phase, those half a bar off (in 4/4 the
+downbeat on beat 3; in 2/4 or 6/8 any wrong phase); the share of the scored beats
+planned with the follower's confidence under ``LOW_CONFIDENCE`` (where the band would
+hold rather than play: on these performances, which always have a pulse, the lower the
+better). :func:`summarize`
 pools tunes; ``cost_us`` is the follower's time per heard onset, measured here.
 
 :class:`FixedTempo` is the instrument without following: the configured tempo, beat 0
@@ -94,9 +96,11 @@ class TuneResult:
     ratio: float | None  # followed beat length in played beats
     on_beat: bool | None  # followed beats on played beats (not between)
     bar_phase: bool | None  # followed downbeats on played downbeats
+    bar_offset: int | None  # where in the played bar the followed downbeats mostly fall
     bars_to_lock: float | None
     cost_us: list[float] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)  # at each scored beat's plan
+    bar_beats: int = 4
 
     @property
     def kind(self) -> str:
@@ -185,7 +189,7 @@ def _score(perf: Performance, planned: list[tuple[int, float, float]], confidenc
             int(np.clip(round(perf.beat_of(retimed[beat])), lo, hi)))) * 1000.0)
         positions.append(pos)
         numbers.append(beat)
-    ratio = on_beat = bar_phase = None
+    ratio = on_beat = bar_phase = bar_offset = None
     if len(positions) >= 4:
         pos = np.asarray(positions)
         num = np.asarray(numbers)
@@ -195,10 +199,13 @@ def _score(perf: Performance, planned: list[tuple[int, float, float]], confidenc
         on_beat = bool(np.median(np.abs(frac)) < 0.2)
         down = num % bar == 0
         if down.any():
-            bar_phase = bool(np.mean(np.rint(pos[down]).astype(int) % bar == 0) > 0.5)
+            where = np.rint(pos[down]).astype(int) % bar
+            bar_phase = bool(np.mean(where == 0) > 0.5)
+            bar_offset = int(np.bincount(where, minlength=bar).argmax())
     return TuneResult(
         perf.tune.name, str(perf.tune.meter), perf.start_bpm, errors, again, ratio,
-        on_beat, bar_phase, _bars_to_lock(lock_run, first_note, bar), costs, sure,
+        on_beat, bar_phase, bar_offset, _bars_to_lock(lock_run, first_note, bar), costs, sure,
+        bar,
     )
 
 
@@ -255,6 +262,9 @@ def summarize(results: Sequence[TuneResult]) -> dict:
         "off_beat_share": round(sum(1 for r in same if r.on_beat is False) / n, 4),
         "wrong_bar_phase_share": round(
             sum(1 for r in same if r.on_beat and r.bar_phase is False) / n, 4),
+        "half_bar_off_share": round(sum(
+            1 for r in same if r.on_beat and r.bar_phase is False and r.bar_offset is not None
+            and 2 * r.bar_offset == r.bar_beats) / n, 4),
         "bars_to_lock_p50": _percentiles(locks, (50,))[0],
         "bars_to_lock_p90": _percentiles(locks, (90,))[0],
         "never_locked_share": round(1.0 - len(locks) / n, 4),

@@ -29,7 +29,14 @@ takes it down. After a pause of ``pause_beats``, or when the leader stops fittin
 next onset re-locks: a fresh bank with the old tempo as its prior, the old beat kept
 with a head start.
 
-Engine thread only; see ``FollowSettings`` for the parameters.
+Driving it (engine thread only; see ``FollowSettings`` for the parameters):
+``onset(t, pitch, velocity)`` for every note-on at its time; before planning,
+``advance(now)`` (also at ``chord_due``, when a chord is complete), then
+``drive(clock)``; plan beat ``k`` at ``clock.time_at(k)`` as usual, and when ``drive``
+returns True move the next unplanned beat to ``clock.next_beat(now + lead)`` and
+re-time the planned ones that have not sounded to ``clock.time_at(k)``. Hold (or rest)
+while ``confidence`` is under 0.5. ``seed`` for a tap or a preset, ``configure`` for the
+configured tempo or meter, ``reset`` to start over.
 """
 
 from __future__ import annotations

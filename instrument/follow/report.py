@@ -30,6 +30,7 @@ ROWS = (
     ("half time / double time", "half_time_share", "double_time_share"),
     ("other tempo ratio", "other_ratio_share", None),
     ("between the beats / wrong bar phase", "off_beat_share", "wrong_bar_phase_share"),
+    ("  of which half a bar off", "half_bar_off_share", None),
     ("beats planned with confidence < 0.5", "low_confidence_share", None),
     ("cost per onset p50 / p99 (us)", "cost_us_p50", "cost_us_p99"),
 )

@@ -26,7 +26,7 @@ class FollowSettings:
     max_tempo_step: float = 0.05  # the period moves at most this share per beat (clamp)
 
     # Lock: competing hypotheses scored against the metrical prior and the accents.
-    prior_octaves: float = 0.5  # sd of the tempo prior around the configured tempo
+    prior_octaves: float = 0.35  # sd of the tempo prior around the configured tempo
     min_lock_bpm: float = 40.0  # the tempos a lock may start from
     max_lock_bpm: float = 240.0
     lock_periods: int = 21  # starting tempos tried, log-spaced over that range
@@ -37,7 +37,7 @@ class FollowSettings:
     lattice_prior_beats: float = 32.0  # the styles count as this many beats of a tune
     count_forget: float = 0.995  # per onset: how fast the learned rhythm fades
     bar_accent: float = 0.5  # weight of accents on downbeats (choosing the bar phase)
-    length_accent: float = 1.0  # weight of a note's length in its accent
+    length_accent: float = 0.25  # weight of a note's length in its accent
     melody_weight: float = 0.5  # weight of the melodic intervals at each place in the beat
     switch_margin: float = 1.5  # a rival must beat the leader by this (log-likelihood)
     sibling_margin: float = 3.0  # same-tempo hypotheses this close: accents choose
