@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
 CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
 CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
-HOLD_BELOW = 0.5  # follower confidence under which the accompaniment holds its chord...
-RESUME_ABOVE = 0.7  # ...and over which it plays on again (hysteresis: no flapping)
+HOLD_BELOW = 0.3  # follower confidence under which the accompaniment holds its chord...
+RESUME_ABOVE = 0.45  # ...and over which it plays on again (hysteresis: no flapping)
 #: Following, chords stay in the engine until this long before their beat, so a beat the
 #: follower moves moves them too (``Engine.late_leads``).
 RETIME_LEAD = 0.03
@@ -525,9 +525,7 @@ class Band:
         self.melody.reset()
         self._fall_quiet(None)
         self._pending = []
-        if self.beat_follower is not None:
-            self.beat_follower.reset()
-            self._holding = False
+        self._holding = False  # the follower keeps the player's beat: a panic is not a pause
         if self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW):
             self.clock.stop()
 
