@@ -52,11 +52,13 @@ def play(engine, performance: Performance) -> float:
 
 
 def chord_errors(out, performance: Performance, after_bars: float = 2.0) -> np.ndarray:
-    """Each chord onset against the nearest played beat, after the first bars (ms)."""
+    """Each chord onset against the nearest played beat, after the first bars and until
+    the last note (ms)."""
     starts = sorted({t for t, _ in out.onsets("accompaniment")})
     beats = performance.beat_times
     first = beats[0] + after_bars * performance.beats_per_bar * np.median(np.diff(beats))
-    return np.array([1000 * np.min(np.abs(beats - t)) for t in starts if t >= first])
+    last = performance.onsets[-1][0]
+    return np.array([1000 * np.min(np.abs(beats - t)) for t in starts if first <= t <= last])
 
 
 STYLE = PerformanceStyle(bpm=(75.0, 135.0), slips=0.0)
