@@ -17,7 +17,8 @@ evidence is clearly against it.
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
 a :class:`~instrument.beat.BeatClock` to the leader's beat. Beat numbers only move on:
 when the leader changes (or its bar phase does), its beats are renumbered so that no
-beat the band may already have planned (up to ``horizon`` ahead of now) gets a number
+beat the band may already have planned (up to ``horizon`` seconds or ``horizon_ticks``
+grid ticks ahead of now, whichever is longer) gets a number
 again; numbers may be skipped, never replayed.
 
 ``confidence`` (0..1) is the product of how far the leader is ahead of the hypotheses
@@ -49,7 +50,7 @@ from instrument.beat import BeatClock, clamp_bpm
 from instrument.follow.bank import HypothesisBank, lock_periods
 from instrument.follow.onsets import Accents, Contour, Onset, OnsetGrouper
 from instrument.follow.settings import FollowSettings
-from instrument.music import Meter
+from instrument.music import TICKS_PER_BEAT, Meter
 
 
 def _octave(ratio: float) -> float:
@@ -143,7 +144,7 @@ class BeatFollower:
         self._phase = phase
         self._offset = beat
         self._publish(0)
-        self._frontier = max(self._frontier, self.beat_at(now + self.settings.horizon))
+        self._frontier = max(self._frontier, self.beat_at(now + self.horizon))
         self._last_onset = now
         self._relock_next = True
         self._dominance = 1.0
@@ -306,7 +307,7 @@ class BeatFollower:
         planned ones and downbeats fall on multiples of the bar."""
         bank = self._bank
         T, R, P = float(bank.T[i]), float(bank.R[i]), float(bank.P[i])
-        first = math.floor(R + (now + self.settings.horizon - T) / P) + 1
+        first = math.floor(R + (now + self.horizon - T) / P) + 1
         lowest = math.floor(self._frontier) + 1
         bar = self.meter.beats_per_bar
         number = lowest + ((first - self._phase) - lowest) % bar
@@ -375,9 +376,16 @@ class BeatFollower:
             return 1.0
         return max(0.0, 1.0 - (silent - s.hold_beats) / s.fade_beats)
 
+    @property
+    def horizon(self) -> float:
+        """How far ahead of now the band may have planned (s): beats up to this far ahead
+        keep their numbers when the beat is renumbered. The band's lead must be shorter."""
+        s = self.settings
+        return max(s.horizon, s.horizon_ticks * self._period / TICKS_PER_BEAT)
+
     def _note_frontier(self, now: float) -> None:
         if self._has_beat:
-            self._frontier = max(self._frontier, self.beat_at(now + self.settings.horizon))
+            self._frontier = max(self._frontier, self.beat_at(now + self.horizon))
 
     # -- predictions ------------------------------------------------------------------
 

@@ -62,4 +62,5 @@ class FollowSettings:
     pulse_high: float = 0.7  # ... and 1 from this share on (on top of the other terms)
 
     # Numbering: beats the band may already have planned are never renumbered.
-    horizon: float = 0.15  # how far ahead of now the band plans (s)
+    horizon: float = 0.15  # how far ahead of now the band plans (s) ...
+    horizon_ticks: int = 3  # ... or grid ticks, whichever is longer (its lead: 2 ticks)

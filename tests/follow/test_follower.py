@@ -235,11 +235,11 @@ def test_beat_numbers_the_band_may_have_planned_are_never_given_again():
     b = played_beats(40, 131.0, start=free[-1] + 0.5)
     notes = notes_on(a, BAR, 4) + [(float(t), 70, 80) for t in free] + notes_on(b, BAR, 4)
     f = BeatFollower(FOUR, 100.0)
-    horizon = f.settings.horizon
     planned = -np.inf
     for t, pitch, velocity in notes:
         f.onset(t, pitch, velocity)
         f.advance(t)
+        horizon = f.horizon
         # A beat not yet planned is after the last one planned.
         upcoming = np.ceil(f.beat_at(t + horizon))
         assert upcoming > planned or f.time_at(upcoming) > t + horizon - 1e-9
