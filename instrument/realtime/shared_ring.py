@@ -31,8 +31,8 @@ from pathlib import Path
 
 FIELDS = 8
 SEQ, CHECK, KIND, TIME, A, B, C, D = range(FIELDS)
-_HEADER = 4  # int64s: write index, read index, capacity, writes refused
-_WRITE, _READ, _CAPACITY, _REFUSED = range(_HEADER)
+_HEADER = 5  # int64s: write index, read index, capacity, writes refused, the writer's mark
+_WRITE, _READ, _CAPACITY, _REFUSED, _MARK = range(_HEADER)
 SLACK = 64
 _MASK = (1 << 63) - 1
 _K = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
@@ -112,6 +112,16 @@ class SharedRing:
     @property
     def refused(self) -> int:
         return self._view[_REFUSED]
+
+    @property
+    def mark(self) -> int:
+        """A number the writer publishes beside its records (the JACK cycle: the frame
+        until which its inputs are complete). A single aligned store: read whole."""
+        return self._view[_MARK]
+
+    @mark.setter
+    def mark(self, value: int) -> None:
+        self._view[_MARK] = value
 
     # -- reader --------------------------------------------------------------------------
 
