@@ -44,17 +44,20 @@ pitches sounding at each melody onset.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from instrument.baselines.markov import MarkovContinuator
+from instrument.baselines.rules import RuleArranger
 from instrument.models import melody as enc
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordSamplingParams
+from instrument.models.adaptive import AdaptiveContinuator
 from instrument.models.chords import NO_CHORD, Chord, fit_chord
 from instrument.models.continuation import Continuator
 from instrument.models.tune import Tune
-from instrument.models.tune_memory import TuneMemory
+from instrument.models.tune_memory import MemorySettings, TuneMemory
 from instrument.music import TICKS_PER_BEAT
 
 LN2 = math.log(2.0)
@@ -327,3 +330,45 @@ def reference_metrics(tunes: Sequence[Tune]) -> dict | None:
     out = tally.result()
     out["files"] = len(with_ref)
     return out
+
+
+def continuation_comparison(
+    neural: Continuator, new_markov: Callable[[], MarkovContinuator], tunes: Sequence[Tune],
+) -> dict:
+    """The published continuation rows: ``adaptive`` (the neural model mixed with the
+    online Markov model and the copy model, :class:`~instrument.models.adaptive.
+    AdaptiveContinuator`, as the live part plays), ``model`` (the neural model alone)
+    and ``markov`` (the online Markov baseline); ``new_markov`` makes a fresh Markov
+    model with the shipped prior."""
+    return {
+        "adaptive": continuation_metrics(AdaptiveContinuator(neural, new_markov()), tunes),
+        "model": continuation_metrics(neural, tunes),
+        "markov": continuation_metrics(new_markov(), tunes),
+    }
+
+
+def accompaniment_comparison(
+    neural: Accompanist,
+    tunes: Sequence[Tune],
+    deadline_ticks: int,
+    params: ChordSamplingParams | None = None,
+    seed: int = 0,
+    memory: MemorySettings | None = None,
+) -> dict:
+    """The published accompaniment rows: ``adaptive`` (the model with the tune memory,
+    as the live part plays), ``model`` (alone), ``rules_adaptive`` (the fallback with the
+    memory), ``rules`` (the rule arranger alone) and ``reference`` (a second track, or
+    None)."""
+    rules = RuleArranger(deadline_ticks)
+
+    def score(accompanist: Accompanist, adaptive: bool) -> dict:
+        mem = TuneMemory(memory) if adaptive else None
+        return accompaniment_metrics(accompanist, tunes, deadline_ticks, params, seed, mem)
+
+    return {
+        "adaptive": score(neural, True),
+        "model": score(neural, False),
+        "rules_adaptive": score(rules, True),
+        "rules": score(rules, False),
+        "reference": reference_metrics(tunes),
+    }

@@ -50,6 +50,12 @@ def _fmt(x) -> str:
     return str(x)
 
 
+def _passes(m: dict, key: str) -> str:
+    """``all (first / repeated)`` of one figure."""
+    split = " / ".join(_fmt(m[p][key]) if p in m else "nan" for p in ("first", "repeated"))
+    return f"{_fmt(m[key])} ({split})".ljust(22)
+
+
 def _clean(obj):
     """NaN is not JSON: report it as null."""
     if isinstance(obj, dict):
@@ -61,8 +67,7 @@ def _clean(obj):
 
 def evaluate_directory(args: argparse.Namespace) -> dict:
     from instrument.baselines.markov import MarkovContinuator
-    from instrument.baselines.rules import RuleArranger
-    from instrument.evaluate import accompaniment_metrics, continuation_metrics, reference_metrics
+    from instrument.evaluate import accompaniment_comparison, continuation_comparison
     from instrument.models.accompaniment import ChordSamplingParams
     from instrument.models.loader import load_model
     from instrument.models.tune import read_midi
@@ -80,7 +85,6 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
     continuation = load_model(args.continuation, providers, models_dir)
     continuation.warm_up()
     prior = Path(models_dir) / "markov_prior.npz"
-    markov = MarkovContinuator.from_prior(prior) if prior.exists() else MarkovContinuator()
 
     accompanist = load_model(args.accompaniment, providers, models_dir)
     accompanist.warm_up()
@@ -91,17 +95,13 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
         params = ChordSamplingParams(temperature=args.temperature)
         seed = args.seed
 
+    def new_markov() -> MarkovContinuator:
+        return MarkovContinuator.from_prior(prior) if prior.exists() else MarkovContinuator()
+
     return {
         "files": len(tunes),
-        "continuation": {
-            "model": continuation_metrics(continuation, tunes),
-            "markov": continuation_metrics(markov, tunes),
-        },
-        "accompaniment": {
-            "model": accompaniment_metrics(accompanist, tunes, deadline, params, seed),
-            "rules": accompaniment_metrics(RuleArranger(deadline), tunes, deadline, params, seed),
-            "reference": reference_metrics(tunes),
-        },
+        "continuation": continuation_comparison(continuation, new_markov, tunes),
+        "accompaniment": accompaniment_comparison(accompanist, tunes, deadline, params, seed),
         "markov_prior": str(prior) if prior.exists() else None,
         "deadline_ticks_before_beat": deadline,
     }
@@ -122,16 +122,17 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean(result)))
         return 0
-    print(f"{result['files']} files")
-    print("continuation      top1   bits/note  rhythm bits  notes")
+    print(f"{result['files']} files; each figure: all (first passes / repeated passes)")
+    print("continuation      top1                    bits/note               rhythm bits  notes")
     for name, m in result["continuation"].items():
-        print(f"  {name:<14} {_fmt(m['top1']):>6} {_fmt(m['nll_bits']):>9} "
+        print(f"  {name:<14} {_passes(m, 'top1')}  {_passes(m, 'nll_bits')}  "
               f"{_fmt(m.get('rhythm_nll_bits', float('nan'))):>11}  {m['notes']}")
-    print("accompaniment     in-chord  changes/beat  coverage  distinct chords")
+    print("accompaniment     in-chord                changes/beat  pitch classes  coverage  "
+          "distinct chords")
     for name, m in result["accompaniment"].items():
         if m is None:
             print(f"  {name:<14} (no second track in any file)")
             continue
-        print(f"  {name:<14} {_fmt(m['note_in_chord']):>8} {_fmt(m['change_rate']):>13} "
-              f"{_fmt(m['coverage']):>9}  {m['distinct_chords']}")
+        print(f"  {name:<14} {_passes(m, 'note_in_chord')}  {_fmt(m['change_rate']):>12} "
+              f"{m['max_pitch_classes']:>14} {_fmt(m['coverage']):>9}  {m['distinct_chords']}")
     return 0

@@ -15,8 +15,11 @@ first minutes did):
 **Recognising a repeat.** For every lag ``d`` (in beats) the memory keeps a running
 similarity of the music just heard with the music ``d`` beats earlier: after each beat,
 ``similarity[d] = persistence * similarity[d] + (1 - persistence) * match``, where
-``match`` is the share of the beat's sixteenths whose interval and onset are the same
-``d`` beats back (a silent sixteenth matching a silent one counts half). Intervals make
+``match`` is the share of the beat's note onsets (its own and those ``d`` beats back,
+sixteenth by sixteenth) that both have, with the same interval from the pitch before; a
+beat with no onset on either side (a held note, a rest) counts half when both sound or
+are silent alike. Held sixteenths are not counted, so an even run of eighths does not
+look like every other one. Intervals make
 a transposed passage match too; its chords are then transposed by the pitch difference,
 and a match in another key counts ``transposed_factor`` as much. Beats at another place
 in the bar count ``phase_factor``. The similarity rises only after several beats that
@@ -223,10 +226,11 @@ class TuneMemory:
         slot = g % n
         past = (g - lags) % n
         iv, on = self._interval[slot], self._onset[slot]
-        same = (self._interval[past] == iv) & (self._onset[past] == on)
-        sounding = iv != NO_INTERVAL
-        silent_both = (~sounding) & (self._interval[past] == NO_INTERVAL)
-        match = (same & sounding).mean(axis=1) + 0.5 * silent_both.mean(axis=1)
+        past_on = self._onset[past]
+        events = (past_on | on).sum(axis=1)
+        agree = (past_on & on & (self._interval[past] == iv)).sum(axis=1)
+        quiet_alike = ((self._interval[past] == NO_INTERVAL) == (iv == NO_INTERVAL)).all(axis=1)
+        match = np.where(events > 0, agree / np.maximum(events, 1), 0.5 * quiet_alike)
         rho = self.settings.persistence
         sim = self._similarity
         sim[lags] = rho * sim[lags] + (1.0 - rho) * match

@@ -76,14 +76,22 @@ def test_instrument_evaluate_prints_the_documented_json():
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["files"] == len(list(DATA.glob("*.mid")))
-    for name in ("model", "markov"):
+    for name in ("adaptive", "model", "markov"):
         m = out["continuation"][name]
         assert 0 <= m["top1"] <= 1 and m["nll_bits"] > 0
-    for name in ("model", "rules", "reference"):
+        assert m["first"]["notes"] + m["repeated"]["notes"] == m["notes"]
+    for name in ("adaptive", "model", "rules_adaptive", "rules", "reference"):
         m = out["accompaniment"][name]
         assert 0 <= m["note_in_chord"] <= 1 and 0 <= m["change_rate"] <= 1
+        assert m["max_pitch_classes"] <= 4
     # the shipped model beats the Markov baseline even on these few held-out files
-    assert out["continuation"]["model"]["nll_bits"] < out["continuation"]["markov"]["nll_bits"]
+    cont, acc = out["continuation"], out["accompaniment"]
+    assert cont["model"]["nll_bits"] < cont["markov"]["nll_bits"]
+    # learning the tune pays where it repeats and costs nothing on its first pass
+    assert cont["adaptive"]["repeated"]["top1"] > cont["model"]["repeated"]["top1"]
+    adaptive, model = acc["adaptive"], acc["model"]
+    assert adaptive["repeated"]["note_in_chord"] > model["repeated"]["note_in_chord"]
+    assert adaptive["first"]["note_in_chord"] >= model["first"]["note_in_chord"] - 0.02
 
 
 def test_instrument_evaluate_reports_a_table_and_fails_cleanly(tmp_path):
