@@ -64,6 +64,17 @@ def session_path(directory: Path, started: float | None = None) -> Path:
     return path
 
 
+#: Clock changes smaller than this (tempo share, beats of phase) make no tempo event of
+#: their own: the next segment takes them up.
+NUDGE_TEMPO, NUDGE_PHASE = 0.003, 0.02
+
+
+def _close_to(old: tuple[float, float, float], new: tuple[float, float, float],
+              t: float) -> bool:
+    return (abs(new[2] / old[2] - 1.0) < NUDGE_TEMPO
+            and abs(_beat_at(new, t) - _beat_at(old, t)) < NUDGE_PHASE)
+
+
 def _beat_at(mapping: tuple[float, float, float], t: float) -> float:
     anchor_time, anchor_beat, seconds_per_beat = mapping
     return anchor_beat + (t - anchor_time) / seconds_per_beat
@@ -290,6 +301,8 @@ class SmfRecorder:
             beat = _beat_at(mapping, start)
             if running and (not was_running or abs(beat - _beat_at(old, start)) > 0.5):
                 self._align_bars(start, beat, meter)
+            elif running == was_running and _close_to(old, mapping, start):
+                pass  # a nudge (the follower corrects at every note): no tempo event
             else:
                 self._close(start, meter)
             self._state = (running, mapping)
@@ -303,7 +316,12 @@ class SmfRecorder:
             return
         running, mapping = self._state
         if running and self._offset is not None:
-            speed = (_beat_at(mapping, end) + self._offset - last_beat) / (end - last_time)
+            target = _beat_at(mapping, end) + self._offset
+            kept = last_beat + (end - last_time) * speed
+            # Within a nudge of where the file's own tempo gets it: no tempo event.
+            if not (abs(target - kept) < NUDGE_PHASE
+                    and abs(mapping[2] * speed - 1.0) < NUDGE_TEMPO):
+                speed = (target - last_beat) / (end - last_time)
         self._segment(last_time, last_beat, end, speed, meter)
 
     def _align_bars(self, start: float, clock_beat: float, meter: Meter) -> None:
