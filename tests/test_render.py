@@ -206,3 +206,51 @@ def test_render_follows_a_file_played_with_a_tempo_map(tmp_path):
           f"{np.median(errors['file grid']):.1f} ms")
     assert np.median(errors["follow"]) <= 20
     assert np.median(errors["file grid"]) > 3 * np.median(errors["follow"])
+
+
+#: A reel in G whose four-bar phrase (G G G D) comes round six times, in eighths.
+REEL_BARS = ((67, 71, 74, 71, 79, 74, 71, 74), (67, 69, 71, 67, 74, 71, 67, 71),
+             (79, 78, 79, 74, 71, 74, 67, 71), (74, 78, 81, 78, 74, 72, 69, 66))
+PASSES = 6
+
+
+def write_repeating_reel(path: Path) -> None:
+    from instrument.models.tune import Tune, write_midi
+    from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+    notes = [GridNote(pitch, ((p * 4 + bar) * 4) * TICKS_PER_BEAT + k * 6, 6, 80)
+             for p in range(PASSES) for bar, pitches in enumerate(REEL_BARS)
+             for k, pitch in enumerate(pitches)]
+    write_midi(Tune("G G G D", Meter(4, 4), notes), path, bpm=110)
+
+
+@pytest.mark.parametrize("accompanist", ["model", "rules"])
+def test_the_accompaniment_changes_its_mind_on_the_repeat(tmp_path, accompanist):
+    """Whatever chords the first time through gave the D bar, from the second time on it
+    gets D's chord, learned from the melody heard there, and the chords fit better; the
+    rule fallback learns the tune too."""
+    tune = tmp_path / "reel.mid"
+    write_repeating_reel(tune)
+    config = Config()
+    config.mode = "accompany"
+    if accompanist == "rules":
+        config.models.accompaniment = "no-such-model"  # the fallback plays every beat
+    result = render(config, read_performance(tune), tmp_path / "out.mid", seed=0,
+                    file_tempo=True)
+    chords = {c.beat: c.chord for c in result.chords}
+
+    def d_bar(p: int) -> list:
+        return [chords.get((p * 4 + 3) * 4 + b) for b in range(4)]
+
+    def fit(p: int) -> float:
+        hits = [pitch % 12 in chords[(p * 4 + bar) * 4 + k // 2].pitch_classes
+                for bar, pitches in enumerate(REEL_BARS) for k, pitch in enumerate(pitches)
+                if (p * 4 + bar) * 4 + k // 2 in chords]
+        return sum(hits) / len(hits)
+
+    later = [c for p in range(1, PASSES) for c in d_bar(p)]
+    assert all(c is not None and c.root == 2 for c in later[4:])  # D, from the third pass
+    first = [c for c in d_bar(0) if c is not None]
+    assert sum(c.root == 2 for c in first) < len(first)  # the first pass had not
+    assert min(fit(p) for p in range(2, PASSES)) >= fit(0) + 0.1
+    assert max(len(c.pitch_classes) for c in chords.values()) <= 4
