@@ -23,7 +23,9 @@ import numpy as np
 from instrument import places
 from instrument.baselines import MarkovContinuator, RuleArranger
 from instrument.models.accompaniment import BeatInput
+from instrument.models.adaptive import AdaptiveContinuator
 from instrument.models.loader import load_model
+from instrument.models.tune_memory import TuneMemory
 from instrument.music import GridNote, Meter
 from instrument.realtime.histogram import TimingHistogram
 
@@ -37,35 +39,54 @@ def _ms(timer: TimingHistogram) -> dict[str, float]:
             "n": timer.count}
 
 
-def _melody(steps: int, seed: int = 0) -> list[GridNote]:
+def _melody(steps: int, seed: int = 0, phrase: int | None = None) -> list[GridNote]:
+    """A random walk; with ``phrase``, each run of ``phrase`` notes is played four times
+    over (the pitches of one in eight changed) before a new one starts."""
     rng = np.random.default_rng(seed)
     notes, tick, pitch = [], 0, 67
-    for _ in range(steps):
-        pitch = int(np.clip(pitch + rng.choice([-4, -2, -1, 0, 1, 2, 3, 5]), 55, 84))
-        dur = int(rng.choice([3, 6, 6, 6, 12, 12, 18, 24]))
-        notes.append(GridNote(pitch, tick, dur, 80))
+    walk: list[tuple[int, int]] = []
+    for i in range(steps):
+        if phrase is not None and (i // phrase) % 4 != 0:
+            p, dur = walk[i % phrase + (i // (4 * phrase)) * phrase]
+            if rng.random() < 0.125:
+                p = int(np.clip(p + rng.choice([-2, 2]), 55, 84))
+        else:
+            pitch = int(np.clip(pitch + rng.choice([-4, -2, -1, 0, 1, 2, 3, 5]), 55, 84))
+            p, dur = pitch, int(rng.choice([3, 6, 6, 6, 12, 12, 18, 24]))
+            walk.append((p, dur))
+        notes.append(GridNote(p, tick, dur, 80))
         tick += dur
     return notes
 
 
-def bench_continuation(model, steps: int) -> dict:
-    notes = _melody(steps)
-    model.reset()
-    model.step(None, M44)
+def bench_continuation(model, steps: int, markov: MarkovContinuator | None = None) -> dict:
+    """``step`` of ``model``; with ``markov``, of the adaptive mixture around it."""
+    adaptive = AdaptiveContinuator(model, markov) if markov is not None else None
+    notes = _melody(steps, phrase=32 if adaptive else None)
+    stepped = adaptive or model
+    if adaptive:
+        adaptive.forget_online()
+    stepped.reset()
+    stepped.step(None, M44)
     times = TimingHistogram()
     for i, n in enumerate(notes):
         if i % 256 == 0:  # a new phrase now and then, as on stage
-            model.reset(n.onset - n.onset % M44.ticks_per_bar)
-            model.step(None, M44)
+            stepped.reset(n.onset - n.onset % M44.ticks_per_bar)
+            stepped.step(None, M44)
         t0 = time.perf_counter()
-        model.step(n, M44)
+        if adaptive:
+            adaptive.learn_next(n, M44)
+        stepped.step(n, M44)
         times.record(time.perf_counter() - t0)
     return {"step": _ms(times)}
 
 
-def bench_accompaniment(model, steps: int) -> dict:
-    notes = _melody(steps * 2, seed=1)
+def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> dict:
+    """``step`` of ``model``; with ``memory``, observing and blending as the live part."""
+    notes = _melody(steps * 2, seed=1, phrase=32 if memory else None)
     model.reset()
+    if memory is not None:
+        memory.reset()
     times = TimingHistogram()
     i = 0
     prev = None
@@ -80,6 +101,9 @@ def bench_accompaniment(model, steps: int) -> dict:
         beat = BeatInput(b * 12, M44, tuple(notes[start:i]), prev)
         t0 = time.perf_counter()
         dist = model.step(beat)
+        if memory is not None:
+            memory.observe(beat)
+            dist = memory.blend(dist)
         times.record(time.perf_counter() - t0)
         prev = dist.top()
     return {"step": _ms(times)}
@@ -91,8 +115,13 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
         "steps": steps,
         "providers_requested": providers,
     }
-    for name, fn in (("continuation", bench_continuation),
-                     ("accompaniment", bench_accompaniment)):
+    markov_path = (models_dir or places.models_dir()) / "markov_prior.npz"
+
+    def markov() -> MarkovContinuator:
+        return MarkovContinuator.from_prior(markov_path) if markov_path.exists() else (
+            MarkovContinuator())
+
+    for name in ("continuation", "accompaniment"):
         out[name] = {}
         for label, tuned in (("tuned", True), ("default", False)):
             model = load_model(name, providers, models_dir, tuned=tuned)
@@ -100,16 +129,20 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
             model.warm_up()
             warm = time.perf_counter() - t0
             model.timer.reset()
-            res = fn(model, steps)
+            res = (bench_continuation(model, steps) if name == "continuation"
+                   else bench_accompaniment(model, steps))
             res["run"] = _ms(model.timer)
+            if tuned:
+                res["adaptive"] = (bench_continuation(model, steps, markov())["step"]
+                                   if name == "continuation"
+                                   else bench_accompaniment(model, steps, TuneMemory())["step"])
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res
-    markov_path = (models_dir or places.models_dir()) / "markov_prior.npz"
-    markov = MarkovContinuator.from_prior(markov_path) if markov_path.exists() else (
-        MarkovContinuator())
-    out["markov"] = bench_continuation(markov, steps)
+    out["markov"] = bench_continuation(markov(), steps)
     out["rules"] = bench_accompaniment(RuleArranger(), steps)
+    out["markov_adaptive"] = bench_continuation(None, steps, markov())
+    out["rules_adaptive"] = bench_accompaniment(RuleArranger(), steps, TuneMemory())
     return out
 
 
@@ -132,13 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{res['steps']} steps per measurement; milliseconds (p50 / p99 / p99.9)")
     for name in ("continuation", "accompaniment"):
         for label, r in res[name].items():
-            for part in ("run", "step"):
+            for part in ("run", "step", "adaptive"):
+                if part not in r:
+                    continue
                 m = r[part]
-                print(f"{name:<14} {label:<8} {part:<5} {m['p50']:7.3f} {m['p99']:7.3f} "
+                print(f"{name:<14} {label:<8} {part:<8} {m['p50']:7.3f} {m['p99']:7.3f} "
                       f"{m['p99.9']:7.3f}   on {r['providers'][0]}")
-    for name in ("markov", "rules"):
+    for name in ("markov", "rules", "markov_adaptive", "rules_adaptive"):
         m = res[name]["step"]
-        print(f"{name:<14} {'numpy':<8} step  {m['p50']:7.3f} {m['p99']:7.3f} {m['p99.9']:7.3f}")
+        print(f"{name:<14} {'numpy':<8} {'step':<8} {m['p50']:7.3f} {m['p99']:7.3f} "
+              f"{m['p99.9']:7.3f}")
     return 0
 
 

@@ -13,4 +13,7 @@ def test_bench_reports_percentiles_for_both_session_settings():
             assert r["run"]["n"] >= 60 and r["step"]["n"] == 60
             assert 0 < r["run"]["p50"] <= r["run"]["p99"] <= r["run"]["p99.9"]
             assert r["step"]["p50"] >= r["run"]["p50"]  # a step includes its run
-    assert res["markov"]["step"]["n"] == 60 and res["rules"]["step"]["n"] == 60
+        adaptive = res[name]["tuned"]["adaptive"]
+        assert adaptive["n"] == 60 and adaptive["p50"] >= res[name]["tuned"]["run"]["p50"]
+    for name in ("markov", "rules", "markov_adaptive", "rules_adaptive"):
+        assert res[name]["step"]["n"] == 60
