@@ -141,3 +141,25 @@ class Controller:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def play_for(controller: Controller, performance, seconds: float, pause: float = 3.0) -> int:
+    """Loop a ``Performance``'s messages into ``controller`` for ``seconds``, with a
+    ``pause`` after each pass (the instrument answers), then every note off; the note-ons
+    sent."""
+    notes = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        loop = time.monotonic()
+        for t, message in performance.events:
+            delay = loop + t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            controller.send(*message)
+            notes += message[0] & 0xF0 == 0x90 and message[2] > 0
+            if time.monotonic() - t0 >= seconds:
+                break
+        time.sleep(min(pause, max(0.0, seconds - (time.monotonic() - t0))))
+    for pitch in range(128):
+        controller.send(0x80, pitch, 0)
+    return notes

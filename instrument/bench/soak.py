@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instrument.bench.instrument_proc import InstrumentProcess
-from instrument.bench.jack_tap import Controller
+from instrument.bench.jack_tap import Controller, play_for
 from instrument.bench.jackd import JackServer
 from instrument.render import read_performance
 
@@ -101,7 +101,6 @@ def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> 
     controller = Controller("controller")
     started = time.monotonic()
     inst = InstrumentProcess(server, workdir, "--midi-in", "controller", "--config", str(config))
-    notes = 0
     try:
         inst.wait_for("ready to play", timeout=60)
         ready = time.monotonic() - started
@@ -109,17 +108,7 @@ def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> 
         pid = inst.process.pid
         cpu0, rss0 = _proc_stat(pid)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < seconds:
-            loop = time.monotonic()
-            for t, message in performance.events:
-                delay = loop + t - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                controller.send(*message)
-                notes += message[0] & 0xF0 == 0x90 and message[2] > 0
-                if time.monotonic() - t0 >= seconds:
-                    break
-            time.sleep(6.0)  # a pause: the instrument answers
+        notes = play_for(controller, performance, seconds, pause=6.0)
         elapsed = time.monotonic() - t0
         cpu1, rss1 = _proc_stat(pid)
         inst.terminate(timeout=20)

@@ -22,7 +22,7 @@ import jack
 
 from instrument.bench import jackd, soak
 from instrument.bench.instrument_proc import InstrumentProcess
-from instrument.bench.jack_tap import Controller
+from instrument.bench.jack_tap import Controller, play_for
 from instrument.bench.rig import jack_environment
 from instrument.render import Performance, read_performance
 
@@ -42,27 +42,6 @@ class XrunCounter:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
-
-
-def play_for(controller: Controller, performance: Performance, seconds: float) -> int:
-    """Loop the melody into ``controller`` for ``seconds``, with a 3 s pause after each
-    pass; the note-ons sent."""
-    notes = 0
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        loop = time.monotonic()
-        for t, message in performance.events:
-            delay = loop + t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            controller.send(*message)
-            notes += message[0] & 0xF0 == 0x90 and message[2] > 0
-            if time.monotonic() - t0 >= seconds:
-                break
-        time.sleep(min(3.0, max(0.0, seconds - (time.monotonic() - t0))))
-    for pitch in range(128):
-        controller.send(0x80, pitch, 0)
-    return notes
 
 
 @dataclass
