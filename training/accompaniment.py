@@ -31,8 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instrument.baselines.rules import RuleArranger
-from instrument.evaluate import accompaniment_metrics, reference_chords, reference_metrics
+from instrument.evaluate import (
+    accompaniment_comparison,
+    accompaniment_metrics,
+    reference_chords,
+    reference_metrics,
+)
 from instrument.models import accompaniment as acc
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.chords import N_CHORDS
@@ -141,32 +145,26 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
 
 
 def evaluate_sets(model, sets, label: str) -> dict:
-    """Model, rules and reference metrics per validation source."""
+    """Per validation source and pooled: the model with its tune memory (``adaptive``),
+    alone, the rule arranger with and without the memory, and the reference."""
     out = {}
     for source, (_, val) in sets.items():
         if not val:
             continue
-        entry = {
-            "tunes": len(val),
-            "model": rounded(accompaniment_metrics(model, val, DEADLINE_TICKS)),
-            "rules": rounded(accompaniment_metrics(RuleArranger(DEADLINE_TICKS), val,
-                                                   DEADLINE_TICKS)),
-        }
-        ref = reference_metrics([t for t in val if t.accompaniment])
+        rows = accompaniment_comparison(model, val, DEADLINE_TICKS)
+        entry = {"tunes": len(val), **{k: rounded(v) for k, v in rows.items()
+                                       if k != "reference"}}
         if source == "offline":
             labelled = [Tune(t.name, t.meter, t.melody, data.realize(t, t.chords)) for t in val]
             entry["offline_labels"] = rounded(reference_metrics(labelled))
-        elif ref is not None:
-            entry["reference"] = rounded(ref)
+        elif rows["reference"] is not None:
+            entry["reference"] = rounded(rows["reference"])
         out[source] = entry
         print(f"{label} {source}: " + json.dumps(entry))
     pooled = [t for _, val in sets.values() for t in val]
-    out["all"] = {
-        "tunes": len(pooled),
-        "model": rounded(accompaniment_metrics(model, pooled, DEADLINE_TICKS)),
-        "rules": rounded(accompaniment_metrics(RuleArranger(DEADLINE_TICKS), pooled,
-                                               DEADLINE_TICKS)),
-    }
+    rows = accompaniment_comparison(model, pooled, DEADLINE_TICKS)
+    out["all"] = {"tunes": len(pooled), **{k: rounded(v) for k, v in rows.items()
+                                           if k != "reference"}}
     print(f"{label} all: " + json.dumps(out["all"]))
     return out
 
@@ -195,6 +193,9 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
         "split": "validation",
         "decoding": "greedy (change-or-keep, then chord), own previous chord fed back, "
                     "online at each beat's deadline",
+        "adaptive": "the tune memory (instrument.models.tune_memory, default settings "
+                    "chosen on the dev split) observes each beat and blends its "
+                    "recollection in, as the live part does; reset between tunes",
         "by_source": per_source,
         "steering": steering(neural, sets) if with_steering else {},
         "step_ms_during_eval": neural.timer.summary_ms(),

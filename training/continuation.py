@@ -4,10 +4,13 @@
     python -m training.continuation --tiny --out /tmp/m   # smoke run (CI)
 
 Steps: extract folk melodies (cached), split by piece, build the Markov prior from the
-training split, train the GRU with random transpositions to all keys, export one-step
-ONNX (opset 17) and check it against torch, then load it through the runtime (sha256
-and signature checks included) and evaluate it and the Markov baseline on the
-validation split; the figures go into the manifest.
+training split, train the network (GRU or Transformer, ``--arch``) with random
+transpositions to all keys, export one-step ONNX (opset 17) and check it against torch,
+then load it through the runtime (sha256 and signature checks included) and evaluate on
+the validation split, all / first passes / repeated passes: the model learning the tune
+(``adaptive``: mixed with the online Markov model and the copy model, as the live part
+plays), the model alone, and the online Markov baseline; the figures go into the
+manifest. ``--evaluate-only`` re-runs that evaluation for the model in ``--out``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from instrument.baselines.markov import MarkovContinuator
-from instrument.evaluate import continuation_metrics
+from instrument.evaluate import continuation_comparison
 from instrument.models import melody as enc
 from instrument.models.loader import load_model
 from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest
@@ -109,6 +112,36 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
     }
 
 
+def validation_metrics(manifest_path: Path, markov_path: Path, val_tunes: list) -> dict:
+    """The manifest's ``metrics``: the comparison rows on the validation tunes."""
+    neural = load_model(manifest_path)
+    neural.warm_up()
+    rows = continuation_comparison(
+        neural, lambda: MarkovContinuator.from_prior(markov_path), val_tunes)
+    return {
+        "split": "validation",
+        "tunes": len(val_tunes),
+        **rounded(rows),
+        "markov_prior": {"file": MARKOV_FILE, "sha256": sha256_file(markov_path),
+                         "orders": "0-4", "online_learning": "each note after it is scored"},
+        "adaptive_mix": "neural + online Markov + copy of this tune's notes, weights by "
+                        "match length fitted on the dev split (python -m training.adaptation "
+                        "continuation)",
+        "step_ms_during_eval": neural.timer.summary_ms(),
+    }
+
+
+def reevaluate(args: argparse.Namespace, val_tunes: list) -> int:
+    """Recompute the metrics of the model in ``--out`` and rewrite its manifest."""
+    manifest_path = args.out / f"{NAME}.json"
+    data_ = json.loads(manifest_path.read_text())
+    data_["metrics"] = validation_metrics(manifest_path, args.out / MARKOV_FILE, val_tunes)
+    write_manifest(data_, manifest_path)
+    print(json.dumps({k: data_["metrics"][k] for k in ("adaptive", "model", "markov")},
+                     indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.continuation", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.val_limit:
         val_tunes = val_tunes[: args.val_limit]
     print(f"{len(train_tunes)} training tunes, {len(val_tunes)} validation tunes")
+    if args.evaluate_only:
+        return reevaluate(args, val_tunes)
 
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -189,24 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     write_manifest(manifest_dict(cfg, onnx_path, training, {}), manifest_path)
 
     t0 = time.time()
-    neural = load_model(manifest_path)
-    neural.warm_up()
-    metrics_model = continuation_metrics(neural, val_tunes)
-    baseline = MarkovContinuator.from_prior(markov_path)
-    metrics_markov = continuation_metrics(baseline, val_tunes)
-    metrics = {
-        "split": "validation",
-        "tunes": len(val_tunes),
-        "model": rounded(metrics_model),
-        "markov": rounded(metrics_markov),
-        "markov_prior": {"file": MARKOV_FILE, "sha256": sha256_file(markov_path),
-                         "orders": "0-4", "online_learning": "each note after it is scored"},
-        "step_ms_during_eval": neural.timer.summary_ms(),
-    }
+    metrics = validation_metrics(manifest_path, markov_path, val_tunes)
     training["total_seconds"] = round(time.time() - t_start, 1)
     write_manifest(manifest_dict(cfg, onnx_path, training, metrics), manifest_path)
     print(f"validation ({time.time() - t0:.1f} s):")
-    print(json.dumps({"model": metrics["model"], "markov": metrics["markov"]}, indent=2))
+    print(json.dumps({k: metrics[k] for k in ("adaptive", "model", "markov")}, indent=2))
     print(f"total {training['total_seconds']} s")
     return 0
 

@@ -1,8 +1,7 @@
 """Hindsight chords: once a bar has been heard, the chords that would have fitted it best.
 
 Used by the tune memory (:mod:`instrument.models.tune_memory`), which labels every bar
-of the tune as it ends and plays those labels when the bar comes round again, and by
-the offline labeller of the training data (:mod:`training.harmonize`).
+of the tune as it ends and plays those labels when the bar comes round again.
 
 - :func:`beat_evidence`: per beat, how much each pitch class of the melody counts: one
   per note that begins in the beat (``onset_weight`` more when it begins on the beat),
@@ -47,9 +46,9 @@ class HindsightSettings:
     held_weight: float = 0.5
     outside: float = 0.6
     prior_scale: float = 0.6
-    change_cost_bar: float = 0.15
-    change_cost_half: float = 0.35
-    change_cost_beat: float = 0.8
+    change_cost_bar: float = 0.4
+    change_cost_half: float = 1.0
+    change_cost_beat: float = 2.0
     sevenths: bool = True
 
 

@@ -80,9 +80,9 @@ class MemorySettings:
     training split; see training/README.md)."""
 
     capacity_beats: int = 1024
-    persistence: float = 0.8
-    min_quality: float = 0.55
-    full_quality: float = 1.0
+    persistence: float = 0.6
+    min_quality: float = 0.4
+    full_quality: float = 0.8
     max_weight: float = 0.95
     candidates: int = 4
     lag_bonus: float = 0.1

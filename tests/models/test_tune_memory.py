@@ -66,8 +66,9 @@ def observe(memory: TuneMemory, melody: list[GridNote]) -> list:
 
 
 def recognised(beats: list, lag: int | None = None) -> float:
-    """Share of ``beats`` blended from memory (at ``lag`` beats back, if given)."""
-    ok = [w > 0 and (lag is None or r.lag == lag) for r, w in beats]
+    """Share of ``beats`` where the memory leads the blend (weighs at least half), from
+    ``lag`` beats back if given."""
+    ok = [w >= 0.5 and (lag is None or r.lag == lag) for r, w in beats]
     return sum(ok) / len(ok)
 
 
@@ -101,11 +102,11 @@ def test_a_transposed_repeat_is_recognised_in_its_own_key_with_chords_transposed
     beats = observe(memory, first + moved(first, 8, shift=5))
     late = beats[SECTION + 8:]
     assert recognised(late, lag=SECTION) >= 0.9
-    assert all(r.transposition == 5 for r, w in late if w > 0)
+    assert all(r.transposition == 5 for r, w in late if w >= 0.5)
     labels = memory.labels
     for b, (r, w) in enumerate(late, start=SECTION + 8):
         remembered = labels[b - SECTION]
-        if w > 0 and remembered is not None and r.quality > 0.9:
+        if w >= 0.5 and remembered is not None and r.quality > 0.9:
             assert r.chord.root == (remembered.root + 5) % 12
 
 
@@ -113,7 +114,8 @@ def test_a_different_tune_is_not_taken_for_the_one_before():
     first = section(1)
     other = section(2, chords=(EM, D, C, G, C, D, G, G), start_bar=8)
     beats = observe(TuneMemory(), first + other)
-    assert recognised(beats[SECTION:]) <= 0.05
+    assert recognised(beats[SECTION:]) == 0.0  # the model keeps leading throughout
+    assert np.mean([w for _, w in beats[SECTION:]]) < 0.05  # chance likeness weighs little
 
 
 class OneChord(Accompanist):
