@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from instrument.realtime.input_ring import InputRing
 from instrument.realtime.thru import ThruPlayer
@@ -31,12 +32,29 @@ class InputEvent:
     message: tuple[int, ...]
 
 
-class InputQueue:
-    """Everything the engine is told, from every producer (see the module docstring)."""
+class InputSource(Protocol):
+    """One producer's records as the engine thread reads them: an ``InputRing``, or
+    (the engine in a process of its own) ``realtime.remote.InputReader``."""
 
-    def __init__(self) -> None:
-        self.wakeup = Wakeup()
-        self._rings: list[InputRing] = []
+    complete_until: float
+    received: int
+
+    def read_into(self, emit: Callable[[float, tuple[int, ...]], None]) -> int: ...
+
+    def dropped(self) -> dict[str, int]: ...
+
+    def __len__(self) -> int: ...
+
+
+class InputQueue:
+    """Everything the engine is told, from every producer (see the module docstring).
+
+    ``wakeup``: the engine's ``Wakeup`` (a shared one when the producer is another
+    process)."""
+
+    def __init__(self, wakeup: Wakeup | None = None) -> None:
+        self.wakeup = wakeup if wakeup is not None else Wakeup()
+        self._rings: list[InputSource] = []
         self._direct: deque[InputEvent] = deque()
 
     def ring(self) -> InputRing:
@@ -44,6 +62,10 @@ class InputQueue:
         ring = InputRing()
         self._rings.append(ring)
         return ring
+
+    def add_source(self, source: InputSource) -> None:
+        """Read another producer's records too (set-up time, before the engine starts)."""
+        self._rings.append(source)
 
     def put(self, event: InputEvent) -> None:
         """Engine thread, offline feeding and tests: queue an event directly."""

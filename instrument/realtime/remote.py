@@ -12,9 +12,15 @@ the engine process owns the models, the Band, the engine and the recorder. Two
   JACK cycle received it, checked, with its frame.
 
 ``PlanReader.apply`` and ``InputWriter.write`` run in the JACK cycle and follow the
-rules of ``instrument.realtime``. ``PlanWriter`` is called on the engine thread (and
-``wait_sent`` on the engine process's main thread at shutdown); ``InputReader`` on the
-engine thread. The engine is woken through an eventfd the two processes share.
+rules of ``instrument.realtime``, with one allowance: ``apply`` creates the queue
+entries (a ``SynthEvent``, a ``bytes``) that the engine thread creates when both sides
+share a process, at most ``MAX_PLANS_PER_CYCLE`` a cycle. ``PlanWriter`` is called on
+the engine thread (and ``wait_sent`` on the engine process's main thread at shutdown);
+``InputReader`` on the engine thread. The engine is woken through an eventfd the two
+processes share (``Wakeup(shared=True)``: every ``set`` writes it).
+
+Times cross as JACK frames (``round(seconds * rate)``): both processes read the same
+JACK frame clock, so a due time means the same sample on both sides.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from instrument.realtime.thru import ThruPlayer
 
 NOTE, CANCEL, PANIC, MIDI, MIDI_NOW, MIDI_CLEAR, MIDI_DROP, VOLUME, THRU_MUTED = range(1, 10)
 MIDI_IN = 20
+#: Plan records applied per JACK cycle; the rest wait for the next cycle.
+MAX_PLANS_PER_CYCLE = 512
 _PART_ID = {part: i for i, part in enumerate(SOUNDING_PARTS)}
 _STAT_OF_REASON = ("dropped_malformed", "dropped_sysex", "dropped_unused", "dropped_queue_full")
 
@@ -91,11 +99,20 @@ class PlanWriter:
         self._write(MIDI_DROP, self._frame(after), channel)
 
     def wait_sent(self, timeout: float) -> bool:
-        """Until the audio process has taken every plan and sent every MIDI message."""
+        """Until the audio process has taken every plan and sent every MIDI message: the
+        ring is empty, then a publication of its counters made after that says nothing
+        waits (a count published before the last records were applied proves nothing)."""
         deadline = time.monotonic() + timeout
+        seen: int | None = None
         while time.monotonic() < deadline:
-            if not len(self._ring) and not self._stats.get("midi_pending"):
-                return True
+            if len(self._ring):
+                seen = None
+            elif seen is None:
+                seen = self._stats.get("publishes")
+            elif self._stats.get("publishes") > seen + 1:
+                if not self._stats.get("midi_pending"):
+                    return True
+                seen = self._stats.get("publishes")
             time.sleep(0.005)
         return False
 
@@ -127,7 +144,8 @@ class PlanReader:
         self._set_volume = set_volume
 
     def apply(self) -> None:
-        self._ring.read(self._handle, 512)
+        """JACK cycle: apply the plans that arrived, at most ``MAX_PLANS_PER_CYCLE``."""
+        self._ring.read(self._handle, MAX_PLANS_PER_CYCLE)
 
     def _handle(self, kind: int, time: int, a: int, b: int, c: int, d: int) -> None:
         t = time / self._rate

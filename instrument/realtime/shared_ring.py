@@ -150,6 +150,19 @@ class SharedRing:
             view[_READ] = index
         return n
 
+    # -- a new process on the other end -------------------------------------------------
+
+    def restart_writer(self) -> None:
+        """Reader's process, once the writing process is gone and every complete record
+        was read: a new writer (``attach``) continues from where reading stopped, over
+        whatever the old one left half-written."""
+        self._view[_WRITE] = self._next_read
+
+    def discard_unread(self) -> None:
+        """Writer's process, while no reader is attached (the reading process is gone):
+        what it did not read is forgotten, and a new reader starts from the newest."""
+        self._view[_READ] = self._next_write
+
     def __len__(self) -> int:
         """Records written and not yet read (either process; a snapshot)."""
         return self._view[_WRITE] - self._view[_READ]

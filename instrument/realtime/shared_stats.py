@@ -25,9 +25,12 @@ HOST_COUNTERS = (
     "midi_dropped", "midi_max_late_us", "midi_pending", "planned_pending",
     "thru_overflowed", "voices_dropped", "input_received", "dropped_malformed",
     "dropped_sysex", "dropped_unused", "dropped_queue_full", "plans_refused",
-    "server_lost", "rate", "period",
+    "server_lost", "rate", "period", "publishes", "engine_restarts", "engine_down",
 )
-ENGINE_COUNTERS = ("engine_pid", "engine_loops", "engine_ready", "responses", "responding")
+ENGINE_COUNTERS = (
+    "engine_pid", "engine_loops", "engine_ready", "engine_alive", "recorder_alive",
+    "responses", "responding",
+)
 TEXTS = ("midi_in", "midi_out", "last_callback_error")
 HISTOGRAMS = ("callback", "callback_start")
 _TEXT_BYTES = 256
