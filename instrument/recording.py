@@ -153,6 +153,7 @@ class SmfRecorder:
         meter_now = beat.meter
         self._meter = meter_now
         speed = 1.0 / beat.seconds_per_beat
+        self._start_speed = speed
         self._anchors: deque[tuple[float, float, float]] = deque(maxlen=_ANCHORS_KEPT)
         self._anchors.append((start_time, 0.0, speed))
         self._offset: float | None = None  # file beat minus clock beat while it runs
@@ -300,7 +301,7 @@ class SmfRecorder:
             was_running, old = self._state
             beat = _beat_at(mapping, start)
             if running and (not was_running or abs(beat - _beat_at(old, start)) > 0.5):
-                self._align_bars(start, beat, meter)
+                self._align_bars(start, beat, 1.0 / mapping[2], meter)
             elif running == was_running and _close_to(old, mapping, start):
                 pass  # a nudge (the follower corrects at every note): no tempo event
             else:
@@ -324,24 +325,33 @@ class SmfRecorder:
                 speed = (target - last_beat) / (end - last_time)
         self._segment(last_time, last_beat, end, speed, meter)
 
-    def _align_bars(self, start: float, clock_beat: float, meter: Meter) -> None:
+    def _align_bars(
+        self, start: float, clock_beat: float, clock_speed: float, meter: Meter
+    ) -> None:
         """The clock started (or jumped) at ``start``: from there on, its bar lines are the
         file's. On a bar line (a start: the first note, a count-in), the segment before
-        reaches the file's next bar line exactly then; otherwise the next segments make up
-        the difference."""
+        reaches the file's next bar line exactly then, and the file goes on at the clock's
+        speed (``clock_speed`` beats a second); otherwise the next segments make up the
+        difference."""
         bar = meter.beats_per_bar
         last_time, last_beat, speed = self._anchors[-1]
         reached = last_beat + (start - last_time) * speed
         on_bar = abs(clock_beat / bar - round(clock_beat / bar)) < 1e-6
-        first_time, _, first_speed = self._anchors[0]
+        first_time = self.start_time
         if on_bar and self.encoded == 0 and self._conductor_tick == 0 and start > first_time:
             # Nothing is in the file yet: lay its time line out afresh from the start, at
-            # about its tempo, so that whole bars end where the clock's bar begins.
+            # about its tempo, so that whole bars end where the clock's bar begins; when
+            # that is less than half a bar, the file begins where the clock's bar does.
             span = start - first_time
-            bars = max(1, round(span * first_speed / bar))
+            bars = round(span * self._start_speed / bar)
             self._anchors.clear()
-            self._anchors.append((first_time, 0.0, bars * bar / span))
-            reached = self._segment(first_time, 0.0, start, bars * bar / span, meter)
+            if bars == 0:
+                reached = 0.0
+            else:
+                self._anchors.append((first_time, 0.0, bars * bar / span))
+                reached = self._segment(first_time, 0.0, start, bars * bar / span, meter)
+                self._anchors.pop()
+            self._anchors.append((start, reached, clock_speed))
             self._offset = reached - clock_beat
         elif on_bar and start > last_time:
             # The file's next bar line, reached by then at whatever speed that takes (the
@@ -351,6 +361,7 @@ class SmfRecorder:
                 last_time, last_beat, start, (file_bar - last_beat) / (start - last_time),
                 meter, limit=MAX_ALIGN_SPEED,
             )
+            self._anchors[-1] = (start, reached, clock_speed)
             self._offset = reached - clock_beat
         else:
             self._close(start, meter)
@@ -367,7 +378,11 @@ class SmfRecorder:
         anchors = self._anchors
         if anchors[-1][0] == start:
             anchors.pop()
-        anchors.append((start, beat, speed))
+        # A segment that goes on at the same speed extends the one before: the anchors
+        # kept are tempo changes, not flushes.
+        if not (anchors and anchors[-1][2] == speed
+                and abs(anchors[-1][1] + (start - anchors[-1][0]) * speed - beat) < 1e-9):
+            anchors.append((start, beat, speed))
         end_beat = beat + (end - start) * speed
         anchors.append((end, end_beat, speed))
         metas = []

@@ -142,7 +142,12 @@ def test_a_long_session_encodes_each_event_once(tmp_path):
     assert len(notes(mido.MidiFile(tmp_path / "s.mid").tracks[1])) == 40001
 
 
-def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(tmp_path):
+# The first note between two flushes; at once (the file then begins at it, not a blip of
+# 600 bpm before it); after a minute of flushes in silence.
+@pytest.mark.parametrize("first_note, file_begins", [(1.37, 0.0), (0.02, 0.02), (61.37, 0.0)])
+def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(
+    tmp_path, first_note, file_begins
+):
     from instrument.beat import BeatClock
     from instrument.music import Meter
 
@@ -151,10 +156,10 @@ def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(tmp_path
     rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock, beat=beat)
     played: list[tuple[float, int]] = []  # (time, clock beat) of each note-on
     b = 0
-    while clock.t < 20.0:
+    while clock.t < first_note + 19.0:
         clock.t = round(clock.t + 0.01, 6)
-        if not beat.running and clock.t >= 1.37:
-            beat.start(1.37, 0.0)  # the first note starts the beat, between two flushes
+        if not beat.running and clock.t >= first_note:
+            beat.start(first_note, 0.0)  # the first note starts the beat
         if beat.running and beat.time_at(b) <= clock.t:
             t = beat.time_at(b)
             rec.play(TimedEvent(t, "player", (0x90, 60 + b % 12, 90)))
@@ -172,6 +177,7 @@ def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(tmp_path
     smf = mido.MidiFile(tmp_path / "s.mid")
     tempos = [mido.tempo2bpm(m.tempo) for m in smf.tracks[0] if m.type == "set_tempo"]
     assert any(abs(t - 140) < 1 for t in tempos) and any(abs(t - 80) < 1 for t in tempos)
+    assert all(70 < t < 150 for t in tempos), tempos
     signature = next(m for m in smf.tracks[0] if m.type == "time_signature")
     assert (signature.numerator, signature.denominator) == (3, 4)
     ticks = [n[0] for n in notes(smf.tracks[1]) if n[1] == "note_on"]
@@ -187,7 +193,7 @@ def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(tmp_path
         now += message.time
         if message.type == "note_on":
             seconds.append(now)
-    errors = [abs(s - t) for s, (t, _) in zip(seconds, played, strict=True)]
+    errors = [abs(s + file_begins - t) for s, (t, _) in zip(seconds, played, strict=True)]
     assert max(errors) < 0.002, errors
 
 
