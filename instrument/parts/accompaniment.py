@@ -14,8 +14,8 @@ after a beat's distribution is taken (the model's, or the rule arranger's when t
 was late) the memory observes the beat's melody and blends in what fitted the same music
 the times before, so a repeat is played with the chords its first pass should have had.
 The memory outlives a panic and a restarted beat; a new tune (:meth:`Accompaniment.
-new_tune`, called by the Band on a program change, or a silence of ``new_tune_after``
-seconds between two melody notes) starts it empty.
+new_tune`, called by the Band on a program change or after a long silence: see
+:meth:`~instrument.parts.band.Band.new_tune`) starts it empty.
 
 Engine thread only.
 """
@@ -59,7 +59,6 @@ class AccompanimentSettings:
     velocity: int = 72  # before the player has played, or with follow_dynamics off
     follow_dynamics: bool = True  # play at a share of the player's smoothed velocity
     stop_after_bars: float = 2.0  # the player silent this long: the accompaniment rests
-    new_tune_after: float = 20.0  # seconds between melody notes that start a new tune
 
 
 @dataclass
@@ -100,7 +99,6 @@ class Accompaniment:
         self.history: list[ChordChoice] = []
         self.neural_beats = 0
         self.fallback_beats = 0
-        self._last_onset: float | None = None  # clock time of the latest melody note seen
         self.reset()
 
     def reset(self) -> None:
@@ -119,7 +117,6 @@ class Accompaniment:
         """A new tune starts: the tune memory starts empty."""
         if self.memory is not None:
             self.memory.reset()
-        self._last_onset = None
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -183,12 +180,6 @@ class Accompaniment:
         boundary = beat_tick - self.settings.deadline_ticks
         seen = tuple(n for n in self._heard if n.onset < boundary)
         self._heard = [n for n in self._heard if n.onset >= boundary]
-        if seen:
-            first, last = clock.time_of_tick(seen[0].onset), clock.time_of_tick(seen[-1].onset)
-            if self._last_onset is not None and first - self._last_onset >= \
-                    self.settings.new_tune_after:
-                self.new_tune()
-            self._last_onset = last
         return seen
 
     def _remember(self, beat: BeatInput, dist: ChordDistribution) -> ChordDistribution:

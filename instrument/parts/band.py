@@ -32,7 +32,7 @@ from instrument.midi.router import InputEvent
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
-from instrument.names import Mode, Part, TempoSource
+from instrument.names import SOUNDING_PARTS, Mode, Part, TempoSource
 from instrument.parts.accompaniment import Accompaniment
 from instrument.parts.continuation import Responder, note_events
 from instrument.parts.controls import Action, Controls
@@ -75,6 +75,7 @@ class BandSettings:
     top_p: float = 0.95
     density: float = 0.5
     presets: dict[int, Preset] = field(default_factory=dict)
+    new_tune_after: float = 20.0  # seconds with no note from either side: a new tune
 
 
 class Band:
@@ -123,6 +124,7 @@ class Band:
         self.phrase_ends_at: float | None = None
         self.rest_at: float | None = None
         self.last_note: float | None = None
+        self.sounding_until: float | None = None  # the last note of either side ends
         self._clock_sent_until: float | None = None
         self._pending: list[TimedEvent] = []
         self.mode_changes = 0
@@ -311,13 +313,13 @@ class Band:
                 self._act(action, t)
             return
         if kind == mm.PROGRAM_CHANGE:
-            self.accompaniment.new_tune()  # a program change starts a new tune
-            self.responder.new_tune()
+            self.new_tune()
             self.apply_preset(message[1], t)
             return
         if mm.is_note_on(message):
             self._note_on(message[1], message[2], t)
         elif mm.is_note_off(message):
+            self._sounds_until(t)
             self.melody.note_off(message[1], t)
             if not player.held.sounding():
                 self._fall_quiet(t)
@@ -329,6 +331,10 @@ class Band:
         if pitch == self.settings.tap_note:
             self.tap(t)
             return
+        if self.sounding_until is not None and \
+                t - self.sounding_until >= self.settings.new_tune_after:
+            self.new_tune()
+        self._sounds_until(t)
         if self.beat_follower is not None:
             self.beat_follower.onset(t, pitch, velocity)
         if self.responder.responding:
@@ -342,6 +348,17 @@ class Band:
         self.last_note = t
         self.accompaniment.dynamics.hear(velocity, t)
         self.melody.note_on(pitch, velocity, t)
+
+    def new_tune(self) -> None:
+        """A new tune starts (a program change, or ``new_tune_after`` seconds with no
+        note from either side): the parts' tune memories start empty; the Markov model
+        keeps what it learned of the player during the gig."""
+        self.accompaniment.new_tune()
+        self.responder.new_tune()
+
+    def _sounds_until(self, t: float) -> None:
+        if self.sounding_until is None or t > self.sounding_until:
+            self.sounding_until = t
 
     def _grid(self, note: LiveNote) -> GridNote:
         onset = self.clock.tick_at(note.onset)
@@ -398,6 +415,9 @@ class Band:
                     self._stop_clock_out(now)
             if not self._holding:
                 events += self.accompaniment.plan(now, clock)
+        for event in events:
+            if event.part in SOUNDING_PARTS:
+                self._sounds_until(event.due)
         events += self._clock_out(now)
         return events
 

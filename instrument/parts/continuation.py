@@ -15,9 +15,9 @@ learns each of the player's notes for the rest of the gig, and the copy model
 tune; when the neural step's result is taken (or found late), the three predictions are
 mixed by how long the current run matches what the player played before, on the engine
 thread, so responses quote and vary the player's own motifs. Neither learns from the
-instrument's own notes. A new tune (:meth:`Responder.new_tune`: a program change, or
-``new_tune_after`` seconds with no note from either side) empties the copy model; what
-the Markov model learned stays for the gig.
+instrument's own notes. A new tune (:meth:`Responder.new_tune`, called by the Band on a
+program change or after a long silence) empties the copy model; what the Markov model
+learned stays for the gig.
 
 Engine thread only.
 """
@@ -58,7 +58,6 @@ class ResponseSettings:
     learn: bool = True
     lookahead: float = 0.02  # seconds before a note is due that it is decided
     safety: float = 0.005  # the model's result must be in this long before the lookahead ends
-    new_tune_after: float = 30.0  # seconds with no note from either side: a new tune
 
 
 def scale_of(histogram: np.ndarray) -> frozenset[int] | None:
@@ -90,7 +89,6 @@ class Responder:
         self.neural = neural
         self.memory = memory
         self.weights = weights
-        self._last_sound: float | None = None  # clock time the latest committed note ended
         self.runner = runner
         self.settings = settings
         self.sampling = sampling
@@ -129,7 +127,6 @@ class Responder:
 
     def _commit(self, note: GridNote, clock: BeatClock) -> None:
         meter = clock.meter
-        self._last_sound = clock.time_of_tick(note.onset + note.duration)
         if self.memory is not None:
             self.memory.follow(note, meter)
         self._markov_dist = self.markov.step(note, meter)
@@ -139,9 +136,6 @@ class Responder:
 
     def hear(self, note: GridNote, clock: BeatClock) -> None:
         """A melody note of the player, complete (its duration known)."""
-        if self._last_sound is not None and clock.time_of_tick(note.onset) - self._last_sound \
-                >= self.settings.new_tune_after:
-            self.new_tune()
         if self.settings.learn and self.call:
             self.markov.learn_next(note, clock.meter)
         if self.settings.learn and self.memory is not None:

@@ -62,11 +62,26 @@ def test_a_long_silence_starts_a_new_tune():
     assert first[0] > 0 and first[1] > 0
     silent_from = max(e.due for e in out.events)  # the answer and the chords are over
     assert silent_from < end * BEAT + 19.0
-    gap = max(band.accompaniment.settings.new_tune_after,
-              band.responder.settings.new_tune_after) + 1.0
+    gap = band.settings.new_tune_after + 1.0
     again = (silent_from + gap) / BEAT
     play_phrase(engine, again, times=1)
     engine.advance_to((again + 4) * BEAT)
     beats, notes = learned(band)
     assert 0 < notes <= len(PHRASE)  # only the new tune's notes so far
     assert 0 < beats <= 6  # the beats since the new tune began
+
+
+def test_a_pause_shorter_than_a_new_tunes_keeps_the_tune():
+    engine, band, out = rig("accompany+continue")
+    end = play_phrase(engine, 0)
+    engine.advance_to(end * BEAT + 20.0)
+    before = learned(band)
+    silent_from = max(e.due for e in out.events)
+    # The pause counts from the last note of either side (the answer and the chords end
+    # after the player's last note), and is shorter than a new tune's.
+    again = (silent_from + band.settings.new_tune_after - 2.0) / BEAT
+    assert again * BEAT - end * BEAT > 2.0
+    play_phrase(engine, again, times=1)
+    engine.advance_to((again + 4) * BEAT)
+    beats, notes = learned(band)
+    assert notes > before[1] and beats > before[0]
