@@ -4,10 +4,16 @@ The JACK server runs as on stage (``-R``: real-time, asynchronous; dummy backend
 each period size asked. Rounds alternate: ``jack_midisine`` (JACK's example C thru
 synth: the floor of the machine) alone, then ``instrument run`` in accompany+continue,
 each played the same melody by the test controller for the same time, several times
-over, so a noisy hour of the machine weighs on both alike. xruns are counted by an
-observer client (no process callback, so no work in the graph) over the playing time
-only; for the instrument, its own report adds how late its callback was entered (the
-JACK thread waiting for the GIL shows there).
+over, so a noisy hour of the machine weighs on both alike. The instrument runs in each
+layout asked (``LAYOUTS``): "two processes" (the default: the engine in a process of its
+own) and "one process" (``audio.engine_process = false``: the engine beside the audio
+callback, as before the split), one round of each per round of ``jack_midisine``.
+xruns are counted by an observer client (no process callback, so no work in the graph)
+over the playing time only; for the instrument, its own report adds how late its
+callback was entered (the JACK thread waiting for the GIL shows there).
+
+``python -m instrument.bench.xruns --periods 64 128 --rounds 3 --seconds 30`` runs it
+alone and prints JSON.
 """
 
 from __future__ import annotations
@@ -82,10 +88,15 @@ def _midisine_round(server: jackd.JackServer, performance: Performance, seconds:
         proc.wait(timeout=5)
 
 
+#: Layout name -> the config line that selects it.
+LAYOUTS = {"two processes": "engine_process = true", "one process": "engine_process = false"}
+
+
 def _instrument_round(server: jackd.JackServer, work: Path, performance: Performance,
-                      seconds: float, counter: XrunCounter) -> Round:
+                      seconds: float, counter: XrunCounter,
+                      layout: str = "two processes") -> Round:
     config = work / "xruns.toml"
-    config.write_text(soak.CONFIG)
+    config.write_text(soak.CONFIG + f"[audio]\n{LAYOUTS[layout]}\n")
     controller = Controller("controller")
     inst = InstrumentProcess(server, work, "--midi-in", "controller", "--config", str(config))
     try:
@@ -97,14 +108,17 @@ def _instrument_round(server: jackd.JackServer, work: Path, performance: Perform
         elapsed, xruns = time.monotonic() - t0, counter.count - before
         inst.terminate(timeout=20)
         report = soak.parse_report(inst.log)
-        return Round("instrument", elapsed, xruns, report.get("callback_start_ms", {}))
+        return Round(f"instrument ({layout})", elapsed, xruns,
+                     report.get("callback_start_ms", {}))
     finally:
         inst.kill()
         controller.close()
 
 
-def compare(work: Path, melody: Path, period: int, rounds: int, seconds: float) -> dict:
-    """``rounds`` interleaved pairs of rounds at ``period`` frames (see module doc)."""
+def compare(work: Path, melody: Path, period: int, rounds: int, seconds: float,
+            layouts: tuple[str, ...] = ("two processes",)) -> dict:
+    """``rounds`` interleaved rounds at ``period`` frames: ``jack_midisine``, then the
+    instrument in each of ``layouts`` (see module doc)."""
     if shutil.which("jack_midisine") is None:
         return {"period": period, "error": "jack_midisine is not installed"}
     performance = read_performance(melody)
@@ -116,7 +130,9 @@ def compare(work: Path, melody: Path, period: int, rounds: int, seconds: float) 
             try:
                 for _ in range(rounds):
                     runs.append(_midisine_round(server, performance, seconds, counter))
-                    runs.append(_instrument_round(server, work, performance, seconds, counter))
+                    for layout in layouts:
+                        runs.append(_instrument_round(server, work, performance, seconds,
+                                                      counter, layout))
             finally:
                 counter.close()
     finally:
@@ -125,12 +141,42 @@ def compare(work: Path, melody: Path, period: int, rounds: int, seconds: float) 
     def per_minute(client: str) -> list[float]:
         return [round(r.per_minute, 2) for r in runs if r.client == client]
 
-    return {
+    result: dict = {
         "period": period, "seconds_per_round": seconds, "rounds": rounds,
         "jack": "dummy backend, -R (real-time, asynchronous)",
         "jack_midisine_xruns_per_minute": per_minute("jack_midisine"),
-        "instrument_xruns_per_minute": per_minute("instrument"),
-        "instrument_callback_entered_after_ms": [
-            r.callback_start_ms for r in runs if r.client == "instrument"
-        ],
     }
+    for layout in layouts:
+        client = f"instrument ({layout})"
+        key = "instrument" if layout == "two processes" else "instrument_one_process"
+        result[f"{key}_xruns_per_minute"] = per_minute(client)
+        result[f"{key}_callback_entered_after_ms"] = [
+            r.callback_start_ms for r in runs if r.client == client
+        ]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import tempfile
+
+    from instrument.bench.suite import DATA
+
+    parser = argparse.ArgumentParser(prog="python -m instrument.bench.xruns",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--periods", type=int, nargs="+", default=[64, 128])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=list(LAYOUTS))
+    parser.add_argument("--melody", type=Path, default=DATA / "reel_4-4.mid")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="instrument-xruns-"))
+    results = [compare(work, args.melody, period, args.rounds, args.seconds,
+                       tuple(args.layouts)) for period in args.periods]
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config.tempo.meter = str(performance.meter)
     config.continuation.max_beats = min(config.continuation.max_beats, demo.ANSWER_BEATS)
     try:
+        # One process: the demo plays into the engine's input queue itself.
         session = Session(config)
     except (SetupError, AudioUnavailable, MidiUnavailable) as exc:
         log.error("cannot start: %s", exc)

@@ -32,10 +32,10 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(config.log_level)
     from instrument.audio.server import AudioUnavailable
     from instrument.midi.rtmidi_io import MidiUnavailable
-    from instrument.session import Session, SetupError  # pyo loads here, not for --help
+    from instrument.session import SetupError, create  # pyo loads here, not for --help
 
     try:
-        session = Session(config)
+        session = create(config)  # two processes with audio and MIDI on JACK
     except (SetupError, AudioUnavailable, MidiUnavailable) as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -2,9 +2,14 @@
 
 ``JackCycle`` is called by JACK once per period (``JackHost`` registers it); each cycle:
 
+0. applies the engine's plans that arrived (``PlanSource.apply``): with the engine in a
+   process of its own, ``remote.PlanReader`` moves planned notes, MIDI out messages and
+   sound controls from the shared ring into ``PlannedNotes`` and ``MidiOutQueue``; in
+   one process the engine writes those directly and this is ``NO_PLANS``;
 1. reads the MIDI that arrived at ``midi_in`` (at most ``MAX_INPUT_EVENTS_PER_CYCLE``;
    more are dropped and counted), stamps each event with its own frame, writes it to
-   the engine's ``InputRing`` and, with audio on JACK, plays the player's note on its own
+   the engine's ``InputRing`` (or ``remote.InputWriter``: the same ``write`` into the
+   shared ring the engine process reads) and, with audio on JACK, plays the player's note on its own
    sample in this very cycle (thru); wakes the engine once if anything arrived;
 2. runs the audio stage: the player's notes that other threads queued (ALSA MIDI in,
    the demo), the planned notes due in this block (``PlannedNotes``), then pyo's manual
@@ -31,7 +36,6 @@ import jack
 import numpy as np
 
 from instrument.realtime.histogram import TimingHistogram
-from instrument.realtime.input_ring import InputRing
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import BlockTimer, PlannedNotes
 from instrument.realtime.thru import ThruPlayer
@@ -40,6 +44,30 @@ from instrument.realtime.wakeup import Wakeup
 #: Incoming MIDI events handled per cycle; more are dropped and counted (a flood must
 #: not make the audio late).
 MAX_INPUT_EVENTS_PER_CYCLE = 256
+
+
+class InputSink(Protocol):
+    """Where the cycle writes the player's MIDI: ``InputRing`` or ``remote.InputWriter``."""
+
+    complete_until: float
+
+    def write(self, data: Sequence[int], time: float) -> bool: ...
+
+
+class PlanSource(Protocol):
+    """Plans from an engine in another process, applied at the start of each cycle."""
+
+    def apply(self) -> None: ...
+
+
+class _NoPlans:
+    """One process: the engine hands its plans to the queues itself."""
+
+    def apply(self) -> None:
+        return None
+
+
+NO_PLANS: PlanSource = _NoPlans()
 
 
 class AudioStage(Protocol):
@@ -107,10 +135,11 @@ class JackCycle:
         client: jack.Client,
         midi_in: jack.OwnMidiPort,
         midi_out: jack.OwnMidiPort,
-        inputs: InputRing,
+        inputs: InputSink,
         wakeup: Wakeup,
         audio: AudioStage,
         outgoing: MidiOutQueue,
+        plans: PlanSource = NO_PLANS,
     ) -> None:
         self._client = client
         self._rate = float(client.samplerate)
@@ -120,6 +149,7 @@ class JackCycle:
         self._wakeup = wakeup
         self._audio = audio
         self._outgoing = outgoing
+        self._plans = plans
         self.cycles = 0
         self.errors = 0
         self.last_error = ""
@@ -140,6 +170,7 @@ class JackCycle:
         self.cycles += 1
         audio = self._audio
         try:
+            self._plans.apply()
             inputs = self._inputs
             count = 0
             arrived = False

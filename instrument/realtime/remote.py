@@ -80,7 +80,11 @@ class PlanWriter:
                     event.velocity)
 
     def cancel(self, part: str, now: float) -> None:
-        self._write(CANCEL, self._frame(now), _PART_ID[part])
+        """Only the parts with a synth: the engine cancels MIDI clock out too, which
+        has nothing on the synth to cancel."""
+        part_id = _PART_ID.get(part)
+        if part_id is not None:
+            self._write(CANCEL, self._frame(now), part_id)
 
     def panic(self) -> None:
         self._write(PANIC)

@@ -80,6 +80,8 @@ def test_planned_notes_cancel_and_panic_cross_with_their_frames(audio):
     # cancel: the part's later notes are dropped, its sounding ones released
     audio.writer.schedule(SynthEvent(20 * PERIOD, "continuation", 74, 90))
     audio.writer.cancel("continuation", audio.frame / RATE)
+    audio.writer.cancel("clock", audio.frame / RATE)  # no synth: nothing to cancel
+    assert len(audio.reader) == 2
     for _ in range(20):
         audio.cycle()
     assert audio.synths["continuation"].sounding() == []

@@ -1,0 +1,424 @@
+"""The sound side of a running instrument: audio, thru, MIDI in and out, the JACK client.
+
+A ``SoundSide`` builds, from a ``Config`` and its resolved ``Plan``: the JACK client and
+its ports (when JACK is used), pyo and the part synths (``SoundSystem``), the player's
+thru (``ThruPlayer``), MIDI in and out (JACK ports, or ALSA through rtmidi) and the
+real-time cycle that drives them (``instrument.realtime``), and the hotplug watcher
+that keeps MIDI wired. It is used in both layouts of ``instrument.session``:
+
+- one process (``Session``): the engine, in the same process, hands its plans straight
+  to ``sound.planned`` and ``sound.outgoing``, and reads the cycle's input ring through
+  the ``InputQueue``;
+- the audio process of two (``AudioHost``): the plans arrive through a shared-memory
+  ring that the cycle applies first thing (``remote.PlanReader``), and the cycle writes
+  the player's input to a ring the engine process reads (``remote.InputWriter``),
+  waking it through a shared eventfd. ``EngineLinks`` carries those.
+
+Its counters (``stats()``) are one dict; the engine process gets the same dict from
+the shared stats block (``publish`` / ``stats_from_shared``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from instrument.audio import server as audio_server
+from instrument.audio.sound import SoundSystem
+from instrument.clock import Clock, LiveClock
+from instrument.config import Config
+from instrument.jack_host import JackHost, JackPorts
+from instrument.midi import messages as mm
+from instrument.midi import rtmidi_io
+from instrument.midi.hotplug import HotplugWatcher
+from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
+from instrument.midi.router import InputQueue, MidiThreadInput
+from instrument.names import Part
+from instrument.realtime.cycle import (
+    NO_PLANS,
+    AudioStage,
+    JackCycle,
+    NoAudio,
+    PlanSource,
+    PyoBlock,
+    PyoStage,
+)
+from instrument.realtime.histogram import TimingHistogram
+from instrument.realtime.midi_out import MidiOutQueue
+from instrument.realtime.planned import BlockTimer
+from instrument.realtime.remote import InputWriter, PlanReader
+from instrument.realtime.shared_ring import SharedRing
+from instrument.realtime.shared_stats import SharedStats
+from instrument.realtime.thru import ThruPlayer
+from instrument.realtime.wakeup import Wakeup
+from instrument.recording import session_path
+
+log = logging.getLogger("instrument.session")
+
+#: The parts the instrument plays itself (silenced when its engine process dies).
+INSTRUMENT_PARTS = (Part.ACCOMPANIMENT, Part.CONTINUATION)
+
+
+class SetupError(RuntimeError):
+    """The instrument cannot start as configured (the message says why and what to do)."""
+
+
+@dataclass
+class EngineLinks:
+    """What connects the audio process to the engine process (see the module doc)."""
+
+    plans: SharedRing  # engine -> audio, read in the cycle
+    inputs: SharedRing  # audio -> engine, written in the cycle
+    wakeup: Wakeup  # shared: the cycle wakes the engine process's engine thread
+    stats: SharedStats
+
+    @classmethod
+    def create(cls) -> EngineLinks:
+        return cls(SharedRing.create(prefix="instrument-plans"),
+                   SharedRing.create(prefix="instrument-inputs"),
+                   Wakeup(shared=True), SharedStats.create())
+
+    def close(self) -> None:
+        for thing in (self.plans, self.inputs, self.stats, self.wakeup):
+            thing.close()
+
+
+class SoundSide:
+    """Audio, thru and MIDI, built and started in order (see the module docstring)."""
+
+    def __init__(self, config: Config, plan, queue: InputQueue,
+                 links: EngineLinks | None = None) -> None:
+        self.config = config
+        self.plan = plan
+        self.queue = queue
+        self.links = links
+        self.clock: Clock = LiveClock()
+        self.host: JackHost | None = None
+        self.cycle: JackCycle | None = None
+        self.server = None
+        self.paced: audio_server.PacedServer | None = None
+        self.watcher: HotplugWatcher | None = None
+        self.sender = None
+        self.outgoing: MidiOutQueue | None = None
+        self.inputs: list = []
+        self.input_writer: InputWriter | None = None
+        self._closers: list[tuple[str, object]] = []
+        self.rate, self.block = config.audio.rate, config.audio.buffer
+        self.recording_path = session_path(config.recordings_dir(), time.time())
+
+    # -- start -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """JACK client and ports first (connectable at once, silent), then pyo, the
+        synths, MIDI and the real-time cycle: from here on thru plays."""
+        cfg = self.config
+        ports: JackPorts | None = None
+        if self.plan.embedded is not None:
+            try:
+                self.plan.embedded.start()
+            except RuntimeError as exc:
+                raise SetupError(str(exc)) from None
+        if self.plan.audio == "jack" or self.plan.midi_api == "jack":
+            self.host = JackHost(cfg.audio.jack_client)
+            self.clock = self.host.clock
+            ports = self.host.open_ports(with_audio=self.plan.audio == "jack")
+            if self.plan.audio == "jack":
+                self.rate, self.block = self._adopt_jack_settings(self.host)
+        rate, block = self.rate, self.block
+        log.info("starting: %s; %d Hz, %d frames", self.plan.describe(cfg), rate, block)
+        self.server = audio_server.boot(
+            audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
+        )
+        self.sound = SoundSystem(cfg.synth, rate, block)
+        self.planned = self.sound.planned
+        self.thru = ThruPlayer(
+            self.sound.synths[Part.PLAYER], cfg.midi.input_channel,
+            on_panic=self.planned.silence_all,
+        )
+        self.inputs, self.sender, self.outgoing = self._open_midi(ports)
+        self._start_audio(rate, block, ports)
+
+    def start_hotplug(self) -> None:
+        """Keep the controller and MIDI out wired (after the engine is up)."""
+        self.watcher = HotplugWatcher([*self.inputs, self.sender],
+                                      self.config.midi.hotplug_interval)
+        self.watcher.start()
+        for handler in self.inputs:
+            if getattr(handler, "connected_to", "") is None:
+                log.info("no controller yet: %s", handler.describe_wait())
+
+    def _adopt_jack_settings(self, host: JackHost) -> tuple[int, int]:
+        cfg = self.config
+        if (host.rate, host.period) != (cfg.audio.rate, cfg.audio.buffer):
+            log.info(
+                "the JACK server runs at %d Hz / %d frames; using those (config asks %d / %d)",
+                host.rate, host.period, cfg.audio.rate, cfg.audio.buffer,
+            )
+        return host.rate, host.period
+
+    def _open_midi(self, ports: JackPorts | None) -> tuple[list, object, MidiOutQueue]:
+        """MIDI inputs (for hotplug polling), the MIDI out sender and its queue."""
+        cfg = self.config
+        if self.plan.midi_api == "jack":
+            host = self.host
+            assert host is not None and ports is not None
+            midi_in = JackMidiInput(
+                host.graph, host.port("midi_in"), cfg.midi.input, (host.name + ":",)
+            )
+            sender = JackMidiSender(host.graph, host.port("midi_out"), cfg.midi.output)
+            return [midi_in], sender, sender.queue
+        assert self.links is None, "two processes only with MIDI on JACK"
+        client = cfg.audio.jack_client
+
+        def deliver() -> MidiThreadInput:  # one ring per rtmidi callback thread
+            return MidiThreadInput(self.queue.ring(), self.queue.wakeup, self.clock.now, self.thru)
+
+        inputs: list = [rtmidi_io.RtMidiInput("alsa", client, cfg.midi.input, deliver())]
+        if cfg.midi.virtual_ports:
+            inputs.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver()))
+        rt_sender = rtmidi_io.RtMidiOutput(
+            "alsa", client, cfg.midi.output, self.clock.now, virtual=cfg.midi.virtual_ports
+        )
+        rt_sender.start()
+        self._closers.extend(("MIDI input", handler) for handler in inputs)
+        self._closers.append(("MIDI output", rt_sender))
+        return inputs, rt_sender, rt_sender.queue
+
+    def _start_audio(self, rate: int, block: int, ports: JackPorts | None) -> None:
+        cfg = self.config
+        planned = self.planned
+        stage: AudioStage
+        if self.plan.audio == "jack":
+            assert ports is not None
+            self.server.start()
+            stage = PyoStage(
+                self.thru, planned, audio_server.ManualRenderer(self.server, block),
+                ports.audio_out,
+            )
+        else:
+            stage = NoAudio(self.thru)
+            timer = BlockTimer(block / rate, self.clock.now)
+            self.server.setCallback(PyoBlock(self.thru, planned, timer))
+        host = self.host
+        if host is not None:
+            assert ports is not None
+            # With ALSA MIDI the cycle's own MIDI out stays empty.
+            outgoing = self.outgoing if self.plan.midi_api == "jack" else MidiOutQueue()
+            links = self.links
+            plans: PlanSource = NO_PLANS
+            if links is None:
+                inputs, wakeup = self.queue.ring(), self.queue.wakeup
+            else:
+                assert outgoing is self.outgoing
+                self.input_writer = inputs = InputWriter(links.inputs, float(rate))
+                wakeup = links.wakeup
+                plans = PlanReader(links.plans, float(rate), planned, outgoing, self.thru,
+                                   self.sound.set_volume)
+            self.cycle = JackCycle(host.client, ports.midi_in, ports.midi_out, inputs,
+                                   wakeup, stage, outgoing, plans)
+            host.run(self.cycle)
+        if self.plan.audio == "offline":
+            wav = Path(cfg.audio.wav) if cfg.audio.wav else self.recording_path.with_suffix(".wav")
+            self.paced = audio_server.PacedServer(self.server, rate, block, wav)
+            self.paced.start()
+            log.info("no sound card: writing audio to %s", wav)
+        elif self.plan.audio == "portaudio":
+            self.server.start()
+        if self.plan.audio == "jack" and cfg.audio.connect_outputs:
+            assert host is not None
+            for i, dest in enumerate(host.graph.physical_playback()[:2]):
+                host.graph.connect(host.port(f"out_{i + 1}"), dest)
+
+    # -- running -----------------------------------------------------------------------
+
+    @property
+    def server_lost(self) -> bool:
+        return self.host is not None and self.host.graph.server_lost.is_set()
+
+    @property
+    def audio_cycles(self) -> int:
+        return self.cycle.cycles if self.cycle is not None else self.planned.blocks
+
+    def midi_in_name(self) -> str | None:
+        return next(
+            (h.connected_to for h in self.inputs if getattr(h, "connected_to", None)), None
+        )
+
+    def midi_out_name(self) -> str | None:
+        return getattr(self.sender, "connected_to", None)
+
+    def dead(self) -> list[str]:
+        return [] if getattr(self.sender, "alive", True) else ["MIDI out"]
+
+    def audio_info(self) -> dict:
+        return {"backend": str(self.plan.audio), "rate": self.rate, "buffer": self.block}
+
+    def stats(self) -> dict:
+        """The sound side's counters (any thread; cheap)."""
+        host, cycle, outgoing = self.host, self.cycle, self.outgoing
+        source = self.input_writer
+        if source is not None:
+            received = source.received
+            from instrument.realtime.input_ring import DROP_REASONS
+            dropped = {r: n for r, n in zip(DROP_REASONS, source.dropped_counts, strict=True)
+                       if n}
+        else:
+            received, dropped = self.queue.received, dict(self.queue.dropped)
+        return {
+            "input_received": received,
+            "input_dropped": dropped,
+            "input_overflow": cycle.input_overflow if cycle else 0,
+            "thru_overflowed": self.thru.overflowed,
+            "voices_dropped": sum(s.dropped for s in self.sound.synths.values()),
+            "late_events": self.planned.late_events,
+            "max_lateness": max(self.planned.max_lateness,
+                                outgoing.max_late if outgoing else 0.0),
+            "late_midi_out": outgoing.late if outgoing else 0,
+            "midi_out_deferred": outgoing.deferred if outgoing else 0,
+            "midi_out_dropped": outgoing.dropped if outgoing else 0,
+            "xruns": host.graph.xruns if host else 0,
+            "cycles": cycle.cycles if cycle else 0,
+            "callback_ms": cycle.cycle_times.summary_ms() if cycle else {},
+            "callback_start_ms": cycle.start_delays.summary_ms() if cycle else {},
+            "callback_overruns": cycle.overruns if cycle else 0,
+            "callback_errors": cycle.errors if cycle else 0,
+            "last_callback_error": cycle.last_error if cycle else "",
+        }
+
+    def report(self, previous: tuple) -> tuple:
+        """Log the input and output trouble counters when they changed."""
+        s = self.stats()
+        key = (
+            sum(s["input_dropped"].values()), s["input_overflow"], s["thru_overflowed"],
+            s["voices_dropped"], s["callback_errors"], s["midi_out_dropped"],
+        )
+        if key != previous and any(key):
+            log.warning(
+                "input: %d received; dropped %s; over the per-cycle limit %d; "
+                "thru overflow %d; notes without a free voice %d; callback errors %d; "
+                "stale MIDI out dropped %d",
+                s["input_received"], s["input_dropped"] or "none", s["input_overflow"],
+                s["thru_overflowed"], s["voices_dropped"], s["callback_errors"],
+                s["midi_out_dropped"],
+            )
+            if s["last_callback_error"]:
+                log.error("last error in the JACK callback: %s", s["last_callback_error"])
+        return key
+
+    def publish(self, stats: SharedStats) -> None:
+        """Main thread: the counters, for the engine process (``stats_from_shared``)."""
+        cycle, outgoing, host = self.cycle, self.outgoing, self.host
+        s = stats.set
+        s("host_pid", os.getpid())
+        s("rate", self.rate)
+        s("period", self.block)
+        if cycle is not None:
+            s("cycles", cycle.cycles)
+            s("callback_errors", cycle.errors)
+            s("input_overflow", cycle.input_overflow)
+            s("overruns", cycle.overruns)
+            stats.set_histogram("callback", cycle.cycle_times)
+            stats.set_histogram("callback_start", cycle.start_delays)
+            stats.set_text("last_callback_error", cycle.last_error)
+        if host is not None:
+            s("xruns", host.graph.xruns)
+            s("server_lost", int(host.graph.server_lost.is_set()))
+        s("late_events", self.planned.late_events)
+        s("max_lateness_us", round(1e6 * self.planned.max_lateness))
+        s("planned_pending", len(self.planned))
+        if outgoing is not None:
+            s("midi_sent", outgoing.sent)
+            s("midi_late", outgoing.late)
+            s("midi_deferred", outgoing.deferred)
+            s("midi_dropped", outgoing.dropped)
+            s("midi_max_late_us", round(1e6 * outgoing.max_late))
+            s("midi_pending", len(outgoing))
+        s("thru_overflowed", self.thru.overflowed)
+        s("voices_dropped", sum(v.dropped for v in self.sound.synths.values()))
+        if self.input_writer is not None:
+            self.input_writer.publish(stats)
+        if self.links is not None:
+            s("plans_refused", self.links.plans.refused)
+        stats.set_text("midi_in", self.midi_in_name())
+        stats.set_text("midi_out", self.midi_out_name())
+        stats.add("publishes")
+
+    def silence_instrument_parts(self, now: float) -> None:
+        """The engine process died (main thread, once the plans it left were applied):
+        the instrument's own parts stop sounding and MIDI out gets all notes off and all
+        sound off on their channels. The player's thru keeps playing."""
+        for part in INSTRUMENT_PARTS:
+            self.planned.cancel(part, float("-inf"))
+        outgoing = self.outgoing
+        if outgoing is None:
+            return
+        channels = self.config.midi.channels()
+        outgoing.drop_channel(0, now)  # MIDI clock
+        for channel in sorted({channels[p] for p in INSTRUMENT_PARTS if p in channels}):
+            outgoing.drop_channel(channel, float("-inf"))
+            status = mm.CONTROL_CHANGE | (channel - 1)
+            outgoing.send((status, mm.CC_ALL_NOTES_OFF, 0))
+            outgoing.send((status, mm.CC_ALL_SOUND_OFF, 0))
+
+    # -- stop --------------------------------------------------------------------------
+
+    def stop_hotplug(self) -> None:
+        if self.watcher is not None:
+            _safely("hotplug", self.watcher.stop)
+
+    def close(self) -> None:
+        """After the engine stopped: close MIDI, JACK and pyo in reverse order."""
+        for name, handler in self._closers:
+            _safely(name, handler.close)
+        if self.host is not None:
+            _safely("JACK", self.host.deactivate)
+        if self.paced is not None:
+            _safely("audio", self.paced.stop)
+        elif self.server is not None:
+            _safely("audio", self.server.stop)
+        if self.host is not None:
+            _safely("JACK", self.host.close)
+        if self.plan.embedded is not None:
+            _safely("its JACK server", self.plan.embedded.stop)
+
+
+def stats_from_shared(stats: SharedStats) -> dict:
+    """The engine process's view of ``SoundSide.stats()``: the same keys, as the audio
+    process last published them."""
+    from instrument.realtime.input_ring import DROP_REASONS
+    from instrument.realtime.remote import _STAT_OF_REASON
+
+    g = stats.get
+    dropped = {r: g(name) for r, name in zip(DROP_REASONS, _STAT_OF_REASON, strict=True)
+               if g(name)}
+    callback: TimingHistogram = stats.histogram("callback")
+    start: TimingHistogram = stats.histogram("callback_start")
+    return {
+        "input_received": g("input_received"),
+        "input_dropped": dropped,
+        "input_overflow": g("input_overflow"),
+        "thru_overflowed": g("thru_overflowed"),
+        "voices_dropped": g("voices_dropped"),
+        "late_events": g("late_events"),
+        "max_lateness": max(g("max_lateness_us"), g("midi_max_late_us")) / 1e6,
+        "late_midi_out": g("midi_late"),
+        "midi_out_deferred": g("midi_deferred"),
+        "midi_out_dropped": g("midi_dropped"),
+        "xruns": g("xruns"),
+        "cycles": g("cycles"),
+        "callback_ms": callback.summary_ms() if callback.count else {},
+        "callback_start_ms": start.summary_ms() if start.count else {},
+        "callback_overruns": g("overruns"),
+        "callback_errors": g("callback_errors"),
+        "last_callback_error": stats.text("last_callback_error") or "",
+    }
+
+
+def _safely(name: str, action) -> None:
+    try:
+        action()
+    except Exception:
+        log.exception("error while stopping %s", name)

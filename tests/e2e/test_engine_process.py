@@ -1,0 +1,96 @@
+"""End to end on JACK: the engine runs in a process of its own, and its death is survived.
+
+`instrument run` (audio and MIDI on JACK) is two processes: the audio process with the
+JACK client, and the engine process with the models and the Band. The engine process is
+killed with SIGKILL while the accompaniment holds a chord: MIDI out gets all notes off
+and all sound off on the accompaniment's channel, the instrument's sound stops, the
+player's own notes still sound, and the engine comes back and accompanies again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from instrument.bench.rig import playing
+from tests.faults.support import play, sounds_at, wait_frames
+from tests.support.analysis import rms
+
+pytestmark = [pytest.mark.jack, pytest.mark.e2e]
+
+BPM = 120
+ACCOMPANIMENT_CHANNEL = 2  # the default midi.accompaniment_channel
+CONFIG = (
+    'mode = "accompany"\n[tempo]\nbpm = 120\nsource = "internal"\nsend_clock = false\n'
+    '[synth]\naccompaniment_patch = "organ"\n'
+)
+MELODY = [67, 69, 71, 72, 74, 72, 71, 69, 67, 66, 67, 69, 71, 67, 62, 67]
+
+
+def accompaniment_notes(tap, since: int = 0) -> list[tuple[int, int, bool]]:
+    out = []
+    for frame, d in list(tap.midi["midi_out"]):
+        if (frame >= since and len(d) == 3 and d[0] & 0xF0 in (0x80, 0x90)
+                and (d[0] & 0x0F) + 1 == ACCOMPANIMENT_CHANNEL):
+            out.append((frame, d[1], d[0] & 0xF0 == 0x90 and d[2] > 0))
+    return out
+
+
+def held(notes: list[tuple[int, int, bool]]) -> set[int]:
+    sounding: set[int] = set()
+    for _, pitch, on in notes:
+        (sounding.add if on else sounding.discard)(pitch)
+    return sounding
+
+
+def play_until_a_chord_is_held(controller, tap, timeout: float = 20.0) -> None:
+    frames = int(60 / BPM * 0.5 * tap.rate)
+    deadline = time.monotonic() + timeout
+    i = 0
+    while time.monotonic() < deadline:
+        pitch = MELODY[i % len(MELODY)]
+        controller.note_on(pitch, 90)
+        tap.wait_frames(int(frames * 0.8))
+        controller.note_off(pitch)
+        tap.wait_frames(frames - int(frames * 0.8))
+        i += 1
+        if i >= 8 and held(accompaniment_notes(tap)):
+            return
+    raise AssertionError(f"no accompaniment chord held: {accompaniment_notes(tap)}")
+
+
+def test_the_engine_process_killed_mid_chord_silences_its_parts_keeps_thru_and_comes_back(
+    jack_server, tmp_path
+):
+    with playing(jack_server, tmp_path, CONFIG) as rig:
+        controller, tap, inst = rig.controller, rig.tap, rig.instrument
+        pid = int(inst.wait_for(r"the engine runs in process (\d+)").group(1))
+        play_until_a_chord_is_held(controller, tap)
+        chord = held(accompaniment_notes(tap))
+        killed = tap.now_frame()
+        os.kill(pid, signal.SIGKILL)
+        inst.wait_for(rf"the engine process {pid} died \(killed by SIGKILL\)", timeout=5)
+        wait_frames(tap, int(0.6 * tap.rate))
+
+        # MIDI out: all notes off and all sound off on the accompaniment's channel.
+        after = [d for f, d in list(tap.midi["midi_out"]) if f >= killed]
+        status = 0xB0 | (ACCOMPANIMENT_CHANNEL - 1)
+        assert bytes((status, 123, 0)) in after and bytes((status, 120, 0)) in after, (
+            chord, after)
+        # The instrument's sound stops (the player played nothing since).
+        quiet = tap.audio(tap.now_frame() - int(0.15 * tap.rate), tap.now_frame())
+        assert rms(quiet) < 1e-3, rms(quiet)
+        # The player's own notes still sound.
+        assert sounds_at(play(tap, controller, 76), 76, tap.rate)
+
+        # The engine comes back and accompanies again.
+        inst.wait_for(r"engine process \d+ is back", timeout=60)
+        back = tap.now_frame()
+        play_until_a_chord_is_held(controller, tap)
+        assert any(on for _, _, on in accompaniment_notes(tap, since=back))
+        assert inst.count(r"engine process \d+ started") == 2
+        assert inst.terminate() == 0, inst.log[-3000:]
+    assert inst.count(r"session: \d+ xruns") == 1  # from the engine that came back
