@@ -79,6 +79,9 @@ class EngineProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "instrument.engine_process", "-"],
             env=env, pass_fds=(links.wakeup.fileno(),), stdin=subprocess.PIPE,
+            # Its own process group: a Ctrl-C reaches this process only, which then
+            # stops the child in order (PR_SET_PDEATHSIG still ties it to this one).
+            process_group=0,
         )
         assert self.process.stdin is not None
         with contextlib.suppress(BrokenPipeError):

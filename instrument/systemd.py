@@ -10,8 +10,11 @@ unit; systemd passes the interval as ``$WATCHDOG_USEC``), ``STATUS=...`` for
 The :class:`Watchdog` pings only while the instrument is really alive: the engine loop
 and the audio callback must both have advanced since the last check, and no thread or
 output may have died (the provider's ``dead`` list: the engine, MIDI out's sender
-thread, the recorder). If any of that fails, the pings stop and systemd kills and
-restarts the service after ``WatchdogSec``.
+thread, the recorder). With the engine in a process of its own, the audio process is
+the one systemd knows: it reads the engine's counters from the shared stats block, and
+the engine process being down (while it is restarted) counts as the engine dead. If any
+of that fails, the pings stop and systemd kills and restarts the service after
+``WatchdogSec``.
 """
 
 from __future__ import annotations
