@@ -286,6 +286,13 @@ class AudioHost:
                 child.kill()
             clean = child.poll() == 0
             child.cleanup()
+        try:
+            self._silence_and_close(clean)
+        finally:
+            self.links.close()
+
+    def _silence_and_close(self, clean: bool) -> None:
+        sound = self.sound_side
         if sound.cycle is not None:
             if not clean:
                 self._release_what_it_left()
@@ -299,8 +306,8 @@ class AudioHost:
                 log.error("MIDI out did not send every note-off before closing")
             time.sleep(0.03)  # let the synth's fast release finish
         sound.close()
-        sound.report(())
-        self.links.close()
+        if sound.cycle is not None:
+            sound.report(())
 
 
 def _safely(name: str, action) -> None:

@@ -77,6 +77,7 @@ class EngineLinks:
 
     @classmethod
     def create(cls) -> EngineLinks:
+        remove_stale_links()
         return cls(SharedRing.create(prefix="instrument-plans"),
                    SharedRing.create(prefix="instrument-inputs"),
                    Wakeup(shared=True), SharedStats.create())
@@ -84,6 +85,25 @@ class EngineLinks:
     def close(self) -> None:
         for thing in (self.plans, self.inputs, self.stats, self.wakeup):
             thing.close()
+
+
+def remove_stale_links() -> None:
+    """Remove the shared-memory files an audio process killed outright (SIGKILL, a
+    power cut of the process) left behind: ``instrument-...-PID-...`` whose PID is gone."""
+    from instrument.realtime.shared_ring import _shm_dir
+
+    for path in _shm_dir().glob("instrument-*-*.*"):
+        if path.suffix not in (".ring", ".stats"):
+            continue
+        pid = next((int(p) for p in path.stem.split("-") if p.isdigit()), None)
+        if pid is None or pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except PermissionError:  # another user's live process
+            pass
 
 
 class SoundSide:
