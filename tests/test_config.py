@@ -113,7 +113,7 @@ def test_keys_that_may_be_unset_are_none_and_names_are_typed(tmp_path):
 
 
 def test_the_renderers_own_tempo_source_is_not_a_config_choice(tmp_path):
-    with pytest.raises(cfg.ConfigError, match="tempo.source must be one of"):
+    with pytest.raises(cfg.ConfigError, match=r"tempo\.source must be one of"):
         cfg.load(write(tmp_path, '[tempo]\nsource = "file"\n'))
 
 
