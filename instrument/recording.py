@@ -330,9 +330,9 @@ class SmfRecorder:
     ) -> None:
         """The clock started (or jumped) at ``start``: from there on, its bar lines are the
         file's. On a bar line (a start: the first note, a count-in), the segment before
-        reaches the file's next bar line exactly then, and the file goes on at the clock's
-        speed (``clock_speed`` beats a second); otherwise the next segments make up the
-        difference."""
+        reaches the file's next bar line exactly then; otherwise the file moves on to the
+        clock's place in the bar within a few milliseconds. Then it goes on at the
+        clock's speed (``clock_speed`` beats a second)."""
         bar = meter.beats_per_bar
         last_time, last_beat, speed = self._anchors[-1]
         reached = last_beat + (start - last_time) * speed
@@ -364,8 +364,18 @@ class SmfRecorder:
             self._anchors[-1] = (start, reached, clock_speed)
             self._offset = reached - clock_beat
         else:
+            # The beat was renumbered (the follower changed its mind about the bar): the
+            # file reaches the clock's place in the bar at once, so that no note falls in
+            # a catching-up stretch.
             self._close(start, meter)
-            self._offset = reached + (clock_beat - reached) % bar - clock_beat
+            _, file_beat, _ = self._anchors[-1]
+            gap = (clock_beat - file_beat) % bar
+            if gap > 1e-9:
+                span = gap / MAX_ALIGN_SPEED
+                self._segment(start, file_beat, start + span, MAX_ALIGN_SPEED, meter,
+                              limit=MAX_ALIGN_SPEED)
+                self._anchors[-1] = (start + span, file_beat + gap, clock_speed)
+            self._offset = file_beat + gap - clock_beat
 
     def _segment(
         self, start: float, beat: float, end: float, speed: float, meter: Meter,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import mido
+import numpy as np
 import pytest
 
 from instrument import recording, smf_file
@@ -229,3 +230,40 @@ def test_the_file_grows_in_place_and_is_readable_after_every_append(tmp_path):
     # 8 KB of events: the file was laid out anew only when a reserve ran out (doubling).
     assert smf.rewrites <= 6 and len(sizes) == smf.rewrites
     assert mido.MidiFile(path).tracks[0].name == "A"
+
+
+@pytest.mark.parametrize("moved_by", [1.0, 3.0, 2.5])
+def test_a_renumbered_beat_keeps_every_note_in_its_place_in_the_bar(tmp_path, moved_by):
+    """The follower changes its mind about the bar (or jumps its phase): the file moves to
+    the clock's new place in the bar at once, so no note lands in a catching-up stretch."""
+    from instrument.beat import BeatClock
+    from instrument.music import Meter
+
+    clock = Clock(0.0)
+    beat = BeatClock(100.0, Meter(4, 4))
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock, beat=beat,
+                      flush_interval=0.1)
+    beat.start(2.0, 0.0)
+    played: list[float] = []  # the clock's beat of each note-on, as the clock said then
+    b = 0.0
+    while clock.t < 14.0:
+        clock.t = round(clock.t + 0.01, 6)
+        if beat.time_at(b) <= clock.t:
+            t = beat.time_at(b)
+            rec.play(TimedEvent(t, "player", (0x90, 60, 90)))
+            rec.play(TimedEvent(t + 0.05, "player", (0x80, 60, 0)))
+            played.append(b)
+            b += 0.5
+            if len(played) == 17:  # renumbered just after the seventeenth eighth
+                beat.place(t + 0.01, beat.beat_at(t + 0.01) + moved_by, 100.0)
+                b = float(np.ceil(2 * beat.beat_at(t + 0.01) - 1e-9)) / 2
+        if round(clock.t * 100) % 10 == 0:
+            rec.flush()
+    rec.close()
+
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    ticks = [n[0] for n in notes(smf.tracks[1]) if n[1] == "note_on"]
+    assert len(ticks) == len(played)
+    for tick, clock_beat in zip(ticks, played, strict=True):
+        off = (tick / 480 - clock_beat + 2) % 4 - 2
+        assert abs(off) <= 2 / 480, (tick, clock_beat)
