@@ -37,13 +37,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 from instrument import systemd
 from instrument.config import Config, to_toml
 from instrument.midi.router import InputQueue
-from instrument.sound_side import EngineLinks, SetupError, SoundSide
+from instrument.sound_side import EngineLinks, SetupError, SoundSide, StopRequests
 
 log = logging.getLogger("instrument.session")
 
@@ -109,15 +108,14 @@ class EngineProcess:
                 self.process.stdin.close()
 
 
-class AudioHost:
+class AudioHost(StopRequests):
     """``instrument run`` as the audio process (see the module docstring). The same
     ``start``, ``wait``, ``request_stop``, ``stop`` and ``exit_code`` as ``Session``."""
 
     def __init__(self, config: Config, plan, links: EngineLinks) -> None:
         self.config = config
         self.plan = plan
-        self.exit_code = 0
-        self.stop_requested = threading.Event()
+        StopRequests.__init__(self)
         self._stopped = False
         self.links = links
         self.sound_side = SoundSide(config, plan, InputQueue(), self.links)
@@ -171,14 +169,6 @@ class AudioHost:
                 and stats.get("engine_pid") == self.child.pid)
 
     # -- running -----------------------------------------------------------------------
-
-    def request_stop(self, code: int = 0, reason: str = "") -> None:
-        """Any thread or a signal handler: ask the main thread to stop."""
-        if reason:
-            log.log(logging.ERROR if code else logging.INFO, "stopping: %s", reason)
-        if code and not self.exit_code:
-            self.exit_code = code
-        self.stop_requested.set()
 
     def wait(self) -> int:
         """Main thread: publish, supervise and report until a stop is requested."""

@@ -35,7 +35,6 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
@@ -48,7 +47,7 @@ from instrument.jack_server import EmbeddedJack
 from instrument.midi import rtmidi_io
 from instrument.midi.router import InputQueue
 from instrument.names import AudioBackend, MidiApi
-from instrument.sound_side import SetupError, SoundSide
+from instrument.sound_side import SetupError, SoundSide, StopRequests
 from instrument.status import StatusServer, socket_path
 
 __all__ = ["Plan", "Session", "SetupError", "create", "resolve", "splits"]
@@ -153,15 +152,14 @@ def create(config: Config):
     return Session(config, plan)
 
 
-class Session:
+class Session(StopRequests):
     """The live instrument in one process. ``start()``, then ``wait()`` until stopped,
     then ``stop()``."""
 
     def __init__(self, config: Config, plan: Plan | None = None) -> None:
         self.config = config
         self.plan = plan if plan is not None else resolve(config)
-        self.exit_code = 0
-        self.stop_requested = threading.Event()
+        StopRequests.__init__(self)
         self._stopped = False
         self.queue = InputQueue()
         self.sound_side = SoundSide(config, self.plan, self.queue)
@@ -222,14 +220,6 @@ class Session:
         systemd.notify_ready()
 
     # -- running -----------------------------------------------------------------------
-
-    def request_stop(self, code: int = 0, reason: str = "") -> None:
-        """Any thread or a signal handler: ask the main thread to stop the session."""
-        if reason:
-            log.log(logging.ERROR if code else logging.INFO, "stopping: %s", reason)
-        if code and not self.exit_code:
-            self.exit_code = code
-        self.stop_requested.set()
 
     def wait(self) -> int:
         """Main thread: block until a stop is requested; report counters meanwhile."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,23 @@ from instrument.realtime.wakeup import Wakeup
 from instrument.recording import session_path
 
 log = logging.getLogger("instrument.session")
+
+
+class StopRequests:
+    """How a running instrument (``Session``, ``AudioHost``) is asked to stop: from any
+    thread or a signal handler; the first non-zero code becomes ``exit_code``."""
+
+    def __init__(self) -> None:
+        self.exit_code = 0
+        self.stop_requested = threading.Event()
+
+    def request_stop(self, code: int = 0, reason: str = "") -> None:
+        """Ask the main thread to stop (it is waiting in ``wait``)."""
+        if reason:
+            log.log(logging.ERROR if code else logging.INFO, "stopping: %s", reason)
+        if code and not self.exit_code:
+            self.exit_code = code
+        self.stop_requested.set()
 
 #: The parts the instrument plays itself (silenced when its engine process dies).
 INSTRUMENT_PARTS = (Part.ACCOMPANIMENT, Part.CONTINUATION)
