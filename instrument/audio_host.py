@@ -42,7 +42,8 @@ import time
 from instrument import systemd
 from instrument.config import Config, to_toml
 from instrument.midi.router import InputQueue
-from instrument.sound_side import EngineLinks, SetupError, SoundSide, StopRequests
+from instrument.sound_side import EngineLinks, SetupError, SoundSide
+from instrument.stopping import StopRequests, stop_safely
 
 log = logging.getLogger("instrument.session")
 
@@ -259,7 +260,7 @@ class AudioHost(StopRequests):
         self._stopped = True
         systemd.notify_stopping()
         if self.watchdog is not None:
-            _safely("watchdog", self.watchdog.stop)
+            stop_safely("watchdog", self.watchdog.stop)
         sound = self.sound_side
         sound.stop_hotplug()
         child = self.child
@@ -298,10 +299,3 @@ class AudioHost(StopRequests):
         sound.close()
         if sound.cycle is not None:
             sound.report(())
-
-
-def _safely(name: str, action) -> None:
-    try:
-        action()
-    except Exception:
-        log.exception("error while stopping %s", name)

@@ -33,6 +33,7 @@ from instrument.realtime.planned import SynthEvent
 from instrument.realtime.remote import PlanWriter
 from instrument.realtime.shared_stats import SharedStats
 from instrument.recording import SmfRecorder
+from instrument.stopping import stop_safely
 
 log = logging.getLogger("instrument.session")
 
@@ -249,14 +250,14 @@ class EngineSide:
         """Stop the engine (it panics: every note it began ends, on the synth, MIDI out
         and in the recording), let MIDI out send it, close the recording."""
         if self.engine is not None:
-            _safely("engine", self.engine.stop)
+            stop_safely("engine", self.engine.stop)
             if self.band is not None and self.band.link is not None:
-                _safely("Ableton Link", self.band.link.stop)
+                stop_safely("Ableton Link", self.band.link.stop)
             if not self.sound.wait_sent(1.0):
                 log.error("MIDI out did not send every note-off before closing")
         time.sleep(0.03)  # let the synth's fast release finish
         if self.recorder is not None:
-            _safely("recording", self.recorder.close)
+            stop_safely("recording", self.recorder.close)
             log.info("recording saved: %s", self.recorder.path)
 
     def summary_line(self, stats: dict) -> str:
@@ -269,13 +270,6 @@ class EngineSide:
             f"planned notes reached the synth late, {stats['late_midi_out']} MIDI out late "
             f"(at most {1000 * stats['max_lateness']:.1f} ms); band {self.band.status()}"
         )
-
-
-def _safely(name: str, action) -> None:
-    try:
-        action()
-    except Exception:
-        log.exception("error while stopping %s", name)
 
 
 __all__: Sequence[str] = ("EngineSide", "LocalSound", "RemoteSound", "SoundControls")

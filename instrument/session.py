@@ -47,8 +47,9 @@ from instrument.jack_server import EmbeddedJack
 from instrument.midi import rtmidi_io
 from instrument.midi.router import InputQueue
 from instrument.names import AudioBackend, MidiApi
-from instrument.sound_side import SetupError, SoundSide, StopRequests
+from instrument.sound_side import SetupError, SoundSide
 from instrument.status import StatusServer, socket_path
+from instrument.stopping import StopRequests, stop_safely
 
 __all__ = ["Plan", "Session", "SetupError", "create", "resolve", "splits"]
 
@@ -123,8 +124,6 @@ def resolve(config: Config) -> Plan:
     else:
         audio, audio_why = audio_server.resolve_without_jack()
     return Plan(audio, audio_why, api, midi_why, embedded)
-
-
 
 
 def splits(config: Config, plan: Plan) -> bool:
@@ -260,9 +259,9 @@ class Session(StopRequests):
         self._stopped = True
         systemd.notify_stopping()
         if self.watchdog is not None:
-            _safely("watchdog", self.watchdog.stop)
+            stop_safely("watchdog", self.watchdog.stop)
         if self.status_server is not None:
-            _safely("status", self.status_server.stop)
+            stop_safely("status", self.status_server.stop)
         self.sound_side.stop_hotplug()
         engine = self.engine_side
         # Whatever reads the clock stops before the JACK client it reads goes away.
@@ -272,10 +271,3 @@ class Session(StopRequests):
         if engine is not None and engine.engine is not None:
             self.sound_side.report(())
             log.info("%s", engine.summary_line(self.sound_side.stats()))
-
-
-def _safely(name: str, action) -> None:
-    try:
-        action()
-    except Exception:
-        log.exception("error while stopping %s", name)

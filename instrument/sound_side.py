@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,25 +55,10 @@ from instrument.realtime.shared_stats import SharedStats
 from instrument.realtime.thru import ThruPlayer
 from instrument.realtime.wakeup import Wakeup
 from instrument.recording import session_path
+from instrument.stopping import stop_safely
 
 log = logging.getLogger("instrument.session")
 
-
-class StopRequests:
-    """How a running instrument (``Session``, ``AudioHost``) is asked to stop: from any
-    thread or a signal handler; the first non-zero code becomes ``exit_code``."""
-
-    def __init__(self) -> None:
-        self.exit_code = 0
-        self.stop_requested = threading.Event()
-
-    def request_stop(self, code: int = 0, reason: str = "") -> None:
-        """Ask the main thread to stop (it is waiting in ``wait``)."""
-        if reason:
-            log.log(logging.ERROR if code else logging.INFO, "stopping: %s", reason)
-        if code and not self.exit_code:
-            self.exit_code = code
-        self.stop_requested.set()
 
 #: The parts the instrument plays itself (silenced when its engine process dies).
 INSTRUMENT_PARTS = (Part.ACCOMPANIMENT, Part.CONTINUATION)
@@ -405,22 +389,22 @@ class SoundSide:
 
     def stop_hotplug(self) -> None:
         if self.watcher is not None:
-            _safely("hotplug", self.watcher.stop)
+            stop_safely("hotplug", self.watcher.stop)
 
     def close(self) -> None:
         """After the engine stopped: close MIDI, JACK and pyo in reverse order."""
         for name, handler in self._closers:
-            _safely(name, handler.close)
+            stop_safely(name, handler.close)
         if self.host is not None:
-            _safely("JACK", self.host.deactivate)
+            stop_safely("JACK", self.host.deactivate)
         if self.paced is not None:
-            _safely("audio", self.paced.stop)
+            stop_safely("audio", self.paced.stop)
         elif self.server is not None:
-            _safely("audio", self.server.stop)
+            stop_safely("audio", self.server.stop)
         if self.host is not None:
-            _safely("JACK", self.host.close)
+            stop_safely("JACK", self.host.close)
         if self.plan.embedded is not None:
-            _safely("its JACK server", self.plan.embedded.stop)
+            stop_safely("its JACK server", self.plan.embedded.stop)
 
 
 def stats_from_shared(stats: SharedStats) -> dict:
@@ -453,10 +437,3 @@ def stats_from_shared(stats: SharedStats) -> dict:
         "callback_errors": g("callback_errors"),
         "last_callback_error": stats.text("last_callback_error") or "",
     }
-
-
-def _safely(name: str, action) -> None:
-    try:
-        action()
-    except Exception:
-        log.exception("error while stopping %s", name)
