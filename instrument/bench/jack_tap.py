@@ -134,13 +134,18 @@ class Controller:
         self._command(plug=True)
 
     def close(self) -> None:
+        """Ask the controller to quit; if it has not within 5 s (its JACK client's close
+        can block), kill it. Its answer is not waited for."""
         if self.process.poll() is None:
-            with contextlib.suppress(RuntimeError, BrokenPipeError, ValueError):
-                self._command(quit=True)
+            assert self.process.stdin is not None
+            with contextlib.suppress(BrokenPipeError, ValueError):
+                self.process.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.process.stdin.flush()
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
 
 
 def play_for(controller: Controller, performance, seconds: float, pause: float = 3.0) -> int:
