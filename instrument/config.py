@@ -79,7 +79,7 @@ class AudioConfig:
     # The offline backend writes here (unset: a file beside the session's recording).
     wav: str | None = None
     # With audio and MIDI on JACK, run the engine and models in a process of their own,
-    # so they cannot delay the audio callback (instrument.session); false: one process.
+    # so they cannot delay the audio callback (instrument.live.one_process); false: one process.
     engine_process: bool = True
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from instrument.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
 from instrument.music import Meter
+from instrument.timing.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
 
 
 def test_beats_and_times_convert_both_ways_and_survive_tempo_changes():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from instrument.clock import OfflineClock
-from instrument.engine import Engine, PlayerState, TimedEvent
+from instrument.engine.engine import Engine, PlayerState, TimedEvent
 from instrument.midi.router import InputEvent
+from instrument.timing.clock import OfflineClock
 
 
 class RecordingOutput:

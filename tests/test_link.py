@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("aalink", reason="Ableton Link needs the link extra: pip install "
                     "'instrument[link]'")
 
-from instrument.link import LinkSession
+from instrument.timing.link import LinkSession
 
 
 def test_link_session_publishes_beat_and_tempo_on_our_clock():
@@ -32,9 +32,9 @@ def test_link_session_publishes_beat_and_tempo_on_our_clock():
 
 def test_band_follows_link(tmp_path):
     from instrument.baselines.markov import MarkovContinuator
-    from instrument.clock import LiveClock
     from instrument.config import Config
     from instrument.parts.factory import LoadedModels, build_band
+    from instrument.timing.clock import LiveClock
 
     config = Config()
     config.tempo.source = "link"
@@ -55,10 +55,10 @@ def test_band_follows_link(tmp_path):
 
 def test_following_the_player_proposes_the_followed_tempo_to_link():
     from instrument.baselines.markov import MarkovContinuator
-    from instrument.clock import LiveClock
     from instrument.config import Config
     from instrument.midi.router import InputEvent
     from instrument.parts.factory import LoadedModels, build_band
+    from instrument.timing.clock import LiveClock
 
     config = Config()
     config.tempo.source = "follow"
@@ -83,6 +83,6 @@ def test_following_the_player_proposes_the_followed_tempo_to_link():
 
 
 def band_player():
-    from instrument.engine import PlayerState
+    from instrument.engine.engine import PlayerState
 
     return PlayerState()

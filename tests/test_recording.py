@@ -8,9 +8,10 @@ import mido
 import numpy as np
 import pytest
 
-from instrument import recording, smf_file
-from instrument.engine import TimedEvent
-from instrument.recording import SmfRecorder, session_path
+from instrument.engine.engine import TimedEvent
+from instrument.midifile import growing_smf as smf_file
+from instrument.midifile import recorder as recording
+from instrument.midifile.recorder import SmfRecorder, session_path
 
 
 def notes(track):
@@ -149,8 +150,8 @@ def test_a_long_session_encodes_each_event_once(tmp_path):
 def test_the_tempo_map_follows_the_beat_clock_and_bars_fall_on_its_bars(
     tmp_path, first_note, file_begins
 ):
-    from instrument.beat import BeatClock
     from instrument.music import Meter
+    from instrument.timing.beat import BeatClock
 
     clock = Clock(0.0)
     beat = BeatClock(100.0, Meter(3, 4))
@@ -213,7 +214,7 @@ def test_a_flush_with_nothing_new_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_the_file_grows_in_place_and_is_readable_after_every_append(tmp_path):
-    from instrument.smf_file import GrowingSmf
+    from instrument.midifile.growing_smf import GrowingSmf
 
     path = tmp_path / "g.mid"
     smf = GrowingSmf(path, 480)
@@ -236,8 +237,8 @@ def test_the_file_grows_in_place_and_is_readable_after_every_append(tmp_path):
 def test_a_renumbered_beat_keeps_every_note_in_its_place_in_the_bar(tmp_path, moved_by):
     """The follower changes its mind about the bar (or jumps its phase): the file moves to
     the clock's new place in the bar at once, so no note lands in a catching-up stretch."""
-    from instrument.beat import BeatClock
     from instrument.music import Meter
+    from instrument.timing.beat import BeatClock
 
     clock = Clock(0.0)
     beat = BeatClock(100.0, Meter(4, 4))

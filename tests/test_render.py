@@ -11,9 +11,10 @@ import mido
 import pytest
 
 from instrument.config import Config
-from instrument.evaluate import reference_metrics
+from instrument.engine.render import render
+from instrument.evaluation.generators import reference_metrics
+from instrument.midifile.performance import read_performance
 from instrument.models.tune import read_midi
-from instrument.render import read_performance, render
 
 DATA = Path(__file__).parent / "data"
 REEL = DATA / "reel_4-4.mid"
@@ -143,7 +144,7 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
     """The live part steps the model and its tune memory as ``instrument evaluate``
     does, from the piece's start: the chords it plays are the ones the published metrics
     were measured on."""
-    from instrument.evaluate import run_accompanist
+    from instrument.evaluation.generators import run_accompanist
     from instrument.models.tune_memory import TuneMemory
     from instrument.parts.factory import load_models
 

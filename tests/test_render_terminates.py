@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from instrument import engine as engine_module
 from instrument.config import Config
+from instrument.engine import engine as engine_module
+from instrument.engine.render import render
 from instrument.names import Mode
-from instrument.render import render
 from tests.support.performances import performance
 
 TUNES = range(24)

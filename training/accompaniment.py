@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from instrument.evaluate import (
+from instrument.evaluation.generators import (
     accompaniment_comparison,
     accompaniment_metrics,
     reference_chords,

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from instrument.baselines.markov import MarkovContinuator
-from instrument.evaluate import accompaniment_metrics
+from instrument.evaluation.generators import accompaniment_metrics
 from instrument.models import melody as enc
 from instrument.models.adaptive import MATCH_BINS, MixWeights, match_bin
 from instrument.models.hindsight import HindsightSettings

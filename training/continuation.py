@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from instrument.baselines.markov import MarkovContinuator
-from instrument.evaluate import continuation_comparison
+from instrument.evaluation.generators import continuation_comparison
 from instrument.models import melody as enc
 from instrument.models.loader import load_model
 from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instrument.evaluate import beat_range
+from instrument.evaluation.generators import beat_range
 from instrument.models import melody as enc
 from instrument.models.accompaniment import START, BeatEncoder, BeatInput, rhythm_bucket
 from instrument.models.chords import (

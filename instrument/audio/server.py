@@ -21,8 +21,8 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 
 import pyo
 
+from instrument.audio.quiet_stderr import quiet_c_stderr
 from instrument.names import AudioBackend
-from instrument.stdio import quiet_c_stderr
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def boot(settings: AudioSettings) -> pyo.Server:
     """Create and boot a pyo server (not started). Raises AudioUnavailable.
 
     With JACK, pyo runs as a manual server that our own JACK client drives
-    (``instrument.jack_host``); with ``offline`` a pacing thread drives it.
+    (``instrument.jack.client``); with ``offline`` a pacing thread drives it.
     """
     audio = "portaudio" if settings.backend == "portaudio" else "manual"
     server = pyo.Server(

@@ -149,7 +149,7 @@ class Controller:
 
 
 def play_for(controller: Controller, performance, seconds: float, pause: float = 3.0) -> int:
-    """Loop a ``Performance``'s messages into ``controller`` for ``seconds``, with a
+    """Loop a ``MidiPerformance``'s messages into ``controller`` for ``seconds``, with a
     ``pause`` after each pass (the instrument answers), then every note off; the note-ons
     sent."""
     notes = 0

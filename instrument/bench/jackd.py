@@ -1,12 +1,12 @@
 """Private JACK servers (dummy backend) for tests and benchmarks: see
-``instrument.jack_server``, which also starts the instrument's own server.
+``instrument.jack.server``, which also starts the instrument's own server.
 
 Tests use synchronous mode (``--sync``, ``FLAGS``): the server waits for every client
 each cycle, so a slow client makes a cycle late rather than losing its MIDI, and frame
 times stay exact. ``STAGE_FLAGS`` run it as on stage.
 """
 
-from instrument.jack_server import STAGE_FLAGS, JackServer, jackd_available, start_jackd
-from instrument.jack_server import TEST_FLAGS as FLAGS
+from instrument.jack.server import STAGE_FLAGS, JackServer, jackd_available, start_jackd
+from instrument.jack.server import TEST_FLAGS as FLAGS
 
 __all__ = ["FLAGS", "STAGE_FLAGS", "JackServer", "jackd_available", "start_jackd"]

@@ -98,8 +98,8 @@ def busy_floor(repeats: int, seconds: float = 0.0006) -> dict:
 
 def recorder_flush(events: int, work: Path, repeats: int = 200) -> dict:
     """A flush of the last half second after ``events`` events of a long session."""
-    from instrument.engine import TimedEvent
-    from instrument.recording import HORIZON_LAG, SmfRecorder
+    from instrument.engine.engine import TimedEvent
+    from instrument.midifile.recorder import HORIZON_LAG, SmfRecorder
 
     now = {"t": 0.0}
     hours = 3.0

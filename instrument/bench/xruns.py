@@ -30,7 +30,7 @@ from instrument.bench import jackd, soak
 from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, play_for
 from instrument.bench.rig import jack_environment
-from instrument.render import Performance, read_performance
+from instrument.midifile.performance import MidiPerformance, read_performance
 
 
 class XrunCounter:
@@ -62,7 +62,7 @@ class Round:
         return 60.0 * self.xruns / self.seconds
 
 
-def _midisine_round(server: jackd.JackServer, performance: Performance, seconds: float,
+def _midisine_round(server: jackd.JackServer, performance: MidiPerformance, seconds: float,
                     counter: XrunCounter) -> Round:
     proc = subprocess.Popen(["jack_midisine"], env=server.env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -92,7 +92,7 @@ def _midisine_round(server: jackd.JackServer, performance: Performance, seconds:
 LAYOUTS = {"two processes": "engine_process = true", "one process": "engine_process = false"}
 
 
-def _instrument_round(server: jackd.JackServer, work: Path, performance: Performance,
+def _instrument_round(server: jackd.JackServer, work: Path, performance: MidiPerformance,
                       seconds: float, counter: XrunCounter,
                       layout: str = "two processes") -> Round:
     config = work / "xruns.toml"

@@ -24,14 +24,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"# config: {config.source or 'built-in defaults (no config file found)'}")
     print(f"# recordings: {config.recordings_dir()}")
-    from instrument.session import SetupError, resolve
+    from instrument.live.backends import SetupError, resolve_backends
 
     try:
-        plan = resolve(config)
+        backends = resolve_backends(config)
     except SetupError as exc:
         print(f"# set-up problem: {exc}")
         print(cfg.to_toml(config), end="")
         return 1
-    print(f"# {plan.describe(config)}")
+    print(f"# {backends.describe(config)}")
     print(cfg.to_toml(config), end="")
     return 0

@@ -1,4 +1,4 @@
-"""``instrument demo``: a sound check and a first impression (see ``instrument.demo``)."""
+"""``instrument demo``: a sound check and a first impression (see ``instrument.live.demo``)."""
 
 from __future__ import annotations
 
@@ -43,10 +43,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"instrument: config error: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.log_level)
-    from instrument import demo
     from instrument.audio.server import AudioUnavailable
+    from instrument.live import demo
+    from instrument.live.backends import SetupError
+    from instrument.live.one_process import OneProcessInstrument
     from instrument.midi.rtmidi_io import MidiUnavailable
-    from instrument.session import Session, SetupError
 
     try:
         performance = demo.load(args.tune, args.tempo)
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     config.continuation.max_beats = min(config.continuation.max_beats, demo.ANSWER_BEATS)
     try:
         # One process: the demo plays into the engine's input queue itself.
-        session = Session(config)
+        session = OneProcessInstrument(config)
     except (SetupError, AudioUnavailable, MidiUnavailable) as exc:
         log.error("cannot start: %s", exc)
         return 1
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         session.stop()
     if code == 0:
         where = (f"sound written to {session.paced.wav}" if session.paced is not None
-                 else f"sound through {session.plan.audio}")
+                 else f"sound through {session.backends.audio}")
         print(f"demo: {result.notes_played} notes played, {result.responses} answer(s), "
               f"{result.seconds:.1f} s; {where}; recording "
               f"{session.recorder.path if session.recorder else 'off'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from instrument.stdio import quiet_c_stderr
+from instrument.audio.quiet_stderr import quiet_c_stderr
 
 NAME = "devices"
 HELP = "List MIDI ports and audio devices, with the names to use in the config or flags."
@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _midi_lines() -> list[str]:
-    from instrument.jack_graph import JackGraph, jack_server_running
+    from instrument.jack.graph import JackGraph, jack_server_running
     from instrument.midi import rtmidi_io
 
     lines = []

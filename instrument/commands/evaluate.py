@@ -3,7 +3,7 @@
 
 Every ``*.mid``/``*.midi`` file under DIR is read with :func:`instrument.models.tune.read_midi`:
 the first note track is the melody, a second one (if any) the reference accompaniment.
-See :mod:`instrument.evaluate` for what each figure means.
+See :mod:`instrument.evaluation.generators` for what each figure means.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _clean(obj):
 
 def evaluate_directory(args: argparse.Namespace) -> dict:
     from instrument.baselines.markov import MarkovContinuator
-    from instrument.evaluate import accompaniment_comparison, continuation_comparison
+    from instrument.evaluation.generators import accompaniment_comparison, continuation_comparison
     from instrument.models.accompaniment import ChordSamplingParams
     from instrument.models.loader import load_model
     from instrument.models.tune import read_midi

@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         print("instrument: --plot needs matplotlib, in the plot extra: "
               "pip install 'instrument[plot]'", file=sys.stderr)
         return 2
-    from instrument.engine import EngineStalled
-    from instrument.render import plot_piano_roll, read_performance, render
+    from instrument.engine.engine import EngineStalled
+    from instrument.engine.render import plot_piano_roll, render
+    from instrument.midifile.performance import read_performance
 
     try:
         performance = read_performance(args.input, args.tempo, tempo_map=not args.file_tempo)

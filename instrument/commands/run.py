@@ -31,8 +31,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     setup_logging(config.log_level)
     from instrument.audio.server import AudioUnavailable
+    from instrument.live.backends import SetupError
+    from instrument.live.layouts import create  # pyo loads here, not for --help
     from instrument.midi.rtmidi_io import MidiUnavailable
-    from instrument.session import SetupError, create  # pyo loads here, not for --help
 
     try:
         session = create(config)  # two processes with audio and MIDI on JACK

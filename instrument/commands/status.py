@@ -1,6 +1,6 @@
 """``instrument status``: ask the running instrument how it is doing, from another shell.
 
-It connects to the running instance's local status socket (see :mod:`instrument.status`)
+It connects to the running instance's local status socket (see :mod:`instrument.live.status`)
 and prints its mode, tempo, connected devices, models with their execution providers and
 step latency, missed deadlines, xruns and the current recording. Exit status: 0 when an
 instance answered, 1 when none is running (or it cannot be reached), 2 on a config error.
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrument.status import StatusUnavailable, format_status, query, socket_path
+    from instrument.live.status import StatusUnavailable, format_status, query, socket_path
 
     path = args.socket
     if not path:

@@ -26,10 +26,10 @@ import math
 
 import numpy as np
 
-from instrument.beat import MAX_BPM, MIN_BPM
 from instrument.follow.prior import PriorTables, rhythm_prior
 from instrument.follow.settings import FollowSettings
 from instrument.music import TICKS_PER_BEAT, Meter
+from instrument.timing.beat import MAX_BPM, MIN_BPM
 
 TPB = TICKS_PER_BEAT
 MIN_PERIOD = 60.0 / MAX_BPM

@@ -1,7 +1,7 @@
 """The follower run as the band runs it, on played performances, scored against the beats.
 
 :func:`simulate` replays a :class:`~instrument.follow.performance.Performance` through a
-follower, causally, on a :class:`~instrument.beat.BeatClock` the follower drives, and
+follower, causally, on a :class:`~instrument.timing.beat.BeatClock` the follower drives, and
 plans beats as the accompaniment does: beat ``k`` is decided at
 ``clock.time_at(k) - lead`` (``lead`` = the larger of ``lookahead`` and
 ``deadline_ticks`` grid ticks, :class:`~instrument.parts.accompaniment.Accompaniment`'s
@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from instrument.beat import BeatClock, clamp_bpm
 from instrument.follow.follower import BeatFollower
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.follow.settings import FollowSettings
 from instrument.models.tune import Tune
 from instrument.music import TICKS_PER_BEAT, Meter
+from instrument.timing.beat import BeatClock, clamp_bpm
 
 LOCK_MS = 50.0
 LOW_CONFIDENCE = 0.5  # the band holds rather than plays below this

@@ -15,7 +15,7 @@ the old octave as the prior. A new leader keeps the downbeats where they were un
 evidence is clearly against it.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
-a :class:`~instrument.beat.BeatClock` to the leader's beat. Beat numbers only move on:
+a :class:`~instrument.timing.beat.BeatClock` to the leader's beat. Beat numbers only move on:
 when the leader changes (or its bar phase does), its beats are renumbered so that no
 beat the band may already have planned (up to ``horizon`` seconds or ``horizon_ticks``
 grid ticks ahead of now, whichever is longer) gets a number
@@ -46,11 +46,11 @@ import math
 
 import numpy as np
 
-from instrument.beat import BeatClock, clamp_bpm
 from instrument.follow.bank import HypothesisBank, lock_periods
 from instrument.follow.onsets import Accents, Contour, Onset, OnsetGrouper
 from instrument.follow.settings import FollowSettings
 from instrument.music import TICKS_PER_BEAT, Meter
+from instrument.timing.beat import BeatClock, clamp_bpm
 
 
 def _octave(ratio: float) -> float:

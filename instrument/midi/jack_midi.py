@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from instrument.jack_graph import JackGraph
+from instrument.jack.graph import JackGraph
 from instrument.midi.ports import choose_port, describe_choice
 from instrument.realtime.midi_out import MidiOutQueue
 

@@ -28,8 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instrument.beat import BeatClock
-from instrument.engine import TimedEvent
+from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.models.accompaniment import (
     NO_CHORD,
@@ -45,6 +44,7 @@ from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
 from instrument.parts.dynamics import FOLLOW_SHARE, Dynamics
+from instrument.timing.beat import BeatClock
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from instrument.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
-from instrument.engine import PlayerState, TimedEvent
+from instrument.engine.engine import PlayerState, TimedEvent
 from instrument.follow import BeatFollower
-from instrument.link import LinkSession
 from instrument.midi import messages as mm
 from instrument.midi.router import InputEvent
 from instrument.models.accompaniment import ChordSamplingParams
@@ -37,6 +35,8 @@ from instrument.parts.accompaniment import Accompaniment
 from instrument.parts.continuation import Responder, note_events
 from instrument.parts.controls import Action, Controls
 from instrument.parts.melody import LiveNote, MelodyLine
+from instrument.timing.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
+from instrument.timing.link import LinkSession
 
 log = logging.getLogger(__name__)
 

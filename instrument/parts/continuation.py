@@ -32,8 +32,7 @@ import numpy as np
 
 from instrument.baselines.markov import MarkovContinuator
 from instrument.baselines.rules import estimate_key
-from instrument.beat import BeatClock
-from instrument.engine import TimedEvent
+from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.models.adaptive import DEFAULT_WEIGHTS, MixWeights, mix_continuation
 from instrument.models.continuation import Continuator, NextNoteDistribution
@@ -42,6 +41,7 @@ from instrument.models.sampling import SamplingParams
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
+from instrument.timing.beat import BeatClock
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor plus the raised 7th

@@ -18,9 +18,7 @@ import numpy as np
 
 from instrument.baselines.markov import MarkovContinuator
 from instrument.baselines.rules import RuleArranger
-from instrument.beat import BeatClock
 from instrument.config import Config
-from instrument.link import LinkSession, LinkUnavailable
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.note_memory import NoteMemory
 from instrument.models.sampling import SamplingParams
@@ -33,6 +31,8 @@ from instrument.parts.continuation import Responder, ResponseSettings
 from instrument.parts.controls import LEARN_CC, Controls
 from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
 from instrument.parts.dynamics import Dynamics
+from instrument.timing.beat import BeatClock
+from instrument.timing.link import LinkSession, LinkUnavailable
 
 log = logging.getLogger(__name__)
 

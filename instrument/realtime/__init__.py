@@ -12,7 +12,7 @@ frames (``MidiOutQueue``). Without JACK audio, pyo's own block callback runs a
 ``PyoBlock`` (thru and planned notes) and MIDI goes out from a thread that reads the
 same ``MidiOutQueue``.
 
-With the engine in another process (``instrument.audio_host``), nothing of the engine,
+With the engine in another process (``instrument.live.audio_process``), nothing of the engine,
 models, recorder or status server runs in this one, so none of it can hold the GIL the
 cycle needs. The two processes share only fixed-size records in shared memory (plans
 one way, inputs the other: ``remote``, stamped in JACK frames, checked by checksum so

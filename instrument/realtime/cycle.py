@@ -1,6 +1,6 @@
 """The real-time path as one structure: one JACK process cycle, or one pyo block.
 
-``JackCycle`` is called by JACK once per period (``JackHost`` registers it); each cycle:
+``JackCycle`` is called by JACK once per period (``JackClient`` registers it); each cycle:
 
 0. applies the engine's plans that arrived (``PlanSource.apply``): with the engine in a
    process of its own, ``remote.PlanReader`` moves planned notes, MIDI out messages and

@@ -1,6 +1,6 @@
 """The engine in one process, the sound in another: what crosses between them, and how.
 
-With audio on JACK the instrument runs as two processes (``instrument.session``): the
+With audio on JACK the instrument runs as two processes (``instrument.live.one_process``): the
 audio process owns the JACK client, pyo, the player's thru and the planned-notes player;
 the engine process owns the models, the Band, the engine and the recorder. Two
 ``SharedRing``s of fixed-size records, stamped in JACK frames, connect them:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from instrument.cli import main
-from instrument.status import (
+from instrument.live.status import (
     StatusServer,
     StatusUnavailable,
     format_status,

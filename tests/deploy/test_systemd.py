@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from instrument import systemd
+from instrument.live import systemd
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 from instrument.bench.analysis import estimate_f0, midi_hz, read_wav
 from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, JackTap
-from instrument.jack_graph import jack_server_running
+from instrument.jack.graph import jack_server_running
 from instrument.midi.rtmidi_io import alsa_available
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]

@@ -147,7 +147,7 @@ def test_a_phrase_gets_an_answer_within_a_beat_and_playing_again_stops_it(partne
 
 
 def status_of(inst) -> dict:
-    from instrument.status import query
+    from instrument.live.status import query
 
     path = inst.wait_for(r"`instrument status` reads (\S+)").group(1)
     return query(path)

@@ -18,12 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from instrument.baselines.markov import MarkovContinuator
-from instrument.clock import OfflineClock
 from instrument.config import Config
-from instrument.engine import Engine
+from instrument.engine.engine import Engine
 from instrument.midi import messages as mm
 from instrument.midi.router import InputQueue
 from instrument.parts.factory import LoadedModels, build_band
+from instrument.timing.clock import OfflineClock
 from tests.faults import hostile
 from tests.faults.support import HostileSender, Instrument, play
 from tests.support.analysis import rms

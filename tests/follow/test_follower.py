@@ -5,9 +5,9 @@ first two bars unless said otherwise. Bounds are in ms, on |predicted - played|.
 import numpy as np
 import pytest
 
-from instrument.beat import BeatClock
 from instrument.follow import BeatFollower, FollowSettings
 from instrument.music import Meter
+from instrument.timing.beat import BeatClock
 from tests.follow.playing import LEAD, follow, notes_on, played_beats
 
 FOUR, THREE, SIX_EIGHT = Meter(4, 4), Meter(3, 4), Meter(6, 8)

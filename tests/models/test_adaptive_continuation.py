@@ -9,7 +9,7 @@ import pytest
 
 from instrument import places
 from instrument.baselines.markov import MarkovContinuator
-from instrument.evaluate import continuation_metrics
+from instrument.evaluation.generators import continuation_metrics
 from instrument.models import melody as enc
 from instrument.models.adaptive import (
     DEFAULT_WEIGHTS,

@@ -9,7 +9,7 @@ import sys
 import mido
 import pytest
 
-from instrument.evaluate import reference_metrics
+from instrument.evaluation.generators import reference_metrics
 from instrument.models.chords import Chord
 from instrument.models.tune import Tune, read_midi, write_midi
 from instrument.music import GridNote, Meter

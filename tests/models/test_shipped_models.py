@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from instrument.baselines import MarkovContinuator, RuleArranger
-from instrument.evaluate import accompaniment_metrics
+from instrument.evaluation.generators import accompaniment_metrics
 from instrument.models import (
     BeatInput,
     ChordSamplingParams,

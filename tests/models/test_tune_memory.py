@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instrument.evaluate import run_accompanist
+from instrument.evaluation.generators import run_accompanist
 from instrument.models.accompaniment import (
     Accompanist,
     BeatInput,

@@ -8,11 +8,11 @@ import itertools
 import pytest
 
 from instrument.baselines.markov import MarkovContinuator
-from instrument.clock import OfflineClock
 from instrument.config import Config, PresetConfig
-from instrument.engine import Engine, TimedEvent
+from instrument.engine.engine import Engine, TimedEvent
 from instrument.midi.router import InputEvent
 from instrument.parts.factory import LoadedModels, build_band
+from instrument.timing.clock import OfflineClock
 
 BPM = 120.0
 BEAT = 60.0 / BPM

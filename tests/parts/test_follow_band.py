@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from instrument.baselines.markov import MarkovContinuator
-from instrument.clock import OfflineClock
 from instrument.config import Config
-from instrument.engine import Engine
+from instrument.engine.engine import Engine
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.midi.router import InputEvent
 from instrument.models.tune import read_midi
 from instrument.parts.factory import LoadedModels, build_band
+from instrument.timing.clock import OfflineClock
 from tests.parts.test_band import Transcript
 
 DATA = Path(__file__).parents[1] / "data"

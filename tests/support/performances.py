@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import random
 
+from instrument.midifile.performance import MidiPerformance
 from instrument.music import Meter
-from instrument.render import Performance
 
 METERS = (Meter(4, 4), Meter(3, 4), Meter(2, 4), Meter(5, 4), Meter(6, 8), Meter(9, 8))
 BEATS = (0.25, 1 / 3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
-def performance(seed: int) -> Performance:
+def performance(seed: int) -> MidiPerformance:
     r = random.Random(seed)
     meter = r.choice(METERS)
     bpm = r.uniform(40.0, 200.0)
@@ -40,4 +40,4 @@ def performance(seed: int) -> Performance:
     if pedal:
         events.append((t, (0xB0, 64, 0)))
     events.sort(key=lambda e: (e[0], e[1][0] != 0x80))
-    return Performance(events, meter, bpm)
+    return MidiPerformance(events, meter, bpm)

@@ -1,18 +1,18 @@
 """The sound side of a running instrument: audio, thru, MIDI in and out, the JACK client.
 
-A ``SoundSide`` builds, from a ``Config`` and its resolved ``Plan``: the JACK client and
+A ``SoundSide`` builds, from a ``Config`` and its resolved ``Backends``: the JACK client and
 its ports (when JACK is used), pyo and the part synths (``SoundSystem``), the player's
 thru (``ThruPlayer``), MIDI in and out (JACK ports, or ALSA through rtmidi) and the
 real-time cycle that drives them (``instrument.realtime``), and the hotplug watcher
-that keeps MIDI wired. It is used in both layouts of ``instrument.session``:
+that keeps MIDI wired. It is used in both layouts of ``instrument.live.one_process``:
 
-- one process (``Session``): the engine, in the same process, hands its plans straight
+- one process (``OneProcessInstrument``): the engine, in the same process, hands its plans straight
   to ``sound.planned`` and ``sound.outgoing``, and reads the cycle's input ring through
   the ``InputQueue``;
-- the audio process of two (``AudioHost``): the plans arrive through a shared-memory
+- the audio process of two (``TwoProcessInstrument``): the plans arrive through a shared-memory
   ring that the cycle applies first thing (``remote.PlanReader``), and the cycle writes
   the player's input to a ring the engine process reads (``remote.InputWriter``),
-  waking it through a shared eventfd. ``EngineLinks`` carries those.
+  waking it through a shared eventfd. ``ProcessLinks`` carries those.
 
 Its counters (``stats()``) are one dict; the engine process gets the same dict from
 the shared stats block (``publish`` / ``stats_from_shared``).
@@ -28,14 +28,16 @@ from pathlib import Path
 
 from instrument.audio import server as audio_server
 from instrument.audio.sound import SoundSystem
-from instrument.clock import Clock, LiveClock
 from instrument.config import Config
-from instrument.jack_host import JackHost, JackPorts
+from instrument.jack.client import JackClient, JackPorts
+from instrument.live.backends import Backends, SetupError
+from instrument.live.stopping import stop_safely
 from instrument.midi import messages as mm
 from instrument.midi import rtmidi_io
 from instrument.midi.hotplug import HotplugWatcher
 from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
 from instrument.midi.router import InputQueue, MidiThreadInput
+from instrument.midifile.recorder import session_path
 from instrument.names import Part
 from instrument.realtime.cycle import (
     NO_PLANS,
@@ -54,22 +56,17 @@ from instrument.realtime.shared_ring import SharedRing
 from instrument.realtime.shared_stats import SharedStats
 from instrument.realtime.thru import ThruPlayer
 from instrument.realtime.wakeup import Wakeup
-from instrument.recording import session_path
-from instrument.stopping import stop_safely
+from instrument.timing.clock import Clock, LiveClock
 
-log = logging.getLogger("instrument.session")
+log = logging.getLogger(__name__)
 
 
 #: The parts the instrument plays itself (silenced when its engine process dies).
 INSTRUMENT_PARTS = (Part.ACCOMPANIMENT, Part.CONTINUATION)
 
 
-class SetupError(RuntimeError):
-    """The instrument cannot start as configured (the message says why and what to do)."""
-
-
 @dataclass
-class EngineLinks:
+class ProcessLinks:
     """What connects the audio process to the engine process (see the module doc)."""
 
     plans: SharedRing  # engine -> audio, read in the cycle
@@ -78,7 +75,7 @@ class EngineLinks:
     stats: SharedStats
 
     @classmethod
-    def create(cls) -> EngineLinks:
+    def create(cls) -> ProcessLinks:
         remove_stale_links()
         return cls(SharedRing.create(prefix="instrument-plans"),
                    SharedRing.create(prefix="instrument-inputs"),
@@ -111,14 +108,14 @@ def remove_stale_links() -> None:
 class SoundSide:
     """Audio, thru and MIDI, built and started in order (see the module docstring)."""
 
-    def __init__(self, config: Config, plan, queue: InputQueue,
-                 links: EngineLinks | None = None) -> None:
+    def __init__(self, config: Config, backends: Backends, queue: InputQueue,
+                 links: ProcessLinks | None = None) -> None:
         self.config = config
-        self.plan = plan
+        self.backends = backends
         self.queue = queue
         self.links = links
         self.clock: Clock = LiveClock()
-        self.host: JackHost | None = None
+        self.host: JackClient | None = None
         self.cycle: JackCycle | None = None
         self.server = None
         self.paced: audio_server.PacedServer | None = None
@@ -138,21 +135,21 @@ class SoundSide:
         synths, MIDI and the real-time cycle: from here on thru plays."""
         cfg = self.config
         ports: JackPorts | None = None
-        if self.plan.embedded is not None:
+        if self.backends.embedded is not None:
             try:
-                self.plan.embedded.start()
+                self.backends.embedded.start()
             except RuntimeError as exc:
                 raise SetupError(str(exc)) from None
-        if self.plan.audio == "jack" or self.plan.midi_api == "jack":
-            self.host = JackHost(cfg.audio.jack_client)
+        if self.backends.audio == "jack" or self.backends.midi_api == "jack":
+            self.host = JackClient(cfg.audio.jack_client)
             self.clock = self.host.clock
-            ports = self.host.open_ports(with_audio=self.plan.audio == "jack")
-            if self.plan.audio == "jack":
+            ports = self.host.open_ports(with_audio=self.backends.audio == "jack")
+            if self.backends.audio == "jack":
                 self.rate, self.block = self._adopt_jack_settings(self.host)
         rate, block = self.rate, self.block
-        log.info("starting: %s; %d Hz, %d frames", self.plan.describe(cfg), rate, block)
+        log.info("starting: %s; %d Hz, %d frames", self.backends.describe(cfg), rate, block)
         self.server = audio_server.boot(
-            audio_server.AudioSettings(self.plan.audio, rate, block, cfg.audio.device)
+            audio_server.AudioSettings(self.backends.audio, rate, block, cfg.audio.device)
         )
         self.sound = SoundSystem(cfg.synth, rate, block)
         self.planned = self.sound.planned
@@ -172,7 +169,7 @@ class SoundSide:
             if getattr(handler, "connected_to", "") is None:
                 log.info("no controller yet: %s", handler.describe_wait())
 
-    def _adopt_jack_settings(self, host: JackHost) -> tuple[int, int]:
+    def _adopt_jack_settings(self, host: JackClient) -> tuple[int, int]:
         cfg = self.config
         if (host.rate, host.period) != (cfg.audio.rate, cfg.audio.buffer):
             log.info(
@@ -184,7 +181,7 @@ class SoundSide:
     def _open_midi(self, ports: JackPorts | None) -> tuple[list, object, MidiOutQueue]:
         """MIDI inputs (for hotplug polling), the MIDI out sender and its queue."""
         cfg = self.config
-        if self.plan.midi_api == "jack":
+        if self.backends.midi_api == "jack":
             host = self.host
             assert host is not None and ports is not None
             midi_in = JackMidiInput(
@@ -213,7 +210,7 @@ class SoundSide:
         cfg = self.config
         planned = self.planned
         stage: AudioStage
-        if self.plan.audio == "jack":
+        if self.backends.audio == "jack":
             assert ports is not None
             self.server.start()
             stage = PyoStage(
@@ -228,7 +225,7 @@ class SoundSide:
         if host is not None:
             assert ports is not None
             # With ALSA MIDI the cycle's own MIDI out stays empty.
-            outgoing = self.outgoing if self.plan.midi_api == "jack" else MidiOutQueue()
+            outgoing = self.outgoing if self.backends.midi_api == "jack" else MidiOutQueue()
             links = self.links
             plans: PlanSource = NO_PLANS
             if links is None:
@@ -242,14 +239,14 @@ class SoundSide:
             self.cycle = JackCycle(host.client, ports.midi_in, ports.midi_out, inputs,
                                    wakeup, stage, outgoing, plans)
             host.run(self.cycle)
-        if self.plan.audio == "offline":
+        if self.backends.audio == "offline":
             wav = Path(cfg.audio.wav) if cfg.audio.wav else self.recording_path.with_suffix(".wav")
             self.paced = audio_server.PacedServer(self.server, rate, block, wav)
             self.paced.start()
             log.info("no sound card: writing audio to %s", wav)
-        elif self.plan.audio == "portaudio":
+        elif self.backends.audio == "portaudio":
             self.server.start()
-        if self.plan.audio == "jack" and cfg.audio.connect_outputs:
+        if self.backends.audio == "jack" and cfg.audio.connect_outputs:
             assert host is not None
             for i, dest in enumerate(host.graph.physical_playback()[:2]):
                 host.graph.connect(host.port(f"out_{i + 1}"), dest)
@@ -276,7 +273,7 @@ class SoundSide:
         return [] if getattr(self.sender, "alive", True) else ["MIDI out"]
 
     def audio_info(self) -> dict:
-        return {"backend": str(self.plan.audio), "rate": self.rate, "buffer": self.block}
+        return {"backend": str(self.backends.audio), "rate": self.rate, "buffer": self.block}
 
     def stats(self) -> dict:
         """The sound side's counters (any thread; cheap)."""
@@ -403,8 +400,8 @@ class SoundSide:
             stop_safely("audio", self.server.stop)
         if self.host is not None:
             stop_safely("JACK", self.host.close)
-        if self.plan.embedded is not None:
-            stop_safely("its JACK server", self.plan.embedded.stop)
+        if self.backends.embedded is not None:
+            stop_safely("its JACK server", self.backends.embedded.stop)
 
 
 def stats_from_shared(stats: SharedStats) -> dict:

@@ -5,7 +5,7 @@ A type-1 file: a conductor track (tempo, meter) and one named track per part ("p
 event over with ``play`` (and cuts with ``cancel`` and ``panic``) by appending to a
 deque: it never waits for the recorder. Every ``flush_interval`` seconds the recorder's
 thread takes what arrived, encodes the events that have happened (each exactly once,
-with mido), and appends them to the file in place (``instrument.smf_file``): a flush
+with mido), and appends them to the file in place (``instrument.midifile.growing_smf``): a flush
 costs what is new, the same in the third hour of a gig as in the first minute, and is
 skipped when nothing is. A crash or a SIGKILL leaves a complete, readable file that
 lacks at most the last interval. A full disk is warned about once; playing goes on and
@@ -30,13 +30,13 @@ from pathlib import Path
 import mido
 from mido.midifiles.meta import encode_variable_int
 
-from instrument.beat import BeatClock
-from instrument.engine import TimedEvent
+from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
+from instrument.midifile.growing_smf import GrowingSmf
 from instrument.models.tune import beat_quarters
 from instrument.music import Meter
 from instrument.names import Part
-from instrument.smf_file import GrowingSmf
+from instrument.timing.beat import BeatClock
 
 log = logging.getLogger(__name__)
 

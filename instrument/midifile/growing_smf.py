@@ -11,7 +11,7 @@ so a process killed at any moment leaves a valid file. When a track's reserve ru
 or a track is added, the whole file is rewritten once with twice the room
 (``os.writev`` straight from the track buffers, to a temporary file, then renamed).
 
-The message and meta-event bytes come from mido (``instrument.recording``); this module
+The message and meta-event bytes come from mido (``instrument.midifile.recorder``); this module
 only lays out the chunks. It is used from one thread (the recorder's).
 """
 

@@ -17,18 +17,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from instrument.live.one_process import OneProcessInstrument
 from instrument.midi.router import MidiThreadInput
-from instrument.render import Performance, read_performance
-from instrument.session import Session
+from instrument.midifile.performance import MidiPerformance, read_performance
 
 log = logging.getLogger(__name__)
 
-DEMO_TUNE = Path(__file__).resolve().parent / "tunes" / "reel_4-4.mid"
+DEMO_TUNE = Path(__file__).resolve().parents[1] / "tunes" / "reel_4-4.mid"
 DEMO_BARS = 4
 ANSWER_BEATS = 8.0  # the longest answer the demo waits for
 
 
-def opening(performance: Performance, bars: int) -> Performance:
+def opening(performance: MidiPerformance, bars: int) -> MidiPerformance:
     """The first ``bars`` bars (from the first note), every note ended by their end."""
     if not performance.events:
         return performance
@@ -46,7 +46,7 @@ def opening(performance: Performance, bars: int) -> Performance:
         elif message[0] == 0x80:
             sounding.discard(message[1])
     kept += [(end, (0x80, pitch, 0)) for pitch in sorted(sounding)]
-    return Performance(kept, performance.meter, performance.bpm)
+    return MidiPerformance(kept, performance.meter, performance.bpm)
 
 
 @dataclass
@@ -56,7 +56,7 @@ class DemoResult:
     seconds: float
 
 
-def play(session: Session, performance: Performance, timeout: float) -> DemoResult:
+def play(session: OneProcessInstrument, performance: MidiPerformance, timeout: float) -> DemoResult:
     """Play ``performance`` into the running ``session`` in real time, then wait for the
     instrument's answer to end (at most ``timeout`` seconds in all)."""
     player = MidiThreadInput(
@@ -85,7 +85,7 @@ def play(session: Session, performance: Performance, timeout: float) -> DemoResu
     return DemoResult(notes, band.responder.responses, time.monotonic() - started)
 
 
-def load(tune: Path | None, tempo: float | None, bars: int = DEMO_BARS) -> Performance:
+def load(tune: Path | None, tempo: float | None, bars: int = DEMO_BARS) -> MidiPerformance:
     """The demo's performance: ``tune`` (default the shipped reel) at ``tempo``."""
     performance = read_performance(tune or DEMO_TUNE, tempo)
     return opening(performance, bars) if tune is None else performance

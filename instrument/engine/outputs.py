@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from instrument.engine import TimedEvent
+from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
 from instrument.names import Part

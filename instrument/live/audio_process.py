@@ -1,10 +1,10 @@
 """The audio process of two: the sound side here, the engine side in a child process.
 
-With audio and MIDI on JACK (``instrument.session.splits``), ``instrument run`` is an
-``AudioHost``: it holds the ``SoundSide`` (the JACK client and its cycle, pyo, thru,
-planned notes, MIDI out, hotplug), creates the shared-memory links (``EngineLinks``:
+With audio and MIDI on JACK (``instrument.live.backends.engine_in_own_process``), ``instrument run`` is an
+``TwoProcessInstrument``: it holds the ``SoundSide`` (the JACK client and its cycle, pyo, thru,
+planned notes, MIDI out, hotplug), creates the shared-memory links (``ProcessLinks``:
 the plan ring, the input ring, the shared stats block, an eventfd) and runs the engine
-side as ``python -m instrument.engine_process -`` (``EngineProcess``; the spec through its
+side as ``python -m instrument.live.engine_process -`` (``EngineChild``; the spec through its
 stdin). Its main
 thread publishes the sound side's counters a few times a second (the engine process
 shows them in `instrument status` and in its closing "session: ..." line), watches the
@@ -39,13 +39,14 @@ import subprocess
 import sys
 import time
 
-from instrument import systemd
 from instrument.config import Config, to_toml
+from instrument.live import systemd
+from instrument.live.backends import Backends, SetupError
+from instrument.live.sound_side import ProcessLinks, SoundSide
+from instrument.live.stopping import StopRequests, stop_safely
 from instrument.midi.router import InputQueue
-from instrument.sound_side import EngineLinks, SetupError, SoundSide
-from instrument.stopping import StopRequests, stop_safely
 
-log = logging.getLogger("instrument.session")
+log = logging.getLogger(__name__)
 
 PUBLISH_INTERVAL = 0.05
 STATS_INTERVAL = 5.0
@@ -56,10 +57,10 @@ MAX_RESTARTS = 5
 RESTART_WINDOW = 60.0
 
 
-class EngineProcess:
-    """One run of ``python -m instrument.engine_process`` (see the module docstring)."""
+class EngineChild:
+    """One run of ``python -m instrument.live.engine_process`` (see the module docstring)."""
 
-    def __init__(self, config: Config, links: EngineLinks, client_name: str) -> None:
+    def __init__(self, config: Config, links: ProcessLinks, client_name: str) -> None:
         self.started = time.monotonic()
         spec = {
             "config": to_toml(config),
@@ -77,7 +78,7 @@ class EngineProcess:
         # The spec through a pipe, not a file: no file to clean up, and no file size
         # limit to meet.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "instrument.engine_process", "-"],
+            [sys.executable, "-m", "instrument.live.engine_process", "-"],
             env=env, pass_fds=(links.wakeup.fileno(),), stdin=subprocess.PIPE,
             # Its own process group: a Ctrl-C reaches this process only, which then
             # stops the child in order (PR_SET_PDEATHSIG still ties it to this one).
@@ -109,18 +110,18 @@ class EngineProcess:
                 self.process.stdin.close()
 
 
-class AudioHost(StopRequests):
+class TwoProcessInstrument(StopRequests):
     """``instrument run`` as the audio process (see the module docstring). The same
-    ``start``, ``wait``, ``request_stop``, ``stop`` and ``exit_code`` as ``Session``."""
+    ``start``, ``wait``, ``request_stop``, ``stop`` and ``exit_code`` as ``OneProcessInstrument``."""
 
-    def __init__(self, config: Config, plan, links: EngineLinks) -> None:
+    def __init__(self, config: Config, backends: Backends, links: ProcessLinks) -> None:
         self.config = config
-        self.plan = plan
+        self.backends = backends
         StopRequests.__init__(self)
         self._stopped = False
         self.links = links
-        self.sound_side = SoundSide(config, plan, InputQueue(), self.links)
-        self.child: EngineProcess | None = None
+        self.sound_side = SoundSide(config, backends, InputQueue(), self.links)
+        self.child: EngineChild | None = None
         self.watchdog: systemd.Watchdog | None = None
         self._deaths: list[float] = []
         self._gave_up = False
@@ -129,7 +130,7 @@ class AudioHost(StopRequests):
     # -- start -------------------------------------------------------------------------
 
     def start(self) -> None:
-        from instrument.session import SWITCH_INTERVAL
+        from instrument.live.one_process import SWITCH_INTERVAL
 
         sys.setswitchinterval(SWITCH_INTERVAL)
         sound = self.sound_side
@@ -161,7 +162,7 @@ class AudioHost(StopRequests):
         stats = self.links.stats
         stats.set("engine_ready", 0)
         stats.set("engine_alive", 0)
-        self.child = EngineProcess(self.config, self.links, self.sound_side.host.name)
+        self.child = EngineChild(self.config, self.links, self.sound_side.host.name)
         log.info("engine process %d started", self.child.pid)
 
     def _child_ready(self) -> bool:
@@ -199,7 +200,7 @@ class AudioHost(StopRequests):
             return
         self._engine_died(child, code)
 
-    def _engine_died(self, child: EngineProcess, code: int) -> None:
+    def _engine_died(self, child: EngineChild, code: int) -> None:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         log.error("the engine process %d died (%s); the instrument's parts are silenced, "
                   "your own notes still sound", child.pid, how)

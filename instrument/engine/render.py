@@ -20,103 +20,19 @@ from pathlib import Path
 
 import mido
 
-from instrument.clock import OfflineClock
 from instrument.config import Config
-from instrument.engine import Engine
+from instrument.engine.engine import Engine
 from instrument.midi.router import InputEvent
-from instrument.models.tune import beat_quarters, grid_meter
-from instrument.music import Meter
+from instrument.midifile.performance import MidiPerformance
+from instrument.midifile.recorder import SmfRecorder
 from instrument.names import Part, TempoSource
 from instrument.parts.factory import build_band, load_models
-from instrument.recording import SmfRecorder
+from instrument.timing.clock import OfflineClock
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.25  # seconds of the performance between recorder flushes
 PART_COLOURS = {Part.PLAYER: "#1f77b4", Part.ACCOMPANIMENT: "#ff7f0e", Part.CONTINUATION: "#2ca02c"}
-
-
-@dataclass
-class Performance:
-    """The player's input: (seconds, message) in order, on a grid of ``bpm`` beats."""
-
-    events: list[tuple[float, tuple[int, ...]]]
-    meter: Meter
-    bpm: float  # grid beats per minute (a dotted quarter is the beat in 6/8)
-
-    @property
-    def end(self) -> float:
-        return self.events[-1][0] if self.events else 0.0
-
-
-def read_performance(
-    path: Path, bpm: float | None = None, tempo_map: bool = True
-) -> Performance:
-    """The first note track of ``path`` as timed messages (channel 1).
-
-    Times are the file's own, through its whole tempo map (a file recorded from a player
-    who drifted keeps the drift); without ``tempo_map``, at its first tempo throughout
-    (the file's beat grid). With ``bpm``, the file's beats are played at that fixed
-    tempo instead. ``Performance.bpm`` is the grid tempo: ``bpm``, else the file's first
-    tempo (120 quarter notes a minute when it has none). Raises ValueError for a file
-    with no notes.
-    """
-    mid = mido.MidiFile(str(path))
-    meter: Meter | None = None
-    tempi: list[tuple[int, int]] = []  # (tick, microseconds per quarter), from all tracks
-    note_tracks = []
-    for track in mid.tracks:
-        tick, events = 0, []
-        for msg in track:
-            tick += msg.time
-            if msg.type == "time_signature" and meter is None:
-                meter = grid_meter(msg.numerator, msg.denominator)
-            elif msg.type == "set_tempo":
-                tempi.append((tick, msg.tempo))
-            elif msg.type in ("note_on", "note_off") or (
-                msg.type == "control_change" and msg.control == 64
-            ):
-                events.append((tick, msg))
-        if any(m.type == "note_on" and m.velocity > 0 for _, m in events):
-            note_tracks.append(events)
-    if not note_tracks:
-        raise ValueError(f"{path}: no notes")
-    meter = meter or Meter(4, 4)
-    quarters_per_beat = beat_quarters(meter)
-    tempi.sort()
-    first_tempo = tempi[0][1] if tempi else mido.bpm2tempo(120.0)
-    if bpm is not None:
-        tempi = [(0, round(mido.bpm2tempo(bpm * quarters_per_beat)))]
-    elif not tempo_map:
-        tempi = [(0, first_tempo)]
-    grid_bpm = bpm if bpm is not None else mido.tempo2bpm(first_tempo) / quarters_per_beat
-    seconds = _tick_seconds(tempi or [(0, first_tempo)], mid.ticks_per_beat)
-    out = []
-    for tick, msg in note_tracks[0]:
-        t = seconds(tick)
-        if msg.type == "note_on" and msg.velocity > 0:
-            out.append((t, (0x90, msg.note, msg.velocity)))
-        elif msg.type in ("note_on", "note_off"):
-            out.append((t, (0x80, msg.note, 0)))
-        else:
-            out.append((t, (0xB0, 64, msg.value)))
-    out.sort(key=lambda e: (e[0], e[1][0] != 0x80))  # offs before ons at the same time
-    return Performance(out, meter, grid_bpm)
-
-
-def _tick_seconds(tempi: list[tuple[int, int]], ticks_per_quarter: int):
-    """A function from a file tick to seconds through the tempo changes ``tempi``."""
-    starts = [(0, 0.0, tempi[0][1])]  # (tick, seconds at it, tempo from it)
-    for tick, tempo in tempi[1:]:
-        start_tick, start_s, previous = starts[-1]
-        at = start_s + (tick - start_tick) * previous / 1e6 / ticks_per_quarter
-        starts.append((tick, at, tempo))
-
-    def seconds(tick: int) -> float:
-        start_tick, start_s, tempo = next(s for s in reversed(starts) if s[0] <= tick)
-        return start_s + (tick - start_tick) * tempo / 1e6 / ticks_per_quarter
-
-    return seconds
 
 
 @dataclass
@@ -130,7 +46,7 @@ class RenderResult:
 
 def render(
     config: Config,
-    performance: Performance,
+    performance: MidiPerformance,
     out: Path,
     wav: Path | None = None,
     seed: int = 0,
@@ -172,7 +88,7 @@ def render(
     sound = None
     if wav is not None:
         sound = _offline_sound(config, clock)
-        from instrument.outputs import SynthOutput
+        from instrument.engine.outputs import SynthOutput
 
         outputs.append(SynthOutput(sound.planned, play_player=True))
     engine = Engine(clock, outputs, parts=[band], late_leads=band.late_leads)

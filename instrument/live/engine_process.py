@@ -1,6 +1,6 @@
-"""The engine process: ``python -m instrument.engine_process SPEC``.
+"""The engine process: ``python -m instrument.live.engine_process SPEC``.
 
-Started by the audio process (``instrument.audio_host``), never by hand. ``SPEC`` is a
+Started by the audio process (``instrument.live.audio_process``), never by hand. ``SPEC`` is a
 JSON file, or ``-`` to read it from stdin (as the audio process passes it): the
 resolved config (TOML), the audio process's pid, the paths of the plan
 ring, the input ring and the shared stats block, the eventfd it inherited, and the name
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import tomllib
 
-log = logging.getLogger("instrument.session")
+log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 PUBLISH_INTERVAL = 0.1
@@ -51,7 +51,7 @@ def die_with_parent(parent_pid: int) -> None:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m instrument.engine_process SPEC (started by instrument run)",
+        print("usage: python -m instrument.live.engine_process SPEC (started by instrument run)",
               file=sys.stderr)
         return 2
     spec = json.loads(sys.stdin.read() if argv[0] == "-" else Path(argv[0]).read_text())
@@ -67,15 +67,15 @@ def main(argv: list[str]) -> int:
 
     import jack
 
-    from instrument.engine_side import EngineSide, RemoteSound
-    from instrument.jack_host import JackClock
+    from instrument.jack.client import JackClock
+    from instrument.live.engine_side import EngineSide, RemoteSound
+    from instrument.live.status import StatusServer, socket_path
     from instrument.midi.router import InputQueue
+    from instrument.midifile.recorder import session_path
     from instrument.realtime.remote import InputReader, PlanWriter
     from instrument.realtime.shared_ring import SharedRing
     from instrument.realtime.shared_stats import SharedStats
     from instrument.realtime.wakeup import Wakeup
-    from instrument.recording import session_path
-    from instrument.status import StatusServer, socket_path
 
     stats = SharedStats.attach(spec["stats"])
     plans = SharedRing.attach(spec["plans"])

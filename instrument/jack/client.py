@@ -1,6 +1,6 @@
 """Our JACK client: ``instrument:midi_in``, ``instrument:midi_out``, ``instrument:out_1/2``.
 
-One JACK client owns every port, so a headless box is wired by name. ``JackHost``
+One JACK client owns every port, so a headless box is wired by name. ``JackClient``
 creates the client, gives JACK its process callback and activates it *before* it
 registers the ports, so a patchbay or a script that connects the moment a port appears
 can always connect. Until the instrument's ``JackCycle`` is built (``run``), the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import jack
 
-from instrument.jack_graph import JackGraph
+from instrument.jack.graph import JackGraph
 from instrument.realtime.cycle import JackCycle, SilentCycle
 
 
@@ -44,7 +44,7 @@ class JackPorts:
     audio_out: tuple[jack.OwnPort, ...]  # out_1, out_2; empty when pyo plays elsewhere
 
 
-class JackHost:
+class JackClient:
     """Owns the JACK client (see the module docstring)."""
 
     def __init__(self, name: str) -> None:

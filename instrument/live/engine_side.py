@@ -5,9 +5,9 @@ parts, the outputs (the synth's planned notes, MIDI out, the recorder), the ``En
 thread, and what ``instrument status`` shows. It reaches the sound through a
 ``SoundControls``:
 
-- ``LocalSound``: the ``SoundSide`` in the same process (``Session``): plans go straight
+- ``LocalSound``: the ``SoundSide`` in the same process (``OneProcessInstrument``): plans go straight
   into ``PlannedNotes`` and ``MidiOutQueue``;
-- ``RemoteSound``: the audio process (``instrument.engine_process``): plans go through
+- ``RemoteSound``: the audio process (``instrument.live.engine_process``): plans go through
   ``remote.PlanWriter``, the sound side's counters come from the shared stats block.
 
 ``summary_line`` is the "session: ..." line the benchmarks read from the log.
@@ -22,20 +22,20 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from instrument import __version__
-from instrument.clock import Clock
 from instrument.config import Config
-from instrument.engine import Engine
+from instrument.engine.engine import Engine
+from instrument.engine.outputs import MidiOutput, MidiSender, SynthOutput
+from instrument.live.stopping import stop_safely
 from instrument.midi.router import InputQueue
-from instrument.outputs import MidiOutput, MidiSender, SynthOutput
+from instrument.midifile.recorder import SmfRecorder
 from instrument.parts.band import Band
 from instrument.parts.factory import build_band, load_models
 from instrument.realtime.planned import SynthEvent
 from instrument.realtime.remote import PlanWriter
 from instrument.realtime.shared_stats import SharedStats
-from instrument.recording import SmfRecorder
-from instrument.stopping import stop_safely
+from instrument.timing.clock import Clock
 
-log = logging.getLogger("instrument.session")
+log = logging.getLogger(__name__)
 
 
 class PlanSink(Protocol):
@@ -75,7 +75,7 @@ class SoundControls(Protocol):
 class LocalSound:
     """The ``SoundSide`` of this very process."""
 
-    def __init__(self, sound) -> None:  # a started instrument.sound_side.SoundSide
+    def __init__(self, sound) -> None:  # a started instrument.live.sound_side.SoundSide
         self._sound = sound
         self.planned: PlanSink = sound.planned
         self.midi: MidiSender = sound.outgoing
@@ -119,7 +119,7 @@ class RemoteSound:
         return self._writer.wait_sent(timeout)
 
     def stats(self) -> dict:
-        from instrument.sound_side import stats_from_shared
+        from instrument.live.sound_side import stats_from_shared
 
         return stats_from_shared(self._stats)
 
@@ -198,7 +198,7 @@ class EngineSide:
         return self.engine.loops if self.engine is not None else 0
 
     def status_snapshot(self, health: dict) -> dict:
-        """What `instrument status` shows (see instrument.status). Any thread; cheap:
+        """What `instrument status` shows (see instrument.live.status). Any thread; cheap:
         counters and fixed histograms, nothing that grows with the session."""
         band = self.band
         assert band is not None

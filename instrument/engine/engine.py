@@ -2,7 +2,7 @@
 
 Inputs arrive stamped on the ``InputQueue``. The engine forwards the player's own notes
 to the outputs (MIDI out, the recorder; the synth already played them in the audio
-callback), asks each ``Part`` (a generator of one of the instrument's parts) to plan its
+callback), asks each ``Planner`` (what plans the instrument's parts: the Band) to plan its
 notes ahead of time, and hands every planned ``TimedEvent`` to the outputs as soon as it
 is within ``lead`` seconds of being due; the outputs play it at its due time. A part can
 still be cut short (the player resumed, a mode changed): ``cancel`` makes the outputs
@@ -29,11 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from instrument.clock import Clock
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
 from instrument.midi.router import InputEvent, InputQueue
 from instrument.names import Part
+from instrument.timing.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ class Output(Protocol):
         ...
 
 
-class Part(Protocol):
-    """A generator of one of the instrument's parts (accompaniment, continuation)."""
+class Planner(Protocol):
+    """What plans one of the instrument's parts (accompaniment, continuation): the Band."""
 
     name: str
 
@@ -140,7 +140,7 @@ class Engine:
         self,
         clock: Clock,
         outputs: list[Output],
-        parts: Sequence[Part] = (),
+        parts: Sequence[Planner] = (),
         listen_channel: int = 0,
         lead: float = 0.25,
         queue: InputQueue | None = None,

@@ -4,7 +4,7 @@ The engine only ever asks its clock for ``now()`` and to ``wait(wakeup, until)``
 a time, or until its wakeup is set: a ``threading.Event`` or an
 ``instrument.realtime.wakeup.Wakeup``), so the same engine code runs live and in offline
 rendering and tests, where the transcript of what it played is exact and repeatable.
-The JACK clock (``instrument.jack_host.JackClock``) counts JACK frames.
+The JACK clock (``instrument.jack.client.JackClock``) counts JACK frames.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 - ``TapTempo``: a note or a CC tapped on the beat;
 - ``MidiClockFollower``: external MIDI clock (24 ticks a beat; start, stop, continue);
-- ``instrument.link``: Ableton Link, when the optional binding is installed;
+- ``instrument.timing.link``: Ableton Link, when the optional binding is installed;
 - otherwise the tempo from the config or a preset.
 
 ``midi_clock_events`` writes MIDI clock out for the beats the instrument leads.
