@@ -4,19 +4,26 @@ A musician plugs a MIDI keyboard into a small Linux box and plays; the box plays
 them. Their own notes always sound at once (thru); in ``continue`` mode the instrument
 answers their phrases; in ``accompany`` mode it plays chords and bass on the beat.
 
-Layout, by concern:
+Folders by role:
 
-- ``config``: the TOML configuration, parsed into typed dataclasses and validated.
-- ``clock``: one ``Clock`` interface, a live clock and an offline clock.
-- ``midi``: MIDI in and out (python-rtmidi over ALSA or JACK, or the JACK ports of the
-  audio client), message checks, port choice and hotplug.
-- ``audio``: the pyo server backends and the synth. Code that runs inside the audio
-  callback is marked in its docstring and obeys the real-time rules there.
-- ``engine``: the engine thread that owns musical state and schedules timed events.
-- ``recording``: Standard MIDI File recording of every session.
-- ``models``: ONNX model loading (manifest checks) and the baselines.
-- ``session``: builds a running instrument from a config and stops it safely.
-- ``cli``: the ``instrument`` command.
+- ``live``: the running instrument (``instrument run``) in its two layouts, one process
+  or an audio process and an engine process, with status, systemd and the demo;
+- ``realtime``: everything that runs in the audio callback (its rules are stated there);
+- ``jack``: the instrument's JACK client, the graph, an embedded JACK server;
+- ``audio``: pyo's server backends and the synth voices; ``midi``: message checks,
+  rtmidi and JACK MIDI ports, hotplug;
+- ``engine``: the engine thread, its outputs, and offline rendering;
+- ``parts``: the Band and the parts it conducts (accompaniment, continuation), the
+  controls; ``follow``: following the player's beat from their notes;
+- ``timing``: the seconds clocks, the beat clock and its tempo sources (tap, MIDI clock,
+  Link);
+- ``models``: ONNX models at run time (manifest checks, stepping, the tune memory);
+  ``baselines``: the Markov and rule fallbacks;
+- ``midifile``: the session recording and performances read from MIDI files;
+- ``evaluation``: scoring the generators; ``bench``: the benchmarks and their harness;
+- ``commands`` and ``cli``: the ``instrument`` command (nothing else imports them);
+- ``config``, ``names``, ``music``, ``places``: the configuration, the enums, the beat
+  grid and meters, where files live.
 
 The real-time rules: a MIDI callback only stamps and enqueues; the audio callback never
 blocks, allocates little and works on bounded queues; everything else happens on the
