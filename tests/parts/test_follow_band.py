@@ -109,7 +109,7 @@ def test_free_playing_holds_the_chord_instead_of_flailing():
     unsure, decided = [], []
     for t in np.arange(4.8, 12.8, 0.1):
         engine.advance_to(t)
-        unsure.append(band.beat_follower.confidence < 0.5)
+        unsure.append(band.transport.follower.confidence < 0.5)
         decided.append(len(band.accompaniment.history))
     # Within about two bars of free playing it loses the pulse and holds for a while
     # (a second at least), deciding fewer chords than there were beats.
