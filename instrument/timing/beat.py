@@ -19,9 +19,24 @@ from instrument.music import TICKS_PER_BEAT, Meter
 MIN_BPM = 30.0
 MAX_BPM = 300.0
 
+#: Where the beat is: (anchor time, beat at the anchor, seconds per beat).
+BeatMapping = tuple[float, float, float]
+
 
 def clamp_bpm(bpm: float) -> float:
     return min(MAX_BPM, max(MIN_BPM, bpm))
+
+
+def beat_at(mapping: BeatMapping, t: float) -> float:
+    """The beat at time ``t`` on ``mapping``."""
+    anchor_time, anchor_beat, seconds_per_beat = mapping
+    return anchor_beat + (t - anchor_time) / seconds_per_beat
+
+
+def time_at(mapping: BeatMapping, beat: float) -> float:
+    """The time of ``beat`` on ``mapping``."""
+    anchor_time, anchor_beat, seconds_per_beat = mapping
+    return anchor_time + (beat - anchor_beat) * seconds_per_beat
 
 
 class BeatClock:
@@ -43,13 +58,13 @@ class BeatClock:
     def __init__(self, bpm: float = 100.0, meter: Meter | None = None) -> None:
         self.meter = meter if meter is not None else Meter(4, 4)
         self._running = False
-        self._changes: deque[tuple[int, bool, tuple[float, float, float]]] = deque(
+        self._changes: deque[tuple[int, bool, BeatMapping]] = deque(
             maxlen=self.CHANGES_KEPT
         )
         self._count = 0
         self._set((0.0, 0.0, 60.0 / clamp_bpm(bpm)))
 
-    def _set(self, mapping: tuple[float, float, float], running: bool | None = None) -> None:
+    def _set(self, mapping: BeatMapping, running: bool | None = None) -> None:
         if running is not None:
             self._running = running
         self._map = mapping
@@ -65,12 +80,12 @@ class BeatClock:
         if running != self._running:
             self._set(self._map, running)
 
-    def changes_since(self, count: int) -> list[tuple[int, bool, tuple[float, float, float]]]:
+    def changes_since(self, count: int) -> list[tuple[int, bool, BeatMapping]]:
         """(number, running, mapping) of the changes numbered above ``count``, in order
         (any thread; copying the log is one C call)."""
         return [c for c in list(self._changes) if c[0] > count]
 
-    def mapping(self) -> tuple[float, float, float]:
+    def mapping(self) -> BeatMapping:
         """(anchor time, beat at the anchor, seconds per beat), consistent (any thread)."""
         return self._map
 
@@ -101,12 +116,10 @@ class BeatClock:
         return self._map[2] / TICKS_PER_BEAT
 
     def beat_at(self, t: float) -> float:
-        anchor_time, anchor_beat, spb = self._map
-        return anchor_beat + (t - anchor_time) / spb
+        return beat_at(self._map, t)
 
     def time_at(self, beat: float) -> float:
-        anchor_time, anchor_beat, spb = self._map
-        return anchor_time + (beat - anchor_beat) * spb
+        return time_at(self._map, beat)
 
     def tick_at(self, t: float) -> int:
         """The grid tick nearest to time ``t`` (12 ticks a beat)."""
