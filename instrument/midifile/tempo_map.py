@@ -46,10 +46,12 @@ def file_tick(beat: float, meter: Meter, ticks_per_quarter: int) -> int:
 
 
 def grid_ticks_per_file_tick(ticks_per_quarter: int, meter: Meter) -> float:
+    """Reading a file: its ticks to the grid's."""
     return TICKS_PER_BEAT / (ticks_per_quarter * beat_quarters(meter))
 
 
 def file_ticks_per_grid_tick(ticks_per_quarter: int, meter: Meter) -> float:
+    """Writing a file: the grid's ticks to its own."""
     return ticks_per_quarter * beat_quarters(meter) / TICKS_PER_BEAT
 
 
