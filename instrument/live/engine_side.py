@@ -251,8 +251,8 @@ class EngineSide:
         and in the recording), let MIDI out send it, close the recording."""
         if self.engine is not None:
             stop_safely("engine", self.engine.stop)
-            if self.band is not None and self.band.link is not None:
-                stop_safely("Ableton Link", self.band.link.stop)
+            if self.band is not None and self.band.transport.link is not None:
+                stop_safely("Ableton Link", self.band.transport.link.stop)
             if not self.sound.wait_sent(1.0):
                 log.error("MIDI out did not send every note-off before closing")
         time.sleep(0.03)  # let the synth's fast release finish

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import mido
 
-from instrument.models.tune import beat_quarters, grid_meter
+from instrument.midifile.tempo_map import file_tempo, grid_bpm, tick_seconds
+from instrument.models.tune import grid_meter
 from instrument.music import Meter
 
 
@@ -58,15 +59,14 @@ def read_performance(
     if not note_tracks:
         raise ValueError(f"{path}: no notes")
     meter = meter or Meter(4, 4)
-    quarters_per_beat = beat_quarters(meter)
     tempi.sort()
     first_tempo = tempi[0][1] if tempi else mido.bpm2tempo(120.0)
     if bpm is not None:
-        tempi = [(0, round(mido.bpm2tempo(bpm * quarters_per_beat)))]
+        tempi = [(0, file_tempo(bpm, meter))]
     elif not tempo_map:
         tempi = [(0, first_tempo)]
-    grid_bpm = bpm if bpm is not None else mido.tempo2bpm(first_tempo) / quarters_per_beat
-    seconds = _tick_seconds(tempi or [(0, first_tempo)], mid.ticks_per_beat)
+    beats_a_minute = bpm if bpm is not None else grid_bpm(first_tempo, meter)
+    seconds = tick_seconds(tempi or [(0, first_tempo)], mid.ticks_per_beat)
     out = []
     for tick, msg in note_tracks[0]:
         t = seconds(tick)
@@ -77,19 +77,4 @@ def read_performance(
         else:
             out.append((t, (0xB0, 64, msg.value)))
     out.sort(key=lambda e: (e[0], e[1][0] != 0x80))  # offs before ons at the same time
-    return MidiPerformance(out, meter, grid_bpm)
-
-
-def _tick_seconds(tempi: list[tuple[int, int]], ticks_per_quarter: int):
-    """A function from a file tick to seconds through the tempo changes ``tempi``."""
-    starts = [(0, 0.0, tempi[0][1])]  # (tick, seconds at it, tempo from it)
-    for tick, tempo in tempi[1:]:
-        start_tick, start_s, previous = starts[-1]
-        at = start_s + (tick - start_tick) * previous / 1e6 / ticks_per_quarter
-        starts.append((tick, at, tempo))
-
-    def seconds(tick: int) -> float:
-        start_tick, start_s, tempo = next(s for s in reversed(starts) if s[0] <= tick)
-        return start_s + (tick - start_tick) * tempo / 1e6 / ticks_per_quarter
-
-    return seconds
+    return MidiPerformance(out, meter, beats_a_minute)

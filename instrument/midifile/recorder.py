@@ -33,14 +33,18 @@ from mido.midifiles.meta import encode_variable_int
 from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.midifile.growing_smf import GrowingSmf
-from instrument.models.tune import beat_quarters
+from instrument.midifile.tempo_map import (
+    FILE_TICKS_PER_QUARTER,
+    beat_quarters,
+    file_tempo_at_speed,
+    file_tick,
+)
 from instrument.music import Meter
 from instrument.names import Part
-from instrument.timing.beat import BeatClock
+from instrument.timing.beat import BeatClock, BeatMapping, beat_at
 
 log = logging.getLogger(__name__)
 
-TICKS_PER_BEAT = 480  # of the file: per quarter note
 CONDUCTOR = "instrument"
 #: The file's tempo follows the clock within this range of grid beats per second.
 MIN_SPEED, MAX_SPEED = 10.0 / 60.0, 600.0 / 60.0
@@ -69,15 +73,9 @@ def session_path(directory: Path, started: float | None = None) -> Path:
 NUDGE_TEMPO, NUDGE_PHASE = 0.003, 0.02
 
 
-def _close_to(old: tuple[float, float, float], new: tuple[float, float, float],
-              t: float) -> bool:
+def _close_to(old: BeatMapping, new: BeatMapping, t: float) -> bool:
     return (abs(new[2] / old[2] - 1.0) < NUDGE_TEMPO
-            and abs(_beat_at(new, t) - _beat_at(old, t)) < NUDGE_PHASE)
-
-
-def _beat_at(mapping: tuple[float, float, float], t: float) -> float:
-    anchor_time, anchor_beat, seconds_per_beat = mapping
-    return anchor_beat + (t - anchor_time) / seconds_per_beat
+            and abs(beat_at(new, t) - beat_at(old, t)) < NUDGE_PHASE)
 
 
 def _events(messages: list, first_delta: int = 0) -> bytes:
@@ -147,7 +145,7 @@ class SmfRecorder:
         self._progress = progress
         self.channels = channels or {Part.PLAYER: 1, Part.ACCOMPANIMENT: 2, Part.CONTINUATION: 3}
         self._inbox: deque[TimedEvent | tuple[str, str, float]] = deque()
-        self._file = GrowingSmf(path, TICKS_PER_BEAT)
+        self._file = GrowingSmf(path, FILE_TICKS_PER_QUARTER)
         self._tracks: dict[str, _Track] = {}
         # The file's time line: (time, file beat, beats per second) from each anchor on.
         meter_now = beat.meter
@@ -158,8 +156,8 @@ class SmfRecorder:
         self._anchors.append((start_time, 0.0, speed))
         self._offset: float | None = None  # file beat minus clock beat while it runs
         self._cursor = 0  # the beat clock's changes read so far
-        self._state: tuple[bool, tuple[float, float, float]] = (False, beat.mapping())
-        self._tempo_us = self._quarter_tempo(speed, meter_now)
+        self._state: tuple[bool, BeatMapping] = (False, beat.mapping())
+        self._tempo_us = file_tempo_at_speed(speed, meter_now)
         self._conductor_tick = 0
         self._file.add_track(_events([
             mido.MetaMessage("track_name", name=CONDUCTOR),
@@ -270,11 +268,6 @@ class SmfRecorder:
     # -- tempo map -------------------------------------------------------------------
 
     @staticmethod
-    def _quarter_tempo(speed: float, meter: Meter) -> int:
-        """Microseconds per quarter note at ``speed`` grid beats a second."""
-        return max(1, min(0xFFFFFF, round(1e6 / (speed * beat_quarters(meter)))))
-
-    @staticmethod
     def _time_signature(meter: Meter) -> mido.MetaMessage:
         return mido.MetaMessage(
             "time_signature", numerator=meter.numerator, denominator=meter.denominator
@@ -299,8 +292,8 @@ class SmfRecorder:
             if start > horizon:
                 break  # the engine set it for later: the next flush
             was_running, old = self._state
-            beat = _beat_at(mapping, start)
-            if running and (not was_running or abs(beat - _beat_at(old, start)) > 0.5):
+            beat = beat_at(mapping, start)
+            if running and (not was_running or abs(beat - beat_at(old, start)) > 0.5):
                 self._align_bars(start, beat, 1.0 / mapping[2], meter)
             elif running == was_running and _close_to(old, mapping, start):
                 pass  # a nudge (the follower corrects at every note): no tempo event
@@ -317,7 +310,7 @@ class SmfRecorder:
             return
         running, mapping = self._state
         if running and self._offset is not None:
-            target = _beat_at(mapping, end) + self._offset
+            target = beat_at(mapping, end) + self._offset
             kept = last_beat + (end - last_time) * speed
             # Within a nudge of where the file's own tempo gets it: no tempo event.
             if not (abs(target - kept) < NUDGE_PHASE
@@ -396,7 +389,7 @@ class SmfRecorder:
         end_beat = beat + (end - start) * speed
         anchors.append((end, end_beat, speed))
         metas = []
-        tempo = self._quarter_tempo(speed, meter)
+        tempo = file_tempo_at_speed(speed, meter)
         if tempo != self._tempo_us:
             metas.append(mido.MetaMessage("set_tempo", tempo=tempo))
             self._tempo_us = tempo
@@ -404,13 +397,10 @@ class SmfRecorder:
             metas.append(self._time_signature(meter))
             self._meter = meter
         if metas:
-            tick = max(self._conductor_tick, self._tick(beat, meter))
+            tick = max(self._conductor_tick, file_tick(beat, meter, FILE_TICKS_PER_QUARTER))
             self._file.append(0, _events(metas, tick - self._conductor_tick))
             self._conductor_tick = tick
         return end_beat
-
-    def _tick(self, beat: float, meter: Meter) -> int:
-        return round(beat * beat_quarters(meter) * TICKS_PER_BEAT)
 
     # -- events ------------------------------------------------------------------------
 
@@ -428,7 +418,8 @@ class SmfRecorder:
                 msg = _recordable(message, track.channel)
                 if msg is None:
                     continue
-                tick = max(track.last_tick, self._tick(self._file_beat(t), meter))
+                tick = max(track.last_tick,
+                           file_tick(self._file_beat(t), meter, FILE_TICKS_PER_QUARTER))
                 encoded += _events([msg], tick - track.last_tick)
                 track.last_tick = tick
                 self.encoded += 1

@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from instrument.midifile.tempo_map import file_ticks_per_grid_tick, grid_ticks_per_file_tick
 from instrument.models.chords import Chord
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
@@ -53,11 +54,6 @@ def grid_meter(numerator: int, denominator: int) -> Meter:
     if denominator == 2:
         numerator, denominator = numerator * 2, 4
     return Meter(numerator, denominator)
-
-
-def beat_quarters(meter: Meter) -> float:
-    """Length of one grid beat in quarter notes (a dotted quarter in 6/8)."""
-    return (12 if meter.compound else 4) / meter.denominator
 
 
 def monophonic(notes: Iterable[GridNote]) -> list[GridNote]:
@@ -117,7 +113,7 @@ def read_midi(path: os.PathLike | str) -> Tune:
             events.append((tick, msg))
         tracks.append(events)
     meter = meter or Meter(4, 4)
-    scale = TICKS_PER_BEAT / (mid.ticks_per_beat * beat_quarters(meter))
+    scale = grid_ticks_per_file_tick(mid.ticks_per_beat, meter)
     note_tracks = []
     for events in tracks:
         channels = sorted(
@@ -145,8 +141,7 @@ def write_midi(
     """Write melody (channel 0) and accompaniment (channel 1) as a format-1 MIDI file."""
     import mido
 
-    q = beat_quarters(tune.meter)
-    scale = ticks_per_beat * q / TICKS_PER_BEAT
+    scale = file_ticks_per_grid_tick(ticks_per_beat, tune.meter)
     if abs(scale - round(scale)) > 1e-9:
         raise ValueError(f"ticks_per_beat {ticks_per_beat} cannot hold the grid of {tune.meter}")
     mid = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)

@@ -1,8 +1,8 @@
 """The Band: the one ``Part`` the engine talks to; it conducts the instrument's parts.
 
-It owns the beat clock and the player's melody line, decodes the controls, switches
-modes, and asks the ``Responder`` (continue) and the ``Accompaniment`` (accompany) for
-their notes ahead of time. Modes:
+It owns the player's melody line, decodes the controls, switches modes, and asks the
+``Responder`` (continue) and the ``Accompaniment`` (accompany) for their notes ahead of
+time, on the beat its ``Transport`` (``instrument.timing.transport``) keeps. Modes:
 
 - ``thru``: the player alone (their notes always sound, whatever the mode);
 - ``continue``: call and response;
@@ -10,8 +10,8 @@ their notes ahead of time. Modes:
 - ``accompany+continue``: both; the accompaniment also harmonizes the responses.
 
 Switching modes ends the notes of a part that stops (through ``cancel``), so nothing is
-left sounding. The beat clock runs from the config's tempo, tap tempo, external MIDI
-clock or Ableton Link; the Band sends MIDI clock out when it leads.
+left sounding. While the beat follows the player, the Band re-times the chords the beat
+moved under and has the accompaniment hold while the follower is unsure.
 
 Everything runs on the engine thread, except ``status``, which the status server's
 thread calls: it only reads counters and fixed histograms.
@@ -24,25 +24,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from instrument.engine.engine import PlayerState, TimedEvent
-from instrument.follow import BeatFollower
 from instrument.midi import messages as mm
 from instrument.midi.router import InputEvent
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
-from instrument.names import SOUNDING_PARTS, Mode, Part, TempoSource
+from instrument.names import SOUNDING_PARTS, Mode, Part
 from instrument.parts.accompaniment import Accompaniment
 from instrument.parts.continuation import Responder, note_events
 from instrument.parts.controls import Action, Controls
 from instrument.parts.melody import LiveNote, MelodyLine
-from instrument.timing.beat import BeatClock, MidiClockFollower, TapTempo, midi_clock_times
-from instrument.timing.link import LinkSession
+from instrument.timing.beat import BeatClock
+from instrument.timing.transport import FollowedBeat, Transport
 
 log = logging.getLogger(__name__)
 
-CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
-CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
-CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
 HOLD_BELOW = 0.3  # follower confidence under which the accompaniment holds its chord...
 RESUME_ABOVE = 0.45  # ...and over which it plays on again (hysteresis: no flapping)
 #: Following, chords stay in the engine until this long before their beat, so a beat the
@@ -67,9 +63,6 @@ class Preset:
 @dataclass
 class BandSettings:
     mode: Mode = Mode.THRU
-    tempo_source: TempoSource = TempoSource.INTERNAL
-    send_clock: bool = True
-    count_in_bars: int = 0
     tap_note: int | None = None  # a key that taps the tempo instead of playing
     temperature: float | None = None  # None: each model's own default
     top_p: float = 0.95
@@ -86,19 +79,17 @@ class Band:
     def __init__(
         self,
         settings: BandSettings,
-        clock: BeatClock,
+        transport: Transport,
         responder: Responder,
         accompaniment: Accompaniment,
         controls: Controls,
         cancel: Callable[[str], None],
         set_part_volume: Callable[[str, float], None] | None = None,
         set_thru_muted: Callable[[bool], None] | None = None,
-        link: LinkSession | None = None,
         retime: Callable[[str, Callable[[float], float]], int] | None = None,
     ) -> None:
         self.settings = settings
-        self.link = link
-        self.clock = clock
+        self.transport = transport
         self.responder = responder
         self.accompaniment = accompaniment
         self.controls = controls
@@ -107,15 +98,7 @@ class Band:
         self.set_part_volume = set_part_volume
         self.set_thru_muted = set_thru_muted
         self.melody = MelodyLine()
-        self.taps = TapTempo()
-        self.midi_clock_in = MidiClockFollower(clock)
-        # Following the player's beat (tempo source "follow"): see instrument.follow.
-        self.beat_follower = (
-            BeatFollower(clock.meter, clock.bpm)
-            if settings.tempo_source == TempoSource.FOLLOW else None
-        )
         self._holding = False  # following: the pulse is unsure, the accompaniment holds
-        self._proposed_bpm, self._proposed_at = 0.0, float("-inf")  # to Link, following
         self.mode = Mode.THRU
         # When the player last fell silent (no key or pedal holding a note), and the times
         # that silence ends a phrase and sends the accompaniment to rest: stored once, so
@@ -125,8 +108,6 @@ class Band:
         self.rest_at: float | None = None
         self.last_note: float | None = None
         self.sounding_until: float | None = None  # the last note of either side ends
-        self._clock_sent_until: float | None = None
-        self._pending: list[TimedEvent] = []
         self.mode_changes = 0
         self.set_mode(settings.mode, 0.0)
         self.apply_density(settings.density)
@@ -134,9 +115,14 @@ class Band:
             self.apply_temperature(settings.temperature)
 
     @property
+    def clock(self) -> BeatClock:
+        """The transport's beat clock, which the parts plan on."""
+        return self.transport.clock
+
+    @property
     def late_leads(self) -> dict[str, float]:
         """The engine's hand-out leads for parts whose plans may be re-timed."""
-        if self.beat_follower is None:
+        if not self.transport.following:
             return {}
         return {self.accompaniment.name: RETIME_LEAD}
 
@@ -191,15 +177,9 @@ class Band:
             return
         log.info("preset %d %s", program, preset.name)
         if preset.meter is not None:
-            self.clock.meter = Meter.parse(preset.meter)
-            if self.beat_follower is not None:
-                self.beat_follower.configure(meter=self.clock.meter)
+            self.transport.set_meter(Meter.parse(preset.meter))
         if preset.tempo is not None:
-            if self.beat_follower is not None:
-                self.beat_follower.configure(bpm=preset.tempo)
-                self.beat_follower.seed(preset.tempo, now)
-            else:
-                self.clock.set_tempo(preset.tempo, now)
+            self.transport.set_tempo(preset.tempo, now)
         if preset.temperature is not None:
             self.apply_temperature(preset.temperature)
         if preset.density is not None:
@@ -223,75 +203,21 @@ class Band:
             self.accompaniment.settings.lookahead = float(v)
             self.responder.settings.lookahead = float(v)
         elif f == "tap_tempo" and v:
-            self.tap(now)
+            self.transport.tap(now)
         elif f == "start_stop":
-            self.start_transport(now) if v else self.stop_transport(now)
+            if v:
+                self.transport.start(now)
+                if self.accompanying:
+                    self.accompaniment.begin(0)
+            else:
+                self._rest_accompaniment()
+                self.transport.stop(now)
         elif f == "learn" and self.set_thru_muted is not None:
             self.set_thru_muted(bool(v))
-
-    # -- tempo and transport -----------------------------------------------------------
-
-    def tap(self, t: float) -> None:
-        bpm = self.taps.tap(t)
-        if bpm is None:
-            return
-        if self.link is not None and self.settings.tempo_source == TempoSource.LINK:
-            self.link.propose_tempo(bpm)  # every peer follows, us included
-            log.info("tap tempo: %.1f bpm proposed to the Link session", bpm)
-            return
-        if self.beat_follower is not None:
-            self.beat_follower.seed(bpm, t, on_beat=True)
-            self.beat_follower.drive(self.clock)
-        else:
-            self.clock.set_tempo(bpm, t)
-            if self.clock.running:
-                self.clock.align(t, round(self.clock.beat_at(t)))
-        log.info("tap tempo: %.1f bpm", bpm)
-
-    def start_transport(self, now: float) -> None:
-        """Start the beat (with a count-in if configured) and the accompaniment on beat 0."""
-        bars = self.settings.count_in_bars
-        beats = bars * self.clock.meter.beats_per_bar
-        start = now + 0.1
-        self.clock.start(start, -float(beats))
-        self._clock_sent_until = None
-        for b in range(-beats, 0):
-            t = self.clock.time_at(b)
-            pitch = CLICK_PITCHES[0] if (b + beats) % self.clock.meter.beats_per_bar == 0 \
-                else CLICK_PITCHES[1]
-            self._pending += [
-                TimedEvent(t, Part.ACCOMPANIMENT, (mm.NOTE_ON, pitch, 90)),
-                TimedEvent(t + 0.05, Part.ACCOMPANIMENT, (mm.NOTE_OFF, pitch, 0)),
-            ]
-        if self.accompanying:
-            self.accompaniment.begin(0)
-
-    def stop_transport(self, now: float | None = None) -> None:
-        self._rest_accompaniment()
-        self.clock.stop()
-        self._stop_clock_out(now)
-
-    def _stop_clock_out(self, now: float | None) -> None:
-        """Drop MIDI clock planned ahead and send Stop."""
-        if self._clock_sent_until is None:
-            return
-        self.cancel(Part.CLOCK)
-        t = now if now is not None else self._clock_sent_until
-        self._pending.append(TimedEvent(t, Part.CLOCK, (mm.STOP,)))
-        self._clock_sent_until = None
 
     def _rest_accompaniment(self) -> None:
         self.accompaniment.rest()
         self.cancel(self.accompaniment.name)
-
-    def _ensure_clock(self, t: float) -> None:
-        """The player's first note starts a stopped clock: it falls on beat 0."""
-        if self.clock.running or self.settings.tempo_source != TempoSource.INTERNAL:
-            return
-        self.clock.start(t, 0.0)
-        self._clock_sent_until = None
-        self.responder.reset(0)
-        self.accompaniment.reset()
 
     # -- Part interface ----------------------------------------------------------------
 
@@ -299,8 +225,7 @@ class Band:
         message, t = event.message, event.time
         status = message[0]
         if status >= 0xF8:
-            if self.settings.tempo_source == TempoSource.MIDI_CLOCK:
-                self.midi_clock_in.on_message(status, t)
+            self.transport.on_clock_message(status, t)
             return
         kind = status & 0xF0
         if kind == mm.CONTROL_CHANGE:
@@ -329,19 +254,19 @@ class Band:
         if self.controls.learn_key(pitch):
             return
         if pitch == self.settings.tap_note:
-            self.tap(t)
+            self.transport.tap(t)
             return
         if self.sounding_until is not None and \
                 t - self.sounding_until >= self.settings.new_tune_after:
             self.new_tune()
         self._sounds_until(t)
-        if self.beat_follower is not None:
-            self.beat_follower.onset(t, pitch, velocity)
+        self.transport.hear_onset(t, pitch, velocity)
         if self.responder.responding:
             self.responder.stop()
             self.cancel(self.responder.name)
-        if self.continuing or self.accompanying:
-            self._ensure_clock(t)
+        if (self.continuing or self.accompanying) and self.transport.start_on_first_note(t):
+            self.responder.reset(0)
+            self.accompaniment.reset()
         if self.accompanying and not self.accompaniment.playing and self.clock.running:
             self.accompaniment.begin(self.clock.next_beat(t + 0.05))
         self._fall_quiet(None)
@@ -368,7 +293,7 @@ class Band:
 
     def _take_melody(self) -> None:
         if not self.clock.running:
-            if self.beat_follower is not None:
+            if self.transport.following:
                 self.melody.trim(MELODY_WAITING)  # heard once the follower has the beat
                 return
             self.melody.take_onsets()
@@ -381,25 +306,12 @@ class Band:
             if self.continuing:
                 self.responder.hear(self._grid(note), self.clock)
 
-    def _follow_link(self) -> None:
-        sample = self.link.latest() if self.link is not None else None
-        if sample is None:
-            return
-        t, beat, bpm = sample
-        self.clock.bpm = bpm
-        self.clock.align(t, beat)
-        self.clock.running = True
-
     def plan(self, now: float) -> list[TimedEvent]:
-        events, self._pending = self._pending, []
+        events = self.transport.take_planned()
         clock = self.clock
-        if self.settings.tempo_source == TempoSource.LINK:
-            self._follow_link()
-        if (self.settings.tempo_source == TempoSource.MIDI_CLOCK and self.midi_clock_in.active
-                and self.midi_clock_in.stale(now)):
-            self.midi_clock_in.active = False
-        if self.beat_follower is not None:
-            self._follow(now)
+        followed = self.transport.advance(now)
+        if followed is not None:
+            self._follow(followed, now)
         if self.continuing and self._phrase_over(now):
             self.responder.start(now, clock)
         if self.continuing:
@@ -410,56 +322,34 @@ class Band:
         if self.accompanying:
             if self.accompaniment.playing and self._player_gone(now):
                 self._rest_accompaniment()
-                if self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW):
-                    clock.stop()
-                    self._stop_clock_out(now)
+                if self.transport.leads:
+                    self.transport.stop(now)
             if not self._holding:
                 events += self.accompaniment.plan(now, clock)
         for event in events:
             if event.part in SOUNDING_PARTS:
                 self._sounds_until(event.due)
-        events += self._clock_out(now)
+        events += self.transport.clock_out(now)
         return events
 
-    def _follow(self, now: float) -> None:
-        """Bring the beat clock to the follower's beat (tempo source "follow").
+    def _follow(self, beat: FollowedBeat, now: float) -> None:
+        """The transport brought the beat to the follower's (tempo source "follow").
 
         Planned chords the beat moved under are re-timed (still in the engine: they leave
         for the outputs only shortly before they are due); after a renumbering the
         accompaniment goes on after the beat it decided last. While the follower is
         unsure (under ``HOLD_BELOW``, until it is over ``RESUME_ABOVE`` again) the
-        accompaniment holds its chord; with no pulse left at all (a long silence) the beat
-        stops, until the player plays again.
+        accompaniment holds its chord.
         """
-        follower, clock = self.beat_follower, self.clock
-        assert follower is not None
-        follower.advance(now)
-        if not follower.has_beat:
-            return
-        if follower.confidence <= 0.0:
-            if clock.running:
-                clock.stop()
-                self._stop_clock_out(now)
-            return
-        was_running = clock.running
-        before = clock.mapping()
-        renumbered = follower.drive(clock)
-        accompaniment = self.accompaniment
+        clock, accompaniment = self.clock, self.accompaniment
         lead = accompaniment.planning_lead(clock)
-        if not was_running:
-            self._clock_sent_until = None
-        elif clock.mapping() != before:
-
-            def move(due: float) -> float:
-                return clock.time_at(round(clock.beat_at(due)))
-
+        if beat.move is not None:
             if self.retime is not None:
-                self.retime(accompaniment.name, move)
-            accompaniment.retimed(move)
-        if renumbered:
+                self.retime(accompaniment.name, beat.move)
+            accompaniment.retimed(beat.move)
+        if beat.renumbered:
             accompaniment.after_renumbering(clock, clock.next_beat(now + lead))
-        self._propose_to_link(now)
-        unsure = follower.confidence < (RESUME_ABOVE if self._holding else HOLD_BELOW)
+        unsure = beat.confidence < (RESUME_ABOVE if self._holding else HOLD_BELOW)
         if self._holding and not unsure:
             accompaniment.skip_to(clock.next_beat(now + lead))
         self._holding = unsure
@@ -467,16 +357,6 @@ class Band:
                 and self.last_note is not None and self.rest_at is None):
             accompaniment.begin(clock.next_beat(now + lead))
         self._take_melody()
-
-    def _propose_to_link(self, now: float) -> None:
-        """Following with a Link session: the peers hear the player's tempo as it
-        changes (by half a bpm or more, at most twice a second)."""
-        if self.link is None or self.beat_follower is None:
-            return
-        bpm = self.clock.bpm
-        if abs(bpm - self._proposed_bpm) >= 0.5 and now - self._proposed_at >= 0.5:
-            self.link.propose_tempo(bpm)
-            self._proposed_bpm, self._proposed_at = bpm, now
 
     def _fall_quiet(self, t: float | None) -> None:
         """The player fell silent at ``t`` (None: they play again)."""
@@ -499,27 +379,6 @@ class Band:
             return False
         return self.rest_at is not None and now >= self.rest_at
 
-    def _clock_out(self, now: float) -> list[TimedEvent]:
-        clock = self.clock
-        if not (self.settings.send_clock and clock.running
-                and self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW)):
-            return []
-        start = self._clock_sent_until
-        events = []
-        if start is None:
-            start = max(now, clock.time_at(clock.beat_at(now)))
-            events.append(TimedEvent(start, Part.CLOCK, (mm.START,)))
-        end = now + self._clock_ahead()
-        ticks = midi_clock_times(clock, start, end)
-        events += [TimedEvent(t, Part.CLOCK, (mm.CLOCK,)) for t, _ in ticks]
-        self._clock_sent_until = end
-        return events
-
-    def _clock_ahead(self) -> float:
-        """How far ahead MIDI clock out is planned: less when the beat is followed, so
-        a change of tempo reaches the drum machine within that."""
-        return CLOCK_AHEAD_FOLLOWING if self.beat_follower is not None else CLOCK_AHEAD
-
     def next_wakeup(self) -> float | None:
         clock = self.clock
         times = [
@@ -529,12 +388,7 @@ class Band:
         ]
         if self.continuing and self.phrase_ends_at is not None and self.responder.call:
             times.append(self.phrase_ends_at)
-        if self._clock_sent_until is not None and clock.running:
-            times.append(self._clock_sent_until - self._clock_ahead() / 2)
-        if self.beat_follower is not None:
-            times.append(self.beat_follower.chord_due)
-        if self._pending:
-            times.append(min(e.due for e in self._pending))
+        times.append(self.transport.next_wakeup())
         found = [t for t in times if t is not None]
         return min(found) if found else None
 
@@ -544,13 +398,11 @@ class Band:
         self.accompaniment.reset()
         self.melody.reset()
         self._fall_quiet(None)
-        self._pending = []
         self._holding = False  # the follower keeps the player's beat: a panic is not a pause
-        if self.settings.tempo_source in (TempoSource.INTERNAL, TempoSource.FOLLOW):
-            self.clock.stop()
+        self.transport.reset()
 
     def status(self) -> dict:
-        r, a = self.responder, self.accompaniment
+        r, a, follower = self.responder, self.accompaniment, self.transport.follower
         return {
             "mode": self.mode,
             "tempo_bpm": round(self.clock.bpm, 2),
@@ -561,7 +413,7 @@ class Band:
             "accompaniment_beats": {"neural": a.neural_beats, "fallback": a.fallback_beats},
             "continuation_steps": r.runner.stats.summary(),
             "accompaniment_steps": a.runner.stats.summary(),
-            "tempo_source": str(self.settings.tempo_source),
-            "follow": self.beat_follower.status() if self.beat_follower is not None else None,
+            "tempo_source": str(self.transport.settings.tempo_source),
+            "follow": follower.status() if follower is not None else None,
         }
 

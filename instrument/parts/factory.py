@@ -1,4 +1,5 @@
-"""Building the Band from the config: models (or their fallbacks), runners, settings.
+"""Building the Band from the config: models (or their fallbacks), runners, settings,
+and the transport that keeps its time (beat clock, tempo source, Link).
 
 A model that is missing, corrupt or refused by every execution provider never stops the
 instrument: the fallback (Markov continuation, rule arranger) plays in its place and the
@@ -33,6 +34,7 @@ from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
 from instrument.parts.dynamics import Dynamics
 from instrument.timing.beat import BeatClock
 from instrument.timing.link import LinkSession, LinkUnavailable
+from instrument.timing.transport import Transport, TransportSettings
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +159,11 @@ def build_band(
     }
     t = config.tempo
     settings = BandSettings(
-        mode=config.mode, tempo_source=t.source, send_clock=t.send_clock,
-        count_in_bars=a.count_in_bars, tap_note=t.tap_note,
-        temperature=m.temperature,
+        mode=config.mode, tap_note=t.tap_note, temperature=m.temperature,
         top_p=m.top_p, density=a.density, presets=presets,
+    )
+    transport_settings = TransportSettings(
+        tempo_source=t.source, send_clock=t.send_clock, count_in_bars=a.count_in_bars,
     )
     clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))
     link = None
@@ -172,11 +175,11 @@ def build_band(
         except LinkUnavailable as exc:
             if t.source == TempoSource.LINK:
                 log.error("%s; using the internal tempo", exc)
-                settings.tempo_source = TempoSource.INTERNAL
+                transport_settings.tempo_source = TempoSource.INTERNAL
             else:
                 log.error("%s; following the player without Link", exc)
+    transport = Transport(transport_settings, clock, cancel, link=link)
     return Band(
-        settings, clock, responder, accompaniment, controls, cancel,
-        set_part_volume=set_part_volume, set_thru_muted=set_thru_muted, link=link,
-        retime=retime,
+        settings, transport, responder, accompaniment, controls, cancel,
+        set_part_volume=set_part_volume, set_thru_muted=set_thru_muted, retime=retime,
     )

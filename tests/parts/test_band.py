@@ -207,14 +207,6 @@ def test_controls_change_what_is_played():
     assert velocities == {round(72 * 32 / 127)}
 
 
-def test_tap_tempo_from_the_controller():
-    engine, band, _ = rig("accompany")
-    for i in range(4):
-        engine.submit(InputEvent(i * 0.4, (0xB0, 25, 127)))
-    engine.advance_to(2.0)
-    assert band.clock.bpm == pytest.approx(150)
-
-
 def test_program_change_recalls_a_preset():
     engine, band, _ = rig("thru")
     band.settings.presets = {
@@ -229,30 +221,6 @@ def build_preset(p: PresetConfig):
     from instrument.parts.band import Preset
 
     return Preset(program=p.program, name=p.name, mode=p.mode or None, tempo=p.tempo or None)
-
-
-def test_count_in_clicks_then_accompaniment_from_beat_0():
-    engine, band, out = rig("accompany", **{"accompaniment__count_in_bars": 1})
-    engine.submit(InputEvent(0.0, (0xB0, 26, 127)))  # start
-    engine.advance_to(0.05)
-    start = band.clock.time_at(0)
-    play(engine, [(b, 62, 1) for b in range(4)], start=start)
-    engine.advance_to(start + 4 * BEAT)
-    clicks = [t for t, p in out.onsets("accompaniment") if p in (84, 96)]
-    assert len(clicks) == 4 and clicks[-1] == pytest.approx(start - BEAT)
-    assert band.accompaniment.history[0].beat == 0
-
-
-def test_midi_clock_out_while_the_beat_runs():
-    engine, _band, out = rig("accompany", **{"tempo__send_clock": True})
-    play(engine, [(b, 60, 1) for b in range(4)])
-    engine.advance_to(2 * BEAT)
-    clock = [e for e in out.events if e.part == "clock"]
-    assert clock[0].message == (0xFA,)
-    ticks = [e.due for e in clock if e.message == (0xF8,)]
-    assert len(ticks) >= 47
-    gaps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
-    assert gaps == {round(BEAT / 24, 9)}
 
 
 def test_panic_resets_every_part():

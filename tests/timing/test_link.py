@@ -47,10 +47,10 @@ def test_band_follows_link(tmp_path):
         time.sleep(0.3)
         band.plan(clock.now())
         assert band.clock.running and band.clock.bpm == pytest.approx(132)
-        sample_t, sample_beat, _ = band.link.latest()
+        sample_t, sample_beat, _ = band.transport.link.latest()
         assert band.clock.beat_at(sample_t) == pytest.approx(sample_beat)
     finally:
-        band.link.stop()
+        band.transport.link.stop()
 
 
 def test_following_the_player_proposes_the_followed_tempo_to_link():
@@ -74,12 +74,12 @@ def test_following_the_player_proposes_the_followed_tempo_to_link():
             band.on_input(InputEvent(t, (0x90, 60 + i % 5, 90)), band_player())
             band.plan(t + 0.05)
         deadline = time.monotonic() + 2
-        while abs(band.link.latest()[2] - 124) > 2 and time.monotonic() < deadline:
+        while abs(band.transport.link.latest()[2] - 124) > 2 and time.monotonic() < deadline:
             time.sleep(0.05)
             band.plan(clock.now())
-        assert band.link.latest()[2] == pytest.approx(124, abs=2)
+        assert band.transport.link.latest()[2] == pytest.approx(124, abs=2)
     finally:
-        band.link.stop()
+        band.transport.link.stop()
 
 
 def band_player():

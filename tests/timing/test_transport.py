@@ -1,0 +1,132 @@
+"""The transport: the beat it keeps and what it plays itself (count-in clicks, MIDI
+clock out, Stop), alone and through the Band on the offline clock (exact transcripts)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from instrument.follow.performance import Performance, PerformanceStyle, perform
+from instrument.midi.router import InputEvent
+from instrument.models.tune import read_midi
+from instrument.names import TempoSource
+from instrument.timing.beat import BeatClock
+from instrument.timing.transport import Transport, TransportSettings
+from tests.parts.test_band import BEAT, play, rig
+from tests.parts.test_follow_band import play as play_performance
+from tests.parts.test_follow_band import rig as follow_rig
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def transport(source=TempoSource.INTERNAL, count_in_bars=0):
+    cancelled: list[str] = []
+    settings = TransportSettings(tempo_source=source, count_in_bars=count_in_bars)
+    return Transport(settings, BeatClock(bpm=120.0), cancelled.append), cancelled
+
+
+def test_start_counts_in_a_bar_of_clicks_before_beat_0():
+    t, _ = transport(count_in_bars=1)
+    t.start(1.0)
+    assert t.clock.running and t.clock.time_at(0) == pytest.approx(1.1 + 4 * 0.5)
+    clicks = [(e.due, e.message) for e in t.take_planned()]
+    assert [m for _, m in clicks if m[0] == 0x90] == [
+        (0x90, 96, 90), (0x90, 84, 90), (0x90, 84, 90), (0x90, 84, 90)]
+    assert clicks[0][0] == pytest.approx(1.1) and clicks[1][0] == pytest.approx(1.15)
+    assert t.take_planned() == []  # handed over once
+
+
+def test_stop_drops_the_clock_planned_ahead_and_sends_stop():
+    t, cancelled = transport()
+    t.stop(0.5)  # no clock sent yet: nothing to stop
+    assert cancelled == [] and t.take_planned() == []
+    assert t.start_on_first_note(1.0) and not t.start_on_first_note(1.2)
+    sent = t.clock_out(1.0)
+    assert sent[0].message == (0xFA,) and sent[0].due == pytest.approx(1.0)
+    assert t.next_wakeup() == pytest.approx(1.1)  # half the clock planned ahead
+    t.stop(1.05)
+    assert not t.clock.running and cancelled == ["clock"]
+    assert [(e.due, e.message) for e in t.take_planned()] == [(1.05, (0xFC,))]
+    assert t.clock_out(1.1) == []
+
+
+@pytest.mark.parametrize("source", [TempoSource.MIDI_CLOCK, TempoSource.LINK, TempoSource.FILE])
+def test_a_beat_the_instrument_does_not_lead_sends_no_clock_and_outlives_a_panic(source):
+    t, _ = transport(source)
+    t.clock.start(0.0)
+    assert not t.leads and not t.start_on_first_note(0.0)
+    assert t.clock_out(0.0) == []
+    t.reset()
+    assert t.clock.running
+
+
+def test_external_midi_clock_is_followed_only_when_it_is_the_tempo_source():
+    internal, _ = transport()
+    internal.on_clock_message(0xFA, 0.0)
+    assert not internal.clock.running
+    external, _ = transport(TempoSource.MIDI_CLOCK)
+    external.on_clock_message(0xFA, 0.0)
+    assert external.clock.running
+    external.advance(1.0)  # no tick for a second: the external clock stopped leading
+    assert not external.midi_clock_in.active
+
+
+def test_tap_tempo_from_the_controller():
+    engine, band, _ = rig("accompany")
+    for i in range(4):
+        engine.submit(InputEvent(i * 0.4, (0xB0, 25, 127)))
+    engine.advance_to(2.0)
+    assert band.clock.bpm == pytest.approx(150)
+
+
+def test_count_in_clicks_then_accompaniment_from_beat_0():
+    engine, band, out = rig("accompany", **{"accompaniment__count_in_bars": 1})
+    engine.submit(InputEvent(0.0, (0xB0, 26, 127)))  # start
+    engine.advance_to(0.05)
+    start = band.clock.time_at(0)
+    play(engine, [(b, 62, 1) for b in range(4)], start=start)
+    engine.advance_to(start + 4 * BEAT)
+    clicks = [t for t, p in out.onsets("accompaniment") if p in (84, 96)]
+    assert len(clicks) == 4 and clicks[-1] == pytest.approx(start - BEAT)
+    assert band.accompaniment.history[0].beat == 0
+
+
+def test_midi_clock_out_while_the_beat_runs():
+    engine, _band, out = rig("accompany", **{"tempo__send_clock": True})
+    play(engine, [(b, 60, 1) for b in range(4)])
+    engine.advance_to(2 * BEAT)
+    clock = [e for e in out.events if e.part == "clock"]
+    assert clock[0].message == (0xFA,)
+    ticks = [e.due for e in clock if e.message == (0xF8,)]
+    assert len(ticks) >= 47
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+    assert gaps == {round(BEAT / 24, 9)}
+
+
+def test_midi_clock_out_follows_the_players_tempo():
+    tune = read_midi(DATA / "reel_4-4.mid")
+    style = PerformanceStyle(bpm=(100.0, 100.0), drift=0.0, rubato=(0.0, 0.0),
+                             ritardando=(0.0, 0.0), slips=0.0, jitter=0.0)
+    performance = perform(tune, 1, style)
+    # The player speeds up by a fifth halfway through.
+    half = len(performance.beat_times) // 2
+    lengths = np.diff(performance.beat_times)
+    lengths[half:] /= 1.2
+    beat_times = np.concatenate([[performance.beat_times[0]],
+                                 performance.beat_times[0] + np.cumsum(lengths)])
+    onsets = [(float(np.interp(performance.beat_of(t), np.arange(len(beat_times))
+                               + performance.first_beat, beat_times)), p, v)
+              for t, p, v in performance.onsets]
+    fast = Performance(tune, onsets, performance.first_beat, beat_times, 100.0)
+    engine, _band, out = follow_rig("follow", send_clock=True)
+    engine.advance_to(play_performance(engine, fast))
+    ticks = np.array([e.due for e in out.events if e.part == "clock" and e.message == (0xF8,)])
+    assert ticks.size > 200
+    spacing = np.diff(ticks)
+    early = np.median(spacing[: spacing.size // 4])
+    late = np.median(spacing[-spacing.size // 4:])
+    assert early == pytest.approx(0.6 / 24, rel=0.05)  # 100 bpm: 24 ticks a beat
+    assert late == pytest.approx(0.5 / 24, rel=0.05)  # 120 bpm
