@@ -53,21 +53,6 @@ class Meter:
 
 
 @dataclass(frozen=True)
-class Note:
-    """A sounded note in seconds: what the player played or the instrument planned."""
-
-    pitch: int
-    velocity: int
-    start: float
-    duration: float
-    channel: int = 0
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
-
-
-@dataclass(frozen=True)
 class GridNote:
     """A monophonic melody note on the metrical grid (ticks from the start of bar 0)."""
 

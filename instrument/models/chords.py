@@ -123,10 +123,6 @@ TRANSPOSED = np.array(
 )
 
 
-def chord_index(chord: Chord) -> int:
-    return CHORD_INDEX[chord]
-
-
 def fit_chord(weights: Sequence[float] | np.ndarray, bass: int | None = None) -> Chord:
     """The vocabulary chord that best explains pitch-class ``weights`` (length 12).
 
