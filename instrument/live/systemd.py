@@ -57,10 +57,6 @@ def notify_ready(status: str = "ready to play") -> bool:
     return notify(f"READY=1\nSTATUS={status}")
 
 
-def notify_status(status: str) -> bool:
-    return notify(f"STATUS={status}")
-
-
 def notify_stopping(status: str = "stopping") -> bool:
     return notify(f"STOPPING=1\nSTATUS={status}")
 

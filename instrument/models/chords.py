@@ -146,13 +146,6 @@ def fit_chord(weights: Sequence[float] | np.ndarray, bass: int | None = None) ->
     return CHORD_VOCAB[int(np.argmax(score))]
 
 
-def pitch_class_weights(pitches: Iterable[int]) -> np.ndarray:
-    w = np.zeros(12, dtype=np.float32)
-    for p in pitches:
-        w[p % 12] += 1.0
-    return w
-
-
 def change_rate(chords: Sequence[Chord]) -> float:
     """Share of beat boundaries where the chord identity (root, quality) changes."""
     if len(chords) < 2:

@@ -145,9 +145,6 @@ class BeatClock:
         whole = int(b)
         return whole if abs(b - whole) < 1e-9 else int(b // 1 + 1)
 
-    def bar_of(self, beat: float) -> int:
-        return int(beat // self.meter.beats_per_bar)
-
 
 class TapTempo:
     """Tempo from taps: the median of the last intervals; a pause starts a new count.
