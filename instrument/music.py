@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Grid ticks per beat (the module docstring); a MIDI file's resolution is its own.
 TICKS_PER_BEAT = 12
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
