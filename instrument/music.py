@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Grid ticks per beat (the module docstring); a MIDI file's resolution is its own.
 TICKS_PER_BEAT = 12
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
@@ -50,21 +51,6 @@ class Meter:
         if num < 1 or num > 16 or den not in (2, 4, 8, 16):
             raise ValueError(f"meter {text!r} not supported: numerator 1..16, denominator 2/4/8/16")
         return cls(num, den)
-
-
-@dataclass(frozen=True)
-class Note:
-    """A sounded note in seconds: what the player played or the instrument planned."""
-
-    pitch: int
-    velocity: int
-    start: float
-    duration: float
-    channel: int = 0
-
-    @property
-    def end(self) -> float:
-        return self.start + self.duration
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from instrument.bench.rig import jack_environment
-from tests.support.jackd import JackServer, jackd_available, start_jackd
+from tests.support.jackd import JackServer, jackd_available, start_test_jackd
 
 os.environ.setdefault("PYO_GUI_WX", "0")
 
@@ -15,7 +15,7 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 def _server(period: int) -> JackServer:
     if not jackd_available():
         pytest.fail("jackd is not installed: run the README test command (it installs jackd2)")
-    return start_jackd(period=period)
+    return start_test_jackd(period=period)
 
 
 @pytest.fixture(scope="session")

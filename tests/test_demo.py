@@ -13,7 +13,8 @@ import mido
 import numpy as np
 import pytest
 
-from instrument.bench.analysis import midi_hz, read_wav
+from instrument.music import midi_to_hz
+from tests.support.analysis import read_wav
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 
@@ -52,7 +53,7 @@ def heard(audio: np.ndarray, rate: int, start: float, pitch: int) -> float:
     window = audio[i + rate // 50 : i + rate // 50 + rate // 5]
     spectrum = np.abs(np.fft.rfft(window * np.hanning(window.size)))
     freqs = np.fft.rfftfreq(window.size, 1 / rate)
-    f0 = midi_hz(pitch)
+    f0 = midi_to_hz(pitch)
     band = spectrum[(freqs > f0 * 0.97) & (freqs < f0 * 1.03)]
     return float(band.max() / (np.median(spectrum) + 1e-12))
 

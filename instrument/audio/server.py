@@ -120,7 +120,6 @@ class PacedServer:
         self.wav = wav
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audio-offline", daemon=True)
-        self.late_blocks = 0
 
     def start(self) -> None:
         self.wav.parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +137,6 @@ class PacedServer:
             if delay > 0:
                 time.sleep(delay)
             elif delay < -0.1:
-                self.late_blocks += 1
                 next_block = time.monotonic()
 
     def stop(self) -> None:

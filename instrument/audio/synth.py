@@ -84,7 +84,6 @@ def _build(
 class _Voice:
     __slots__ = (
         "active", "delay", "env", "freq", "gate", "objects", "pitch", "released_at", "sound",
-        "started_at",
     )
 
     def __init__(self, patch: Sound, max_offset: float, tables: dict) -> None:
@@ -101,7 +100,6 @@ class _Voice:
         self.sound = graph[-1]
         self.objects = [self.gate, self.freq, self.delay, gate, freq, self.env, *graph]
         self.pitch = -1  # -1: free (or releasing)
-        self.started_at = 0
         self.released_at = -(10**9)
         self.active = True
         self.pause()
@@ -174,7 +172,6 @@ class PolySynth:
         voice.freq.value = midi_to_hz(pitch)
         voice.gate.value = max(1, min(127, velocity)) / 127.0
         voice.pitch = pitch
-        voice.started_at = self.block
         self._by_pitch[pitch] = voice
         return True
 

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from instrument.bench.jackd import JackServer
+from instrument.jack.server import JackServer
 
 
 class InstrumentProcess:

@@ -7,7 +7,6 @@ import contextlib
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import jack
@@ -31,7 +30,6 @@ class JackTap:
         self.first_frame: int | None = None
         self.last_frame = 0
         self.midi: dict[str, list[tuple[int, bytes]]] = {n: [] for n in midi_inputs}
-        self.lock = threading.Lock()
         self.xruns = 0
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)

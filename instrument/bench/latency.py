@@ -21,8 +21,8 @@ import numpy as np
 
 from instrument.bench.analysis import first_onset, rms
 from instrument.bench.jack_tap import Controller, JackTap
-from instrument.bench.jackd import JackServer
 from instrument.bench.rig import playing
+from instrument.jack.server import JackServer
 
 PITCHES = (60, 64, 67, 72, 57, 53, 69, 76)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from instrument.bench.analysis import rms
-from instrument.bench.jackd import JackServer
 from instrument.bench.rig import playing
+from instrument.jack.server import JackServer
 
 BPM = 120
 PHRASE = [67, 69, 71, 72, 74, 72, 71, 69, 67, 71, 74, 79, 78, 76, 74, 72]  # eighths

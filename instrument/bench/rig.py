@@ -13,7 +13,7 @@ from pathlib import Path
 
 from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, JackTap
-from instrument.bench.jackd import JackServer
+from instrument.jack.server import JackServer
 
 
 @dataclass

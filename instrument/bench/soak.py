@@ -20,7 +20,7 @@ from pathlib import Path
 
 from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, play_for
-from instrument.bench.jackd import JackServer
+from instrument.jack.server import JackServer
 from instrument.midifile.performance import read_performance
 
 CONFIG = 'mode = "accompany+continue"\n[recording]\nenabled = true\n'

@@ -62,7 +62,7 @@ class Sizes:
 def _soak(work: Path, tune: Path, period: int, seconds: float) -> dict:
     """One soak on a JACK server started as on stage (see ``soak``)."""
     log.info("soak: %.0f s in accompany+continue at %d frames", seconds, period)
-    server = jackd.start_jackd(period=period, flags=jackd.STAGE_FLAGS)
+    server = jackd.start_private_jackd(period, jackd.STAGE_FLAGS)
     try:
         with jack_environment(server):
             return soak.measure(server, work, tune, seconds).summary()
@@ -104,7 +104,7 @@ def run(out: Path, sizes: Sizes, models_dir: Path, melody: Path | None = None) -
     results["onsets"] = []
     raw: dict = {"latency": {}, "onsets": {}, "steps": {}}
     for period in sizes.periods:
-        server = jackd.start_jackd(period=period)
+        server = jackd.start_private_jackd(period, jackd.SYNC_FLAGS)
         try:
             with jack_environment(server):
                 _live(server, work, period, sizes, results, raw, melody)

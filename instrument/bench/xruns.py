@@ -122,7 +122,7 @@ def compare(work: Path, melody: Path, period: int, rounds: int, seconds: float,
     if shutil.which("jack_midisine") is None:
         return {"period": period, "error": "jack_midisine is not installed"}
     performance = read_performance(melody)
-    server = jackd.start_jackd(period=period, flags=jackd.STAGE_FLAGS)
+    server = jackd.start_private_jackd(period, jackd.STAGE_FLAGS)
     runs: list[Round] = []
     try:
         with jack_environment(server):

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_logging("info")
     from instrument.bench import suite
-    from instrument.bench.jackd import jackd_available
+    from instrument.jack.server import jackd_available
 
     if not jackd_available():
         print("instrument bench needs jackd (Debian: apt-get install jackd2)")

@@ -108,7 +108,7 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from instrument.models.session import ModelError
+    from instrument.models.onnx_sessions import ModelError
 
     if args.follow:
         from instrument.follow.report import run_command

@@ -30,7 +30,7 @@ HELP = (
     "TensorRT engine caches (run at install time, not before a gig)."
 )
 
-log = logging.getLogger("instrument.warmup")
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

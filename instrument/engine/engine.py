@@ -107,9 +107,6 @@ class PlayerState:
     """What the player is doing, as the engine sees it."""
 
     held: HeldNotes = field(default_factory=HeldNotes)
-    last_note_on: float | None = None
-    last_activity: float | None = None
-    notes_played: int = 0
 
 
 @dataclass
@@ -282,11 +279,8 @@ class Engine:
             return
         player = self.player
         if kind in ("note_on", "note_off"):
-            player.last_activity = event.time
             if mm.is_note_on(message):
                 player.held.note_on(message[1])
-                player.last_note_on = event.time
-                player.notes_played += 1
             else:
                 player.held.note_off(message[1])
             self._to_outputs(TimedEvent(event.time, PLAYER, message))

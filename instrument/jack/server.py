@@ -9,7 +9,8 @@ patchbays reach the instrument's ports; it is stopped when the instrument exits,
 dies with it (``PR_SET_PDEATHSIG``) if the instrument is killed. A server the instrument
 did not start is never stopped.
 
-``start_jackd`` also starts the private servers of tests and benchmarks.
+``start_jackd`` also starts the private servers of benchmarks and tests
+(``instrument.bench.jackd``).
 """
 
 from __future__ import annotations
@@ -23,15 +24,10 @@ import signal
 import subprocess
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
-#: Tests: no real-time scheduling needed, and synchronous so that no MIDI is lost.
-TEST_FLAGS: list[str] = ["--no-realtime", "--sync"]
-#: As on stage (the systemd unit runs jackd -R): real-time threads, asynchronous graph.
-STAGE_FLAGS: list[str] = ["-R"]
 DUMMY = "dummy"
 
 
@@ -93,18 +89,17 @@ def _running(env: dict[str, str]) -> bool:
 
 
 def start_jackd(
-    rate: int = 48000,
-    period: int = 64,
-    name: str | None = None,
-    flags: list[str] | None = None,
+    name: str,
+    rate: int,
+    period: int,
+    flags: list[str],
     backend: str = DUMMY,
     timeout: float = 10.0,
     die_with_parent: bool = False,
 ) -> JackServer:
-    """Start ``jackd`` with ``backend`` (``dummy``, or an ALSA device such as ``hw:0``)
-    and wait until it takes clients. Raises RuntimeError naming why it did not."""
-    name = name or f"instrument-test-{uuid.uuid4().hex[:8]}"
-    flags = TEST_FLAGS if flags is None else flags
+    """Start ``jackd -n name`` with ``flags`` (before the driver's) and ``backend``
+    (``dummy``, or an ALSA device such as ``hw:0``), and wait until it takes clients.
+    Raises RuntimeError naming why it did not."""
     driver = ["-d", "dummy"] if backend == DUMMY else ["-d", "alsa", "-d", backend, "-P"]
     with tempfile.TemporaryFile(mode="w+") as errors:  # jackd keeps its own copy open
         process = subprocess.Popen(
@@ -157,7 +152,7 @@ class EmbeddedJack:
         errors = []
         for backend, flags in attempts:
             try:
-                self.server = start_jackd(self.rate, self.period, name, flags, backend,
+                self.server = start_jackd(name, self.rate, self.period, flags, backend,
                                           die_with_parent=True)
             except RuntimeError as exc:
                 errors.append(f"{backend}: {exc}")

@@ -57,10 +57,6 @@ def notify_ready(status: str = "ready to play") -> bool:
     return notify(f"READY=1\nSTATUS={status}")
 
 
-def notify_status(status: str) -> bool:
-    return notify(f"STATUS={status}")
-
-
 def notify_stopping(status: str = "stopping") -> bool:
     return notify(f"STOPPING=1\nSTATUS={status}")
 
@@ -89,9 +85,10 @@ class Watchdog:
     """Pings ``WATCHDOG=1`` every ``interval`` seconds while the instrument is healthy.
 
     ``provider()`` returns a dict with the :data:`HEALTH_COUNTERS` and, optionally,
-    ``dead``: names of threads or outputs that died (``OneProcessInstrument.health``). A ping is sent
-    only if every checked counter increased since the previous check and nothing died;
-    a stall is logged once (and again each time health comes back and is lost again).
+    ``dead``: names of threads or outputs that died (``OneProcessInstrument.health``). A
+    ping is sent only if every checked counter increased since the previous check and
+    nothing died; a stall is logged once (and again each time health comes back and is
+    lost again).
     ``interval`` defaults to half of systemd's ``$WATCHDOG_USEC``; with neither,
     ``start()`` does nothing.
 

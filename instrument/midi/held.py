@@ -7,8 +7,6 @@ offline renderer's synth output, so all agree on when a note ends.
 
 from __future__ import annotations
 
-SUSTAIN_CC = 64
-
 
 class HeldNotes:
     """Tracks one channel's keys and pedal.

@@ -87,10 +87,3 @@ def is_panic(message: Sequence[int]) -> bool:
 def accepts_channel(status: int, listen: int) -> bool:
     """Channel filter: ``listen`` 0 is omni; system messages always pass."""
     return listen == 0 or status >= 0xF0 or (status & 0x0F) + 1 == listen
-
-
-def on_channel(message: Sequence[int], channel: int) -> bool:
-    """Channel 1-16 for channel messages; 0 matches system messages (clock, transport)."""
-    if message[0] >= 0xF0:
-        return channel == 0
-    return channel != 0 and (message[0] & 0x0F) == channel - 1

@@ -160,7 +160,7 @@ class RtMidiOutput:
 
     Opens a virtual port (others connect to it) and, when ``wanted`` names a port,
     connects to that one too, reconnecting on hotplug. The thread cannot die of an error:
-    a port that refuses a message is counted (``write_errors``) and the message is
+    a port that refuses a message keeps its error in ``last_error`` and the message is
     taken as sent; anything else is counted in ``errors`` and the thread goes on. Its
     health (``alive``) is reported to the watchdog and to ``instrument status``.
     """
@@ -186,7 +186,6 @@ class RtMidiOutput:
         self._ports_lock = threading.Lock()  # the sender thread and hotplug's reconnects
         self._stop = False
         self.errors = 0
-        self.write_errors = 0
         self.last_error = ""
         self._thread = threading.Thread(target=self._run, name="midi-out", daemon=True)
 
@@ -204,7 +203,6 @@ class RtMidiOutput:
                     try:
                         port.send_message(message)
                     except (rtmidi.RtMidiError, RuntimeError, ValueError) as exc:
-                        self.write_errors += 1
                         self.last_error = repr(exc)
 
     def _run(self) -> None:

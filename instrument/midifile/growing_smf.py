@@ -84,9 +84,6 @@ class GrowingSmf:
     def append(self, track: int, events: bytes) -> None:
         self._chunks[track].data += events
 
-    def track_bytes(self, track: int) -> bytes:
-        return bytes(self._chunks[track].data)
-
     @property
     def pending(self) -> bool:
         """Whether anything appended is not on disk yet."""

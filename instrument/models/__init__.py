@@ -10,8 +10,10 @@
 - ``chords``: :class:`Chord` and the chord vocabulary; ``voicing.voice_chord``: a chord to
   MIDI pitches with smooth voice leading.
 - ``melody``: the note-event encoding; ``sampling``: temperature, top-p, scale masks.
-- ``manifest``, ``onnx_signature``, ``session``: the file checks and provider choice;
-  ``runtime``: the stepping session; ``timing``: per-step percentiles.
+- ``manifest``, ``onnx_signature``, ``onnx_sessions``: the file checks, and onnxruntime
+  sessions on the first provider that works (``ModelError`` is defined there);
+  ``runtime``: the stepping session (its step timer is a ``TimingHistogram``);
+  ``bench``: per-step latency of the shipped models and the fallbacks.
 - ``tune``: tunes on the grid and MIDI files, for evaluation.
 
 The fallbacks with the same interfaces live in :mod:`instrument.baselines`. Nothing here
@@ -28,8 +30,8 @@ from instrument.models.accompaniment import (
 from instrument.models.chords import NO_CHORD, Chord
 from instrument.models.continuation import Continuator, NeuralContinuator, NextNoteDistribution
 from instrument.models.loader import load_model
+from instrument.models.onnx_sessions import ModelError
 from instrument.models.sampling import SamplingParams
-from instrument.models.session import ModelError
 from instrument.models.voicing import Voicing, voice_chord
 
 __all__ = [

@@ -101,9 +101,6 @@ class ChordDistribution:
     def top(self) -> Chord:
         return CHORD_VOCAB[int(np.argmax(self.logp))]
 
-    def prob(self, chord: Chord) -> float:
-        return float(np.exp(self.logp[CHORD_INDEX[chord]]))
-
 
 def hold_bonus(hold: float) -> float:
     """Log-odds added to the probability of keeping the previous chord (0 at hold=0.5)."""

@@ -123,10 +123,6 @@ TRANSPOSED = np.array(
 )
 
 
-def chord_index(chord: Chord) -> int:
-    return CHORD_INDEX[chord]
-
-
 def fit_chord(weights: Sequence[float] | np.ndarray, bass: int | None = None) -> Chord:
     """The vocabulary chord that best explains pitch-class ``weights`` (length 12).
 
@@ -148,13 +144,6 @@ def fit_chord(weights: Sequence[float] | np.ndarray, bass: int | None = None) ->
     if bass is not None:
         score[bass % 12 != BASS] = -np.inf
     return CHORD_VOCAB[int(np.argmax(score))]
-
-
-def pitch_class_weights(pitches: Iterable[int]) -> np.ndarray:
-    w = np.zeros(12, dtype=np.float32)
-    for p in pitches:
-        w[p % 12] += 1.0
-    return w
 
 
 def change_rate(chords: Sequence[Chord]) -> float:

@@ -47,21 +47,8 @@ class NextNoteDistribution:
     level: np.ndarray
     after_tick: int
 
-    def pitch_logprob(self, pitch: int) -> float:
-        """Log-probability of a MIDI pitch (folded by octaves into the model's range)."""
-        return float(self.pitch[enc.pitch_index(pitch)])
-
     def top_pitch(self) -> int:
         return enc.PITCH_LOW + int(np.argmax(self.pitch))
-
-    def most_likely(self) -> GridNote:
-        """The note made of each attribute's most likely value."""
-        return GridNote(
-            self.top_pitch(),
-            self.after_tick + enc.REST_TICKS[int(np.argmax(self.rest))],
-            enc.DURATION_TICKS[int(np.argmax(self.duration))],
-            enc.velocity_of(int(np.argmax(self.level))),
-        )
 
 
 def pitch_mask(pitch_classes: frozenset[int] | None) -> np.ndarray | None:

@@ -93,10 +93,6 @@ class KeyChords:
     priors: np.ndarray  # (k,)
     same: np.ndarray  # (k, k) bool
 
-    @property
-    def indices(self) -> np.ndarray:
-        return np.array([CHORD_INDEX[c] for c in self.chords])
-
 
 @lru_cache(maxsize=48)
 def key_chords(tonic: int, minor: bool, sevenths: bool = True) -> KeyChords:

@@ -1,6 +1,6 @@
 """``load_model``: from a name or path to a verified, ready-to-step generator.
 
-Order of checks, each failing with a :class:`~instrument.models.session.ModelError` that
+Order of checks, each failing with a :class:`~instrument.models.onnx_sessions.ModelError` that
 names the file and the mismatch, before any session exists:
 
 1. the manifest parses and is complete;
@@ -26,7 +26,7 @@ from instrument.models import accompaniment, melody
 from instrument.models.accompaniment import NeuralAccompanist
 from instrument.models.continuation import NeuralContinuator
 from instrument.models.manifest import ModelManifest, read_manifest, verify_file, verify_onnx
-from instrument.models.session import ModelError, create_session
+from instrument.models.onnx_sessions import ModelError, create_session
 
 
 def manifest_path(path_or_name: os.PathLike | str, models_dir: os.PathLike | str | None) -> Path:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from instrument.models.onnx_sessions import ModelError
 from instrument.models.onnx_signature import SignatureError, read_signature
-from instrument.models.session import ModelError
 
 MANIFEST_FORMAT = "instrument-model/1"
 TASKS = ("continuation", "accompaniment")

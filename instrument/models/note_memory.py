@@ -104,11 +104,6 @@ class NoteMemory:
         self._match[slot] = 0  # a new position has no match yet
         self._count += 1
 
-    def forget_context(self) -> None:
-        """The player's next note starts a new phrase of what is remembered."""
-        self._learn_pitch = None
-        self._learn_end = None
-
     def follow(self, note: GridNote, meter: Meter) -> None:
         """The melody went on with ``note`` (the player's or the instrument's own)."""
         sym = self._symbol(note, meter, self._last_pitch, self._last_end)

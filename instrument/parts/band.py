@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from instrument.config import PresetConfig
 from instrument.engine.engine import PlayerState, TimedEvent
 from instrument.midi import messages as mm
 from instrument.midi.router import InputEvent
@@ -47,19 +48,6 @@ RETIME_LEAD = 0.03
 MELODY_WAITING = 64  # melody notes kept while the follower finds the beat
 
 
-@dataclass(frozen=True)
-class Preset:
-    """Settings a program change recalls; None leaves a setting as it is."""
-
-    program: int
-    name: str = ""
-    mode: Mode | None = None
-    tempo: float | None = None
-    meter: str | None = None
-    temperature: float | None = None
-    density: float | None = None
-
-
 @dataclass
 class BandSettings:
     mode: Mode = Mode.THRU
@@ -67,7 +55,7 @@ class BandSettings:
     temperature: float | None = None  # None: each model's own default
     top_p: float = 0.95
     density: float = 0.5
-    presets: dict[int, Preset] = field(default_factory=dict)
+    presets: dict[int, PresetConfig] = field(default_factory=dict)  # by program number
     new_tune_after: float = 20.0  # seconds with no note from either side: a new tune
 
 

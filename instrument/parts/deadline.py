@@ -45,10 +45,6 @@ class StepStats:
                        max_ms=times["max"])
         return out
 
-    @property
-    def miss_rate(self) -> float:
-        return self.misses / self.steps if self.steps else 0.0
-
 
 class DeadlineRunner:
     """One worker thread per model (see the module docstring)."""

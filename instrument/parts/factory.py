@@ -27,7 +27,7 @@ from instrument.models.tune_memory import TuneMemory
 from instrument.music import Meter
 from instrument.names import TempoSource
 from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
-from instrument.parts.band import Band, BandSettings, Preset
+from instrument.parts.band import Band, BandSettings
 from instrument.parts.continuation import Responder, ResponseSettings
 from instrument.parts.controls import LEARN_CC, Controls
 from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
@@ -150,13 +150,7 @@ def build_band(
         learn_cc=cc.learn if cc.learn else LEARN_CC,
         learned_file=config.state_dir() / "learned_controls.json" if live else None,
     )
-    presets = {
-        p.program: Preset(
-            program=p.program, name=p.name, mode=p.mode, tempo=p.tempo, meter=p.meter,
-            temperature=p.temperature, density=p.density,
-        )
-        for p in config.presets
-    }
+    presets = {p.program: p for p in config.presets}
     t = config.tempo
     settings = BandSettings(
         mode=config.mode, tap_note=t.tap_note, temperature=m.temperature,

@@ -38,10 +38,6 @@ class TimingHistogram:
         if seconds > self.max:
             self.max = seconds
 
-    def over(self, seconds: float) -> int:
-        """How many recorded durations were longer than ``seconds`` (to bin resolution)."""
-        return sum(self.counts[int(seconds / BIN_SECONDS) + 1:])
-
     def percentile(self, q: float) -> float:
         """The q-th percentile in seconds (the upper edge of its bin); NaN when empty."""
         return self._percentiles((q,))[0]

@@ -152,6 +152,3 @@ class BeatClock:
         b = self.beat_at(t)
         whole = int(b)
         return whole if abs(b - whole) < 1e-9 else int(b // 1 + 1)
-
-    def bar_of(self, beat: float) -> int:
-        return int(beat // self.meter.beats_per_bar)

@@ -77,10 +77,6 @@ class LinkSession:
         """(clock time, beat at that time, tempo) of the last sample, or None yet."""
         return self._latest
 
-    @property
-    def peers(self) -> int:
-        return self._peers
-
     def propose_tempo(self, bpm: float) -> None:
         """Any thread: ask the Link session to change tempo (all peers follow)."""
         self._tempo_request = bpm

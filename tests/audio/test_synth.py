@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from instrument.audio.synth import PATCHES, PolySynth
-from tests.support.analysis import cents, estimate_f0, first_onset, midi_hz, rms
+from instrument.music import midi_to_hz
+from tests.support.analysis import cents, estimate_f0, first_onset, rms
 from tests.support.pyo_manual import BLOCK, RATE, Recorder
 
 
@@ -27,7 +28,7 @@ def test_each_patch_sounds_the_played_pitch(patch, pitch):
     _, audio, on, off = play(patch, pitch)
     body = audio[on + RATE // 20 : off]
     assert rms(body) > 0.01
-    assert abs(cents(estimate_f0(body, RATE), midi_hz(pitch))) < 25
+    assert abs(cents(estimate_f0(body, RATE), midi_to_hz(pitch))) < 25
 
 
 @pytest.mark.parametrize("patch", sorted(PATCHES))

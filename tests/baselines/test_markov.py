@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from instrument.baselines.markov import MarkovContinuator, VariableOrderMarkov
+from instrument.models import melody as enc
 from instrument.models.continuation import Continuator
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
@@ -40,9 +41,10 @@ def test_learns_a_phrase_online_and_continues_it():
     m.learn(phrase(riff), M44)
     dist = feed(m, phrase(riff[:5]))
     assert dist.top_pitch() == riff[5]
-    assert before != riff[5] or np.exp(dist.pitch_logprob(riff[5])) > 0.5
+    assert before != riff[5] or np.exp(dist.pitch[enc.pitch_index(riff[5])]) > 0.5
     # the rhythm it heard (eighth notes, no rests) is what it predicts
-    assert dist.most_likely().duration == 6 and dist.most_likely().onset == 5 * 6
+    assert enc.DURATION_TICKS[int(np.argmax(dist.duration))] == 6
+    assert dist.after_tick + enc.REST_TICKS[int(np.argmax(dist.rest))] == 5 * 6
 
 
 def test_what_is_learned_in_one_key_is_known_in_all():

@@ -18,11 +18,12 @@ import jack
 import numpy as np
 import pytest
 
-from instrument.bench.analysis import estimate_f0, midi_hz, read_wav
 from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, JackTap
 from instrument.jack.graph import jack_server_running
 from instrument.midi.rtmidi_io import alsa_available
+from instrument.music import midi_to_hz
+from tests.support.analysis import estimate_f0, read_wav
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 
@@ -109,7 +110,7 @@ def test_on_a_bare_machine_it_starts_its_own_jack_server_plays_and_stops_it(
         loud = np.flatnonzero(np.abs(audio) > 0.01)
         assert loud.size, "the note is not in the WAV"
         segment = audio[loud[0] : loud[0] + rate // 4]
-        assert abs(estimate_f0(segment, rate) - midi_hz(69)) < 10
+        assert abs(estimate_f0(segment, rate) - midi_to_hz(69)) < 10
 
 
 def test_with_a_jack_server_running_it_uses_that_one_and_leaves_it_running(

@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.support.analysis import cents, estimate_f0, midi_hz, rms
+from instrument.music import midi_to_hz
+from tests.support.analysis import cents, estimate_f0, rms
 from tests.support.instrument_proc import InstrumentProcess
 from tests.support.jack_tap import Controller, JackTap
 
@@ -30,7 +31,7 @@ def played(tap: JackTap, controller: Controller, pitch: int, hold: float = 0.3) 
 def assert_sounds(audio: np.ndarray, pitch: int, rate: int) -> None:
     assert rms(audio) > 1e-2, "no sound"
     body = audio[int(0.05 * rate) :]
-    assert abs(cents(estimate_f0(body, rate), midi_hz(pitch))) < 30
+    assert abs(cents(estimate_f0(body, rate), midi_to_hz(pitch))) < 30
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from instrument.bench.rig import playing
-from tests.support.analysis import cents, estimate_f0, first_onset, midi_hz, rms
+from instrument.music import midi_to_hz
+from tests.support.analysis import cents, estimate_f0, first_onset, rms
 from tests.support.jack_tap import JackTap
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
@@ -66,7 +67,7 @@ def test_key_presses_sound_at_pitch_decay_and_match_midi_out_and_recording(rig):
         latencies.append(onset - period)
         body = tap.audio(on_frame + int(0.03 * rate), off_frame)
         f0 = estimate_f0(body, rate)
-        assert abs(cents(f0, midi_hz(pitch))) < 30, f"note {pitch}: heard {f0:.1f} Hz"
+        assert abs(cents(f0, midi_to_hz(pitch))) < 30, f"note {pitch}: heard {f0:.1f} Hz"
         tail = tap.audio(off_frame + int(0.45 * rate), off_frame + int(0.7 * rate))
         assert rms(tail) < 1e-4, f"note {pitch} did not decay to silence after release"
         assert rms(body) > 1e-2

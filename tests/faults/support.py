@@ -16,10 +16,11 @@ from pathlib import Path
 import jack
 import numpy as np
 
-from tests.support.analysis import cents, estimate_f0, midi_hz, rms
+from instrument.music import midi_to_hz
+from tests.support.analysis import cents, estimate_f0, rms
 from tests.support.instrument_proc import InstrumentProcess
 from tests.support.jack_tap import Controller, JackTap
-from tests.support.jackd import JackServer, start_jackd
+from tests.support.jackd import JackServer, start_test_jackd
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -99,7 +100,7 @@ def sounds_at(audio: np.ndarray, pitch: int, rate: int) -> bool:
     if rms(audio) <= 1e-2:
         return False
     body = audio[int(0.05 * rate):]
-    return abs(cents(estimate_f0(body, rate), midi_hz(pitch))) < 30
+    return abs(cents(estimate_f0(body, rate), midi_to_hz(pitch))) < 30
 
 
 def assert_plays(tap: JackTap, controller: Controller, pitch: int) -> None:
@@ -108,7 +109,7 @@ def assert_plays(tap: JackTap, controller: Controller, pitch: int) -> None:
     assert rms(audio) > 1e-2, f"no sound in {seconds:.2f} s"
     body = audio[int(0.05 * tap.rate):]
     heard = estimate_f0(body, tap.rate)
-    assert abs(cents(heard, midi_hz(pitch))) < 30, (
+    assert abs(cents(heard, midi_to_hz(pitch))) < 30, (
         f"heard {heard:.1f} Hz for {pitch} in {seconds:.2f} s of audio "
         f"(peak {np.abs(audio).max():.3f}, {tap.xruns} xruns in the tap)"
     )
@@ -227,4 +228,4 @@ def dispose_server(server: JackServer) -> None:
         server.process.kill()
         server.process.wait()
     with contextlib.suppress(RuntimeError):
-        start_jackd(rate=server.rate, period=server.period, name=server.name).stop()
+        start_test_jackd(rate=server.rate, period=server.period, name=server.name).stop()

@@ -20,7 +20,7 @@ import pytest
 
 from tests.faults.support import Instrument, Supervisor, assert_plays, dispose_server
 from tests.support.jack_tap import Controller, JackTap
-from tests.support.jackd import start_jackd
+from tests.support.jackd import start_test_jackd
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e, pytest.mark.slow]
 
@@ -52,7 +52,7 @@ def test_jack_killed_instrument_exits_nonzero_and_plays_again_after_restart(
     tmp_path, monkeypatch
 ):
     name = f"instrument-fault-{uuid.uuid4().hex[:8]}"
-    server = start_jackd(name=name)
+    server = start_test_jackd(name=name)
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)  # the controller and the tap
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
     sup = controller = tap = None
@@ -77,7 +77,7 @@ def test_jack_killed_instrument_exits_nonzero_and_plays_again_after_restart(
         failed_starts = [c for _, c in sup.exits[1:]]
         assert failed_starts and all(c != 0 for c in failed_starts), sup.exits
 
-        server = start_jackd(name=name)
+        server = start_test_jackd(name=name)
         back = time.monotonic()
         controller = Controller("controller")
         # Any instance started after the first exit: one started just before JACK came

@@ -17,7 +17,7 @@ import pytest
 
 from tests.faults.support import Instrument, dispose_server
 from tests.support.jack_tap import Controller
-from tests.support.jackd import start_jackd
+from tests.support.jackd import start_test_jackd
 
 pytestmark = [pytest.mark.jack, pytest.mark.e2e]
 
@@ -26,7 +26,7 @@ STEP = 0.25  # seconds per note (on, then off half-way)
 
 
 def test_sigkill_leaves_a_readable_recording_up_to_the_last_second(tmp_path, monkeypatch):
-    server = start_jackd(name=f"instrument-kill-{uuid.uuid4().hex[:8]}")
+    server = start_test_jackd(name=f"instrument-kill-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)  # for the controller
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
     controller = inst = None

@@ -13,13 +13,20 @@ from instrument.models.chords import (
     Chord,
     change_rate,
     fit_chord,
-    pitch_class_weights,
     scale_chord_mask,
 )
 from instrument.models.sampling import sample_index
 from instrument.models.voicing import voice_chord
 
 C, D, E, F, G, A, B = 0, 2, 4, 5, 7, 9, 11
+
+
+def pitch_class_weights(pitches: list[int]) -> np.ndarray:
+    """One count per sounding pitch, folded onto its pitch class: what ``fit_chord`` reads."""
+    w = np.zeros(12, dtype=np.float32)
+    for p in pitches:
+        w[p % 12] += 1.0
+    return w
 
 
 def test_vocabulary_indexes_every_chord_once_and_silence_first():

@@ -12,8 +12,8 @@ import pytest
 from instrument.models import ModelError, load_model
 from instrument.models.loader import verify
 from instrument.models.manifest import read_manifest
+from instrument.models.onnx_sessions import create_session, requested_providers
 from instrument.models.onnx_signature import read_signature
-from instrument.models.session import create_session, requested_providers
 from instrument.places import SOURCE_MODELS_DIR
 
 NAMES = ("continuation", "accompaniment")
@@ -111,10 +111,10 @@ def test_unknown_provider_names_are_rejected():
 def test_unusable_gpu_providers_fall_back_to_cpu_with_a_logged_reason(
     caplog, tmp_path, monkeypatch
 ):
-    from instrument.models import session
+    from instrument.models import onnx_sessions
 
-    monkeypatch.setattr(session, "_failed", {})  # reasons are logged once per process
-    caplog.set_level(logging.INFO, logger="instrument.models.session")
+    monkeypatch.setattr(onnx_sessions, "_failed", {})  # reasons are logged once per process
+    caplog.set_level(logging.INFO, logger="instrument.models.onnx_sessions")
     sess = create_session(SOURCE_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"],
                           engine_cache_dir=tmp_path / "trt")
     used = sess.get_providers()[0]
@@ -131,16 +131,15 @@ def test_a_gpu_provider_without_its_libraries_is_skipped_quietly(monkeypatch, ca
     """No onnxruntime banner on the console: the missing library is named in the log."""
     import onnxruntime
 
-    from instrument.models import session
+    from instrument.models import onnx_sessions
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
         pytest.skip("needs onnxruntime-gpu: plain onnxruntime has no GPU providers to try")
 
-    monkeypatch.setattr(session, "_failed", {})
-    monkeypatch.setitem(session._NEEDS, "CUDAExecutionProvider", [("libno-such-driver.so.1",)])
-    monkeypatch.setitem(session._NEEDS, "TensorrtExecutionProvider",
-                        [("libno-such-driver.so.1",)])
-    caplog.set_level(logging.WARNING, logger="instrument.models.session")
+    monkeypatch.setattr(onnx_sessions, "_failed", {})
+    for provider in ("CUDAExecutionProvider", "TensorrtExecutionProvider"):
+        monkeypatch.setitem(onnx_sessions._NEEDS, provider, [("libno-such-driver.so.1",)])
+    caplog.set_level(logging.WARNING, logger="instrument.models.onnx_sessions")
     sess = create_session(SOURCE_MODELS_DIR / "continuation.onnx", ["tensorrt", "cuda", "cpu"])
     assert sess.get_providers() == ["CPUExecutionProvider"]
     out, err = capfd.readouterr()

@@ -11,6 +11,7 @@ from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config, PresetConfig
 from instrument.engine.engine import Engine, TimedEvent
 from instrument.midi.router import InputEvent
+from instrument.names import Mode
 from instrument.parts.factory import LoadedModels, build_band
 from instrument.timing.clock import OfflineClock
 
@@ -210,17 +211,13 @@ def test_controls_change_what_is_played():
 def test_program_change_recalls_a_preset():
     engine, band, _ = rig("thru")
     band.settings.presets = {
-        5: build_preset(PresetConfig(program=5, name="reel", mode="accompany", tempo=112.0))
+        5: PresetConfig(program=5, name="reel", mode=Mode.ACCOMPANY, tempo=112.0)
     }
     engine.submit(InputEvent(0.0, (0xC0, 5)))
     engine.advance_to(0.1)
     assert band.mode == "accompany" and band.clock.bpm == pytest.approx(112)
 
 
-def build_preset(p: PresetConfig):
-    from instrument.parts.band import Preset
-
-    return Preset(program=p.program, name=p.name, mode=p.mode or None, tempo=p.tempo or None)
 
 
 def test_panic_resets_every_part():

@@ -2,7 +2,6 @@
 
 import pytest
 
-from instrument.music import Meter
 from instrument.timing.beat import BeatClock
 
 
@@ -16,9 +15,3 @@ def test_beats_and_times_convert_both_ways_and_survive_tempo_changes():
     assert clock.beat_at(11.0) == pytest.approx(2.0)
     assert clock.time_at(3) == pytest.approx(12.0)
     assert clock.next_beat(11.5) == 3 and clock.next_beat(12.0) == 3
-
-
-def test_bar_of_follows_the_meter():
-    clock = BeatClock(bpm=90, meter=Meter(6, 8))
-    assert clock.meter.beats_per_bar == 2
-    assert clock.bar_of(5) == 2
