@@ -65,3 +65,10 @@ class GridNote:
 
 def midi_to_hz(pitch: float) -> float:
     return 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+
+
+def grid_meter(numerator: int, denominator: int) -> Meter:
+    """The meter a time signature is read as: halves become quarters (2/2 -> 4/4)."""
+    if denominator == 2:
+        numerator, denominator = numerator * 2, 4
+    return Meter(numerator, denominator)

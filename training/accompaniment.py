@@ -193,7 +193,7 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
         "split": "validation",
         "decoding": "greedy (change-or-keep, then chord), own previous chord fed back, "
                     "online at each beat's deadline",
-        "adaptive": "the tune memory (instrument.models.tune_memory, default settings "
+        "adaptive": "the tune memory (instrument.memory.tune_memory, default settings "
                     "chosen on the dev split) observes each beat and blends its "
                     "recollection in, as the live part does; reset between tunes",
         "by_source": per_source,

@@ -4,10 +4,10 @@
     python -m training.adaptation accompaniment [--models-dir ...] [SETTINGS_JSON ...]
 
 ``continuation``: the continuation's mixture weights
-(:data:`instrument.models.adaptive.DEFAULT_WEIGHTS`):
+(:data:`instrument.memory.adaptive.DEFAULT_WEIGHTS`):
 every dev tune is played through the neural model, the Markov model (shipped prior,
 learning the tune online after each note is scored) and the copy model
-(:class:`~instrument.models.note_memory.NoteMemory`), causally as ``instrument evaluate``
+(:class:`~instrument.memory.note_memory.NoteMemory`), causally as ``instrument evaluate``
 does; for each note the three probabilities of the true pitch and of the true rest and
 duration are kept with the copy's longest match; then EM finds, per match bin, the
 (neural, Markov, copy) weights that maximise the dev likelihood. The result is printed
@@ -15,9 +15,9 @@ as the Python literal to paste into ``DEFAULT_WEIGHTS``, with the dev figures be
 after.
 
 ``accompaniment``: the tune memory's settings
-(:class:`~instrument.models.tune_memory.MemorySettings`): each JSON object given (fields
+(:class:`~instrument.memory.tune_memory.MemorySettings`): each JSON object given (fields
 of ``MemorySettings``, ``hindsight`` a dict of
-:class:`~instrument.models.hindsight.HindsightSettings` fields; none: the defaults) is
+:class:`~instrument.memory.hindsight.HindsightSettings` fields; none: the defaults) is
 scored on the dev tunes of every accompaniment source with the accompaniment model, as
 ``instrument evaluate`` scores it, one JSON line each (note-in-chord all / first /
 repeated, change rate). The defaults were chosen from such lines (training/README.md).
@@ -36,12 +36,12 @@ import numpy as np
 
 from instrument.baselines.markov import MarkovContinuator
 from instrument.evaluation.generators import accompaniment_metrics
+from instrument.memory.adaptive import MATCH_BINS, MixWeights, match_bin
+from instrument.memory.hindsight import HindsightSettings
+from instrument.memory.note_memory import NoteMemory
+from instrument.memory.tune_memory import MemorySettings, TuneMemory
 from instrument.models import melody as enc
-from instrument.models.adaptive import MATCH_BINS, MixWeights, match_bin
-from instrument.models.hindsight import HindsightSettings
 from instrument.models.loader import load_model
-from instrument.models.note_memory import NoteMemory
-from instrument.models.tune_memory import MemorySettings, TuneMemory
 from instrument.places import SOURCE_MODELS_DIR
 from training import corpus, data
 

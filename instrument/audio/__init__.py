@@ -1,5 +1,7 @@
-"""Sound: the pyo server backends, the synth voices, and the code that runs inside the
-audio callback (``thru``, ``bridge``)."""
+"""Sound: pyo's server backends (``server``: JACK-driven manual, PortAudio, offline) and
+the synth voices and patches (``synth``). The part synths the instrument plays are put
+together in :mod:`instrument.live.sound_system`; what runs inside the audio callback is
+:mod:`instrument.realtime`."""
 
 import os
 

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from instrument.live import demo
     from instrument.live.backends import SetupError
     from instrument.live.one_process import OneProcessInstrument
-    from instrument.midi.rtmidi_io import MidiUnavailable
+    from instrument.live.rtmidi_ports import MidiUnavailable
 
     try:
         performance = demo.load(args.tune, args.tempo)

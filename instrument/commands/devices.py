@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _midi_lines() -> list[str]:
     from instrument.jack.graph import JackGraph, jack_server_running
-    from instrument.midi import rtmidi_io
+    from instrument.live import rtmidi_ports as rtmidi_io
 
     lines = []
     if rtmidi_io.alsa_available():

@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
               "pip install 'instrument[plot]'", file=sys.stderr)
         return 2
     from instrument.engine.engine import EngineStalled
-    from instrument.engine.render import plot_piano_roll, render
     from instrument.midifile.performance import read_performance
+    from instrument.offline.render import plot_piano_roll, render
 
     try:
         performance = read_performance(args.input, args.tempo, tempo_map=not args.file_tempo)

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from instrument.audio.server import AudioUnavailable
     from instrument.live.backends import SetupError
     from instrument.live.layouts import create  # pyo loads here, not for --help
-    from instrument.midi.rtmidi_io import MidiUnavailable
+    from instrument.live.rtmidi_ports import MidiUnavailable
 
     try:
         session = create(config)  # two processes with audio and MIDI on JACK

@@ -31,8 +31,8 @@ from typing import Protocol
 
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
-from instrument.midi.router import InputEvent, InputQueue
 from instrument.names import Part
+from instrument.realtime.router import InputEvent, InputQueue
 from instrument.timing.clock import Clock
 
 log = logging.getLogger(__name__)

@@ -20,14 +20,14 @@ Continuation, per melody note: the generator is stepped with the true notes so f
 scored on the true next note. ``top1``: share of notes whose pitch is the most likely
 one; ``nll_bits``: mean negative log2-probability of the pitch; ``rhythm_nll_bits``: the
 same for the rest and duration classes. A generator with ``learn_next`` (the Markov
-baseline, :class:`~instrument.models.adaptive.AdaptiveContinuator`) also learns each
+baseline, :class:`~instrument.memory.adaptive.AdaptiveContinuator`) also learns each
 note online *after* it is scored; its ``forget_online`` is called between tunes, so it
 adapts within each tune only.
 
 Accompaniment, per beat: the accompanist runs online over the melody, stepped at each
 beat's deadline (``beat - deadline_ticks``) with the melody notes that began before it
 and with its own previous chord fed back; chords are drawn greedily (temperature 0)
-unless a seed and temperature are given. With a :class:`~instrument.models.tune_memory.
+unless a seed and temperature are given. With a :class:`~instrument.memory.tune_memory.
 TuneMemory` (reset between tunes), the memory observes each beat's notes and its
 recollection is blended into the distribution before the chord is drawn, as the live
 part does; a beat's own notes reach the memory only when the next beat is planned, so
@@ -51,13 +51,13 @@ import numpy as np
 
 from instrument.baselines.markov import MarkovContinuator
 from instrument.baselines.rules import RuleArranger
+from instrument.memory.adaptive import AdaptiveContinuator
+from instrument.memory.tune_memory import MemorySettings, TuneMemory
 from instrument.models import melody as enc
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordSamplingParams
-from instrument.models.adaptive import AdaptiveContinuator
 from instrument.models.chords import NO_CHORD, Chord, fit_chord
 from instrument.models.continuation import Continuator
 from instrument.models.tune import Tune
-from instrument.models.tune_memory import MemorySettings, TuneMemory
 from instrument.music import TICKS_PER_BEAT
 
 LN2 = math.log(2.0)
@@ -336,7 +336,7 @@ def continuation_comparison(
     neural: Continuator, new_markov: Callable[[], MarkovContinuator], tunes: Sequence[Tune],
 ) -> dict:
     """The published continuation rows: ``adaptive`` (the neural model mixed with the
-    online Markov model and the copy model, :class:`~instrument.models.adaptive.
+    online Markov model and the copy model, :class:`~instrument.memory.adaptive.
     AdaptiveContinuator`, as the live part plays), ``model`` (the neural model alone)
     and ``markov`` (the online Markov baseline); ``new_markov`` makes a fresh Markov
     model with the shipped prior."""

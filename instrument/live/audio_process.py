@@ -44,7 +44,7 @@ from instrument.live import systemd
 from instrument.live.backends import Backends, SetupError
 from instrument.live.sound_side import ProcessLinks, SoundSide
 from instrument.live.stopping import StopRequests, stop_safely
-from instrument.midi.router import InputQueue
+from instrument.realtime.router import InputQueue
 
 log = logging.getLogger(__name__)
 

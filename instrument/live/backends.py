@@ -12,7 +12,7 @@ from instrument.audio import server as audio_server
 from instrument.config import Config
 from instrument.jack.graph import jack_server_running
 from instrument.jack.server import EmbeddedJack
-from instrument.midi import rtmidi_io
+from instrument.live import rtmidi_ports as rtmidi_io
 from instrument.names import AudioBackend, MidiApi
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instrument.live.one_process import OneProcessInstrument
-from instrument.midi.router import MidiThreadInput
 from instrument.midifile.performance import MidiPerformance, read_performance
+from instrument.realtime.router import MidiThreadInput
 
 log = logging.getLogger(__name__)
 

@@ -70,9 +70,9 @@ def main(argv: list[str]) -> int:
     from instrument.jack.client import JackClock
     from instrument.live.engine_side import EngineSide, RemoteSound
     from instrument.live.status import StatusServer, socket_path
-    from instrument.midi.router import InputQueue
     from instrument.midifile.recorder import session_path
     from instrument.realtime.remote import InputReader, PlanWriter
+    from instrument.realtime.router import InputQueue
     from instrument.realtime.shared_ring import SharedRing
     from instrument.realtime.shared_stats import SharedStats
     from instrument.realtime.wakeup import Wakeup

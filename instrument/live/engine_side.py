@@ -26,12 +26,12 @@ from instrument.config import Config
 from instrument.engine.engine import Engine
 from instrument.engine.outputs import MidiOutput, MidiSender, SynthOutput
 from instrument.live.stopping import stop_safely
-from instrument.midi.router import InputQueue
 from instrument.midifile.recorder import SmfRecorder
 from instrument.parts.band import Band
 from instrument.parts.factory import build_band, load_models
 from instrument.realtime.planned import SynthEvent
 from instrument.realtime.remote import PlanWriter
+from instrument.realtime.router import InputQueue
 from instrument.realtime.shared_stats import SharedStats
 from instrument.timing.clock import Clock
 

@@ -45,7 +45,7 @@ from instrument.live.engine_side import EngineSide, LocalSound
 from instrument.live.sound_side import SoundSide
 from instrument.live.status import StatusServer, socket_path
 from instrument.live.stopping import StopRequests, stop_safely
-from instrument.midi.router import InputQueue
+from instrument.realtime.router import InputQueue
 
 log = logging.getLogger(__name__)
 

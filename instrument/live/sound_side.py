@@ -27,16 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from instrument.audio import server as audio_server
-from instrument.audio.sound import SoundSystem
 from instrument.config import Config
 from instrument.jack.client import JackClient, JackPorts
+from instrument.jack.midi import JackMidiInput, JackMidiSender
+from instrument.live import rtmidi_ports as rtmidi_io
 from instrument.live.backends import Backends, SetupError
+from instrument.live.hotplug import HotplugWatcher
+from instrument.live.sound_system import SoundSystem
 from instrument.live.stopping import stop_safely
 from instrument.midi import messages as mm
-from instrument.midi import rtmidi_io
-from instrument.midi.hotplug import HotplugWatcher
-from instrument.midi.jack_midi import JackMidiInput, JackMidiSender
-from instrument.midi.router import InputQueue, MidiThreadInput
 from instrument.midifile.recorder import session_path
 from instrument.names import Part
 from instrument.realtime.cycle import (
@@ -52,6 +51,7 @@ from instrument.realtime.histogram import TimingHistogram
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import BlockTimer
 from instrument.realtime.remote import InputWriter, PlanReader
+from instrument.realtime.router import InputQueue, MidiThreadInput
 from instrument.realtime.shared_ring import SharedRing
 from instrument.realtime.shared_stats import SharedStats
 from instrument.realtime.thru import ThruPlayer

@@ -9,8 +9,7 @@ from pathlib import Path
 import mido
 
 from instrument.midifile.tempo_map import file_tempo, grid_bpm, tick_seconds
-from instrument.models.tune import grid_meter
-from instrument.music import Meter
+from instrument.music import Meter, grid_meter
 
 
 @dataclass

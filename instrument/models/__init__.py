@@ -12,11 +12,11 @@
 - ``melody``: the note-event encoding; ``sampling``: temperature, top-p, scale masks.
 - ``manifest``, ``onnx_signature``, ``onnx_sessions``: the file checks, and onnxruntime
   sessions on the first provider that works (``ModelError`` is defined there);
-  ``runtime``: the stepping session (its step timer is a ``TimingHistogram``);
-  ``bench``: per-step latency of the shipped models and the fallbacks.
+  ``runtime``: the stepping session (its step timer is a ``TimingHistogram``).
 - ``tune``: tunes on the grid and MIDI files, for evaluation.
 
-The fallbacks with the same interfaces live in :mod:`instrument.baselines`. Nothing here
+The fallbacks with the same interfaces live in :mod:`instrument.baselines`; what the
+instrument learns while it plays, on top of both, in :mod:`instrument.memory`. Nothing here
 imports torch; everything runs on the engine thread, never in the audio callback.
 """
 

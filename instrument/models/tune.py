@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from instrument.midifile.tempo_map import file_ticks_per_grid_tick, grid_ticks_per_file_tick
 from instrument.models.chords import Chord
-from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter, grid_meter
 
 
 @dataclass
@@ -47,13 +47,6 @@ class Tune:
 
         chords = None if self.chords is None else [c.transposed(semitones) for c in self.chords]
         return Tune(self.name, self.meter, shift(self.melody), shift(self.accompaniment), chords)
-
-
-def grid_meter(numerator: int, denominator: int) -> Meter:
-    """The meter a time signature is read as: halves become quarters (2/2 -> 4/4)."""
-    if denominator == 2:
-        numerator, denominator = numerator * 2, 4
-    return Meter(numerator, denominator)
 
 
 def monophonic(notes: Iterable[GridNote]) -> list[GridNote]:

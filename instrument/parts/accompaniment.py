@@ -9,7 +9,7 @@ leading (common tones held, the others moving least) in a configurable register,
 handed to the engine as note-ons and note-offs on the beat. A chord that stays is held,
 re-struck at each bar's downbeat.
 
-The part learns the tune as it plays (:class:`~instrument.models.tune_memory.TuneMemory`):
+The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 after a beat's distribution is taken (the model's, or the rule arranger's when the model
 was late) the memory observes the beat's melody and blends in what fitted the same music
 the times before, so a repeat is played with the chords its first pass should have had.
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from instrument.engine.engine import TimedEvent
+from instrument.memory.tune_memory import TuneMemory
 from instrument.midi import messages as mm
 from instrument.models.accompaniment import (
     NO_CHORD,
@@ -38,7 +39,6 @@ from instrument.models.accompaniment import (
     ChordSamplingParams,
 )
 from instrument.models.chords import Chord
-from instrument.models.tune_memory import TuneMemory
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part

@@ -2,7 +2,7 @@
 
 It owns the player's melody line, decodes the controls, switches modes, and asks the
 ``Responder`` (continue) and the ``Accompaniment`` (accompany) for their notes ahead of
-time, on the beat its ``Transport`` (``instrument.timing.transport``) keeps. Modes:
+time, on the beat its ``Transport`` (``instrument.parts.transport``) keeps. Modes:
 
 - ``thru``: the player alone (their notes always sound, whatever the mode);
 - ``continue``: call and response;
@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from instrument.config import PresetConfig
 from instrument.engine.engine import PlayerState, TimedEvent
 from instrument.midi import messages as mm
-from instrument.midi.router import InputEvent
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
@@ -35,8 +34,9 @@ from instrument.parts.accompaniment import Accompaniment
 from instrument.parts.continuation import Responder, note_events
 from instrument.parts.controls import Action, Controls
 from instrument.parts.melody import LiveNote, MelodyLine
+from instrument.parts.transport import FollowedBeat, Transport
+from instrument.realtime.router import InputEvent
 from instrument.timing.beat import BeatClock
-from instrument.timing.transport import FollowedBeat, Transport
 
 log = logging.getLogger(__name__)
 

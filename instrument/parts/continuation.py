@@ -9,9 +9,9 @@ choice plays instead. When the player plays again the ``Band`` stops the respons
 once. Both models hear every committed note, the player's and the instrument's, so the
 duet's history carries on from phrase to phrase.
 
-The partner learns the player (:mod:`instrument.models.adaptive`): the Markov model
+The partner learns the player (:mod:`instrument.memory.adaptive`): the Markov model
 learns each of the player's notes for the rest of the gig, and the copy model
-(:class:`~instrument.models.note_memory.NoteMemory`) remembers the player's notes of this
+(:class:`~instrument.memory.note_memory.NoteMemory`) remembers the player's notes of this
 tune; when the neural step's result is taken (or found late), the three predictions are
 mixed by how long the current run matches what the player played before, on the engine
 thread, so responses quote and vary the player's own motifs. Neither learns from the
@@ -33,10 +33,10 @@ import numpy as np
 from instrument.baselines.markov import MarkovContinuator
 from instrument.baselines.rules import estimate_key
 from instrument.engine.engine import TimedEvent
+from instrument.memory.adaptive import DEFAULT_WEIGHTS, MixWeights, mix_continuation
+from instrument.memory.note_memory import NoteMemory
 from instrument.midi import messages as mm
-from instrument.models.adaptive import DEFAULT_WEIGHTS, MixWeights, mix_continuation
 from instrument.models.continuation import Continuator, NextNoteDistribution
-from instrument.models.note_memory import NoteMemory
 from instrument.models.sampling import SamplingParams
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part

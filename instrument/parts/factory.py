@@ -4,8 +4,8 @@ and the transport that keeps its time (beat clock, tempo source, Link).
 A model that is missing, corrupt or refused by every execution provider never stops the
 instrument: the fallback (Markov continuation, rule arranger) plays in its place and the
 log says why, in one line naming the file. Both parts get their in-tune memories
-(:class:`~instrument.models.tune_memory.TuneMemory` for the accompaniment,
-:class:`~instrument.models.note_memory.NoteMemory` for the continuation), which the
+(:class:`~instrument.memory.tune_memory.TuneMemory` for the accompaniment,
+:class:`~instrument.memory.note_memory.NoteMemory` for the continuation), which the
 fallbacks use as well.
 """
 
@@ -20,10 +20,10 @@ import numpy as np
 from instrument.baselines.markov import MarkovContinuator
 from instrument.baselines.rules import RuleArranger
 from instrument.config import Config
+from instrument.memory.note_memory import NoteMemory
+from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import ChordSamplingParams
-from instrument.models.note_memory import NoteMemory
 from instrument.models.sampling import SamplingParams
-from instrument.models.tune_memory import TuneMemory
 from instrument.music import Meter
 from instrument.names import TempoSource
 from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
@@ -32,9 +32,9 @@ from instrument.parts.continuation import Responder, ResponseSettings
 from instrument.parts.controls import LEARN_CC, Controls
 from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
 from instrument.parts.dynamics import Dynamics
+from instrument.parts.transport import Transport, TransportSettings
 from instrument.timing.beat import BeatClock
 from instrument.timing.link import LinkSession, LinkUnavailable
-from instrument.timing.transport import Transport, TransportSettings
 
 log = logging.getLogger(__name__)
 

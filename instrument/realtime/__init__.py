@@ -40,6 +40,10 @@ functions those are):
 - everything it needs is given to its constructor: no attribute is set later and
   checked for None each cycle.
 
+The player's input reaches an engine in this process through ``router`` (the
+``InputQueue`` the engine thread reads, and ``MidiThreadInput``, what an rtmidi callback
+does), and one in the other process through ``remote.InputReader``.
+
 This package imports only the synth voices (``instrument.audio.synth``), the message
 checks (``instrument.midi.messages``, ``instrument.midi.held``) and the part names
 (``instrument.names``).

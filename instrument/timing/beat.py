@@ -4,7 +4,7 @@
 ``instrument.timing`` move it: ``tap`` (a note or a CC tapped on the beat),
 ``midi_clock`` (external MIDI clock), ``link`` (Ableton Link), the beat follower
 (``instrument.follow``), or else the tempo from the config or a preset;
-``instrument.timing.transport`` decides which one leads.
+``instrument.parts.transport`` decides which one leads.
 
 A clock is changed on the engine thread only; other threads read it through
 ``mapping()``.

@@ -21,7 +21,7 @@ import pytest
 from instrument.bench.instrument_proc import InstrumentProcess
 from instrument.bench.jack_tap import Controller, JackTap
 from instrument.jack.graph import jack_server_running
-from instrument.midi.rtmidi_io import alsa_available
+from instrument.live.rtmidi_ports import alsa_available
 from instrument.music import midi_to_hz
 from tests.support.analysis import estimate_f0, read_wav
 

@@ -21,8 +21,8 @@ from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.engine.engine import Engine
 from instrument.midi import messages as mm
-from instrument.midi.router import InputQueue
 from instrument.parts.factory import LoadedModels, build_band
+from instrument.realtime.router import InputQueue
 from instrument.timing.clock import OfflineClock
 from tests.faults import hostile
 from tests.faults.support import HostileSender, Instrument, play

@@ -10,9 +10,9 @@ import pytest
 from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config, PresetConfig
 from instrument.engine.engine import Engine, TimedEvent
-from instrument.midi.router import InputEvent
 from instrument.names import Mode
 from instrument.parts.factory import LoadedModels, build_band
+from instrument.realtime.router import InputEvent
 from instrument.timing.clock import OfflineClock
 
 BPM = 120.0

@@ -13,9 +13,9 @@ from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.engine.engine import Engine
 from instrument.follow.performance import Performance, PerformanceStyle, perform
-from instrument.midi.router import InputEvent
 from instrument.models.tune import read_midi
 from instrument.parts.factory import LoadedModels, build_band
+from instrument.realtime.router import InputEvent
 from instrument.timing.clock import OfflineClock
 from tests.parts.test_band import Transcript
 

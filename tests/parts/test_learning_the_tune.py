@@ -4,7 +4,7 @@ model keeps what it learned for the gig."""
 
 from __future__ import annotations
 
-from instrument.midi.router import InputEvent
+from instrument.realtime.router import InputEvent
 
 from .test_band import BEAT, rig
 

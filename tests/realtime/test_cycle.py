@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 
 from instrument.audio.synth import PATCHES, PolySynth
-from instrument.midi.router import InputQueue
 from instrument.realtime.cycle import MAX_INPUT_EVENTS_PER_CYCLE, JackCycle, NoAudio, PyoStage
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import PlannedNotes, SynthEvent
+from instrument.realtime.router import InputQueue
 from instrument.realtime.thru import ThruPlayer
 from tests.realtime.fake_jack import FakeAudioPort, FakeClient, FakeMidiInPort, FakeMidiOutPort
 from tests.support.pyo_manual import BLOCK, RATE, manual_server

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from instrument.audio.synth import PATCHES, PolySynth
-from instrument.midi.router import InputQueue
 from instrument.realtime import remote
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import PlannedNotes, SynthEvent
+from instrument.realtime.router import InputQueue
 from instrument.realtime.shared_ring import _HEADER, CHECK, FIELDS, SLACK, SharedRing
 from instrument.realtime.shared_stats import SharedStats
 from instrument.realtime.thru import ThruPlayer

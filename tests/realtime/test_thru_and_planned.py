@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 
 from instrument.audio.synth import PATCHES, PolySynth
-from instrument.midi.router import InputQueue, MidiThreadInput
 from instrument.realtime.cycle import PyoBlock
 from instrument.realtime.planned import BlockTimer, PlannedNotes, SynthEvent
+from instrument.realtime.router import InputQueue, MidiThreadInput
 from instrument.realtime.thru import ThruPlayer
 from tests.support.analysis import first_onset, rms
 from tests.support.pyo_manual import BLOCK, RATE, Recorder

@@ -56,8 +56,8 @@ def test_band_follows_link(tmp_path):
 def test_following_the_player_proposes_the_followed_tempo_to_link():
     from instrument.baselines.markov import MarkovContinuator
     from instrument.config import Config
-    from instrument.midi.router import InputEvent
     from instrument.parts.factory import LoadedModels, build_band
+    from instrument.realtime.router import InputEvent
     from instrument.timing.clock import LiveClock
 
     config = Config()

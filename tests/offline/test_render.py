@@ -11,12 +11,12 @@ import mido
 import pytest
 
 from instrument.config import Config
-from instrument.engine.render import render
 from instrument.evaluation.generators import reference_metrics
 from instrument.midifile.performance import read_performance
 from instrument.models.tune import read_midi
+from instrument.offline.render import render
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 REEL = DATA / "reel_4-4.mid"
 
 
@@ -145,7 +145,7 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
     does, from the piece's start: the chords it plays are the ones the published metrics
     were measured on."""
     from instrument.evaluation.generators import run_accompanist
-    from instrument.models.tune_memory import TuneMemory
+    from instrument.memory.tune_memory import TuneMemory
     from instrument.parts.factory import load_models
 
     config = Config()

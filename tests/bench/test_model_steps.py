@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from instrument.models import bench
+from instrument.bench import model_steps as bench
 
 
 def test_bench_reports_percentiles_for_both_session_settings():

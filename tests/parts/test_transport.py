@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from instrument.follow.performance import Performance, PerformanceStyle, perform
-from instrument.midi.router import InputEvent
 from instrument.models.tune import read_midi
 from instrument.names import TempoSource
+from instrument.parts.transport import Transport, TransportSettings
+from instrument.realtime.router import InputEvent
 from instrument.timing.beat import BeatClock
-from instrument.timing.transport import Transport, TransportSettings
 from tests.parts.test_band import BEAT, play, rig
 from tests.parts.test_follow_band import play as play_performance
 from tests.parts.test_follow_band import rig as follow_rig

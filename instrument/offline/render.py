@@ -22,11 +22,11 @@ import mido
 
 from instrument.config import Config
 from instrument.engine.engine import Engine
-from instrument.midi.router import InputEvent
 from instrument.midifile.performance import MidiPerformance
 from instrument.midifile.recorder import SmfRecorder
 from instrument.names import Part, TempoSource
 from instrument.parts.factory import build_band, load_models
+from instrument.realtime.router import InputEvent
 from instrument.timing.clock import OfflineClock
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def render(
 
 def _offline_sound(config: Config, clock: OfflineClock):
     from instrument.audio import server as audio_server
-    from instrument.audio.sound import SoundSystem
+    from instrument.live.sound_system import SoundSystem
 
     rate, block = config.audio.rate, config.audio.buffer
     server = audio_server.boot(audio_server.AudioSettings("manual", rate, block))

@@ -1,6 +1,6 @@
 """Per-step latency of the shipped models and the fallbacks.
 
-    python -m instrument.models.bench [--steps 5000] [--providers cpu] [--json]
+    python -m instrument.bench.model_steps [--steps 5000] [--providers cpu] [--json]
 
 For each model, tuned session options (one intra-op thread, spinning off, sequential)
 and onnxruntime's defaults are measured over the same stream of steps after warm-up:
@@ -22,10 +22,10 @@ import numpy as np
 
 from instrument import places
 from instrument.baselines import MarkovContinuator, RuleArranger
+from instrument.memory.adaptive import AdaptiveContinuator
+from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import BeatInput
-from instrument.models.adaptive import AdaptiveContinuator
 from instrument.models.loader import load_model
-from instrument.models.tune_memory import TuneMemory
 from instrument.music import GridNote, Meter
 from instrument.realtime.histogram import TimingHistogram
 
@@ -147,7 +147,7 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m instrument.models.bench",
+    parser = argparse.ArgumentParser(prog="python -m instrument.bench.model_steps",
                                      description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=5000)

@@ -7,8 +7,8 @@ import pytest
 
 from instrument.config import Config
 from instrument.engine import engine as engine_module
-from instrument.engine.render import render
 from instrument.names import Mode
+from instrument.offline.render import render
 from tests.support.performances import performance
 
 TUNES = range(24)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from instrument.midi.rtmidi_io import RtMidiOutput
+from instrument.live.rtmidi_ports import RtMidiOutput
 
 pytestmark = pytest.mark.jack
 

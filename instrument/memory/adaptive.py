@@ -3,7 +3,7 @@ copy model over this tune's notes, mixed by how long the copy's match is.
 
 :func:`mix_continuation` is the one place the three distributions are combined. The
 mixture weights (neural, Markov, copy) depend on the copy's longest match
-(:class:`~instrument.models.note_memory.CopyPrediction` ``length``), binned by
+(:class:`~instrument.memory.note_memory.CopyPrediction` ``length``), binned by
 :data:`MATCH_BINS`; they were fitted by EM on the dev part of the training split
 (``python -m training.adaptation``; the figures are in training/README.md). With no
 match the copy weighs nothing and the neural model and the Markov model (its prior plus
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from instrument.baselines.markov import MarkovContinuator
+from instrument.memory.note_memory import CopyPrediction, NoteMemory
 from instrument.models.continuation import Continuator, NextNoteDistribution
-from instrument.models.note_memory import CopyPrediction, NoteMemory
 from instrument.music import GridNote, Meter
 
 #: Lower edges of the longest-match bins (notes).

@@ -10,20 +10,20 @@ import pytest
 from instrument import places
 from instrument.baselines.markov import MarkovContinuator
 from instrument.evaluation.generators import continuation_metrics
-from instrument.models import melody as enc
-from instrument.models.adaptive import (
+from instrument.memory.adaptive import (
     DEFAULT_WEIGHTS,
     MATCH_BINS,
     AdaptiveContinuator,
     match_bin,
     mix_continuation,
 )
+from instrument.memory.note_memory import NoteMemory, NoteMemorySettings
+from instrument.models import melody as enc
 from instrument.models.loader import load_model
-from instrument.models.note_memory import NoteMemory, NoteMemorySettings
 from instrument.models.tune import Tune, read_midi
 from instrument.music import GridNote, Meter
 
-from .conftest import DATA
+from tests.models.conftest import DATA
 
 M44 = Meter(4, 4)
 MOTIF = [(67, 6), (71, 6), (74, 12), (72, 6), (71, 6), (69, 12), (67, 6), (66, 6), (67, 24)]

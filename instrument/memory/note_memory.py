@@ -12,7 +12,7 @@ distribution over the next pitch (the last pitch plus the remembered interval), 
 and duration, each match weighted by ``growth ** min(length, max_length)``, and the
 longest match length, which says how much to trust it. Matches shorter than
 ``min_length`` notes are ignored. How the copy is mixed with the neural model and the
-Markov model is :mod:`instrument.models.adaptive`'s business.
+Markov model is :mod:`instrument.memory.adaptive`'s business.
 
 Real-time rules: engine thread; ``learn`` and ``follow`` cost one pass over the capacity
 (microseconds); nothing allocates per note beyond the returned arrays.

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from instrument.evaluation.generators import run_accompanist
+from instrument.memory.tune_memory import MemorySettings, TuneMemory
 from instrument.models.accompaniment import (
     Accompanist,
     BeatInput,
@@ -20,7 +21,6 @@ from instrument.models.accompaniment import (
 )
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
 from instrument.models.tune import Tune
-from instrument.models.tune_memory import MemorySettings, TuneMemory
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 M44 = Meter(4, 4)

@@ -1,6 +1,6 @@
 """Hindsight chords: once a bar has been heard, the chords that would have fitted it best.
 
-Used by the tune memory (:mod:`instrument.models.tune_memory`), which labels every bar
+Used by the tune memory (:mod:`instrument.memory.tune_memory`), which labels every bar
 of the tune as it ends and plays those labels when the bar comes round again.
 
 - :func:`beat_evidence`: per beat, how much each pitch class of the melody counts: one

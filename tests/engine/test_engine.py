@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from instrument.engine.engine import Engine, PlayerState, TimedEvent
-from instrument.midi.router import InputEvent
+from instrument.realtime.router import InputEvent
 from instrument.timing.clock import OfflineClock
 
 

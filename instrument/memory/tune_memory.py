@@ -8,9 +8,9 @@ first minutes did):
 - the melody's *shape*: the pitch sounding at each sixteenth of the beat (live, only
   onsets are known, so a note sounds until the next one, for at most two beats), the
   interval from the sixteenth before, and whether a note began there;
-- its pitch-class evidence (:func:`~instrument.models.hindsight.beat_evidence`);
+- its pitch-class evidence (:func:`~instrument.memory.hindsight.beat_evidence`);
 - once its bar is over, the **hindsight chord**: the chord that fits the bar's melody
-  best (:func:`~instrument.models.hindsight.fit_chords`) in the key heard so far.
+  best (:func:`~instrument.memory.hindsight.fit_chords`) in the key heard so far.
 
 **Recognising a repeat.** For every lag ``d`` (in beats) the memory keeps a running
 similarity of the music just heard with the music ``d`` beats earlier: after each beat,
@@ -53,9 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from instrument.baselines.rules import estimate_key
-from instrument.models.accompaniment import BeatInput, ChordDistribution
-from instrument.models.chords import CHORD_INDEX, CHORD_VOCAB, IDENTITY, N_CHORDS, TRANSPOSED
-from instrument.models.hindsight import (
+from instrument.memory.hindsight import (
     DEFAULT_SETTINGS,
     HindsightSettings,
     beat_evidence,
@@ -63,6 +61,8 @@ from instrument.models.hindsight import (
     fit_chords,
     key_chords,
 )
+from instrument.models.accompaniment import BeatInput, ChordDistribution
+from instrument.models.chords import CHORD_INDEX, CHORD_VOCAB, IDENTITY, N_CHORDS, TRANSPOSED
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 SAMPLES = 4  # shape samples per beat: every sixteenth
