@@ -208,6 +208,7 @@ class TwoProcessInstrument(StopRequests):
         self.child = None
         self._engine_ready = False
         stats = self.links.stats
+        stats.set_text("last_engine_death", how)
         stats.set("engine_down", 1)
         stats.set("engine_ready", 0)
         stats.set("engine_alive", 0)

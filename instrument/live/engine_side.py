@@ -25,6 +25,7 @@ from instrument import __version__
 from instrument.config import Config
 from instrument.engine.engine import Engine
 from instrument.engine.outputs import MidiOutput, MidiSender, SynthOutput
+from instrument.live.sound_stats import shown_in_status, stats_from_shared
 from instrument.live.stopping import stop_safely
 from instrument.midi.router import InputQueue
 from instrument.midifile.recorder import SmfRecorder
@@ -68,7 +69,8 @@ class SoundControls(Protocol):
 
     def status(self) -> dict:
         """pid (of the process holding the JACK client), midi_in, midi_out, audio,
-        audio_cycles."""
+        audio_cycles; with the engine in a process of its own, also engine_restarts and
+        last_engine_death (how it last died, or None)."""
         ...
 
 
@@ -119,16 +121,16 @@ class RemoteSound:
         return self._writer.wait_sent(timeout)
 
     def stats(self) -> dict:
-        from instrument.live.sound_side import stats_from_shared
-
         return stats_from_shared(self._stats)
 
     def status(self) -> dict:
         g = self._stats.get
-        return {"pid": g("host_pid"), "midi_in": self._stats.text("midi_in"),
+        return {"pid": g("audio_pid"), "midi_in": self._stats.text("midi_in"),
                 "midi_out": self._stats.text("midi_out"),
                 "audio": {"backend": self._backend, "rate": g("rate"), "buffer": g("period")},
-                "audio_cycles": g("cycles")}
+                "audio_cycles": g("cycles"),
+                "engine_restarts": g("engine_restarts"),
+                "last_engine_death": self._stats.text("last_engine_death")}
 
 
 class EngineSide:
@@ -234,13 +236,10 @@ class EngineSide:
             "models": models,
             "steps": sum(m["steps"] for m in models.values()),
             "missed_deadlines": sum(m["missed_deadlines"] for m in models.values()),
-            "late_notes": stats["late_events"] + stats["late_midi_out"],
-            "midi_out_deferred": stats["midi_out_deferred"],
-            "midi_out_dropped": stats["midi_out_dropped"],
-            "xruns": stats["xruns"],
             "recording": str(self.recorder.path) if self.recorder else None,
-            "input_received": stats["input_received"],
-            "input_dropped": stats["input_dropped"],
+            **shown_in_status(stats),
+            **{key: sound[key] for key in ("engine_restarts", "last_engine_death")
+               if key in sound},
             **health,
         }
 
