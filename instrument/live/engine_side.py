@@ -5,8 +5,8 @@ parts, the outputs (the synth's planned notes, MIDI out, the recorder), the ``En
 thread, and what ``instrument status`` shows. It reaches the sound through a
 ``SoundControls``:
 
-- ``LocalSound``: the ``SoundSide`` in the same process (``OneProcessInstrument``): plans go straight
-  into ``PlannedNotes`` and ``MidiOutQueue``;
+- ``LocalSound``: the ``SoundSide`` in the same process (``OneProcessInstrument``): plans
+  go straight into ``PlannedNotes`` and ``MidiOutQueue``;
 - ``RemoteSound``: the audio process (``instrument.live.engine_process``): plans go through
   ``remote.PlanWriter``, the sound side's counters come from the shared stats block.
 
