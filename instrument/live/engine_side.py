@@ -1,8 +1,9 @@
 """The engine side of a running instrument: models, the Band, the engine, the recorder.
 
-An ``EngineSide`` builds, from a ``Config``: the models (``load_models``), the Band of
-parts, the outputs (the synth's planned notes, MIDI out, the recorder), the ``Engine``
-thread, and what ``instrument status`` shows. It reaches the sound through a
+An ``EngineSide`` builds, from a ``Config``: the models (``load_models``), then the Band
+of parts, the outputs (the synth's planned notes, MIDI out, the recorder) and the
+``Engine`` as an offline render builds them (``instrument.engine.assembly``), starts the
+engine's thread, and makes what ``instrument status`` shows. It reaches the sound through a
 ``SoundControls``:
 
 - ``LocalSound``: the ``SoundSide`` in the same process (``OneProcessInstrument``): plans
@@ -23,6 +24,7 @@ from typing import Protocol
 
 from instrument import __version__
 from instrument.config import Config
+from instrument.engine.assembly import Recording, assemble
 from instrument.engine.engine import Engine
 from instrument.engine.outputs import MidiOutput, MidiSender, SynthOutput
 from instrument.live.sound_stats import shown_in_status, stats_from_shared
@@ -30,7 +32,7 @@ from instrument.live.stopping import stop_safely
 from instrument.midi.router import InputQueue
 from instrument.midifile.recorder import SmfRecorder
 from instrument.parts.band import Band
-from instrument.parts.factory import build_band, load_models
+from instrument.parts.factory import load_models
 from instrument.realtime.planned import SynthEvent
 from instrument.realtime.remote import PlanWriter
 from instrument.realtime.shared_stats import SharedStats
@@ -152,37 +154,27 @@ class EngineSide:
         self._started_at = time.monotonic()
 
     def start(self) -> None:
+        """Load the models, ``assemble`` the Band, the recorder and the engine (as a
+        render does), then start the recorder's and the engine's threads."""
         cfg, sound = self.config, self.sound
         models = load_models(cfg)
         for note in models.notes:
             (log.info if "loaded" in note else log.warning)(note)
         self.models = models
-        self.band = build_band(
-            cfg, models, self.clock.now, cancel=lambda part: self.engine.cancel(part),
-            retime=lambda part, move: self.engine.retime(part, move),
-            set_part_volume=sound.set_volume, set_thru_muted=sound.set_thru_muted,
+        recording = (Recording(self.recording_path, cfg.recording.flush_interval)
+                     if cfg.recording.enabled else None)
+        built = assemble(
+            cfg, self.clock, models,
+            [SynthOutput(sound.planned),  # type: ignore[arg-type]
+             MidiOutput(sound.midi, cfg.midi.channels(), cfg.midi.send_player)],
+            recording, set_part_volume=sound.set_volume, set_thru_muted=sound.set_thru_muted,
+            listen_channel=cfg.midi.input_channel, queue=self.queue, on_fatal=self._on_fatal,
         )
-        channels = cfg.midi.channels()
-        outputs: list = [SynthOutput(sound.planned),  # type: ignore[arg-type]
-                         MidiOutput(sound.midi, channels, cfg.midi.send_player)]
-        if cfg.recording.enabled:
-            path = self.recording_path
-            self.recorder = SmfRecorder(
-                path, self.clock.now(), self.clock.now, beat=self.band.clock,
-                flush_interval=cfg.recording.flush_interval, channels=channels,
-                progress=self._engine_progress,
-            )
+        self.band, self.recorder, self.engine = built.band, built.recorder, built.engine
+        if self.recorder is not None:
             self.recorder.start()
-            outputs.append(self.recorder)
-            log.info("recording to %s", path)
-        self.engine = Engine(
-            self.clock, outputs, parts=[self.band], listen_channel=cfg.midi.input_channel,
-            queue=self.queue, on_fatal=self._on_fatal, late_leads=self.band.late_leads,
-        )
+            log.info("recording to %s", self.recording_path)
         self.engine.start()
-
-    def _engine_progress(self) -> float:
-        return self.engine.handled_until if self.engine is not None else float("-inf")
 
     # -- running -----------------------------------------------------------------------
 
