@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from instrument import config as cfg
-from instrument.commands.common import setup_logging
+from instrument.live.logs import setup_logging
 
 NAME = "bench"
 HELP = (

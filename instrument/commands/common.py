@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
 from instrument import config as cfg
 from instrument.names import AudioBackend, MidiApi, Mode
@@ -63,11 +61,3 @@ def load_config(args: argparse.Namespace) -> cfg.Config:
     config = cfg.load(args.config)
     overrides = {key: getattr(args, dest, None) for dest, key in OVERRIDES.items()}
     return cfg.apply_overrides(config, overrides)
-
-
-def setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )

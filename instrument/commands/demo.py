@@ -8,8 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
-from instrument.commands.common import add_config_arguments, load_config, setup_logging
+from instrument.commands.common import add_config_arguments, load_config
 from instrument.config import ConfigError
+from instrument.live.logs import setup_logging
 from instrument.names import AudioBackend, Mode
 
 NAME = "demo"

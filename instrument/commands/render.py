@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from instrument import config as cfg
-from instrument.commands.common import setup_logging
+from instrument.live.logs import setup_logging
 from instrument.names import Mode
 
 NAME = "render"

@@ -7,8 +7,9 @@ import logging
 import signal
 import sys
 
-from instrument.commands.common import add_config_arguments, load_config, setup_logging
+from instrument.commands.common import add_config_arguments, load_config
 from instrument.config import ConfigError
+from instrument.live.logs import setup_logging
 
 NAME = "run"
 HELP = (

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from instrument import config as cfg
 from instrument import places
-from instrument.commands.common import setup_logging
+from instrument.live.logs import setup_logging
 
 NAME = "warmup"
 HELP = (

@@ -1,15 +1,15 @@
 """The audio process of two: the sound side here, the engine side in a child process.
 
-With audio and MIDI on JACK (``instrument.live.backends.engine_in_own_process``), ``instrument run`` is an
-``TwoProcessInstrument``: it holds the ``SoundSide`` (the JACK client and its cycle, pyo, thru,
-planned notes, MIDI out, hotplug), creates the shared-memory links (``ProcessLinks``:
-the plan ring, the input ring, the shared stats block, an eventfd) and runs the engine
-side as ``python -m instrument.live.engine_process -`` (``EngineChild``; the spec through its
-stdin). Its main
-thread publishes the sound side's counters a few times a second (the engine process
-shows them in `instrument status` and in its closing "session: ..." line), watches the
-JACK server, answers systemd (readiness and a watchdog fed by both processes' counters)
-and supervises the child:
+With audio and MIDI on JACK (``instrument.live.backends.engine_in_own_process``),
+``instrument run`` is a ``TwoProcessInstrument`` (a ``RunningInstrument``): it holds the
+``SoundSide`` (the JACK client and its cycle, pyo, thru, planned notes, MIDI out,
+hotplug), creates the shared-memory links (``ProcessLinks``: the plan ring, the input
+ring, the shared stats block, an eventfd) and runs the engine side as
+``python -m instrument.live.engine_process -`` (``EngineChild``; the spec through its
+stdin). Its main thread publishes the sound side's counters a few times a second (the
+engine process shows them in `instrument status` and in its closing "session: ..."
+line), watches the JACK server, answers systemd (readiness and a watchdog fed by both
+processes' counters) and supervises the child:
 
 - the child dies (a crash, SIGKILL, a fatal engine error): the plans it left are
   applied, then the instrument's parts are silenced (their planned notes dropped and
@@ -17,7 +17,9 @@ and supervises the child:
   player's thru keeps playing from the cycle. The death is logged, health reports
   "engine" dead, and the child is started again, at most ``MAX_RESTARTS`` times in
   ``RESTART_WINDOW`` seconds (then health keeps saying so, and systemd's watchdog
-  restarts the service);
+  restarts the service). `instrument status` shows how it last died
+  (``last_engine_death``) and how many times it was started again
+  (``engine_restarts``);
 - stopping (SIGINT/SIGTERM here): the child gets SIGTERM, stops its engine (a panic,
   through the plan ring), closes the recording and logs the session's line; meanwhile
   this process keeps publishing so the child sees its MIDI out drain. Then this process
@@ -42,14 +44,17 @@ import time
 from instrument.config import Config, to_toml
 from instrument.live import systemd
 from instrument.live.backends import Backends, SetupError
+from instrument.live.running import SWITCH_INTERVAL, RunningInstrument, health_report
 from instrument.live.sound_side import ProcessLinks, SoundSide
-from instrument.live.stopping import StopRequests, stop_safely
+from instrument.live.stopping import stop_safely
 from instrument.realtime.router import InputQueue
 
 log = logging.getLogger(__name__)
 
+#: Seconds between two publications of the sound side's counters.
 PUBLISH_INTERVAL = 0.05
-STATS_INTERVAL = 5.0
+#: Seconds the cycle gets to apply the plans left in the ring.
+DRAIN_TIMEOUT = 0.5
 #: Seconds the engine process gets to become ready, and to stop.
 READY_TIMEOUT = 120.0
 STOP_TIMEOUT = 10.0
@@ -110,17 +115,19 @@ class EngineChild:
                 self.process.stdin.close()
 
 
-class TwoProcessInstrument(StopRequests):
+class TwoProcessInstrument(RunningInstrument):
     """``instrument run`` as the audio process (see the module docstring). The same
-    ``start``, ``wait``, ``request_stop``, ``stop`` and ``exit_code`` as ``OneProcessInstrument``."""
+    ``start``, ``wait``, ``request_stop``, ``stop`` and ``exit_code`` as
+    ``OneProcessInstrument``."""
+
+    poll_interval = PUBLISH_INTERVAL
 
     def __init__(self, config: Config, backends: Backends, links: ProcessLinks) -> None:
         self.config = config
         self.backends = backends
-        StopRequests.__init__(self)
-        self._stopped = False
         self.links = links
-        self.sound_side = SoundSide(config, backends, InputQueue(), self.links)
+        super().__init__(SoundSide(config, backends, InputQueue(), links))
+        self._stopped = False
         self.child: EngineChild | None = None
         self.watchdog: systemd.Watchdog | None = None
         self._deaths: list[float] = []
@@ -130,8 +137,6 @@ class TwoProcessInstrument(StopRequests):
     # -- start -------------------------------------------------------------------------
 
     def start(self) -> None:
-        from instrument.live.one_process import SWITCH_INTERVAL
-
         sys.setswitchinterval(SWITCH_INTERVAL)
         sound = self.sound_side
         sound.start()
@@ -172,20 +177,10 @@ class TwoProcessInstrument(StopRequests):
 
     # -- running -----------------------------------------------------------------------
 
-    def wait(self) -> int:
-        """Main thread: publish, supervise and report until a stop is requested."""
-        last_report = time.monotonic()
-        reported: tuple = ()
-        sound = self.sound_side
-        while not self.stop_requested.wait(PUBLISH_INTERVAL):
-            sound.publish(self.links.stats)
-            if sound.server_lost:
-                self.request_stop(1, "the JACK server went away")
-            self._supervise()
-            if time.monotonic() - last_report >= STATS_INTERVAL:
-                last_report = time.monotonic()
-                reported = sound.report(reported)
-        return self.exit_code
+    def while_waiting(self) -> None:
+        """Each turn of ``wait``: publish the counters, supervise the child."""
+        self.sound_side.publish(self.links.stats)
+        self._supervise()
 
     def _supervise(self) -> None:
         child = self.child
@@ -208,6 +203,7 @@ class TwoProcessInstrument(StopRequests):
         self.child = None
         self._engine_ready = False
         stats = self.links.stats
+        stats.set_text("last_engine_death", how)
         stats.set("engine_down", 1)
         stats.set("engine_ready", 0)
         stats.set("engine_alive", 0)
@@ -227,29 +223,30 @@ class TwoProcessInstrument(StopRequests):
         """The dead child's plans are applied by the cycle (bounded wait), then its
         parts are silenced; the rings are made ready for the next child."""
         links = self.links
-        deadline = time.monotonic() + 0.5
-        while len(links.plans) > 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        self._drain_plans()
         self.sound_side.silence_instrument_parts(self.sound_side.clock.now())
         links.plans.restart_writer()
         links.inputs.discard_unread()
 
+    def _drain_plans(self) -> None:
+        """Until the cycle has applied every plan in the ring, at most ``DRAIN_TIMEOUT``."""
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while len(self.links.plans) > 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+
     def health(self) -> dict:
-        """The watchdog's view: both processes' counters, and what died."""
+        """``health_report`` of both processes, from the engine process's counters."""
         stats = self.links.stats
-        dead = self.sound_side.dead()
+        engine_dead = []
         if self.child is None or not self._engine_ready:
-            dead.append("engine")
+            engine_dead.append("engine")
         else:
             if not stats.get("engine_alive"):
-                dead.append("engine")
+                engine_dead.append("engine")
             if not stats.get("recorder_alive"):
-                dead.append("recorder")
-        return {"engine_loops": stats.get("engine_loops"),
-                "audio_cycles": self.sound_side.audio_cycles, "dead": dead}
-
-    def stats(self) -> dict:
-        return self.sound_side.stats()
+                engine_dead.append("recorder")
+        return health_report(stats.get("engine_loops"), self.sound_side.audio_cycles,
+                             engine_dead, self.sound_side.dead())
 
     # -- stop --------------------------------------------------------------------------
 
@@ -289,9 +286,7 @@ class TwoProcessInstrument(StopRequests):
             if not clean:
                 self._release_what_it_left()
             else:
-                deadline = time.monotonic() + 0.5
-                while len(self.links.plans) > 0 and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                self._drain_plans()
             # Whatever still sounds (the player's own notes included) stops.
             sound.planned.panic()
             if sound.outgoing is not None and not sound.outgoing.wait_sent(1.0):

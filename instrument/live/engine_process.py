@@ -27,13 +27,29 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
+import jack
 import tomllib
+
+from instrument.config import parse
+from instrument.jack.client import JackClock
+from instrument.live.engine_side import EngineSide, RemoteSound
+from instrument.live.logs import setup_logging
+from instrument.live.running import health_report
+from instrument.live.status import StatusServer, socket_path
+from instrument.midifile.recorder import session_path
+from instrument.realtime.remote import InputReader, PlanWriter
+from instrument.realtime.router import InputQueue
+from instrument.realtime.shared_ring import SharedRing
+from instrument.realtime.shared_stats import SharedStats
+from instrument.realtime.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+#: Seconds between two publications of the engine process's counters.
 PUBLISH_INTERVAL = 0.1
 
 
@@ -56,27 +72,11 @@ def main(argv: list[str]) -> int:
         return 2
     spec = json.loads(sys.stdin.read() if argv[0] == "-" else Path(argv[0]).read_text())
     die_with_parent(spec["parent_pid"])
-    from instrument.commands.common import setup_logging
-    from instrument.config import parse
-
     config = parse(tomllib.loads(spec["config"]), "the audio process")
     setup_logging(config.log_level)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _s, _f: stop.set())
-
-    import jack
-
-    from instrument.jack.client import JackClock
-    from instrument.live.engine_side import EngineSide, RemoteSound
-    from instrument.live.status import StatusServer, socket_path
-    from instrument.midifile.recorder import session_path
-    from instrument.realtime.remote import InputReader, PlanWriter
-    from instrument.realtime.router import InputQueue
-    from instrument.realtime.shared_ring import SharedRing
-    from instrument.realtime.shared_stats import SharedStats
-    from instrument.realtime.wakeup import Wakeup
-
     stats = SharedStats.attach(spec["stats"])
     plans = SharedRing.attach(spec["plans"])
     inputs = SharedRing.attach(spec["inputs"])
@@ -93,15 +93,13 @@ def main(argv: list[str]) -> int:
         code = 1
         stop.set()
 
-    import time
-
     side = EngineSide(config, JackClock(client), queue, sound,
                       session_path(config.recordings_dir(), time.time()), on_fatal=fatal)
     status_server = None
 
     def health() -> dict:
-        return {"engine_loops": side.loops, "audio_cycles": stats.get("cycles"),
-                "dead": side.dead() + (["engine process"] if stats.get("engine_down") else [])}
+        return health_report(side.loops, stats.get("cycles"), side.dead(),
+                             ["engine process"] if stats.get("engine_down") else [])
 
     try:
         side.start()

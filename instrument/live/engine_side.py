@@ -1,12 +1,13 @@
 """The engine side of a running instrument: models, the Band, the engine, the recorder.
 
-An ``EngineSide`` builds, from a ``Config``: the models (``load_models``), the Band of
-parts, the outputs (the synth's planned notes, MIDI out, the recorder), the ``Engine``
-thread, and what ``instrument status`` shows. It reaches the sound through a
+An ``EngineSide`` builds, from a ``Config``: the models (``load_models``), then the Band
+of parts, the outputs (the synth's planned notes, MIDI out, the recorder) and the
+``Engine`` as an offline render builds them (``instrument.live.assembly``), starts the
+engine's thread, and makes what ``instrument status`` shows. It reaches the sound through a
 ``SoundControls``:
 
-- ``LocalSound``: the ``SoundSide`` in the same process (``OneProcessInstrument``): plans go straight
-  into ``PlannedNotes`` and ``MidiOutQueue``;
+- ``LocalSound``: the ``SoundSide`` in the same process (``OneProcessInstrument``): plans
+  go straight into ``PlannedNotes`` and ``MidiOutQueue``;
 - ``RemoteSound``: the audio process (``instrument.live.engine_process``): plans go through
   ``remote.PlanWriter``, the sound side's counters come from the shared stats block.
 
@@ -25,10 +26,12 @@ from instrument import __version__
 from instrument.config import Config
 from instrument.engine.engine import Engine
 from instrument.engine.outputs import MidiOutput, MidiSender, SynthOutput
+from instrument.live.assembly import Recording, assemble
+from instrument.live.sound_stats import shown_in_status, stats_from_shared
 from instrument.live.stopping import stop_safely
 from instrument.midifile.recorder import SmfRecorder
 from instrument.parts.band import Band
-from instrument.parts.factory import build_band, load_models
+from instrument.parts.factory import load_models
 from instrument.realtime.planned import SynthEvent
 from instrument.realtime.remote import PlanWriter
 from instrument.realtime.router import InputQueue
@@ -68,7 +71,8 @@ class SoundControls(Protocol):
 
     def status(self) -> dict:
         """pid (of the process holding the JACK client), midi_in, midi_out, audio,
-        audio_cycles."""
+        audio_cycles; with the engine in a process of its own, also engine_restarts and
+        last_engine_death (how it last died, or None)."""
         ...
 
 
@@ -119,16 +123,16 @@ class RemoteSound:
         return self._writer.wait_sent(timeout)
 
     def stats(self) -> dict:
-        from instrument.live.sound_side import stats_from_shared
-
         return stats_from_shared(self._stats)
 
     def status(self) -> dict:
         g = self._stats.get
-        return {"pid": g("host_pid"), "midi_in": self._stats.text("midi_in"),
+        return {"pid": g("audio_pid"), "midi_in": self._stats.text("midi_in"),
                 "midi_out": self._stats.text("midi_out"),
                 "audio": {"backend": self._backend, "rate": g("rate"), "buffer": g("period")},
-                "audio_cycles": g("cycles")}
+                "audio_cycles": g("cycles"),
+                "engine_restarts": g("engine_restarts"),
+                "last_engine_death": self._stats.text("last_engine_death")}
 
 
 class EngineSide:
@@ -150,37 +154,27 @@ class EngineSide:
         self._started_at = time.monotonic()
 
     def start(self) -> None:
+        """Load the models, ``assemble`` the Band, the recorder and the engine (as a
+        render does), then start the recorder's and the engine's threads."""
         cfg, sound = self.config, self.sound
         models = load_models(cfg)
         for note in models.notes:
             (log.info if "loaded" in note else log.warning)(note)
         self.models = models
-        self.band = build_band(
-            cfg, models, self.clock.now, cancel=lambda part: self.engine.cancel(part),
-            retime=lambda part, move: self.engine.retime(part, move),
-            set_part_volume=sound.set_volume, set_thru_muted=sound.set_thru_muted,
+        recording = (Recording(self.recording_path, cfg.recording.flush_interval)
+                     if cfg.recording.enabled else None)
+        built = assemble(
+            cfg, self.clock, models,
+            [SynthOutput(sound.planned),  # type: ignore[arg-type]
+             MidiOutput(sound.midi, cfg.midi.channels(), cfg.midi.send_player)],
+            recording, set_part_volume=sound.set_volume, set_thru_muted=sound.set_thru_muted,
+            listen_channel=cfg.midi.input_channel, queue=self.queue, on_fatal=self._on_fatal,
         )
-        channels = cfg.midi.channels()
-        outputs: list = [SynthOutput(sound.planned),  # type: ignore[arg-type]
-                         MidiOutput(sound.midi, channels, cfg.midi.send_player)]
-        if cfg.recording.enabled:
-            path = self.recording_path
-            self.recorder = SmfRecorder(
-                path, self.clock.now(), self.clock.now, beat=self.band.clock,
-                flush_interval=cfg.recording.flush_interval, channels=channels,
-                progress=self._engine_progress,
-            )
+        self.band, self.recorder, self.engine = built.band, built.recorder, built.engine
+        if self.recorder is not None:
             self.recorder.start()
-            outputs.append(self.recorder)
-            log.info("recording to %s", path)
-        self.engine = Engine(
-            self.clock, outputs, parts=[self.band], listen_channel=cfg.midi.input_channel,
-            queue=self.queue, on_fatal=self._on_fatal, late_leads=self.band.late_leads,
-        )
+            log.info("recording to %s", self.recording_path)
         self.engine.start()
-
-    def _engine_progress(self) -> float:
-        return self.engine.handled_until if self.engine is not None else float("-inf")
 
     # -- running -----------------------------------------------------------------------
 
@@ -234,13 +228,10 @@ class EngineSide:
             "models": models,
             "steps": sum(m["steps"] for m in models.values()),
             "missed_deadlines": sum(m["missed_deadlines"] for m in models.values()),
-            "late_notes": stats["late_events"] + stats["late_midi_out"],
-            "midi_out_deferred": stats["midi_out_deferred"],
-            "midi_out_dropped": stats["midi_out_dropped"],
-            "xruns": stats["xruns"],
             "recording": str(self.recorder.path) if self.recorder else None,
-            "input_received": stats["input_received"],
-            "input_dropped": stats["input_dropped"],
+            **shown_in_status(stats),
+            **{key: sound[key] for key in ("engine_restarts", "last_engine_death")
+               if key in sound},
             **health,
         }
 

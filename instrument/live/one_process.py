@@ -5,20 +5,23 @@ client, pyo, the synths, thru, MIDI in and out, the real-time cycle, hotplug) an
 ``EngineSide`` (``instrument.live.engine_side``: models, the Band, the engine, the recorder,
 what `instrument status` shows). How they are put together depends on the resolved plan:
 
-- audio and MIDI on JACK (``audio.engine_process``, the default): two processes. This
-  one (``TwoProcessInstrument``, in ``instrument.live.audio_process``) holds the sound side; its JACK cycle
-  applies the engine's plans from a shared-memory ring and writes the player's input to
-  another (``instrument.realtime.remote``). The engine side runs in a child,
+- audio and MIDI on JACK (``audio.engine_process``, the default): two processes. The
+  audio process (``TwoProcessInstrument``, in ``instrument.live.audio_process``) holds
+  the sound side; its JACK cycle applies the engine's plans from a shared-memory ring and writes
+  the player's input to another (``instrument.realtime.remote``). The engine side runs in a child,
   ``python -m instrument.live.engine_process``, so models, the Band, the recorder and the
   status server cannot delay the audio callback through the GIL. If the child dies, this
   process silences the instrument's parts (synth, and all notes/sound off on MIDI out),
   keeps the player's thru playing, and starts the child again;
 - anything else (PortAudio or offline audio, MIDI through ALSA, ``engine_process =
-  false``, the demo): one process, ``OneProcessInstrument`` below. The engine hands its plans straight
-  to the sound side's queues. With audio on JACK the cycle drives a manual pyo server;
-  otherwise pyo's own PortAudio callback, or a pacing thread, runs the blocks
-  (``PyoBlock``), and MIDI comes through ALSA (rtmidi, a sender thread for MIDI out) or
-  through the JACK client's MIDI ports.
+  false``, the demo): one process, ``OneProcessInstrument`` below. The engine hands its
+  plans straight to the sound side's queues. With audio on JACK the cycle drives a
+  manual pyo server; otherwise pyo's own PortAudio callback, or a pacing thread, runs
+  the blocks (``PyoBlock``), and MIDI comes through ALSA (rtmidi, a sender thread for
+  MIDI out) or through the JACK client's MIDI ports.
+
+Both layouts are a ``RunningInstrument`` (``instrument.live.running``): the same wait
+loop, stop requests and health report.
 
 Start-up order: the JACK client is activated and its ports registered first (connectable
 the moment they appear; silent until the cycle is built), then pyo and the synths, the
@@ -35,37 +38,31 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-import time
 
 from instrument.audio import server as audio_server
 from instrument.config import Config
 from instrument.live import systemd
 from instrument.live.backends import Backends, resolve_backends
 from instrument.live.engine_side import EngineSide, LocalSound
+from instrument.live.running import SWITCH_INTERVAL, RunningInstrument, health_report
 from instrument.live.sound_side import SoundSide
 from instrument.live.status import StatusServer, socket_path
-from instrument.live.stopping import StopRequests, stop_safely
+from instrument.live.stopping import stop_safely
 from instrument.realtime.router import InputQueue
 
 log = logging.getLogger(__name__)
 
-# Python hands the GIL between threads every 5 ms by default; the audio callback needs
-# it every block (1.3 ms at 64 frames), so let it change hands more often.
-SWITCH_INTERVAL = 0.0005
-STATS_INTERVAL = 5.0
 
-
-class OneProcessInstrument(StopRequests):
+class OneProcessInstrument(RunningInstrument):
     """The live instrument in one process. ``start()``, then ``wait()`` until stopped,
     then ``stop()``."""
 
     def __init__(self, config: Config, backends: Backends | None = None) -> None:
         self.config = config
         self.backends = backends if backends is not None else resolve_backends(config)
-        StopRequests.__init__(self)
-        self._stopped = False
         self.queue = InputQueue()
-        self.sound_side = SoundSide(config, self.backends, self.queue)
+        super().__init__(SoundSide(config, self.backends, self.queue))
+        self._stopped = False
         self.engine_side: EngineSide | None = None
         self.status_server: StatusServer | None = None
         self.watchdog: systemd.Watchdog | None = None
@@ -124,35 +121,17 @@ class OneProcessInstrument(StopRequests):
 
     # -- running -----------------------------------------------------------------------
 
-    def wait(self) -> int:
-        """Main thread: block until a stop is requested; report counters meanwhile."""
-        last_report = time.monotonic()
-        reported: tuple = ()
-        while not self.stop_requested.wait(0.2):
-            if self.sound_side.server_lost:
-                self.request_stop(1, "the JACK server went away")
-            if time.monotonic() - last_report >= STATS_INTERVAL:
-                last_report = time.monotonic()
-                reported = self.sound_side.report(reported)
-        return self.exit_code
-
     def health(self) -> dict:
-        """What the watchdog checks: counters that advance while the engine and the audio
-        run, and the threads or outputs that died. Any thread; a few attribute reads."""
+        """``health_report`` of both sides. Any thread; a few attribute reads."""
         engine = self.engine_side
-        return {
-            "engine_loops": engine.loops if engine is not None else 0,
-            "audio_cycles": self.sound_side.audio_cycles,
-            "dead": (engine.dead() if engine is not None else []) + self.sound_side.dead(),
-        }
+        return health_report(engine.loops if engine is not None else 0,
+                             self.sound_side.audio_cycles,
+                             engine.dead() if engine is not None else [], self.sound_side.dead())
 
     def status_snapshot(self) -> dict:
         """What `instrument status` shows (see instrument.live.status)."""
         assert self.engine_side is not None
         return self.engine_side.status_snapshot(self.health())
-
-    def stats(self) -> dict:
-        return self.sound_side.stats()
 
     # -- stop --------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ that keeps MIDI wired. It is used in both layouts of ``instrument.live.one_proce
   the player's input to a ring the engine process reads (``remote.InputWriter``),
   waking it through a shared eventfd. ``ProcessLinks`` carries those.
 
-Its counters (``stats()``) are one dict; the engine process gets the same dict from
-the shared stats block (``publish`` / ``stats_from_shared``).
+Its counters (``counters()``, one per name of ``shared_stats.SOUND_COUNTERS``) are shown
+as ``stats()``; the audio process publishes them (``publish``) and the engine process
+makes the same dict of them (``instrument.live.sound_stats.stats_from_shared``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from instrument.jack.midi import JackMidiInput, JackMidiSender
 from instrument.live import rtmidi_ports as rtmidi_io
 from instrument.live.backends import Backends, SetupError
 from instrument.live.hotplug import HotplugWatcher
+from instrument.live.sound_stats import sound_stats
 from instrument.live.sound_system import SoundSystem
 from instrument.live.stopping import stop_safely
 from instrument.midi import messages as mm
@@ -47,13 +49,12 @@ from instrument.realtime.cycle import (
     PyoBlock,
     PyoStage,
 )
-from instrument.realtime.histogram import TimingHistogram
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import BlockTimer
 from instrument.realtime.remote import InputWriter, PlanReader
 from instrument.realtime.router import InputQueue, MidiThreadInput
 from instrument.realtime.shared_ring import SharedRing
-from instrument.realtime.shared_stats import SharedStats
+from instrument.realtime.shared_stats import SharedStats, input_counters
 from instrument.realtime.thru import ThruPlayer
 from instrument.realtime.wakeup import Wakeup
 from instrument.timing.clock import Clock, LiveClock
@@ -275,37 +276,40 @@ class SoundSide:
     def audio_info(self) -> dict:
         return {"backend": str(self.backends.audio), "rate": self.rate, "buffer": self.block}
 
-    def stats(self) -> dict:
-        """The sound side's counters (any thread; cheap)."""
-        host, cycle, outgoing = self.host, self.cycle, self.outgoing
-        source = self.input_writer
-        if source is not None:
-            received = source.received
-            from instrument.realtime.input_ring import DROP_REASONS
-            dropped = {r: n for r, n in zip(DROP_REASONS, source.dropped_counts, strict=True)
-                       if n}
+    def counters(self) -> dict[str, int]:
+        """The sound side's counters, one per ``SOUND_COUNTERS`` name (any thread; cheap)."""
+        host, cycle, outgoing, planned = self.host, self.cycle, self.outgoing, self.planned
+        if self.input_writer is not None:
+            received, dropped = self.input_writer.received, self.input_writer.dropped()
         else:
-            received, dropped = self.queue.received, dict(self.queue.dropped)
+            received, dropped = self.queue.received, self.queue.dropped
         return {
-            "input_received": received,
-            "input_dropped": dropped,
+            "cycles": cycle.cycles if cycle else 0,
+            "xruns": host.graph.xruns if host else 0,
+            "callback_overruns": cycle.overruns if cycle else 0,
+            "callback_errors": cycle.errors if cycle else 0,
+            **input_counters(received, dropped),
             "input_overflow": cycle.input_overflow if cycle else 0,
             "thru_overflowed": self.thru.overflowed,
             "voices_dropped": sum(s.dropped for s in self.sound.synths.values()),
-            "late_events": self.planned.late_events,
-            "max_lateness": max(self.planned.max_lateness,
-                                outgoing.max_late if outgoing else 0.0),
+            "late_events": planned.late_events,
+            "max_lateness_us": round(1e6 * planned.max_lateness),
             "late_midi_out": outgoing.late if outgoing else 0,
+            "midi_out_max_late_us": round(1e6 * outgoing.max_late) if outgoing else 0,
             "midi_out_deferred": outgoing.deferred if outgoing else 0,
             "midi_out_dropped": outgoing.dropped if outgoing else 0,
-            "xruns": host.graph.xruns if host else 0,
-            "cycles": cycle.cycles if cycle else 0,
-            "callback_ms": cycle.cycle_times.summary_ms() if cycle else {},
-            "callback_start_ms": cycle.start_delays.summary_ms() if cycle else {},
-            "callback_overruns": cycle.overruns if cycle else 0,
-            "callback_errors": cycle.errors if cycle else 0,
-            "last_callback_error": cycle.last_error if cycle else "",
+            "midi_out_sent": outgoing.sent if outgoing else 0,
+            "midi_out_pending": len(outgoing) if outgoing else 0,
+            "planned_pending": len(planned),
+            "plans_refused": self.links.plans.refused if self.links else 0,
         }
+
+    def stats(self) -> dict:
+        """The counters as the live instrument shows them (``sound_stats``)."""
+        cycle = self.cycle
+        return sound_stats(self.counters(), cycle.cycle_times if cycle else None,
+                           cycle.start_delays if cycle else None,
+                           cycle.last_error if cycle else "")
 
     def report(self, previous: tuple) -> tuple:
         """Log the input and output trouble counters when they changed."""
@@ -328,39 +332,18 @@ class SoundSide:
         return key
 
     def publish(self, stats: SharedStats) -> None:
-        """Main thread: the counters, for the engine process (``stats_from_shared``)."""
-        cycle, outgoing, host = self.cycle, self.outgoing, self.host
-        s = stats.set
-        s("host_pid", os.getpid())
-        s("rate", self.rate)
-        s("period", self.block)
+        """Main thread: the counters, for the engine process (``stats_from_shared``),
+        and what the audio process tells it of itself."""
+        for name, value in self.counters().items():
+            stats.set(name, value)
+        cycle = self.cycle
         if cycle is not None:
-            s("cycles", cycle.cycles)
-            s("callback_errors", cycle.errors)
-            s("input_overflow", cycle.input_overflow)
-            s("overruns", cycle.overruns)
             stats.set_histogram("callback", cycle.cycle_times)
             stats.set_histogram("callback_start", cycle.start_delays)
             stats.set_text("last_callback_error", cycle.last_error)
-        if host is not None:
-            s("xruns", host.graph.xruns)
-            s("server_lost", int(host.graph.server_lost.is_set()))
-        s("late_events", self.planned.late_events)
-        s("max_lateness_us", round(1e6 * self.planned.max_lateness))
-        s("planned_pending", len(self.planned))
-        if outgoing is not None:
-            s("midi_sent", outgoing.sent)
-            s("midi_late", outgoing.late)
-            s("midi_deferred", outgoing.deferred)
-            s("midi_dropped", outgoing.dropped)
-            s("midi_max_late_us", round(1e6 * outgoing.max_late))
-            s("midi_pending", len(outgoing))
-        s("thru_overflowed", self.thru.overflowed)
-        s("voices_dropped", sum(v.dropped for v in self.sound.synths.values()))
-        if self.input_writer is not None:
-            self.input_writer.publish(stats)
-        if self.links is not None:
-            s("plans_refused", self.links.plans.refused)
+        stats.set("audio_pid", os.getpid())
+        stats.set("rate", self.rate)
+        stats.set("period", self.block)
         stats.set_text("midi_in", self.midi_in_name())
         stats.set_text("midi_out", self.midi_out_name())
         stats.add("publishes")
@@ -402,35 +385,3 @@ class SoundSide:
             stop_safely("JACK", self.host.close)
         if self.backends.embedded is not None:
             stop_safely("its JACK server", self.backends.embedded.stop)
-
-
-def stats_from_shared(stats: SharedStats) -> dict:
-    """The engine process's view of ``SoundSide.stats()``: the same keys, as the audio
-    process last published them."""
-    from instrument.realtime.input_ring import DROP_REASONS
-    from instrument.realtime.remote import _STAT_OF_REASON
-
-    g = stats.get
-    dropped = {r: g(name) for r, name in zip(DROP_REASONS, _STAT_OF_REASON, strict=True)
-               if g(name)}
-    callback: TimingHistogram = stats.histogram("callback")
-    start: TimingHistogram = stats.histogram("callback_start")
-    return {
-        "input_received": g("input_received"),
-        "input_dropped": dropped,
-        "input_overflow": g("input_overflow"),
-        "thru_overflowed": g("thru_overflowed"),
-        "voices_dropped": g("voices_dropped"),
-        "late_events": g("late_events"),
-        "max_lateness": max(g("max_lateness_us"), g("midi_max_late_us")) / 1e6,
-        "late_midi_out": g("midi_late"),
-        "midi_out_deferred": g("midi_deferred"),
-        "midi_out_dropped": g("midi_dropped"),
-        "xruns": g("xruns"),
-        "cycles": g("cycles"),
-        "callback_ms": callback.summary_ms() if callback.count else {},
-        "callback_start_ms": start.summary_ms() if start.count else {},
-        "callback_overruns": g("overruns"),
-        "callback_errors": g("callback_errors"),
-        "last_callback_error": stats.text("last_callback_error") or "",
-    }

@@ -28,7 +28,14 @@ listed here are shown too)::
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason
+    late_notes, midi_out_deferred,     late notes (planned and MIDI out together) and
+      midi_out_dropped, plans_refused  the counters ``shared_stats.SOUND_COUNTERS``
+                                       marks shown
     engine_loops, audio_cycles         increase while healthy (the watchdog checks them)
+    dead                               the threads or processes that died
+    engine_restarts, last_engine_death with the engine in a process of its own: how
+                                       often it was started again, and how it last
+                                       died (null while it never did)
 
 Robustness: the server never reads from clients and writes with a short timeout, so a
 client that connects and never reads cannot hold it up; the provider is called on the
@@ -370,6 +377,8 @@ _MAIN = (
     ("missed_deadlines", "missed deadlines"),
     ("steps", "model steps"),
     ("input_dropped", "input dropped"),
+    ("engine_restarts", "engine restarts"),
+    ("last_engine_death", "engine last died"),
 )
 
 

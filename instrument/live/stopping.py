@@ -1,4 +1,4 @@
-"""Stopping a running instrument, shared by both layouts (``instrument.live.one_process``): how
+"""Stopping a running instrument, shared by both layouts (``instrument.live.layouts``): how
 it is asked to stop, and how each piece is stopped so that one failing never keeps the
 next from stopping (nothing may be left sounding)."""
 
@@ -12,8 +12,8 @@ log = logging.getLogger(__name__)
 
 
 class StopRequests:
-    """How a running instrument (``OneProcessInstrument``, ``TwoProcessInstrument``) is asked to stop: from any
-    thread or a signal handler; the first non-zero code becomes ``exit_code``."""
+    """How a running instrument (``RunningInstrument``) is asked to stop: from any thread
+    or a signal handler; the first non-zero code becomes ``exit_code``."""
 
     def __init__(self) -> None:
         self.exit_code = 0

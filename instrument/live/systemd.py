@@ -85,10 +85,9 @@ class Watchdog:
     """Pings ``WATCHDOG=1`` every ``interval`` seconds while the instrument is healthy.
 
     ``provider()`` returns a dict with the :data:`HEALTH_COUNTERS` and, optionally,
-    ``dead``: names of threads or outputs that died (``OneProcessInstrument.health``). A
-    ping is sent only if every checked counter increased since the previous check and
-    nothing died; a stall is logged once (and again each time health comes back and is
-    lost again).
+    ``dead``: names of threads or outputs that died (``running.health_report``). A ping is
+    sent only if every checked counter increased since the previous check and nothing died;
+    a stall is logged once (and again each time health comes back and is lost again).
     ``interval`` defaults to half of systemd's ``$WATCHDOG_USEC``; with neither,
     ``start()`` does nothing.
 

@@ -1,11 +1,12 @@
 """Offline rendering: the live engine, on the offline clock, over a MIDI file.
 
 The file's first note track is the player's performance (a second note track, if any,
-is ignored), timed through the file's whole tempo map. The same ``Engine`` and ``Band``
-as on stage run on an ``OfflineClock`` with model steps taken at once
-(``ImmediateRunner``), so a render is deterministic for a seed; the beat follows the
-notes as played, as live (``file_tempo`` puts the instrument on the file's own grid
-instead), and the recording's tempo map is the beat it followed. The result is a type-1
+is ignored), timed through the file's whole tempo map. The same ``Engine``, ``Band`` and
+recorder as on stage, built the same way (``instrument.live.assembly``), run on an
+``OfflineClock`` with model steps taken at once (``ImmediateRunner``), so a render is
+deterministic for a seed; the beat follows the notes as played, as live (``file_tempo``
+puts the instrument on the file's own grid instead), and the recording's tempo map is
+the beat it followed. The result is a type-1
 MIDI file with a ``player`` track and one track per part the instrument played;
 optionally a WAV rendered block by block by the same synth (pyo's manual server, in step
 with the clock), and a piano-roll plot.
@@ -22,10 +23,12 @@ import mido
 
 from instrument.config import Config
 from instrument.engine.engine import Engine
+from instrument.engine.outputs import SynthOutput
+from instrument.live.assembly import Recording, assemble
 from instrument.midifile.performance import MidiPerformance
 from instrument.midifile.recorder import SmfRecorder
 from instrument.names import Part, TempoSource
-from instrument.parts.factory import build_band, load_models
+from instrument.parts.factory import load_models
 from instrument.realtime.router import InputEvent
 from instrument.timing.clock import OfflineClock
 
@@ -67,31 +70,15 @@ def render(
     models = load_models(config)
     for note in models.notes:
         log.info(note)
-    engine: Engine | None = None
-
-    def cancel(part: str) -> None:
-        assert engine is not None
-        engine.cancel(part)
-
-    def retime(part: str, move) -> int:
-        assert engine is not None
-        return engine.retime(part, move)
-
-    band = build_band(config, models, clock.now, cancel, live=False, seed=seed, retime=retime)
-    if file_tempo:
-        band.clock.start(0.0, 0.0)  # the file's own beat grid
-    recorder = SmfRecorder(
-        out, 0.0, clock.now, beat=band.clock, channels=config.midi.channels(),
-        progress=lambda: engine.handled_until if engine is not None else float("-inf"),
+    sound = _offline_sound(config) if wav is not None else None
+    built = assemble(
+        config, clock, models,
+        [SynthOutput(sound.planned, play_player=True)] if sound is not None else [],
+        Recording(out), live=False, seed=seed,
+        beat_from_start=file_tempo,  # the file's own beat grid
     )
-    outputs: list = [recorder]
-    sound = None
-    if wav is not None:
-        sound = _offline_sound(config, clock)
-        from instrument.engine.outputs import SynthOutput
-
-        outputs.append(SynthOutput(sound.planned, play_player=True))
-    engine = Engine(clock, outputs, parts=[band], late_leads=band.late_leads)
+    band, recorder, engine = built.band, built.recorder, built.engine
+    assert recorder is not None
     for t, message in performance.events:
         engine.submit(InputEvent(t, message))
     if tail_beats is None:
@@ -111,7 +98,7 @@ def render(
     return RenderResult(out, wav, end, band.status(), list(band.accompaniment.history))
 
 
-def _offline_sound(config: Config, clock: OfflineClock):
+def _offline_sound(config: Config):
     from instrument.audio import server as audio_server
     from instrument.live.sound_system import SoundSystem
 

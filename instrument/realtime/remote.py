@@ -34,7 +34,7 @@ from instrument.realtime.input_ring import _REASON_INDEX, DROP_REASONS
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import PlannedNotes, SynthEvent
 from instrument.realtime.shared_ring import SharedRing
-from instrument.realtime.shared_stats import SharedStats
+from instrument.realtime.shared_stats import DROPPED_BY_REASON, SharedStats
 from instrument.realtime.thru import ThruPlayer
 
 NOTE, CANCEL, PANIC, MIDI, MIDI_NOW, MIDI_CLEAR, MIDI_DROP, VOLUME, THRU_MUTED = range(1, 10)
@@ -42,7 +42,6 @@ MIDI_IN = 20
 #: Plan records applied per JACK cycle; the rest wait for the next cycle.
 MAX_PLANS_PER_CYCLE = 512
 _PART_ID = {part: i for i, part in enumerate(SOUNDING_PARTS)}
-_STAT_OF_REASON = ("dropped_malformed", "dropped_sysex", "dropped_unused", "dropped_queue_full")
 
 
 def pack(message: Sequence[int]) -> int:
@@ -65,14 +64,18 @@ class PlanWriter:
         self._ring = ring
         self._stats = stats
         self._rate = rate
-        self.refused = 0  # records the ring had no room for (the audio process is stuck)
+
+    @property
+    def refused(self) -> int:
+        """Records the ring had no room for (the audio process is stuck), as the ring
+        counts them."""
+        return self._ring.refused
 
     def _frame(self, t: float) -> int:
         return round(t * self._rate)
 
     def _write(self, kind: int, time: int = 0, a: int = 0, b: int = 0, c: int = 0) -> None:
-        if not self._ring.write(kind, time, a, b, c):
-            self.refused += 1
+        self._ring.write(kind, time, a, b, c)  # a refusal is counted by the ring
 
     # planned notes (``SynthOutput``)
     def schedule(self, event: SynthEvent) -> None:
@@ -114,7 +117,7 @@ class PlanWriter:
             elif seen is None:
                 seen = self._stats.get("publishes")
             elif self._stats.get("publishes") > seen + 1:
-                if not self._stats.get("midi_pending"):
+                if not self._stats.get("midi_out_pending"):
                     return True
                 seen = self._stats.get("publishes")
             time.sleep(0.005)
@@ -177,14 +180,15 @@ class PlanReader:
 
 
 class InputWriter:
-    """The JACK cycle's input ring, to the other process: the same ``write`` as
-    ``InputRing`` (checks and counts by reason), records stamped in frames."""
+    """The JACK cycle's input ring, to the other process: the same ``write`` and
+    ``dropped`` as ``InputRing`` (checks and counts by reason; "queue full" is the ring's
+    own count of the writes it refused), records stamped in frames."""
 
     def __init__(self, ring: SharedRing, rate: float) -> None:
         self._ring = ring
         self._rate = rate
         self.received = 0
-        self.dropped_counts = [0] * len(DROP_REASONS)
+        self.dropped_counts = [0] * len(DROP_REASONS)  # "queue full" stays 0: see dropped
 
     @property
     def complete_until(self) -> float:
@@ -202,16 +206,13 @@ class InputWriter:
             return False
         n = len(data)
         value = data[0] | (data[1] << 8 if n > 1 else 0) | (data[2] << 16 if n > 2 else 0)
-        if not self._ring.write(MIDI_IN, round(time * self._rate), value, n):
-            self.dropped_counts[_REASON_INDEX["queue full"]] += 1
-            return False
-        return True
+        return self._ring.write(MIDI_IN, round(time * self._rate), value, n)
 
-    def publish(self, stats: SharedStats) -> None:
-        """Audio process's main thread: the counts, for the engine's status and log."""
-        stats.set("input_received", self.received)
-        for name, count in zip(_STAT_OF_REASON, self.dropped_counts, strict=True):
-            stats.set(name, count)
+    def dropped(self) -> dict[str, int]:
+        counts = {r: n for r, n in zip(DROP_REASONS, self.dropped_counts, strict=True) if n}
+        if self._ring.refused:
+            counts["queue full"] = self._ring.refused
+        return counts
 
 
 class InputReader:
@@ -240,8 +241,8 @@ class InputReader:
         return self._stats.get("input_received")
 
     def dropped(self) -> dict[str, int]:
-        counts = [self._stats.get(name) for name in _STAT_OF_REASON]
-        return {r: n for r, n in zip(DROP_REASONS, counts, strict=True) if n}
+        counts = {r: self._stats.get(name) for r, name in DROPPED_BY_REASON.items()}
+        return {r: n for r, n in counts.items() if n}
 
     def __len__(self) -> int:
         return len(self._ring)

@@ -2,9 +2,10 @@
 
 A ``SharedStats`` block is a file in ``/dev/shm`` mapped by both processes, laid out by
 the names below: 64-bit counters, a few short texts and the two timing histograms of the
-audio cycle. Each name has one writer: the audio process publishes its counters a few
-times a second from its main thread (``HOST_COUNTERS``, the texts, the histograms); the
-engine process writes its own (``ENGINE_COUNTERS``). A reader may see a counter a
+audio cycle. Each name has one writer: the audio process publishes the sound side's
+counters (``SOUND_COUNTERS``, the one table of them), its own (``AUDIO_PROCESS_COUNTERS``),
+the texts and the histograms a few times a second from its main thread; the engine
+process writes its own (``ENGINE_COUNTERS``). A reader may see a counter a
 moment old; each value is one aligned store, never torn. Nothing here runs in the cycle.
 """
 
@@ -14,27 +15,76 @@ import array
 import mmap
 import os
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from instrument.realtime.histogram import BINS, TimingHistogram
+from instrument.realtime.input_ring import DROP_REASONS
 from instrument.realtime.shared_ring import _shm_dir
 
-HOST_COUNTERS = (
-    "host_pid", "cycles", "callback_errors", "input_overflow", "overruns", "xruns",
-    "late_events", "max_lateness_us", "midi_sent", "midi_late", "midi_deferred",
-    "midi_dropped", "midi_max_late_us", "midi_pending", "planned_pending",
-    "thru_overflowed", "voices_dropped", "input_received", "dropped_malformed",
-    "dropped_sysex", "dropped_unused", "dropped_queue_full", "plans_refused",
-    "server_lost", "rate", "period", "publishes", "engine_restarts", "engine_down",
+
+@dataclass(frozen=True)
+class Counter:
+    """One of the sound side's counters: its name (a key of ``SoundSide.stats()`` and a
+    slot here), what it counts, and whether `instrument status` shows it."""
+
+    name: str
+    meaning: str
+    shown: bool = False
+
+
+#: The player's input dropped, by reason (``DROP_REASONS``): the counter of each.
+DROPPED_BY_REASON = dict(zip(DROP_REASONS, ("dropped_malformed", "dropped_sysex",
+                                            "dropped_unused", "dropped_queue_full"),
+                             strict=True))
+
+
+
+def input_counters(received: int, dropped: Mapping[str, int]) -> dict[str, int]:
+    """The input's counters of ``SOUND_COUNTERS``: received, and dropped by reason."""
+    return {"input_received": received,
+            **{name: dropped.get(reason, 0) for reason, name in DROPPED_BY_REASON.items()}}
+
+
+#: The sound side's counters, the one table of them: ``SoundSide.counters()`` reads them
+#: in either layout, the audio process publishes them here, and ``SoundSide.stats()``,
+#: the engine process's copy of it and `instrument status` are made from them.
+SOUND_COUNTERS: tuple[Counter, ...] = (
+    Counter("cycles", "JACK cycles run"),
+    Counter("xruns", "JACK xruns", shown=True),
+    Counter("callback_overruns", "JACK cycles that ended over a period"),
+    Counter("callback_errors", "errors caught in the JACK callback"),
+    Counter("input_received", "MIDI messages received from the player", shown=True),
+    *(Counter(name, f"input dropped: {reason}") for reason, name in DROPPED_BY_REASON.items()),
+    Counter("input_overflow", "input over the per-cycle limit"),
+    Counter("thru_overflowed", "thru events the thru queue had no room for"),
+    Counter("voices_dropped", "notes without a free voice"),
+    Counter("late_events", "planned notes that reached the synth late"),
+    Counter("max_lateness_us", "the latest planned note, in microseconds"),
+    Counter("late_midi_out", "MIDI out messages sent late"),
+    Counter("midi_out_max_late_us", "the latest MIDI out message, in microseconds"),
+    Counter("midi_out_deferred", "MIDI out messages put off to a later cycle", shown=True),
+    Counter("midi_out_dropped", "stale MIDI out messages dropped", shown=True),
+    Counter("midi_out_sent", "MIDI out messages sent"),
+    Counter("midi_out_pending", "MIDI out messages waiting"),
+    Counter("planned_pending", "planned notes waiting"),
+    Counter("plans_refused", "plans the full plan ring refused (the engine process's)",
+            shown=True),
+)
+#: The audio process's own: its pid, JACK's rate and period, how many times it published,
+#: and how its engine process fares (``engine_down`` while it is dead).
+AUDIO_PROCESS_COUNTERS = (
+    "audio_pid", "rate", "period", "publishes", "engine_restarts", "engine_down",
 )
 ENGINE_COUNTERS = (
     "engine_pid", "engine_loops", "engine_ready", "engine_alive", "recorder_alive",
-    "responses", "responding",
 )
-TEXTS = ("midi_in", "midi_out", "last_callback_error")
+TEXTS = ("midi_in", "midi_out", "last_callback_error", "last_engine_death")
 HISTOGRAMS = ("callback", "callback_start")
 _TEXT_BYTES = 256
 _HISTOGRAM_INTS = BINS + 2  # the counts, then the count and the worst (in nanoseconds)
+_COUNTERS = (*(c.name for c in SOUND_COUNTERS), *AUDIO_PROCESS_COUNTERS, *ENGINE_COUNTERS)
 
 
 class SharedStats:
@@ -46,14 +96,14 @@ class SharedStats:
         self._map = mapping
         self._ints = memoryview(mapping).cast("q")
         self._owner = owner
-        names = HOST_COUNTERS + ENGINE_COUNTERS
+        names = _COUNTERS
         self._index = {name: i for i, name in enumerate(names)}
         self._texts_at = len(names) * 8
         self._histograms_at = len(names) + len(TEXTS) * _TEXT_BYTES // 8
 
     @staticmethod
     def _size() -> int:
-        ints = len(HOST_COUNTERS) + len(ENGINE_COUNTERS) + len(HISTOGRAMS) * _HISTOGRAM_INTS
+        ints = len(_COUNTERS) + len(HISTOGRAMS) * _HISTOGRAM_INTS
         return ints * 8 + len(TEXTS) * _TEXT_BYTES
 
     @classmethod

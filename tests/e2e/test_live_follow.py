@@ -106,7 +106,7 @@ def test_the_accompaniment_follows_a_player_without_a_click(jack_server, tmp_pat
     # eighth). Which beat of the bar is the downbeat is the follower's guess, wrong on
     # about one tune in six when it is judged from timing alone (instrument evaluate
     # --follow reports it); the file's bars are the follower's, a renumbering moves whole
-    # beats (tests/test_recording.py).
+    # beats (tests/midifile/test_recorder.py).
     in_beat = ((file_beats - tune_beats)[settled] + 0.5) % 1.0 - 0.5
     in_bar = ((file_beats - tune_beats)[settled] + bar / 2) % bar - bar / 2
     print(f"recording: notes off their place on the file's beats by at most "

@@ -22,7 +22,6 @@ from instrument.models import melody as enc
 from instrument.models.loader import load_model
 from instrument.models.tune import Tune, read_midi
 from instrument.music import GridNote, Meter
-
 from tests.models.conftest import DATA
 
 M44 = Meter(4, 4)

@@ -17,7 +17,7 @@ from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import PlannedNotes, SynthEvent
 from instrument.realtime.router import InputQueue
 from instrument.realtime.shared_ring import _HEADER, CHECK, FIELDS, SLACK, SharedRing
-from instrument.realtime.shared_stats import SharedStats
+from instrument.realtime.shared_stats import SharedStats, input_counters
 from instrument.realtime.thru import ThruPlayer
 from instrument.realtime.wakeup import Wakeup
 from tests.realtime.fake_jack import FakeMidiOutPort
@@ -192,6 +192,12 @@ def test_a_new_writer_after_the_old_one_died_continues_where_reading_stopped(aud
     assert [m for _, _, m in audio.port.written()] == [(0x90, 60, 100), (0x90, 61, 100)]
 
 
+def publish_inputs(writer: remote.InputWriter, stats: SharedStats) -> None:
+    """What the audio process publishes of its inputs (``SoundSide.publish``)."""
+    for name, value in input_counters(writer.received, writer.dropped()).items():
+        stats.set(name, value)
+
+
 def test_inputs_cross_checked_with_their_frames_and_counts():
     ring = SharedRing.create(256)
     stats = SharedStats.create()
@@ -212,13 +218,13 @@ def test_inputs_cross_checked_with_their_frames_and_counts():
             (100, (0x90, 60, 100)), (101, (0xF8,)), (102, (0xE0, 0, 64))
         ]
         assert queue.complete_until() == 2 * BLOCK / RATE
-        writer.publish(stats)
+        publish_inputs(writer, stats)
         assert queue.received == 5
         assert dict(queue.dropped) == {"malformed": 1, "sysex": 1}
         # a full ring: counted as "queue full"
         accepted = sum(writer.write((0x90, 60, 100), 0.0) for _ in range(300))
         assert accepted == 256 - SLACK
-        writer.publish(stats)
+        publish_inputs(writer, stats)
         assert queue.dropped["queue full"] == 300 - accepted
         # the engine process died: what it did not read is forgotten for the next one
         ring.discard_unread()
@@ -237,7 +243,7 @@ def test_wait_sent_waits_for_a_publication_after_the_ring_emptied(audio):
     audio.writer.send((0x90, 60, 100), 1.0)
     assert not audio.writer.wait_sent(0.05)  # nothing reads it
     audio.cycle()
-    audio.stats.set("midi_pending", len(audio.outgoing))
+    audio.stats.set("midi_out_pending", len(audio.outgoing))
     for _ in range(3):
         audio.stats.add("publishes")
     assert not audio.writer.wait_sent(0.05)  # still pending, and nothing publishes
@@ -248,7 +254,7 @@ def test_wait_sent_waits_for_a_publication_after_the_ring_emptied(audio):
 
     def publish() -> None:
         while not stop.is_set():
-            audio.stats.set("midi_pending", 0)
+            audio.stats.set("midi_out_pending", 0)
             audio.stats.add("publishes")
             time.sleep(0.005)
 
