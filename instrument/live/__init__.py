@@ -41,13 +41,18 @@ and the synth and MIDI out start them on their frame.
 Modules:
 
 - ``layouts``: ``create()``; ``backends``: ``Backends``, ``resolve_backends``,
-  ``SetupError``;
+  ``SetupError``; ``running``: what both layouts share (``RunningInstrument``: the stop
+  requests and the main thread's wait loop; ``health_report``);
 - ``one_process``: ``OneProcessInstrument``; ``audio_process``:
   ``TwoProcessInstrument``, which starts and supervises the engine process
   (``EngineChild``: restarts, silencing the parts when it dies); ``engine_process``: the
   engine process's ``main`` (``python -m instrument.live.engine_process``);
-- ``sound_side``, ``engine_side``: the two halves; ``stopping``: asking to stop and
-  stopping each piece safely;
-- ``status``: ``instrument status`` (a unix socket); ``systemd``: readiness and the
-  watchdog; ``demo``: a tune played into the one-process instrument.
+- ``sound_side`` (with ``sound_system``: the part synths and planned notes;
+  ``sound_stats``: its counters, made from ``realtime.shared_stats.SOUND_COUNTERS``;
+  ``rtmidi_ports`` and ``hotplug``: MIDI through python-rtmidi, kept wired) and
+  ``engine_side`` (with ``assembly``: the Band, recorder and engine built one way, live
+  and by ``instrument.offline.render``);
+- ``stopping``: stopping each piece safely; ``status``: ``instrument status`` (a unix
+  socket); ``systemd``: readiness and the watchdog; ``logs``: the log format;
+  ``demo``: a tune played into the one-process instrument.
 """
