@@ -75,6 +75,7 @@ class Transport:
             BeatFollower(clock.meter, clock.bpm)
             if settings.tempo_source == TempoSource.FOLLOW else None
         )
+        clock.follows_player = self.follower is not None
         self._proposed_bpm, self._proposed_at = 0.0, float("-inf")  # to Link, following
         self._clock_sent_until: float | None = None
         self._pending: list[TimedEvent] = []
