@@ -163,7 +163,10 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool) -> dict:
                          "clock": clock_figures(receiver(clock_events), perf, bar)})
     errors = [e for r in rows for e in r["clock"]["errors"]]
     n = len(rows)
-    pct = (lambda a, q: round(float(np.percentile(a, q)), 1) if len(a) else None)
+
+    def pct(a, q):
+        return round(float(np.percentile(a, q)), 1) if len(a) else None
+
     return {
         "recordings": n,
         "bars_right_share": round(sum(r["bar_f1"] >= 0.8 for r in rows) / n, 3),

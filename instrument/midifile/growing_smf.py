@@ -59,7 +59,7 @@ def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
 
 
 class _Chunk:
-    __slots__ = ("data", "offset", "on_disk", "room", "dirty")
+    __slots__ = ("data", "dirty", "offset", "on_disk", "room")
 
     def __init__(self, data: bytes) -> None:
         self.data = bytearray(data)  # the track's events so far (after "MTrk" + length)

@@ -568,10 +568,8 @@ class SmfRecorder:
                 track.last_tick = tick
         track.body += frozen
         tail = bytearray()
-        if track.first is None:
-            previous = -offset  # ticks count from the file's start
-        else:
-            previous = track.last_tick
+        # With nothing frozen, the tail's first delta counts from the file's start.
+        previous = -offset if track.first is None else track.last_tick
         for tick, msg in rest:
             tick = max(tick, previous)
             tail += _events([msg], tick - previous)
