@@ -140,8 +140,11 @@ def record(perf: Performance, out: Path, hindsight: bool) -> tuple[Path, list, f
     return out, [e for e in transcript.events if e.part == "clock"], worst
 
 
-def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool) -> dict:
-    rows = []
+def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
+             rows: list | None = None) -> dict:
+    """Summary over ``tunes`` (each played once, seed + index); ``rows`` gets the
+    figures of each recording."""
+    rows = [] if rows is None else rows
     with tempfile.TemporaryDirectory() as tmp:
         for k, tune in enumerate(tunes):
             perf = perform(tune, seed + k, ISSUE_17)
@@ -193,9 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-bars", type=int, default=8)
     ap.add_argument("--live", action="store_true", help="no hindsight: the live tempo map")
+    ap.add_argument("--split", choices=("validation", "dev"), default="validation",
+                    help="dev: the dev part of the training split (to choose settings)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    from training.data import split
+    from training.data import split_dev
     from training.evaluate_follow import corpus_tunes, pick
 
     try:
@@ -203,11 +208,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"evaluate_recording: {exc}", file=sys.stderr)
         return 1
-    _train, val = split(tunes)
-    picked = pick([t for t in val if t.melody], args.limit, args.min_bars * 4)
+    _fit, dev, val = split_dev(tunes)
+    chosen = dev if args.split == "dev" else val
+    picked = pick([t for t in chosen if t.melody], args.limit, args.min_bars * 4)
     started = time.perf_counter()
     result = evaluate(picked, args.seed, hindsight=not args.live)
     result["hindsight"] = not args.live
+    result["split"] = args.split
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=None if args.json else 1))
     return 0

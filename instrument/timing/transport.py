@@ -90,6 +90,7 @@ class Transport:
         self._clock_origin: int | None = None
         self._clock_sent_until: float | None = None
         self._clock_last = float("-inf")
+        self._clock_wake = float("-inf")  # when clock_out has more to plan
         self._pending: list[TimedEvent] = []
 
     @property
@@ -307,6 +308,7 @@ class Transport:
             n += 1
         self._clock_next = n
         self._clock_sent_until = end
+        self._clock_wake = end - self._clock_ahead() / 2
         return events
 
     def _join(self, begin: float, end: float) -> list[TimedEvent]:
@@ -324,7 +326,8 @@ class Transport:
             step = CLOCKS_PER_BEAT * bar
             n = math.ceil(first / step - 1e-9) * step
         due = clock.time_at(n / CLOCKS_PER_BEAT) - CLOCK_LEAD
-        if due >= end:
+        if due > end:
+            self._clock_wake = due - self._clock_ahead()
             return []
         self._clock_next = n
         self._clock_last = float("-inf")
@@ -349,7 +352,7 @@ class Transport:
         times = []
         if (self._clock_sent_until is not None and self.clock.running
                 and self.settings.send_clock and self.leads):
-            times.append(self._clock_sent_until - self._clock_ahead() / 2)
+            times.append(self._clock_wake)
         if self.follower is not None:
             times.append(self.follower.chord_due)
         if self._pending:
