@@ -330,7 +330,6 @@ class Transport:
             self._clock_wake = due - self._clock_ahead()
             return []
         self._clock_next = n
-        self._clock_last = float("-inf")
         if origin is None:
             self._clock_origin = n
             return [TimedEvent(due, Part.CLOCK, (mm.START,))]
