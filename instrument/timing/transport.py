@@ -36,6 +36,7 @@ CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
 CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
 CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
 CLOCK_LEAD = 0.002  # Start or Continue goes this long before the clock it announces
+CLOCK_LATE = 0.01  # a clock this late still starts the receiver (the first note's beat)
 CLOCK_SLIP = 2  # clocks the beat may move under the receiver before it is relocated
 CLOCKS_PER_SIXTEENTH = 6  # a Song Position Pointer counts sixteenths ("MIDI beats")
 SONG_POSITIONS = 1 << 14  # a Song Position Pointer holds 14 bits
@@ -317,7 +318,7 @@ class Transport:
         ``end``; sets the next clock to send."""
         clock = self.clock
         bar = clock.meter.beats_per_bar
-        first = clock.beat_at(begin + CLOCK_LEAD + 0.001) * CLOCKS_PER_BEAT
+        first = clock.beat_at(begin - CLOCK_LATE) * CLOCKS_PER_BEAT
         origin = self._clock_origin
         step = CLOCKS_PER_BEAT * bar if origin is None else CLOCKS_PER_SIXTEENTH
         n = math.ceil(first / step - 1e-9) * step

@@ -4,6 +4,8 @@ lines on the played downbeats; a recording cut off at any flush is readable."""
 
 from __future__ import annotations
 
+import itertools
+
 import mido
 import numpy as np
 import pytest
@@ -67,10 +69,10 @@ def test_a_drifting_performance_the_follower_renumbered_gets_the_played_bars(tmp
             tempo_ticks.append(tick)
             tempi.append(m.tempo)
     bpm = [mido.tempo2bpm(t) for t in tempi]
-    assert 30 <= min(bpm) and max(bpm) <= 300, (min(bpm), max(bpm))
+    assert min(bpm) >= 30 and max(bpm) <= 300, (min(bpm), max(bpm))
     # Tempo events only where the tempo changes, never two at one tick (a beat of no
     # length), far fewer than beats.
-    assert all(a != b for a, b in zip(tempi, tempi[1:], strict=False))
+    assert all(a != b for a, b in itertools.pairwise(tempi))
     assert len(set(tempo_ticks)) == len(tempo_ticks)
     assert len(tempi) < 0.5 * len(perf.beat_times)
     # The played downbeats are the file's bar lines after the first phrase (four bars).
@@ -89,7 +91,7 @@ def test_a_drifting_performance_the_follower_renumbered_gets_the_played_bars(tmp
 
 def test_a_recording_cut_off_mid_way_is_readable(tmp_path):
     """As a SIGKILL leaves it: no close, the file as the last flush wrote it."""
-    perf, recorder = record_band(tmp_path, 3, stop_after=20.0)
+    perf, _recorder = record_band(tmp_path, 3, stop_after=20.0)
     smf = mido.MidiFile(tmp_path / "s.mid")
     player = next(t for t in smf.tracks if t.name == "player")
     heard = sum(t < 20.0 - 0.6 for t, _, _ in perf.onsets)
@@ -97,7 +99,7 @@ def test_a_recording_cut_off_mid_way_is_readable(tmp_path):
 
 
 def test_a_rewrite_that_fails_half_way_leaves_the_last_complete_file(tmp_path, monkeypatch):
-    perf, recorder = record_band(tmp_path, 3, stop_after=12.0)
+    _perf, recorder = record_band(tmp_path, 3, stop_after=12.0)
     before = (tmp_path / "s.mid").read_bytes()
 
     def crash(*_args):
