@@ -8,7 +8,9 @@ that fills the rest of the chunk, then End of Track. Appending events to a track
 ``pwrite`` over the start of the reserve (the events, then a shorter reserve header), so
 the cost of a flush is the size of what is new. Each ``pwrite`` is a single system call,
 so a process killed at any moment leaves a valid file. When a track's reserve runs out,
-or a track is added, the whole file is rewritten once with twice the room
+or a track is added, or more than ``IN_PLACE_MAX`` bytes of a track are replaced
+(``replace``: a tail laid anew is written in place from where it changed), the whole
+file is rewritten once with twice the room
 (``os.writev`` straight from the track buffers, to a temporary file, then renamed).
 
 The message and meta-event bytes come from mido (``instrument.midifile.recorder``); this module

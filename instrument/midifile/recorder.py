@@ -11,7 +11,15 @@ skipped when nothing is. A crash or a SIGKILL leaves a complete, readable file t
 lacks at most the last interval. A full disk is warned about once; playing goes on and
 the file catches up when there is room again.
 
-The conductor track follows the beat clock (``BeatClock``): at each flush the file's beat
+When the beat follows the player (``BeatClock.follows_player``, or ``hindsight=True``) the
+file is laid in hindsight (``instrument.midifile.hindsight``): at each flush the tempo map,
+the bar lines and the events of the last ``TAIL_BEATS`` beats are laid anew from
+everything heard (one continuous beat sequence, smoothed to the onsets, the bar read over
+the whole performance); older ones are frozen and appended once; a new bar phase rewrites
+each track's first delta (a whole-file atomic rewrite). The file's tick 0 is a bar line,
+up to a bar before the session's start.
+
+Otherwise the conductor track follows the beat clock (``BeatClock``): at each flush the file's beat
 is brought to the clock's, so its bar lines fall where the music's do, with a tempo event
 wherever the tempo changed. While the clock stands still (before the first note, in thru
 mode) the file keeps its last tempo; when the clock starts, the file's next bar line is
