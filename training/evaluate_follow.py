@@ -4,6 +4,7 @@
     python -m training.evaluate_follow --split train   # where the settings were chosen
     python -m training.evaluate_follow --stats         # the rhythm prior's figures
     python -m training.evaluate_follow --write-prior   # ... into instrument/follow/
+    python -m training.evaluate_follow --style issue17 --auto   # issue 17's case, meter heard
 
 Tunes come from the extraction cache (``training/corpus.py``: folk melodies and
 chorales, repeats expanded as played); it is never built here: run
@@ -13,7 +14,10 @@ the follower's settings and its rhythm prior were chosen on the training split o
 once with a seed from ``--seed`` (see :mod:`instrument.follow.performance`: a start at
 70-140 bpm while the follower is told 100, drift, rubato, a ritardando, slips, accents;
 chorales are played with all four voices as chords half of the time). The fixed clock
-(today's behaviour) runs on the same performances. Single-threaded.
+(today's behaviour) runs on the same performances. ``--style issue17`` plays issue 17's
+drifting case instead (80-150 bpm, drift over sixteen bars, 1.5 % rubato, flat
+velocities; ``steady``: no drift), ``--auto`` adds a follower that is not told the meter,
+and ``--split dev`` evaluates on the dev part of the training split. Single-threaded.
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from instrument.follow.evaluate import evaluate_tunes, usable
-from instrument.follow.performance import PerformanceStyle
+from instrument.follow.evaluate import evaluate_tunes, fixed_factory, follower_factory, usable
+from instrument.follow.performance import ISSUE_17, STEADY, PerformanceStyle
 from instrument.follow.report import format_summary
 from instrument.models.tune import Tune
 from instrument.music import TICKS_PER_BEAT
@@ -172,7 +176,9 @@ def write_prior(stats: dict, path: Path = PRIOR_PATH) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.evaluate_follow",
                                  description=__doc__.split("\n\n")[0])
-    ap.add_argument("--split", choices=("validation", "train"), default="validation")
+    ap.add_argument("--split", choices=("validation", "train", "dev"), default="validation")
+    ap.add_argument("--style", choices=("default", "issue17", "steady"), default="default")
+    ap.add_argument("--auto", action="store_true", help="also a follower not told the meter")
     ap.add_argument("--limit", type=int, default=400, help="tunes (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-bars", type=int, default=4, help="skip tunes shorter than this")
@@ -181,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="write them to instrument/follow/prior_data.py")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    from training.data import split
+    from training.data import split, split_dev
 
     try:
         tunes = corpus_tunes()
@@ -198,13 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             stats["bars"] = {f"{k[0]} {k[1]}": v for k, v in stats["bars"].items()}
             print(json.dumps(stats, indent=1))
         return 0
-    chosen = train if args.split == "train" else val
+    chosen = {"train": train, "validation": val, "dev": split_dev(tunes)[1]}[args.split]
     chosen = [t for t in chosen if t.melody]
     picked = pick(chosen, args.limit, args.min_bars * 4)
-    style = PerformanceStyle(chords=0.5)
+    style = {"default": PerformanceStyle(chords=0.5), "issue17": ISSUE_17,
+             "steady": STEADY}[args.style]
+    factories = {"follow": follower_factory(), "fixed": fixed_factory()}
+    if args.auto:
+        factories["auto"] = follower_factory(auto=True)
     start = time.perf_counter()
-    result, _ = evaluate_tunes(picked, seed=args.seed, style=style)
+    result, _ = evaluate_tunes(picked, seed=args.seed, style=style, factories=factories)
     result["split"] = args.split
+    result["style"] = args.style
     result["seconds"] = round(time.perf_counter() - start, 1)
     if args.json:
         print(json.dumps(result))

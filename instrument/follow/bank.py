@@ -41,11 +41,13 @@ _FIELDS = ("ids", "T", "R", "P", "c11", "c12", "c22", "last", "common", "fit", "
 class HypothesisBank:
     """The hypotheses (see the module docstring); fields are arrays, one entry each."""
 
-    def __init__(self, meter: Meter, settings: FollowSettings) -> None:
+    def __init__(self, meter: Meter | None, settings: FollowSettings) -> None:
+        """``meter`` None: not known (the mixed prior of
+        :func:`~instrument.follow.prior.rhythm_prior`, one beat a bar)."""
         self.meter = meter
         self.settings = settings
         self.tables = PriorTables(rhythm_prior(meter))
-        self.bar_beats = meter.beats_per_bar
+        self.bar_beats = self.tables.bar_beats
         offsets = self.tables.offsets
         # Where an onset may sit, in ticks from the beat below it: this beat and the next,
         # with the lattice's log-probability of an onset there and none before it.
@@ -235,7 +237,7 @@ class HypothesisBank:
         self.c11 = c11 - u1 * u1 / S
         self.c12 = c12 - u1 * u2 / S
         self.c22 = np.maximum(c22 - u2 * u2 / S, 1e-10)
-        cap = self.bar_beats * TPB + TPB
+        cap = (self.bar_beats if self.meter is not None else 4) * TPB + TPB
         lo = np.maximum(last + 1, g - cap)
 
         # Scores, with forgetting.
@@ -292,13 +294,6 @@ class HypothesisBank:
         mix *= self.settings.style_weight
         prior = -0.5 * (np.log2(self.P / center_period) / prior_octaves) ** 2
         return mix + self.common + self.bar.max(axis=1) + prior
-
-    def phase_scores(self, i: int) -> np.ndarray:
-        """Hypothesis ``i``'s score for each bar phase: the bar positions' onsets and the
-        accents on the phase's downbeats (``bar_accent`` each). The accents choose the
-        phase only: summed over a hypothesis's downbeats they would favour one with more
-        downbeats (double time), so they stay out of :meth:`totals`."""
-        return self.bar[i] + self.settings.bar_accent * self.stress[i]
 
     def next_beats(self, t: float) -> np.ndarray:
         """Each hypothesis's first beat time after ``t``."""

@@ -22,6 +22,18 @@ hold rather than play: on these performances, which always have a pulse, the low
 better). :func:`summarize`
 pools tunes; ``cost_us`` is the follower's time per heard onset, measured here.
 
+The bar, per tune (:func:`downbeat_f1`): the followed downbeats (planned beats whose
+number is a multiple of the follower's bar *when planned*) against the played ones,
+from two and from four bars after the first note, each matched within ``DOWNBEAT_MS``:
+F1, a half-bar shift counting as wrong; a tune is *in phase* when F1 >= ``IN_PHASE``.
+``bars_to_bar``: bars from the first note to the first played downbeat after the last
+miss (a played downbeat without a followed one or the other way round); None when the
+last bar still misses. ``meter_right``: the meter the follower hears at the end has the
+tune's beats per bar and kind (simple or compound); None for a follower that was told
+the meter. ``wrong_level``: the share of scored beats whose step from the one before is
+not one played beat (half, double, 3:2... time), ``wrong_level_bars`` the longest run of
+them in bars.
+
 :class:`FixedTempo` is the instrument without following: the configured tempo, beat 0
 at the player's first note: the baseline of the same run.
 """
@@ -42,6 +54,8 @@ from instrument.music import TICKS_PER_BEAT, Meter
 from instrument.timing.beat import BeatClock, clamp_bpm
 
 LOCK_MS = 50.0
+DOWNBEAT_MS = 70.0  # a followed downbeat this close to a played one is right
+IN_PHASE = 0.8  # downbeat F1 from which a tune counts as in phase
 LOW_CONFIDENCE = 0.5  # the band holds rather than plays below this
 RATIOS = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
 RATIO_NAMES = {1 / 3: "1/3", 1 / 2: "double", 2 / 3: "2/3", 1.0: "same", 3 / 2: "3/2",
@@ -101,6 +115,13 @@ class TuneResult:
     cost_us: list[float] = field(default_factory=list)
     confidence: list[float] = field(default_factory=list)  # at each scored beat's plan
     bar_beats: int = 4
+    downbeat_f1_2: float | None = None  # from two bars after the first note
+    downbeat_f1_4: float | None = None  # from four bars
+    bars_to_bar: float | None = None
+    meter_right: bool | None = None
+    wrong_level: float = 0.0
+    wrong_level_bars: float = 0.0
+    bar_moves: int = 0
 
     @property
     def kind(self) -> str:
@@ -119,6 +140,7 @@ def simulate(perf: Performance, follower, timing: BandTiming | None = None,
     onsets = perf.onsets
     end = perf.beat_times[-1]
     planned: list[tuple[int, float, float]] = []  # beat, decided at, predicted time
+    downs: list[bool] = []  # whether each planned beat was a downbeat when planned
     confidence: list[float] = []  # the follower's confidence when each was planned
     retimed: dict[int, float] = {}
     sounding: list[int] = []  # planned beats not yet sounded
@@ -160,11 +182,14 @@ def simulate(perf: Performance, follower, timing: BandTiming | None = None,
         while clock.time_at(next_beat) - lead <= now:
             predicted = max(now, clock.time_at(next_beat))
             planned.append((next_beat, now, predicted))
+            downs.append(next_beat % follower.meter.beats_per_bar == 0)
             confidence.append(getattr(follower, "confidence", 1.0))
             retimed[next_beat] = predicted
             sounding.append(next_beat)
             next_beat += 1
-    return _score(perf, planned, confidence, retimed, costs)
+    result = _score(perf, planned, confidence, retimed, costs)
+    _score_bar(result, perf, planned, downs, follower)
+    return result
 
 
 def _score(perf: Performance, planned: list[tuple[int, float, float]], confidence: list[float],
@@ -209,6 +234,62 @@ def _score(perf: Performance, planned: list[tuple[int, float, float]], confidenc
     )
 
 
+def downbeat_f1(played: np.ndarray, followed: np.ndarray, tol: float) -> float:
+    """F1 of ``followed`` downbeat times against ``played`` ones (sorted, seconds),
+    each played downbeat matched at most once within ``tol``."""
+    if not len(played) and not len(followed):
+        return 1.0
+    hits, j = 0, 0
+    for t in followed:
+        while j < len(played) and played[j] < t - tol:
+            j += 1
+        if j < len(played) and abs(played[j] - t) <= tol:
+            hits += 1
+            j += 1
+    return 2.0 * hits / (len(played) + len(followed))
+
+
+def _score_bar(result: TuneResult, perf: Performance, planned: list[tuple[int, float, float]],
+               downs: list[bool], follower) -> None:
+    """The bar figures of ``result`` (see the module docstring)."""
+    bar = perf.beats_per_bar
+    tol = DOWNBEAT_MS / 1000.0
+    first_note = perf.beat_of(perf.onsets[0][0])
+    last = perf.onsets[-1][0]
+    beats = np.arange(len(perf.beat_times)) + perf.first_beat
+    played = perf.beat_times[beats % bar == 0]
+    followed = np.array(sorted(p for (_b, _d, p), down in zip(planned, downs, strict=True)
+                               if down))
+    for bars, name in ((2, "downbeat_f1_2"), (4, "downbeat_f1_4")):
+        start = perf.time_of(first_note + bars * bar) - tol
+        setattr(result, name, downbeat_f1(
+            played[(played >= start) & (played <= last)],
+            followed[(followed >= start) & (followed <= last)], tol))
+    misses = [t for t in played if t <= last and not np.any(np.abs(followed - t) <= tol)]
+    misses += [t for t in followed if t <= last and not np.any(np.abs(played - t) <= tol)]
+    after = played[(played > max(misses) + tol) & (played <= last)] if misses else played
+    if len(after) >= 2 or (len(after) and not misses):
+        result.bars_to_bar = max(0.0, round((perf.beat_of(after[0]) - first_note) / bar, 2))
+    heard = getattr(follower, "meter", None)
+    if getattr(follower, "meter_auto", False) and heard is not None:
+        tune = perf.tune.meter
+        result.meter_right = (heard.beats_per_bar == tune.beats_per_bar
+                              and heard.compound == tune.compound)
+    result.bar_moves = int(getattr(follower, "bar_moves", 0))
+    scored_from = perf.time_of(first_note + 2 * bar)
+    pos = np.array([perf.beat_of(p) for (_b, _d, p) in planned if scored_from <= p <= last])
+    num = np.array([b for (b, _d, p) in planned if scored_from <= p <= last])
+    if len(pos) >= 2:
+        steps = np.diff(pos) / np.maximum(np.diff(num), 1)
+        wrong = np.abs(np.log(np.maximum(steps, 1e-3))) > np.log(1.25)
+        result.wrong_level = float(np.mean(wrong))
+        run = longest = 0
+        for w in wrong:
+            run = run + 1 if w else 0
+            longest = max(longest, run)
+        result.wrong_level_bars = longest / bar
+
+
 def _bars_to_lock(run: list[tuple[float, bool]], first: float, bar: int) -> float | None:
     """Bars from the first note to the first of ``2 * bar`` planned beats in a row that
     are each within LOCK_MS of a played beat, one played beat apart."""
@@ -247,6 +328,10 @@ def summarize(results: Sequence[TuneResult]) -> dict:
     meters: dict[str, int] = {}
     for r in results:
         meters[r.meter] = meters.get(r.meter, 0) + 1
+    f1_2 = [r.downbeat_f1_2 for r in results if r.downbeat_f1_2 is not None]
+    f1_4 = [r.downbeat_f1_4 for r in results if r.downbeat_f1_4 is not None]
+    found = [r.bars_to_bar for r in results if r.bars_to_bar is not None]
+    judged = [r.meter_right for r in results if r.meter_right is not None]
     return {
         "tunes": len(results),
         "meters": dict(sorted(meters.items(), key=lambda kv: -kv[1])),
@@ -270,6 +355,19 @@ def summarize(results: Sequence[TuneResult]) -> dict:
         "never_locked_share": round(1.0 - len(locks) / n, 4),
         "low_confidence_share": round(float(np.mean(np.asarray(sure) < LOW_CONFIDENCE)), 4)
         if sure else None,
+        "in_phase_after_2_bars": round(sum(f >= IN_PHASE for f in f1_2) / n, 4),
+        "in_phase_after_4_bars": round(sum(f >= IN_PHASE for f in f1_4) / n, 4),
+        "downbeat_f1_4_mean": round(float(np.mean(f1_4)), 4) if f1_4 else None,
+        "bars_to_bar_p50": _percentiles(found, (50,))[0],
+        "bars_to_bar_p90": _percentiles(found, (90,))[0],
+        "bar_never_found_share": round(1.0 - len(found) / n, 4),
+        "meter_accuracy": round(float(np.mean(judged)), 4) if judged else None,
+        "wrong_level_tunes": round(sum(r.wrong_level_bars >= 1 for r in results) / n, 4),
+        "wrong_level_beats": round(float(np.mean([r.wrong_level for r in results])), 4)
+        if results else None,
+        "wrong_level_bars_p90": _percentiles([r.wrong_level_bars for r in results], (90,))[0],
+        "bar_moves_mean": round(float(np.mean([r.bar_moves for r in results])), 2)
+        if results else None,
         "cost_us_p50": c50,
         "cost_us_p99": c99,
         "ratios": dict(sorted(kinds.items())),
@@ -279,8 +377,10 @@ def summarize(results: Sequence[TuneResult]) -> dict:
 Factory = Callable[[Meter], object]
 
 
-def follower_factory(bpm: float = 100.0, settings: FollowSettings | None = None) -> Factory:
-    return lambda meter: BeatFollower(meter, bpm, settings)
+def follower_factory(bpm: float = 100.0, settings: FollowSettings | None = None,
+                     auto: bool = False) -> Factory:
+    """Followers told ``bpm`` and the tune's meter (``auto``: no meter, it is heard)."""
+    return lambda meter: BeatFollower(None if auto else meter, bpm, settings)
 
 
 def fixed_factory(bpm: float = 100.0) -> Factory:

@@ -7,12 +7,25 @@ the configured tempo is a prior over them that settles half and double time, and
 metrical prior and the melody settle the rest. The best hypothesis, with hysteresis, is
 the *leader*: its beats are the follower's beats, numbered from 0 (the first downbeat)
 with downbeats at multiples of the meter's beats per bar. Accents choose among
-readings at the leader's tempo with the beat at different places (``sibling_margin``)
-and the bar phase, never the tempo. Once the leader has heard ``octave_after`` onsets,
+readings at the leader's tempo with the beat at different places (``sibling_margin``),
+never the tempo. Once the leader has heard ``octave_after`` onsets,
 half or double its tempo must beat it by ``octave_margin`` (not ``switch_margin``);
 when that happens (a sudden tempo change), the next onset re-locks with the new tempo at
-the old octave as the prior. A new leader keeps the downbeats where they were unless its
-evidence is clearly against it.
+the old octave as the prior. A new leader keeps the downbeats where they were.
+
+The bar: a :class:`~instrument.follow.bar.BarReader` scores rival bar readings (meter and
+phase) on the leader's grid by the melody: long notes, tonal stability, harmony, where
+the tune began, the rhythm at each place of the bar, accents. When another reading beats
+the one in use by ``bar_margin``, the follower moves the bar: at once in the first
+``bar_early`` onsets, else after a long note (a beat or longer: a phrase end), when the
+margin is three times ``bar_margin``, or after ``bar_wait`` onsets of the reading
+leading. A move renumbers the beats ahead so that the new downbeats are multiples of the
+bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1 beats shorter);
+``bar_moves`` counts them. ``BeatFollower(None)`` (or ``configure(auto_meter=True)``)
+hears the meter too, among 2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4): the
+bank then scores simple and compound rhythms together, and ``meter`` is the meter heard;
+a configured meter is kept. For a status display: ``meter``, ``meter_auto``,
+``bar_confidence`` and ``meter_confidence`` (0..1), ``bar_moves``.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
 a :class:`~instrument.timing.beat.BeatClock` to the leader's beat. Beat numbers only move on:
@@ -47,6 +60,7 @@ import math
 import numpy as np
 
 from instrument.follow.bank import HypothesisBank, lock_periods
+from instrument.follow.bar import BarReader
 from instrument.follow.onsets import Accents, Contour, Onset, OnsetGrouper
 from instrument.follow.settings import FollowSettings
 from instrument.music import TICKS_PER_BEAT, Meter
@@ -65,14 +79,22 @@ class BeatFollower:
         self, meter: Meter | None = None, bpm: float = 100.0,
         settings: FollowSettings | None = None,
     ) -> None:
+        """``meter``: the configured meter; None: the meter is heard (``meter_auto``)."""
         self.settings = settings or FollowSettings()
-        self.meter = meter or Meter(4, 4)
         self.tempo = clamp_bpm(bpm)
         self._grouper = OnsetGrouper(self.settings.chord_window)
         self._accents = Accents()
         self._contour = Contour()
-        self._bank = HypothesisBank(self.meter, self.settings)
         self._lock_periods = lock_periods(self.settings)
+        self._set_meter(meter)
+
+    def _set_meter(self, meter: Meter | None) -> None:
+        """Configure ``meter`` (None: heard) and start over."""
+        s = self.settings
+        self.meter_auto = meter is None
+        self._configured = meter
+        self._bank = HypothesisBank(meter, s)
+        self._reader = BarReader(meter, s.bar_history, s.bar_decay)
         self.reset()
 
     # -- configuration ----------------------------------------------------------------
@@ -80,6 +102,10 @@ class BeatFollower:
     def reset(self) -> None:
         """Forget the beat (panic, a new piece): the next onset locks afresh."""
         self._bank.clear()
+        self._reader.reset()
+        self.meter = self._configured or Meter(4, 4)
+        self._waited = 0
+        self.bar_moves = 0
         self._grouper.clear()
         self._accents.reset()
         self._contour.reset()
@@ -107,16 +133,18 @@ class BeatFollower:
         self.renumberings = 0
         self.relocks = 0
 
-    def configure(self, bpm: float | None = None, meter: Meter | None = None) -> None:
-        """The configured tempo (the prior of the next lock) or meter (starts over)."""
+    def configure(self, bpm: float | None = None, meter: Meter | None = None,
+                  auto_meter: bool = False) -> None:
+        """The configured tempo (the prior of the next lock), or meter, or ``auto_meter``
+        (the meter heard); a new meter setting starts over."""
         if bpm is not None:
             self.tempo = clamp_bpm(bpm)
             if not self._has_beat:
                 self._prior_period = 60.0 / self.tempo
-        if meter is not None and meter != self.meter:
-            self.meter = meter
-            self._bank = HypothesisBank(meter, self.settings)
-            self.reset()
+        if auto_meter and not self.meter_auto:
+            self._set_meter(None)
+        elif meter is not None and (self.meter_auto or meter != self._configured):
+            self._set_meter(meter)
 
     def seed(self, bpm: float, now: float, on_beat: bool = False) -> None:
         """Set the tempo from outside: tap tempo (``on_beat``: a beat falls at ``now``) or
@@ -144,6 +172,7 @@ class BeatFollower:
         self._phase = phase
         self._offset = beat
         self._publish(0)
+        self._reader.remap(self.beat_at)
         self._frontier = max(self._frontier, self.beat_at(now + self.horizon))
         self._last_onset = now
         self._relock_next = True
@@ -181,12 +210,16 @@ class BeatFollower:
         if not len(bank):
             bank.seed(onset.time, self._lock_periods)
         elif self._relock_next or self._paused(onset.time) or self._lost():
+            if self._paused(onset.time):
+                self._reader.reset()
             self._relock(onset.time, accent, length, contour)
         else:
             bank.hear(onset.time, accent, length, contour)
+        long_note = prev is not None and (
+            onset.time - prev >= self.settings.bar_long_note * self._period)
         self._last_onset = onset.time
         self._relock_next = False
-        self._choose(now)
+        self._choose(now, onset, accent, long_note)
 
     def _paused(self, t: float) -> bool:
         prev = self._last_onset
@@ -228,9 +261,10 @@ class BeatFollower:
             self._rivals = None
         return self._index
 
-    def _choose(self, now: float) -> None:
+    def _choose(self, now: float, onset: Onset, accent: float, long_note: bool) -> None:
         s = self.settings
         bank = self._bank
+        before = (self._anchor_time, self._anchor_beat, self._period) if self._has_beat else None
         totals = bank.totals(self._prior_period, self._prior_octaves)
         if len(bank) > s.merge_every_above or self.onsets % 4 == 0:
             totals = bank.merge_and_prune(now, totals)
@@ -253,23 +287,54 @@ class BeatFollower:
         if changed:
             i = best
             self._index, self._rivals = i, None
-        bar = bank.phase_scores(i)
-        if changed and self._has_beat:
-            # A new leader keeps the downbeats where the band has been playing them,
-            # unless its own evidence is clearly against it.
-            bar[self._continuing_phase(i, now)] += s.relock_bonus
-        phase = int(np.argmax(bar))
-        if not changed and bar[phase] <= bar[self._phase] + s.switch_margin:
-            phase = self._phase
-        if changed or phase != self._phase:
+            # A new leader keeps the downbeats where the band has been playing them.
+            self._phase = self._continuing_phase(i, now) if self._has_beat else 0
             self._leader = int(bank.ids[i])
-            self._phase = phase
             self._renumber(i, now)
         self._publish(i)
+        if changed and before is not None:
+            self._carry_reader(before, onset.time)
+        tick = int(bank.last[i]) + self._offset * TICKS_PER_BEAT
+        self._reader.hear(tick, onset.time, onset.highest, accent)
+        self._read_bar(i, now, long_note)
         rivals = self._rivals_of(i, now)
         self._dominance = 1.0 if not rivals.any() else float(
             1.0 / (1.0 + np.exp(totals[rivals] - totals[i]).sum()))
         self.confidence = self._dominance * self._fit() * self._freshness(now)
+
+    def _carry_reader(self, before: tuple[float, float, float], t: float) -> None:
+        """The leader changed: move the bar reader's onsets to its numbering (by whole
+        beats when the beat is the same, else placed afresh on the new grid)."""
+        anchor_time, anchor_beat, period = before
+        old = anchor_beat + (t - anchor_time) / period
+        moved = self.beat_at(t) - old
+        if abs(period / self._period - 1.0) < 0.03 and abs(moved - round(moved)) < 0.1:
+            self._reader.shift(round(moved))
+        else:
+            self._reader.remap(self.beat_at)
+
+    def _read_bar(self, i: int, now: float, long_note: bool) -> None:
+        """Move the bar when the reader's best reading has beaten the one in use
+        (see the module docstring)."""
+        s = self.settings
+        reader = self._reader
+        meter, phase = reader.best()
+        lead = float(reader.scores.max()) - reader.score_of(self.meter, 0)
+        if (meter, phase) == (self.meter, 0) or lead <= s.bar_margin:
+            self._waited = 0
+            return
+        self._waited += 1
+        if not (reader.count <= s.bar_early or long_note or self._waited >= s.bar_wait
+                or lead > 3.0 * s.bar_margin):
+            return
+        before = self._offset
+        self.meter = meter
+        self._phase = (phase - self._offset) % meter.beats_per_bar
+        self._renumber(i, now)
+        self._publish(i)
+        reader.shift(self._offset - before)
+        self._waited = 0
+        self.bar_moves += 1
 
     def _with_accents(self, totals: np.ndarray) -> np.ndarray:
         """The totals, the accents choosing among the best hypothesis's siblings.
@@ -432,10 +497,29 @@ class BeatFollower:
         renumbered, self._renumbered = self._renumbered, False
         return renumbered
 
+    @property
+    def bar_confidence(self) -> float:
+        """How sure the follower is of its downbeats, 0..1: the bar reader's share of
+        the reading in use among the readings of its meter (0 before any onset)."""
+        return self._reader.confidence(self.meter, 0)[0]
+
+    @property
+    def meter_confidence(self) -> float:
+        """How sure it is of ``meter``, 0..1: 1 for a configured meter, else the bar
+        reader's share of the meter among the candidates."""
+        if not self.meter_auto:
+            return 1.0
+        return self._reader.confidence(self.meter, 0)[1]
+
     def status(self) -> dict:
         return {
             "bpm": round(self.bpm, 2) if self._has_beat else None,
             "confidence": round(self.confidence, 3),
+            "meter": str(self.meter),
+            "meter_auto": self.meter_auto,
+            "meter_confidence": round(self.meter_confidence, 3),
+            "bar_confidence": round(self.bar_confidence, 3),
+            "bar_moves": self.bar_moves,
             "hypotheses": len(self._bank),
             "onsets": self.onsets,
             "renumberings": self.renumberings,

@@ -9,8 +9,13 @@ as a player might play it, seeded and reproducible:
 - rubato: each beat's length is scaled by a random 1 to 2 % (the share is per tune);
 - a ritardando over the last bars;
 - each note a few ms off (motor noise), and now and then one tens of ms early or late;
-- velocities around a level that wanders from bar to bar, with accents on downbeats and
-  beats whose strength differs from tune to tune (from none to clear).
+- velocities around a level that wanders from bar to bar (``level_walk``, sd per bar) with
+  ``velocity_noise`` per note, and accents on downbeats and beats whose strength differs
+  from tune to tune (from none to clear); all three 0: flat velocities.
+
+``ISSUE_17`` is the drifting case of issue 17 (80-150 bpm, drift of up to 12 % per
+sixteen bars, 1.5 % rubato, 4 ms jitter, flat velocities); ``STEADY`` a steady player
+(no drift, 0.5 % rubato, 4 ms jitter, flat velocities).
 
 The played beats (``beat_times``: the time of every grid beat from the one holding the
 first note to the one after the last) are the truth the follower is scored against.
@@ -41,6 +46,16 @@ class PerformanceStyle:
     accent: tuple[float, float] = (0.0, 1.0)  # accent strength per tune (1: clear)
     chords: float = 0.0  # chance that a tune's second track is played with the melody
     chord_spread: float = 0.02  # chord notes up to this late after the first (s)
+    level_walk: float = 4.0  # sd of the velocity level's step from bar to bar
+    velocity_noise: float = 6.0  # sd of each note's velocity around the level
+
+
+ISSUE_17 = PerformanceStyle(
+    bpm=(80.0, 150.0), drift=0.12, phrase_bars=(16, 16), rubato=(0.015, 0.015), jitter=0.004,
+    accent=(0.0, 0.0), level_walk=0.0, velocity_noise=0.0)
+STEADY = PerformanceStyle(
+    bpm=(80.0, 150.0), drift=0.0, rubato=(0.005, 0.005), ritardando=(0.0, 0.0), jitter=0.004,
+    slips=0.0, accent=(0.0, 0.0), level_walk=0.0, velocity_noise=0.0)
 
 
 @dataclass
@@ -113,7 +128,7 @@ def perform(tune: Tune, seed: int, style: PerformanceStyle | None = None) -> Per
     for n in notes:
         bar_index = n.onset // (bar * tpb)
         if bar_index not in levels:
-            level = float(np.clip(level + rng.normal(0.0, 4.0), 35.0, 110.0))
+            level = float(np.clip(level + rng.normal(0.0, style.level_walk), 35.0, 110.0))
             levels[bar_index] = level
         t = perf.time_of(n.onset / tpb) + rng.normal(0.0, style.jitter)
         if rng.random() < style.slips:
@@ -128,7 +143,7 @@ def perform(tune: Tune, seed: int, style: PerformanceStyle | None = None) -> Per
         stress = 0.0
         if in_beat == 0:
             stress = 10.0 if beat_in_bar == 0 else (5.0 if 2 * beat_in_bar == bar else 3.0)
-        velocity = level + accent * stress + rng.normal(0.0, 6.0)
+        velocity = level + accent * stress + rng.normal(0.0, style.velocity_noise)
         onsets.append((float(t), n.pitch, int(np.clip(round(velocity), 1, 127))))
         if prev_tick is None or n.onset != prev_tick:
             prev_time, prev_tick = t, n.onset

@@ -32,6 +32,14 @@ ROWS = (
     ("between the beats / wrong bar phase", "off_beat_share", "wrong_bar_phase_share"),
     ("  of which half a bar off", "half_bar_off_share", None),
     ("beats planned with confidence < 0.5", "low_confidence_share", None),
+    ("in phase after 2 / 4 bars (downbeat F1)", "in_phase_after_2_bars", "in_phase_after_4_bars"),
+    ("downbeat F1 after 4 bars, mean", "downbeat_f1_4_mean", None),
+    ("bars to find the bar p50 / p90", "bars_to_bar_p50", "bars_to_bar_p90"),
+    ("bar never found (share of tunes)", "bar_never_found_share", None),
+    ("meter heard right (auto)", "meter_accuracy", None),
+    ("wrong tempo level: tunes >= 1 bar / beats", "wrong_level_tunes", "wrong_level_beats"),
+    ("  longest wrong-level run p90 (bars)", "wrong_level_bars_p90", None),
+    ("bar moves per tune", "bar_moves_mean", None),
     ("cost per onset p50 / p99 (us)", "cost_us_p50", "cost_us_p99"),
 )
 
@@ -48,7 +56,7 @@ def format_summary(result: dict) -> str:
         cells = []
         for n in names:
             r = result[n]
-            cells.append(f"{r[a]}" if b is None else f"{r[a]} / {r[b]}")
+            cells.append(f"{r.get(a)}" if b is None else f"{r.get(a)} / {r.get(b)}")
         lines.append(f"{label:40}" + "".join(f"{c:>22}" for c in cells))
     return "\n".join(lines)
 

@@ -36,7 +36,7 @@ class FollowSettings:
     style_weight: float = 1.0  # ... which counts this much (its styles are coarse)
     lattice_prior_beats: float = 32.0  # the styles count as this many beats of a tune
     count_forget: float = 0.995  # per onset: how fast the learned rhythm fades
-    bar_accent: float = 0.5  # weight of accents on downbeats (choosing the bar phase)
+    bar_accent: float = 0.5  # weight of accents on downbeats (choosing among siblings)
     length_accent: float = 0.25  # weight of a note's length in its accent
     melody_weight: float = 0.5  # weight of the melodic intervals at each place in the beat
     switch_margin: float = 1.5  # a rival must beat the leader by this (log-likelihood)
@@ -47,6 +47,14 @@ class FollowSettings:
     same_period: float = 0.03  # two hypotheses within this share of a period ...
     same_phase: float = 0.06  # ... and this share of a beat apart are one (merged)
     merge_every_above: int = 16  # merge at every onset above this many, else every 4th
+
+    # The bar: rival readings (meter, phase) scored by the melody (instrument.follow.bar).
+    bar_history: int = 64  # onsets the bar reader scores ...
+    bar_decay: float = 0.99  # ... each older one counting this much less
+    bar_margin: float = 1.5  # a reading must beat the one in use by this to move the bar ...
+    bar_early: int = 12  # ... at once within this many onsets of the start, later ...
+    bar_long_note: float = 0.9  # ... after a note this many beats long (a phrase end) ...
+    bar_wait: int = 16  # ... or once it has led for this many onsets
 
     # Pulse and pauses.
     hold_beats: float = 4.5  # silence this long leaves the confidence as it was ...

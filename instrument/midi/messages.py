@@ -18,6 +18,7 @@ CONTROL_CHANGE = 0xB0
 PROGRAM_CHANGE = 0xC0
 PITCH_BEND = 0xE0
 SYSEX = 0xF0
+SONG_POSITION = 0xF2  # Song Position Pointer: LSB, MSB of sixteenths from the start
 CLOCK = 0xF8
 START = 0xFA
 CONTINUE = 0xFB
@@ -31,7 +32,7 @@ CC_ALL_NOTES_OFF = 123
 _CHANNEL_LENGTH = {0x80: 3, 0x90: 3, 0xA0: 3, 0xB0: 3, 0xC0: 2, 0xD0: 2, 0xE0: 3}
 # System messages we accept (realtime ones are a single byte).
 _SYSTEM_LENGTH = {CLOCK: 1, START: 1, CONTINUE: 1, STOP: 1, 0xFE: 1, 0xFF: 1, 0xF1: 2,
-                  0xF2: 3, 0xF3: 2, 0xF6: 1}
+                  SONG_POSITION: 3, 0xF3: 2, 0xF6: 1}
 
 # Reasons a message is not used; counted by the callbacks and logged by the engine.
 MALFORMED = "malformed"

@@ -8,7 +8,9 @@ that fills the rest of the chunk, then End of Track. Appending events to a track
 ``pwrite`` over the start of the reserve (the events, then a shorter reserve header), so
 the cost of a flush is the size of what is new. Each ``pwrite`` is a single system call,
 so a process killed at any moment leaves a valid file. When a track's reserve runs out,
-or a track is added, the whole file is rewritten once with twice the room
+or a track is added, or more than ``IN_PLACE_MAX`` bytes of a track are replaced
+(``replace``: a tail laid anew is written in place from where it changed), the whole
+file is rewritten once with twice the room
 (``os.writev`` straight from the track buffers, to a temporary file, then renamed).
 
 The message and meta-event bytes come from mido (``instrument.midifile.recorder``); this module
@@ -27,6 +29,10 @@ END_OF_TRACK = b"\x00\xff\x2f\x00"
 EMPTY_RESERVE = b"\x00\xff\x7f\x00"  # a reserve event with no data: 4 bytes
 INITIAL_ROOM = 512  # bytes of a new track chunk
 RESERVE_MARGIN = 8  # a track is moved when its reserve would fall below this
+#: A write in place of more than this many bytes (a track laid anew) is made as a whole
+#: new file, renamed over the old: a kill in the middle of a large ``pwrite`` could
+#: leave half of it.
+IN_PLACE_MAX = 4096
 
 
 def reserve_header(space: int) -> bytes:
@@ -55,13 +61,14 @@ def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
 
 
 class _Chunk:
-    __slots__ = ("data", "offset", "on_disk", "room")
+    __slots__ = ("data", "dirty", "offset", "on_disk", "room")
 
     def __init__(self, data: bytes) -> None:
         self.data = bytearray(data)  # the track's events so far (after "MTrk" + length)
         self.offset = 0  # of "MTrk" in the file
         self.room = 0  # the chunk's length on disk: data + reserve + End of Track
         self.on_disk = 0  # bytes of ``data`` written to the file
+        self.dirty = False  # the file holds bytes after ``on_disk`` that are gone
 
 
 class GrowingSmf:
@@ -84,10 +91,21 @@ class GrowingSmf:
     def append(self, track: int, events: bytes) -> None:
         self._chunks[track].data += events
 
+    def replace(self, track: int, keep: int, events: bytes) -> None:
+        """The track's events after its first ``keep`` bytes are ``events`` now (a tail
+        laid anew; ``keep`` 0: the whole track)."""
+        chunk = self._chunks[track]
+        del chunk.data[keep:]
+        chunk.data += events
+        if keep < chunk.on_disk:
+            chunk.on_disk = keep
+            chunk.dirty = True
+
     @property
     def pending(self) -> bool:
         """Whether anything appended is not on disk yet."""
-        return self._layout_stale or any(len(c.data) > c.on_disk for c in self._chunks)
+        return self._layout_stale or any(
+            len(c.data) > c.on_disk or c.dirty for c in self._chunks)
 
     def write(self) -> bool:
         """Put what is new on disk; False if nothing was new. Raises OSError (nothing
@@ -99,12 +117,14 @@ class GrowingSmf:
                 space = chunk.room - len(chunk.data) - len(END_OF_TRACK)
                 if len(chunk.data) > chunk.on_disk and space < RESERVE_MARGIN:
                     self._layout_stale = True
+                if len(chunk.data) - chunk.on_disk > IN_PLACE_MAX:
+                    self._layout_stale = True
         if self._layout_stale:
             self._rewrite()
             return True
         fd = self._open()
         for chunk in self._chunks:
-            if len(chunk.data) == chunk.on_disk:
+            if len(chunk.data) == chunk.on_disk and not chunk.dirty:
                 continue
             space = chunk.room - len(chunk.data) - len(END_OF_TRACK)
             new = memoryview(chunk.data)[chunk.on_disk:]
@@ -113,6 +133,7 @@ class GrowingSmf:
             if os.pwritev(fd, [new, header], start) != len(new) + len(header):
                 raise OSError(5, "short write into the recording")
             chunk.on_disk = len(chunk.data)
+            chunk.dirty = False
         return True
 
     def sync(self) -> None:
@@ -162,6 +183,7 @@ class GrowingSmf:
         offset = 14
         for chunk, room in zip(self._chunks, rooms, strict=True):
             chunk.offset, chunk.room, chunk.on_disk = offset, room, len(chunk.data)
+            chunk.dirty = False
             offset += 8 + room
         self._layout_stale = False
         self.rewrites += 1

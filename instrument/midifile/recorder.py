@@ -11,7 +11,15 @@ skipped when nothing is. A crash or a SIGKILL leaves a complete, readable file t
 lacks at most the last interval. A full disk is warned about once; playing goes on and
 the file catches up when there is room again.
 
-The conductor track follows the beat clock (``BeatClock``): at each flush the file's beat
+When the beat follows the player (``BeatClock.follows_player``, or ``hindsight=True``) the
+file is laid in hindsight (``instrument.midifile.hindsight``): at each flush the tempo map,
+the bar lines and the events of the last ``TAIL_BEATS`` beats are laid anew from
+everything heard (one continuous beat sequence, smoothed to the onsets, the bar read over
+the whole performance); older ones are frozen and appended once; a new bar phase rewrites
+each track's first delta (a whole-file atomic rewrite). The file's tick 0 is a bar line,
+up to a bar before the session's start.
+
+Otherwise the conductor track follows the beat clock (``BeatClock``): at each flush the file's beat
 is brought to the clock's, so its bar lines fall where the music's do, with a tempo event
 wherever the tempo changed. While the clock stands still (before the first note, in thru
 mode) the file keeps its last tempo; when the clock starts, the file's next bar line is
@@ -33,6 +41,7 @@ from mido.midifiles.meta import encode_variable_int
 from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.midifile.growing_smf import GrowingSmf
+from instrument.midifile.hindsight import Hindsight, Layout
 from instrument.midifile.tempo_map import (
     FILE_TICKS_PER_QUARTER,
     beat_quarters,
@@ -103,13 +112,30 @@ def _recordable(message: tuple[int, ...], channel: int) -> mido.Message | None:
 
 
 class _Track:
-    """One part's events not yet due, and where its last encoded event sits."""
+    """One part's events not yet due, and where its last encoded event sits.
 
-    def __init__(self, index: int, channel: int) -> None:
+    Laid in hindsight, a track's bytes are ``head`` (its name; the conductor's first
+    tempo and meter too), the delta of its first frozen event from the file's start,
+    ``body`` (the frozen events, the first without its delta) and the tail (events laid
+    anew at each flush, ``tail``); ``first`` and ``last_tick`` are the frozen events'
+    first and last ticks from beat 0 (without the layout's offset)."""
+
+    def __init__(self, index: int, channel: int, head: bytes = b"") -> None:
         self.index = index
         self.channel = channel
         self.last_tick = 0
         self.pending: list[tuple[float, tuple[int, ...]]] = []
+        self.head = head
+        self.first: int | None = None
+        self.body = bytearray()
+        self.tail: list[tuple[float, mido.Message | mido.MetaMessage]] = []
+        self.stable = len(head)  # bytes of the track in the file that stay as they are
+
+    def prefix(self, offset: int) -> bytes:
+        """Head and the first frozen event's delta, with the layout's ``offset``."""
+        if self.first is None:
+            return self.head
+        return self.head + bytes(encode_variable_int(max(0, self.first + offset)))
 
 
 class SmfRecorder:
@@ -132,6 +158,8 @@ class SmfRecorder:
         flush_interval: float = 0.5,
         channels: dict[str, int] | None = None,
         progress: Callable[[], float] | None = None,
+        hindsight: bool | None = None,
+        hear_meter: bool = False,
     ) -> None:
         self.path = path
         self.start_time = start_time
@@ -159,11 +187,26 @@ class SmfRecorder:
         self._state: tuple[bool, BeatMapping] = (False, beat.mapping())
         self._tempo_us = file_tempo_at_speed(speed, meter_now)
         self._conductor_tick = 0
-        self._file.add_track(_events([
-            mido.MetaMessage("track_name", name=CONDUCTOR),
-            mido.MetaMessage("set_tempo", tempo=self._tempo_us),
-            self._time_signature(meter_now),
-        ]))
+        if hindsight is None:
+            hindsight = getattr(beat, "follows_player", False)
+        self.hindsight: Hindsight | None = None
+        if hindsight:
+            ticks = round(FILE_TICKS_PER_QUARTER * beat_quarters(meter_now))
+            self.hindsight = Hindsight(start_time, beat, None if hear_meter else meter_now,
+                                       ticks)
+            self._layout: Layout | None = None
+            name = _events([mido.MetaMessage("track_name", name=CONDUCTOR)])
+            self._conductor = _Track(self._file.add_track(name), 0, name)
+            self._knots_done = 1  # the first knot whose tempo event is not frozen
+            self._frozen_tempo: int | None = None  # the last frozen tempo event's
+            self.relaid = 0  # events laid again in a tail
+            self.full_relayouts = 0  # layouts that moved the frozen part (a new bar)
+        else:
+            self._file.add_track(_events([
+                mido.MetaMessage("track_name", name=CONDUCTOR),
+                mido.MetaMessage("set_tempo", tempo=self._tempo_us),
+                self._time_signature(meter_now),
+            ]))
         self._track(Part.PLAYER)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -225,8 +268,11 @@ class SmfRecorder:
         horizon = self.now() - HORIZON_LAG
         if self._progress is not None:
             horizon = min(horizon, self._progress())
-        self._follow_beat(horizon)
-        self._encode_due(horizon if until is None else until)
+        if self.hindsight is not None:
+            self._lay_in_hindsight(horizon, until)
+        else:
+            self._follow_beat(horizon)
+            self._encode_due(horizon if until is None else until)
         try:
             if self._file.write():
                 self._file.sync()
@@ -247,8 +293,9 @@ class SmfRecorder:
     def _track(self, part: str) -> _Track:
         track = self._tracks.get(part)
         if track is None:
-            index = self._file.add_track(_events([mido.MetaMessage("track_name", name=part)]))
-            track = _Track(index, self.channels.get(part, 1) - 1)
+            name = _events([mido.MetaMessage("track_name", name=part)])
+            index = self._file.add_track(name)
+            track = _Track(index, self.channels.get(part, 1) - 1, name)
             self._tracks[part] = track
         return track
 
@@ -259,6 +306,10 @@ class SmfRecorder:
             if isinstance(item, TimedEvent):
                 if item.message[0] < 0xF0:  # clock and transport are not recorded
                     self._track(item.part).pending.append((item.due, item.message))
+                    message = item.message
+                    if (self.hindsight is not None and item.part == Part.PLAYER
+                            and message[0] & 0xF0 == mm.NOTE_ON and message[2] > 0):
+                        self.hindsight.hear(item.due, message[1], message[2])
                 continue
             command, part, now = item
             for name, track in self._tracks.items():
@@ -425,3 +476,115 @@ class SmfRecorder:
                 self.encoded += 1
             if encoded:
                 self._file.append(track.index, bytes(encoded))
+
+    # -- in hindsight ------------------------------------------------------------------
+
+    def _lay_in_hindsight(self, horizon: float, until: float | None) -> None:
+        """Lay the tempo map, the bar lines and the events with everything heard (see
+        ``instrument.midifile.hindsight``): the frozen part is appended once, the tail
+        written anew; a new bar phase or meter rewrites each track's start."""
+        assert self.hindsight is not None
+        final = until is not None
+        last = horizon
+        for track in self._tracks.values():
+            due = [e for e in track.pending if e[0] <= (horizon if until is None else until)]
+            if not due:
+                continue
+            track.pending = [e for e in track.pending if e[0] > (
+                horizon if until is None else until)]
+            for t, message in due:
+                msg = _recordable(message, track.channel)
+                if msg is not None:
+                    track.tail.append((t, msg))
+                    last = max(last, t)
+            track.tail.sort(key=lambda e: e[0])
+        layout = self.hindsight.layout(last if final else horizon, final)
+        old = self._layout
+        moved = old is None or old.offset != layout.offset or old.meter != layout.meter
+        self._layout = layout
+        if moved and old is not None:
+            self.full_relayouts += 1
+        self._lay_conductor(layout, moved)
+        for track in self._tracks.values():
+            self._lay_track(track, track.tail, layout, moved)
+
+    def _lay_conductor(self, layout: Layout, moved: bool) -> None:
+        """The conductor: the first tempo and the meter at tick 0, then a tempo event at
+        each knot where the tempo changes."""
+        track = self._conductor
+        head = track.head[:len(_events([mido.MetaMessage("track_name", name=CONDUCTOR)]))]
+        head += _events([mido.MetaMessage("set_tempo", tempo=self._clamped(layout, 0)),
+                         self._time_signature(layout.meter)])
+        if head != track.head:
+            track.head = head
+            moved = True
+        events = []
+        first_tempo = self._clamped(layout, 0)
+        tempo = self._frozen_tempo if self._frozen_tempo is not None else first_tempo
+        for k in range(self._knots_done, len(layout.knot_index) - 1):
+            value = self._clamped(layout, k)
+            if value != tempo:
+                events.append((k, value))
+                tempo = value
+        # The segment from knot k is final when knot k + 1 is.
+        final = layout.frozen_knots - 1
+        frozen = [(k, v) for k, v in events if k < final]
+        tail = [(k, v) for k, v in events if k >= final]
+        if final > self._knots_done:
+            self._knots_done = final
+            if frozen:
+                self._frozen_tempo = frozen[-1][1]
+        tpb = layout.ticks_per_beat
+        new = [(int(layout.knot_index[k]) * tpb, mido.MetaMessage("set_tempo", tempo=v))
+               for k, v in frozen]
+        rest = [(int(layout.knot_index[k]) * tpb, mido.MetaMessage("set_tempo", tempo=v))
+                for k, v in tail]
+        self._write_track(track, new, rest, layout, moved)
+
+    def _clamped(self, layout: Layout, k: int) -> int:
+        lo, hi = mido.bpm2tempo(300.0), mido.bpm2tempo(30.0)
+        return min(hi, max(lo, layout.tempo_us(k)))
+
+    def _lay_track(self, track: _Track, events, layout: Layout, moved: bool) -> None:
+        """A part's events: those before the layout's frozen time are final."""
+        cut = 0
+        while cut < len(events) and events[cut][0] < layout.frozen_time:
+            cut += 1
+        new = [(layout.beat_tick(t), msg) for t, msg in events[:cut]]
+        rest = [(layout.beat_tick(t), msg) for t, msg in events[cut:]]
+        track.tail = events[cut:]
+        self.encoded += len(new)
+        self.relaid += len(rest)
+        self._write_track(track, new, rest, layout, moved)
+
+    def _write_track(self, track: _Track, new: list, rest: list, layout: Layout,
+                     moved: bool) -> None:
+        """Freeze ``new`` (tick, message) into the track's body, lay ``rest`` as its
+        tail, and hand the changed bytes to the file."""
+        offset = layout.offset_ticks
+        had_body = track.first is not None
+        keep = track.stable
+        frozen = bytearray()
+        for tick, msg in new:
+            if track.first is None:
+                track.first = tick
+                track.last_tick = tick
+                frozen += bytes(msg.bytes())
+            else:
+                tick = max(tick, track.last_tick)
+                frozen += _events([msg], tick - track.last_tick)
+                track.last_tick = tick
+        track.body += frozen
+        tail = bytearray()
+        # With nothing frozen, the tail's first delta counts from the file's start.
+        previous = -offset if track.first is None else track.last_tick
+        for tick, msg in rest:
+            tick = max(tick, previous)
+            tail += _events([msg], tick - previous)
+            previous = tick
+        prefix = track.prefix(offset)
+        if moved or not had_body:
+            self._file.replace(track.index, 0, prefix + bytes(track.body) + bytes(tail))
+        else:
+            self._file.replace(track.index, keep, bytes(frozen) + bytes(tail))
+        track.stable = len(prefix) + len(track.body)

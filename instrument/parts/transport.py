@@ -16,6 +16,7 @@ Everything runs on the engine thread; other threads only read the clock through
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from instrument.music import Meter
 from instrument.names import Part, TempoSource
 from instrument.timing.beat import BeatClock
 from instrument.timing.link import LinkSession
-from instrument.timing.midi_clock import MidiClockFollower, midi_clock_times
+from instrument.timing.midi_clock import CLOCKS_PER_BEAT, MidiClockFollower
 from instrument.timing.tap import TapTempo
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 CLICK_PITCHES = (96, 84)  # count-in: downbeat, other beats
 CLOCK_AHEAD = 0.2  # seconds of MIDI clock out planned ahead (dropped at a stop)
 CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
+CLOCK_LEAD = 0.002  # Start or Continue goes this long before the clock it announces
+CLOCK_LATE = 0.01  # a clock this late still starts the receiver (the first note's beat)
+CLOCK_SLIP = 2  # clocks the beat may move under the receiver before it is relocated
+CLOCKS_PER_SIXTEENTH = 6  # a Song Position Pointer counts sixteenths ("MIDI beats")
+SONG_POSITIONS = 1 << 14  # a Song Position Pointer holds 14 bits
 
 
 @dataclass
@@ -75,8 +81,17 @@ class Transport:
             BeatFollower(clock.meter, clock.bpm)
             if settings.tempo_source == TempoSource.FOLLOW else None
         )
+        clock.follows_player = self.follower is not None
         self._proposed_bpm, self._proposed_at = 0.0, float("-inf")  # to Link, following
+        # MIDI clock out: the next clock (24 a beat, in the clock's beat numbering) the
+        # receiver counts (None: it stands still), the clock at its song position 0
+        # (None: never started), when the clock out is planned until, and the last
+        # clock's time.
+        self._clock_next: int | None = None
+        self._clock_origin: int | None = None
         self._clock_sent_until: float | None = None
+        self._clock_last = float("-inf")
+        self._clock_wake = float("-inf")  # when clock_out has more to plan
         self._pending: list[TimedEvent] = []
 
     @property
@@ -171,7 +186,7 @@ class Transport:
         before = clock.mapping()
         renumbered = follower.drive(clock)
         if not was_running:
-            self._clock_sent_until = None
+            self._clock_sent_until = None  # the receiver joins again (Stop was sent)
         moved = was_running and clock.mapping() != before
         self._propose_to_link(now)
         return FollowedBeat(self._same_beat_now if moved else None, renumbered,
@@ -200,7 +215,7 @@ class Transport:
         beats = bars * self.clock.meter.beats_per_bar
         start = now + 0.1
         self.clock.start(start, -float(beats))
-        self._clock_sent_until = None
+        self._new_song()
         for b in range(-beats, 0):
             t = self.clock.time_at(b)
             pitch = CLICK_PITCHES[0] if (b + beats) % self.clock.meter.beats_per_bar == 0 \
@@ -216,17 +231,24 @@ class Transport:
         if self.clock.running or self.settings.tempo_source != TempoSource.INTERNAL:
             return False
         self.clock.start(t, 0.0)
-        self._clock_sent_until = None
+        self._new_song()
         return True
 
     def stop(self, now: float) -> None:
         """Stop the beat: MIDI clock planned ahead is dropped and Stop sent at ``now``."""
         self.clock.stop()
-        if self._clock_sent_until is None:
+        self._clock_sent_until = None
+        if self._clock_next is None:
             return
         self.cancel(Part.CLOCK)
         self._pending.append(TimedEvent(now, Part.CLOCK, (mm.STOP,)))
+        self._clock_next = None
+
+    def _new_song(self) -> None:
+        """The beat starts afresh: MIDI clock out starts with Start on a downbeat."""
         self._clock_sent_until = None
+        if self._clock_next is None:
+            self._clock_origin = None
 
     def reset(self) -> None:
         """After a panic: what the transport planned is dropped; a beat the instrument
@@ -243,21 +265,81 @@ class Transport:
         return events
 
     def clock_out(self, now: float) -> list[TimedEvent]:
-        """MIDI clock out (Start first) up to a little ahead of ``now``, while the beat
-        runs and the instrument leads it."""
+        """MIDI clock out up to a little ahead of ``now``, while the beat runs and the
+        instrument leads it, in phase with the bar.
+
+        After Start a receiver counts the next clock as song position 0 (MIDI 1.0), so
+        Start goes out just before the clock of a downbeat (``CLOCK_LEAD``): the
+        receiver's bar 1 is a bar of the instrument. When the beat moves under the
+        receiver by more than ``CLOCK_SLIP`` clocks (the follower renumbered its beats:
+        the bar moved; or its phase jumped), the clock does not catch up in a burst:
+        Stop, then Song Position Pointer (in sixteenths, 6 clocks, from the Start) and
+        Continue just before the clock of the next sixteenth, where the receiver goes
+        on counting from that position. The same joins a receiver again after the beat
+        stopped and started mid-tune. Between, each clock goes at its beat's time, and
+        never sooner than half a clock after the one before.
+        """
         clock = self.clock
         if not (self.settings.send_clock and clock.running and self.leads):
             return []
-        start = self._clock_sent_until
-        events = []
-        if start is None:
-            start = max(now, clock.time_at(clock.beat_at(now)))
-            events.append(TimedEvent(start, Part.CLOCK, (mm.START,)))
+        events: list[TimedEvent] = []
         end = now + self._clock_ahead()
-        ticks = midi_clock_times(clock, start, end)
-        events += [TimedEvent(t, Part.CLOCK, (mm.CLOCK,)) for t, _ in ticks]
+        sent = self._clock_sent_until
+        if self._clock_next is not None and sent is not None:
+            at = math.ceil(clock.beat_at(sent) * CLOCKS_PER_BEAT - 1e-6)
+            if abs(at - self._clock_next) > CLOCK_SLIP:
+                events.append(TimedEvent(max(now, sent), Part.CLOCK, (mm.STOP,)))
+                self._clock_next = None
+        if self._clock_next is None:
+            begin = now if sent is None else max(now, sent)
+            joined = self._join(begin, end)
+            events += joined
+            if not joined:
+                self._clock_sent_until = begin
+                return events
+        n = self._clock_next
+        assert n is not None
+        shortest = 0.5 * clock.seconds_per_beat / CLOCKS_PER_BEAT
+        while True:
+            t = max(clock.time_at(n / CLOCKS_PER_BEAT), self._clock_last + shortest)
+            if t >= end:
+                break
+            events.append(TimedEvent(t, Part.CLOCK, (mm.CLOCK,)))
+            self._clock_last = t
+            n += 1
+        self._clock_next = n
         self._clock_sent_until = end
+        self._clock_wake = end - self._clock_ahead() / 2
         return events
+
+    def _join(self, begin: float, end: float) -> list[TimedEvent]:
+        """Start (the receiver's song position 0 on the next downbeat) or, once started,
+        Song Position Pointer and Continue (on the next sixteenth), if it falls before
+        ``end``; sets the next clock to send."""
+        clock = self.clock
+        bar = clock.meter.beats_per_bar
+        first = clock.beat_at(begin - CLOCK_LATE) * CLOCKS_PER_BEAT
+        origin = self._clock_origin
+        step = CLOCKS_PER_BEAT * bar if origin is None else CLOCKS_PER_SIXTEENTH
+        n = math.ceil(first / step - 1e-9) * step
+        if origin is not None and n < origin:
+            origin = None  # numbered before the Start: start afresh on a downbeat
+            step = CLOCKS_PER_BEAT * bar
+            n = math.ceil(first / step - 1e-9) * step
+        due = clock.time_at(n / CLOCKS_PER_BEAT) - CLOCK_LEAD
+        if due > end:
+            self._clock_wake = due - self._clock_ahead()
+            return []
+        self._clock_next = n
+        if origin is None:
+            self._clock_origin = n
+            return [TimedEvent(due, Part.CLOCK, (mm.START,))]
+        sixteenths = (n - origin) // CLOCKS_PER_SIXTEENTH
+        whole_bars = 4 * bar
+        sixteenths %= SONG_POSITIONS - SONG_POSITIONS % whole_bars
+        return [TimedEvent(due - 0.0005, Part.CLOCK,
+                           (mm.SONG_POSITION, sixteenths & 0x7F, sixteenths >> 7)),
+                TimedEvent(due, Part.CLOCK, (mm.CONTINUE,))]
 
     def _clock_ahead(self) -> float:
         """How far ahead MIDI clock out is planned: less when the beat is followed, so
@@ -268,8 +350,9 @@ class Transport:
         """When the transport next has something to do: more MIDI clock to plan, the
         follower's next decision, a click or Stop to hand over."""
         times = []
-        if self._clock_sent_until is not None and self.clock.running:
-            times.append(self._clock_sent_until - self._clock_ahead() / 2)
+        if (self._clock_sent_until is not None and self.clock.running
+                and self.settings.send_clock and self.leads):
+            times.append(self._clock_wake)
         if self.follower is not None:
             times.append(self.follower.chord_due)
         if self._pending:

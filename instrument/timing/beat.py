@@ -57,6 +57,9 @@ class BeatClock:
 
     def __init__(self, bpm: float = 100.0, meter: Meter | None = None) -> None:
         self.meter = meter if meter is not None else Meter(4, 4)
+        #: The beat follows the player's notes (set by the transport): its beats are
+        #: guesses, which a recording lays again in hindsight.
+        self.follows_player = False
         self._running = False
         self._changes: deque[tuple[int, bool, BeatMapping]] = deque(
             maxlen=self.CHANGES_KEPT

@@ -12,7 +12,7 @@ import pytest
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.models.tune import read_midi
 from instrument.names import TempoSource
-from instrument.parts.transport import Transport, TransportSettings
+from instrument.parts.transport import CLOCK_LEAD, Transport, TransportSettings
 from instrument.realtime.router import InputEvent
 from instrument.timing.beat import BeatClock
 from tests.parts.test_band import BEAT, play, rig
@@ -45,7 +45,9 @@ def test_stop_drops_the_clock_planned_ahead_and_sends_stop():
     assert cancelled == [] and t.take_planned() == []
     assert t.start_on_first_note(1.0) and not t.start_on_first_note(1.2)
     sent = t.clock_out(1.0)
-    assert sent[0].message == (0xFA,) and sent[0].due == pytest.approx(1.0)
+    # Start just before the clock of beat 0, the first note's: the receiver's bar 1.
+    assert sent[0].message == (0xFA,) and sent[0].due == pytest.approx(1.0 - CLOCK_LEAD)
+    assert sent[1].message == (0xF8,) and sent[1].due == pytest.approx(1.0)
     assert t.next_wakeup() == pytest.approx(1.1)  # half the clock planned ahead
     t.stop(1.05)
     assert not t.clock.running and cancelled == ["clock"]
@@ -130,3 +132,50 @@ def test_midi_clock_out_follows_the_players_tempo():
     late = np.median(spacing[-spacing.size // 4:])
     assert early == pytest.approx(0.6 / 24, rel=0.05)  # 100 bpm: 24 ticks a beat
     assert late == pytest.approx(0.5 / 24, rel=0.05)  # 120 bpm
+
+
+def midi_receiver(events):
+    """(time, song position in clocks) of each clock counted by a receiver that counts
+    from Start (the next clock is position 0), takes Song Position Pointer (sixteenths)
+    and Continue, and stops at Stop."""
+    out, position, running = [], 0, False
+    for e in sorted(events, key=lambda e: e.due):
+        status = e.message[0]
+        if status == 0xFA:
+            position, running = 0, True
+        elif status == 0xFB:
+            running = True
+        elif status == 0xFC:
+            running = False
+        elif status == 0xF2:
+            position = 6 * (e.message[1] | (e.message[2] << 7))
+        elif status == 0xF8 and running:
+            out.append((e.due, position))
+            position += 1
+    return out
+
+
+def test_midi_clock_start_lands_on_a_downbeat_and_a_bar_move_relocates_without_a_burst():
+    clock = BeatClock(bpm=120.0)
+    t = Transport(TransportSettings(tempo_source=TempoSource.INTERNAL), clock, lambda p: None)
+    clock.start(1.03, 0.37)  # the beat runs from a fraction of a beat
+    events, now = [], 1.0
+    while now < 12.0:
+        if abs(now - 6.0) < 1e-9:  # the bar moves: a beat skipped, and a quarter
+            clock.place(now, clock.beat_at(now) + 1.25, 120.0)
+        events += t.clock_out(now)
+        now = round(now + 0.01, 6)
+    counted = midi_receiver(events)
+    # Bar 1 of the receiver is the instrument's next downbeat (beat 4).
+    assert counted[0][1] == 0 and counted[0][0] == pytest.approx(1.03 + (4 - 0.37) * 0.5)
+    # Every beat the receiver counts is the instrument's beat, bars on its bars, before
+    # the move and after it (a Stop, Song Position Pointer and Continue).
+    for when, position in counted:
+        if position % 24 == 0:
+            beat = clock.beat_at(when) if when > 6.0 else (when - 1.03) / 0.5 + 0.37
+            assert beat == pytest.approx(4 + position / 24, abs=1e-6), (when, position)
+    statuses = [e.message[0] for e in events]
+    assert statuses.count(0xFA) == 1 and 0xF2 in statuses and 0xFB in statuses
+    # No burst: never two clocks within half a clock (1/48 beat) of each other.
+    times = np.array(sorted(e.due for e in events if e.message == (0xF8,)))
+    assert np.min(np.diff(times)) >= 0.5 * 0.5 / 24 - 1e-9

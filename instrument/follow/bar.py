@@ -1,0 +1,304 @@
+"""Where the bar begins, and which meter it is: rival bar readings scored by the melody.
+
+A *reading* is a meter and a phase: in the follower's beat numbering, the beats whose
+number is ``phase`` modulo the meter's beats per bar are downbeats. :class:`BarReader`
+keeps every reading of its candidate meters alive (one meter when the meter is
+configured; 2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 when it is heard) and scores each on the
+last ``history`` onsets of the leader's beat grid, the older ones fading by ``decay`` an
+onset. What it weighs, each as a log-likelihood ratio learned from the training split of
+the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.fit_bar``):
+
+- the rhythm: at each position of the bar (twelve ticks a beat), an onset or none, against
+  the same tick of an average beat of the meter's kind;
+- long notes: the length of each note (its inter-onset interval on the grid, known when the
+  next onset comes) at its place in the bar (beat of the bar and place in the beat);
+- tonal stability: the note's scale degree in a key estimated causally (Krumhansl-Kessler
+  profiles over a fading pitch-class histogram) at its place in the bar;
+- the start: where in the bar a tune's first note falls (downbeat or a pickup);
+- the harmony: the share of each bar's notes (by length) that the best-fitting triad holds,
+  so a reading whose bars each sit in one chord wins over one that splits them (against
+  the mean of the meter's readings: it chooses the phase, not the meter);
+- accents: louder, lower or fuller onsets on the reading's downbeats.
+
+With the meter heard, the meters' kinds (simple or compound) also differ by where
+off-beat onsets fall in the beat, and each meter has its prior share of folk tunes.
+
+The cost per onset is a fixed number of array operations over ``history`` onsets and at
+most 18 readings. The reader holds the onsets' grid positions in the follower's current
+numbering: :meth:`shift` moves them when the follower renumbers its beats, :meth:`remap`
+places them afresh on a new beat grid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from instrument.music import TICKS_PER_BEAT, Meter
+
+TPB = TICKS_PER_BEAT
+METERS = (Meter(2, 4), Meter(3, 4), Meter(4, 4), Meter(6, 8), Meter(9, 8), Meter(12, 8))
+DURATION_EDGES = (3, 4, 6, 9, 12, 18, 24, 36)  # grid ticks: a note shorter than each edge
+# Krumhansl-Kessler key profiles (major, minor), from the tonic up.
+_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+def duration_class(ticks: np.ndarray | int) -> np.ndarray:
+    """A note's length in grid ticks as 0..len(DURATION_EDGES)."""
+    return np.searchsorted(DURATION_EDGES, ticks, side="right")
+
+
+_PLACES = np.array([[0, 3, 3, 2, 3, 3, 1, 3, 3, 2, 3, 3],  # simple: beat, half, quarters
+                    [0, 3, 3, 3, 1, 3, 3, 3, 2, 3, 3, 3]])  # compound: beat, eighths
+
+
+def place_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
+    """Where in the beat a tick of the bar is: 0 the beat, 1 and 2 its main divisions,
+    3 anything finer (as :func:`instrument.follow.prior.tick_class`); ``compound``
+    broadcasts with ``ticks``."""
+    return _PLACES[np.asarray(compound, dtype=np.int64), ticks % TPB]
+
+
+def bar_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
+    """Beat of the bar times four plus :func:`place_class`, for a tick of the bar."""
+    return (ticks // TPB) * 4 + place_class(ticks, compound)
+
+
+def _triads() -> np.ndarray:
+    """The 24 major and minor triads as pitch-class masks (24 x 12)."""
+    out = np.zeros((24, 12))
+    for root in range(12):
+        for j, third in enumerate((4, 3)):
+            out[2 * root + j, [root, (root + third) % 12, (root + 7) % 12]] = 1.0
+    return out
+
+
+TRIADS = _triads()
+KEYS = np.array([np.roll(p, k) for k in range(12) for p in (_MAJOR, _MINOR)])
+KEYS = (KEYS - KEYS.mean(axis=1, keepdims=True)) / KEYS.std(axis=1, keepdims=True)
+
+
+class KeyFinder:
+    """A causal key estimate: the tonic whose profile best fits the recent pitches."""
+
+    def __init__(self, fade: float = 0.97) -> None:
+        self.fade = fade
+        self.reset()
+
+    def reset(self) -> None:
+        self.histogram = np.zeros(12)
+        self.tonic = 0
+
+    def hear(self, pitch: int) -> int:
+        """Count ``pitch``; return the tonic (pitch class) of the best key now."""
+        self.histogram *= self.fade
+        self.histogram[pitch % 12] += 1.0
+        self.tonic = int(np.argmax(KEYS @ self.histogram)) // 2
+        return self.tonic
+
+
+@dataclass(frozen=True)
+class BarWeights:
+    """How much each kind of evidence counts (fitted on the dev split)."""
+
+    rhythm: float = 1.0
+    length: float = 1.0
+    degree: float = 0.5
+    start: float = 1.0
+    harmony: float = 2.0
+    accent: float = 0.5
+    kind: float = 1.0
+
+
+def _table_for(meter: Meter) -> dict | None:
+    """The learned tables of the candidate meter with ``meter``'s beats and kind (2/2
+    reads 2/4's), or None."""
+    from instrument.follow import bar_data  # generated by training.fit_bar, from here
+
+    for m in METERS:
+        if m.beats_per_bar == meter.beats_per_bar and m.compound == meter.compound:
+            return bar_data.METERS.get(str(m))
+    return None
+
+
+class _Tables:
+    """The learned tables of the candidate meters as padded arrays, one row per reading."""
+
+    def __init__(self, meters: tuple[Meter, ...]) -> None:
+        from instrument.follow import bar_data
+
+        rows = [(m, r) for m in meters for r in range(m.beats_per_bar)]
+        self.meters = meters
+        self.meter_of = np.array([meters.index(m) for m, _ in rows])
+        self.phase = np.array([r for _, r in rows])
+        self.bar_ticks = np.array([m.ticks_per_bar for m, _ in rows])
+        self.compound = np.array([m.compound for m, _ in rows])
+        width = max(m.ticks_per_bar for m in meters)
+        classes = max(m.beats_per_bar for m in meters) * 4
+        n = len(meters)
+        self.cum_off = np.zeros((n, width + 1))
+        self.on = np.zeros((n, width))
+        self.length = np.zeros((n, classes, len(DURATION_EDGES) + 1))
+        self.degree = np.zeros((n, classes, 12))
+        self.start = np.zeros((n, classes))
+        self.prior = np.zeros(n)
+        for k, m in enumerate(meters):
+            t = _table_for(m)
+            if t is None:
+                continue  # no tables: only the harmony and the accents speak
+            kind = bar_data.KINDS["compound" if m.compound else "simple"]
+            L = m.ticks_per_bar
+            beat = np.arange(L) % TPB
+            p_on = np.clip(np.asarray(t["onset"]), 1e-3, 0.999)
+            base = np.clip(np.asarray(kind["onset"])[beat], 1e-3, 0.999)
+            self.on[k, :L] = np.log(p_on) - np.log(base)
+            off = np.log1p(-p_on) - np.log1p(-base)
+            self.cum_off[k, 1:L + 1] = np.cumsum(off)
+            cls = np.arange(m.beats_per_bar * 4) % 4
+            self.length[k, :len(cls)] = np.log(t["length"]) - np.log(kind["length"])[cls]
+            self.degree[k, :len(cls)] = np.log(t["degree"]) - np.log(kind["degree"])[cls]
+            self.start[k, :len(cls)] = np.log(t["start"]) - np.log(kind["start"])[cls]
+            self.prior[k] = math.log(t["tunes"] / bar_data.TUNES)
+        self.kind_ratio = np.log(bar_data.OFFBEAT["compound"]) - np.log(
+            bar_data.OFFBEAT["simple"])
+
+
+class BarReader:
+    """Rival bar readings on the leader's grid (see the module docstring)."""
+
+    def __init__(self, meter: Meter | None, history: int = 64, decay: float = 0.99,
+                 weights: BarWeights | None = None) -> None:
+        self.configured = meter
+        self.history = history
+        self.decay = decay
+        self.weights = weights or BarWeights()
+        self.tables = _Tables((meter,) if meter is not None else METERS)
+        self.keys = KeyFinder()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything heard (a new piece)."""
+        n = self.history
+        self.x = np.zeros(n, dtype=np.int64)  # grid tick, follower's numbering
+        self.time = np.zeros(n)
+        self.pitch = np.zeros(n, dtype=np.int64)
+        self.accent = np.zeros(n)
+        self.count = 0  # onsets heard since the reset (the first is the tune's start)
+        self.keys.reset()
+        self.scores = np.zeros(len(self.tables.phase))
+
+    def hear(self, tick: int, t: float, pitch: int, accent: float) -> None:
+        """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``."""
+        j = self.count % self.history
+        self.x[j], self.time[j], self.pitch[j], self.accent[j] = tick, t, pitch, accent
+        self.count += 1
+        self.keys.hear(pitch)
+        self.scores = self._score()
+
+    def shift(self, beats: int) -> None:
+        """The follower renumbered: the same beats now have numbers ``beats`` higher."""
+        self.x += beats * TPB
+
+    def remap(self, beat_at) -> None:
+        """Place the onsets heard on a new grid: ``beat_at(t)`` is its beat at time t."""
+        n = min(self.count, self.history)
+        for j in range(n):
+            self.x[j] = round(beat_at(self.time[j]) * TPB)
+
+    # -- scoring --------------------------------------------------------------------
+
+    def _ordered(self) -> np.ndarray:
+        n = min(self.count, self.history)
+        if self.count <= self.history:
+            return np.arange(n)
+        return (np.arange(n) + self.count) % self.history
+
+    def _score(self) -> np.ndarray:
+        tab, w = self.tables, self.weights
+        order = self._ordered()
+        x, pitch, accent = self.x[order], self.pitch[order], self.accent[order]
+        n = len(x)
+        age = self.decay ** np.arange(n - 1, -1, -1, dtype=float)
+        m, L = tab.meter_of, tab.bar_ticks
+        rel = x[:, None] - TPB * tab.phase[None, :]  # [onset, reading]
+        pos = rel % L
+        cls = bar_class(pos, tab.compound[None, :])
+        score = np.zeros(len(L))
+        # Onsets at their places and none between them.
+        on = tab.on[m, pos]
+        if n > 1:
+            a = rel[:-1] + 1
+            qa, ra = np.divmod(a, L)
+            qb, rb = np.divmod(rel[1:], L)
+            full = tab.cum_off[m, L]
+            off = (qb - qa) * full + tab.cum_off[m, rb] - tab.cum_off[m, ra]
+            on[1:] += off
+            d = duration_class(np.diff(x))
+            length = tab.length[m, cls[:-1], d[:, None]]
+            score += w.length * (age[:-1, None] * length).sum(axis=0)
+            score += w.harmony * self._harmony(rel, L, age)
+        score += w.rhythm * (age[:, None] * on).sum(axis=0)
+        degree = (pitch - self.keys.tonic) % 12
+        score += w.degree * (age[:, None] * tab.degree[m, cls, degree[:, None]]).sum(axis=0)
+        score += w.accent * (age[:, None] * accent[:, None] * (pos == 0)).sum(axis=0)
+        if self.count <= self.history:
+            score += w.start * tab.start[m, cls[0]]
+        if self.configured is None:
+            beat = x % TPB
+            off_beat = beat != 0
+            kind = float((age[off_beat] * tab.kind_ratio[beat[off_beat]]).sum())
+            score += w.kind * kind * np.where(tab.compound, 0.5, -0.5) + tab.prior[m]
+        return score
+
+    def _harmony(self, rel: np.ndarray, L: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """Per reading: the summed log share of each bar's note length held by the triad
+        that fits that bar best (notes weighted by their length, up to a beat)."""
+        pitch = self.pitch[self._ordered()]
+        length = np.minimum(np.diff(rel[:, 0]), TPB).astype(float)
+        bars = rel[:-1] // L  # [onset, reading]
+        bars -= bars.min(axis=0)
+        nb = int(bars.max()) + 1
+        readings = rel.shape[1]
+        hist = np.zeros((readings, nb, 12))
+        weight = length * age[:-1]
+        cols = np.broadcast_to(np.arange(readings), bars.shape)
+        np.add.at(hist, (cols, bars, np.broadcast_to(pitch[:-1, None] % 12, bars.shape)),
+                  weight[:, None])
+        total = hist.sum(axis=2)
+        fit = (hist @ TRIADS.T).max(axis=2)
+        share = np.log((fit + 1.0) / (total + 1.0)).sum(axis=1)
+        # Shorter bars fit one triad more easily: the harmony chooses the phase only.
+        m = self.tables.meter_of
+        mean = np.bincount(m, share) / np.bincount(m)
+        return share - mean[m]
+
+    # -- the verdict ----------------------------------------------------------------
+
+    def best(self) -> tuple[Meter, int]:
+        """The best reading: its meter and phase."""
+        k = int(np.argmax(self.scores))
+        return self.tables.meters[self.tables.meter_of[k]], int(self.tables.phase[k])
+
+    def score_of(self, meter: Meter, phase: int) -> float:
+        """The score of one reading (-inf for a meter that is not a candidate)."""
+        tab = self.tables
+        if meter not in tab.meters:
+            return -math.inf
+        k = np.flatnonzero((tab.meter_of == tab.meters.index(meter))
+                           & (tab.phase == phase % meter.beats_per_bar))
+        return float(self.scores[k[0]])
+
+    def confidence(self, meter: Meter, phase: int) -> tuple[float, float]:
+        """(bar phase, meter) confidence, 0..1: the posterior share of this reading among
+        its meter's readings, and of its meter among the meters."""
+        tab = self.tables
+        if meter not in tab.meters or self.count == 0:
+            return 0.0, 0.0
+        s = self.scores - self.scores.max()
+        p = np.exp(s)
+        mine = tab.meter_of == tab.meters.index(meter)
+        reading = self.score_of(meter, phase) - float(self.scores.max())
+        return float(math.exp(reading) / p[mine].sum()), float(p[mine].sum() / p.sum())

@@ -1,0 +1,353 @@
+"""The recording's time line in hindsight: the beat and the bar laid with everything heard.
+
+Live, the beat follower guesses: it renumbers its beats when it changes its mind about
+the bar, and its beat times are predictions. A file laid from those guesses has tempo
+events of a few ticks (beats skipped) and bar lines wherever the follower was at the
+time. :class:`Hindsight` keeps what was heard and lays the file's time line anew at every
+flush of the recorder:
+
+1. **One continuous beat sequence** (:class:`BeatHistory`): every whole beat the beat
+   clock passed, in the order it passed them, numbered 0, 1, 2... from the start of the
+   recording. A renumbering (the clock's beat jumping) is recorded as such
+   (``renumberings``) and is no beat of its own: the sequence goes on from the beat
+   before; a beat that comes less than half a beat after the one before is dropped, a gap
+   of more than one and a half beats (the clock stopped) is filled with even beats.
+   While the clock stands still the beats go on at the last tempo.
+2. **A smoother**: each beat's time is refitted by a local weighted least-squares line
+   through the player's onsets near it (within ``WINDOW`` beats, each at its place on
+   the grid: a beat, or a half or third of one), so the file's beats are where the
+   player played them, not where the follower predicted them.
+3. **The bar**: a :class:`~instrument.follow.bar.BarReader` with no decay hears every
+   onset (up to ``READER_HISTORY``) on the continuous numbering and chooses the bar phase
+   (and the meter, when it is heard: among the meters of the beat's kind) for the whole
+   performance; a new reading must lead the one in use by ``PHASE_MARGIN`` (a rewrite of
+   the file's start costs a whole-file write).
+4. **The tempo map**: knots at beats, a straight line between them, as few as keep every
+   beat within ``KNOT_TOLERANCE`` beats of its time: tempo events only where the tempo
+   changed. Every beat lasts 30 to 300 quarter notes a minute.
+
+What is older than the last ``TAIL_BEATS`` beats is *frozen*: its beat times, knots and
+the events laid on them are never laid again, so a flush costs the tail, the same in the
+third hour as in the first minute. Only a new bar phase (or meter) moves the frozen part,
+and then only by whole bars: every event's tick moves by the same amount
+(:attr:`Layout.offset`), which the recorder writes by changing the first delta time of
+each track. Runs on the recorder's thread.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from instrument.follow.bar import BarReader
+from instrument.midifile.tempo_map import FILE_TICKS_PER_QUARTER, beat_quarters
+from instrument.music import TICKS_PER_BEAT, Meter
+from instrument.timing.beat import BeatClock, BeatMapping, beat_at, time_at
+
+#: File tempo limits, quarter notes a minute.
+MIN_FILE_BPM, MAX_FILE_BPM = 30.0, 300.0
+WINDOW = 2  # beats either side of a beat whose onsets refit it
+ON_GRID = 0.2  # an onset this far (share of a subdivision) from the grid is not fitted
+TAIL_BEATS = 16  # beats re-laid at every flush; older ones are frozen
+KNOT_TOLERANCE = 0.02  # beats: a beat further than this off a straight line is a knot
+PHASE_MARGIN = 2.0  # log-likelihood a new bar reading must lead by to move the bar
+#: What the live follower's last reading of the bar counts for, beside the reader's
+#: scores (it heard the same notes, and where the tune began).
+LIVE_BONUS = 0.0  # chosen on the dev split: 0, 4, 8, 16, 32 gave 78, 75, 75, 75, 75 % bars right
+READER_HISTORY = 2048  # onsets the bar reader weighs (no decay)
+CHORD = 0.03  # s: onsets this close are one chord to the bar reader
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The file's time line at one flush.
+
+    ``knot_index``/``knot_time``: the tempo map's knots (beat number, time), a straight
+    line between them, extrapolated at the ends. A file tick is
+    ``round((beat + offset) * ticks_per_beat)``: ``offset`` (whole beats) puts the chosen
+    downbeats on the file's bar lines. ``frozen_time``: events before it are final.
+    """
+
+    knot_index: np.ndarray
+    knot_time: np.ndarray
+    meter: Meter
+    offset: int
+    frozen_knots: int  # knots before this one are final
+    frozen_time: float
+    ticks_per_beat: int
+
+    def beat(self, t: float) -> float:
+        """The continuous beat number at time ``t``."""
+        ki, kt = self.knot_index, self.knot_time
+        j = int(np.searchsorted(kt, t, side="right")) - 1
+        j = min(max(j, 0), len(kt) - 2)
+        return float(ki[j] + (t - kt[j]) * (ki[j + 1] - ki[j]) / (kt[j + 1] - kt[j]))
+
+    def beat_tick(self, t: float) -> int:
+        """Ticks of time ``t`` from beat 0 (the file's tick less the offset's)."""
+        return round(self.beat(t) * self.ticks_per_beat)
+
+    @property
+    def offset_ticks(self) -> int:
+        return self.offset * self.ticks_per_beat
+
+    def tempo_us(self, k: int) -> int:
+        """Microseconds per quarter note of the segment from knot ``k``."""
+        ki, kt = self.knot_index, self.knot_time
+        k = min(k, len(kt) - 2)
+        seconds = (kt[k + 1] - kt[k]) / (ki[k + 1] - ki[k])
+        quarter = seconds / (self.ticks_per_beat / FILE_TICKS_PER_QUARTER)
+        return round(quarter * 1e6)
+
+
+class BeatHistory:
+    """The beats a :class:`BeatClock` passed, as one continuous sequence (module doc)."""
+
+    def __init__(self, start_time: float, seconds_per_beat: float, meter: Meter) -> None:
+        quarters = beat_quarters(meter)
+        self.shortest = 60.0 / MAX_FILE_BPM * quarters
+        self.longest = 60.0 / MIN_FILE_BPM * quarters
+        self.times: list[float] = [start_time]
+        self.renumberings: list[tuple[float, float]] = []  # (time, beats jumped)
+        #: The continuous number less the clock's of the latest beat the clock passed:
+        #: the live bar phase is this modulo the bar.
+        self.live_offset: int | None = None
+        self.period = self._clamp(seconds_per_beat)
+        self._cursor = 0
+        self._state: tuple[bool, BeatMapping] = (False, (start_time, 0.0, seconds_per_beat))
+        self._until = start_time
+
+    def _clamp(self, period: float) -> float:
+        return min(self.longest, max(self.shortest, period))
+
+    def follow(self, clock: BeatClock, horizon: float) -> None:
+        """Take the clock's changes and passed beats up to ``horizon``."""
+        for number, running, mapping in clock.changes_since(self._cursor):
+            start = max(mapping[0], self._until)
+            if start > horizon:
+                break  # set for later: the next flush
+            self._advance(start)
+            was_running, old = self._state
+            if running and was_running:
+                jump = beat_at(mapping, start) - beat_at(old, start)
+                if abs(jump) > 0.25:
+                    self.renumberings.append((start, jump))
+            self._state = (running, mapping)
+            self._cursor = number
+        self._advance(horizon)
+
+    def _advance(self, t: float) -> None:
+        if t <= self._until:
+            return
+        running, mapping = self._state
+        if running:
+            self.period = self._clamp(mapping[2])
+            k = math.floor(beat_at(mapping, self._until)) + 1
+            end = beat_at(mapping, t)
+            while k <= end:
+                if self._add(time_at(mapping, k)):
+                    self.live_offset = len(self.times) - 1 - k
+                k += 1
+        else:
+            while self.times[-1] + self.period <= t:
+                self._add(self.times[-1] + self.period)
+        self._until = t
+
+    def _add(self, t: float) -> bool:
+        """A beat at ``t`` (and even ones before it to fill a gap); False if dropped."""
+        last = self.times[-1]
+        gap = t - last
+        if gap < 0.5 * self.period or gap < self.shortest:
+            return False  # the clock jumped: not a beat of its own
+        n = max(1, round(gap / self.period))
+        while gap / n > self.longest:
+            n += 1
+        self.times.extend(last + gap * (j + 1) / n for j in range(n))
+        return True
+
+
+def _weights(d: np.ndarray, width: float) -> np.ndarray:
+    return np.clip(1.0 - (np.abs(d) / width) ** 3, 0.0, None) ** 3
+
+
+class Hindsight:
+    """The player's onsets and the clock's beats, laid as a file's time line (module doc).
+
+    ``meter``: the configured meter, or None to hear it (among the meters of the
+    ``clock``'s kind: the beat is the clock's)."""
+
+    def __init__(self, start_time: float, clock: BeatClock, meter: Meter | None,
+                 ticks_per_beat: int) -> None:
+        self.clock = clock
+        self.kind_meter = clock.meter
+        self.history = BeatHistory(start_time, clock.seconds_per_beat, clock.meter)
+        self.ticks_per_beat = ticks_per_beat
+        self.subdivision = 3 if clock.meter.compound else 2
+        # The bar reader hears onsets on sixteenths (grid ticks of 3 or 2).
+        self.snap = 2 if clock.meter.compound else 3
+        self.onset_times: list[float] = []
+        self.onsets: list[tuple[float, int, int]] = []
+        self.reader = BarReader(meter, READER_HISTORY, 1.0)
+        self.meter = meter or clock.meter
+        self.phase = 0
+        self._beats: list[float] = []  # refined times of the frozen beats
+        self._knots: list[tuple[int, float]] = []  # frozen knots
+        self._heard = 0  # onsets the reader has heard
+        self._velocity_sum = self._velocity_squares = 0.0
+
+    def hear(self, t: float, pitch: int, velocity: int) -> None:
+        """A note-on of the player (any order; later ones usually)."""
+        j = bisect.bisect_right(self.onset_times, t)
+        self.onset_times.insert(j, t)
+        self.onsets.insert(j, (t, pitch, velocity))
+        self._velocity_sum += velocity
+        self._velocity_squares += velocity * velocity
+
+    # -- the layout -------------------------------------------------------------------
+
+    def layout(self, horizon: float, final: bool = False) -> Layout:
+        """The time line with everything heard up to ``horizon``; ``final`` (at close):
+        nothing is left unsettled."""
+        self.history.follow(self.clock, horizon)
+        raw = self.history.times
+        frozen = len(self._beats)
+        beats = np.array(self._beats + raw[frozen:], dtype=float)
+        if len(beats) < 2:
+            beats = np.array([raw[0], raw[0] + self.history.period])
+        beats = self._smooth(beats, frozen)
+        knots = self._lay_knots(beats)
+        settle = len(beats) if final else len(beats) - TAIL_BEATS
+        if settle > frozen:
+            self._beats = [float(b) for b in beats[:settle]]
+        # Knots at or before the last settled beat are final (the segment after them
+        # may still change).
+        frozen_knots = len(self._knots)
+        for k in range(len(self._knots), len(knots)):
+            if knots[k][0] < len(self._beats) - 1 or (final and knots[k][0] < len(beats)):
+                frozen_knots = k + 1
+        frozen_knots = max(len(self._knots), frozen_knots)
+        self._knots = knots[:frozen_knots]
+        ki = np.array([k[0] for k in knots], dtype=float)
+        kt = np.array([k[1] for k in knots])
+        if len(ki) < 2:
+            ki = np.array([0.0, 1.0])
+            kt = np.array([beats[0], beats[0] + self.history.period])
+        frozen_time = self._knots[-1][1] if self._knots else -math.inf
+        if final:
+            frozen_time = math.inf
+        self._read_bar(ki, kt, frozen_time if not final else math.inf, final)
+        bar = self.meter.beats_per_bar
+        return Layout(ki, kt, self.meter, (-self.phase) % bar, len(self._knots),
+                      frozen_time, self.ticks_per_beat)
+
+    def _smooth(self, beats: np.ndarray, frozen: int) -> np.ndarray:
+        """Refit the beats from ``frozen`` on to the onsets near them (module doc)."""
+        if frozen >= len(beats):
+            return beats
+        lo = bisect.bisect_left(self.onset_times, beats[max(0, frozen - WINDOW - 1)])
+        times = np.asarray(self.onset_times[lo:])
+        if len(times) < 3:
+            return beats
+        sub = self.subdivision
+        idx = np.arange(len(beats), dtype=float)
+        for _ in range(2):
+            u = np.interp(times, beats, idx, left=-1.0, right=-1.0)
+            inside = u >= 0.0
+            q = np.round(u * sub) / sub
+            near = inside & (np.abs(u - q) * sub < ON_GRID)
+            qn, tn = q[near], times[near]
+            new = beats.copy()
+            for j in range(frozen, len(beats)):
+                d = qn - j
+                sel = np.abs(d) <= WINDOW + 0.5
+                if np.count_nonzero(sel) < 3 or np.ptp(d[sel]) < 1.0:
+                    continue
+                w = _weights(d[sel], WINDOW + 1.0)
+                A = np.stack([np.ones(int(sel.sum())), d[sel]], axis=1) * w[:, None]
+                a, _b = np.linalg.lstsq(A, tn[sel] * w, rcond=None)[0]
+                period = (beats[min(j + 1, len(beats) - 1)] - beats[max(j - 1, 0)]) / (
+                    min(j + 1, len(beats) - 1) - max(j - 1, 0))
+                if abs(a - beats[j]) < 0.25 * period:
+                    new[j] = a
+            # Keep every beat within the file's tempo range and in order.
+            h = self.history
+            for j in range(max(frozen, 1), len(new)):
+                new[j] = min(max(new[j], new[j - 1] + h.shortest), new[j - 1] + h.longest)
+            beats = new
+        return beats
+
+    def _lay_knots(self, beats: np.ndarray) -> list[tuple[int, float]]:
+        """The frozen knots, then the fewest knots that keep every beat within
+        ``KNOT_TOLERANCE`` of a straight line between them."""
+        knots = list(self._knots) or [(0, float(beats[0]))]
+        i0 = knots[-1][0]
+        n = len(beats)
+        while i0 < n - 1:
+            e = i0 + 1
+            while e + 1 < n:
+                cand = e + 1
+                speed = (cand - i0) / (beats[cand] - beats[i0])
+                inner = np.arange(i0 + 1, cand)
+                off = (beats[inner] - beats[i0]) * speed - (inner - i0)
+                if np.max(np.abs(off)) > KNOT_TOLERANCE:
+                    break
+                e = cand
+            knots.append((e, float(beats[e])))
+            i0 = e
+        return knots
+
+    def _read_bar(self, ki: np.ndarray, kt: np.ndarray, until: float, final: bool) -> None:
+        """The reader hears the onsets before ``until`` on the continuous numbering (a
+        chord once, by its highest note; louder than the player's mean is an accent);
+        the bar phase (and meter) moves when another reading leads by ``PHASE_MARGIN``
+        (at the end: any lead)."""
+        heard = self._heard
+        end = bisect.bisect_left(self.onset_times, until)
+        reader = self.reader
+        if end > heard:
+            n = len(self.onsets)
+            mean = self._velocity_sum / n
+            sd = max(4.0, math.sqrt(max(0.0, self._velocity_squares / n - mean * mean)))
+            group: list[tuple[float, int, int]] = []
+            for onset in self.onsets[heard:end]:
+                if group and onset[0] - group[0][0] > CHORD:
+                    self._hear_chord(group, ki, kt, mean, sd)
+                    group = []
+                group.append(onset)
+            if group and (final or end < len(self.onsets)):
+                self._hear_chord(group, ki, kt, mean, sd)
+            elif group:
+                end -= len(group)  # the chord may not be complete: next time
+            self._heard = end
+        if reader.count == 0:
+            return
+        live = self.history.live_offset
+
+        def score(meter: Meter, phase: int) -> float:
+            bonus = LIVE_BONUS if (live is not None and meter == self.kind_meter
+                                   and phase == live % meter.beats_per_bar) else 0.0
+            return reader.score_of(meter, phase) + bonus
+
+        current = (self.meter, self.phase)
+        best, best_score = current, score(*current)
+        for meter in reader.tables.meters:
+            if meter.compound != self.kind_meter.compound:
+                continue
+            for phase in range(meter.beats_per_bar):
+                if score(meter, phase) > best_score:
+                    best, best_score = (meter, phase), score(meter, phase)
+        if best_score > score(*current) + (0.0 if final else PHASE_MARGIN):
+            self.meter, self.phase = best
+
+    def _hear_chord(self, group, ki, kt, mean: float, sd: float) -> None:
+        t = group[0][0]
+        pitch = max(p for _t, p, _v in group)
+        velocity = max(v for _t, _p, v in group)
+        beat = float(np.interp(t, kt, ki)) if t <= kt[-1] else float(
+            ki[-1] + (t - kt[-1]) * (ki[-1] - ki[-2]) / (kt[-1] - kt[-2]))
+        accent = max(-3.0, min(3.0, (velocity - mean) / sd))
+        snap = self.snap
+        self.reader.hear(round(beat * TICKS_PER_BEAT / snap) * snap, t, pitch, accent)

@@ -1,0 +1,141 @@
+"""Finding the bar: tunes written here (no accents: flat velocities), performed and run
+through the follower as the band reads it (:func:`instrument.follow.evaluate.simulate`).
+The downbeats it plans are scored against the played ones from four bars after the first
+note (F1 >= 0.8 is in phase; a half-bar shift scores 0)."""
+
+import numpy as np
+import pytest
+
+from instrument.follow import BeatFollower
+from instrument.follow.evaluate import IN_PHASE, simulate
+from instrument.follow.performance import PerformanceStyle, perform
+from instrument.models.tune import Tune
+from instrument.music import GridNote, Meter
+from tests.follow.playing import follow
+
+FLAT = PerformanceStyle(bpm=(104.0, 104.0), drift=0.0, rubato=(0.005, 0.005),
+                        ritardando=(0.0, 0.0), jitter=0.003, slips=0.0, accent=(0.0, 0.0),
+                        level_walk=0.0, velocity_noise=0.0)
+DRIFTING = PerformanceStyle(bpm=(96.0, 96.0), drift=0.08, phrase_bars=(8, 8),
+                            rubato=(0.01, 0.01), jitter=0.004, accent=(0.0, 0.0),
+                            level_walk=0.0, velocity_noise=0.0)
+
+
+def tune(name: str, meter: Meter, bars: list[list[tuple[int, int]]],
+         pickup: list[tuple[int, int]] = (), unit: int = 6) -> Tune:
+    """A melody from bars of (pitch, length in ``unit`` ticks), ``pickup`` before bar 0."""
+    notes, tick = [], -sum(n for _, n in pickup) * unit
+    for pitch, n in [*pickup, *(note for bar in bars for note in bar)]:
+        notes.append(GridNote(pitch, tick, n * unit, 80))
+        tick += n * unit
+    shift = -min(0, notes[0].onset) + (meter.ticks_per_bar if pickup else 0)
+    notes = [GridNote(n.pitch, n.onset + shift, n.duration, 80) for n in notes]
+    return Tune(name, meter, notes, [])
+
+
+def run(t: Tune, meter: Meter | None, style: PerformanceStyle = FLAT, seed: int = 0):
+    perf = perform(t, seed, style)
+    follower = BeatFollower(meter, 100.0)
+    return simulate(perf, follower, measure_cost=False), follower
+
+
+# A polka-like 2/4 line in G with a long note ending each phrase: eighths (1), quarters (2).
+POLKA = [
+    [(67, 2), (71, 1), (74, 1)], [(72, 1), (71, 1), (69, 2)],
+    [(66, 2), (69, 1), (72, 1)], [(71, 1), (69, 1), (67, 2)],
+    [(67, 1), (71, 1), (74, 1), (71, 1)], [(76, 1), (74, 1), (72, 1), (69, 1)],
+    [(71, 1), (69, 1), (66, 1), (69, 1)], [(67, 4)],
+] * 3
+
+
+@pytest.mark.parametrize("eighths", [1, 2, 3])
+def test_an_upbeat_of_one_two_or_three_eighths_finds_the_downbeat(eighths):
+    pickup = [(62, 1), (64, 1), (66, 1)][-eighths:]
+    t = tune("polka", Meter(2, 4), POLKA, pickup)
+    result, _ = run(t, Meter(2, 4))
+    assert result.downbeat_f1_4 >= IN_PHASE
+
+
+# A reel in D, all eighths: no long note marks the bar; the harmony (one chord a bar)
+# and the tonic and fifth on the downbeats do.
+REEL = [
+    [(62, 1), (66, 1), (69, 1), (66, 1), (74, 1), (69, 1), (66, 1), (69, 1)],  # D
+    [(69, 1), (73, 1), (76, 1), (73, 1), (69, 1), (64, 1), (67, 1), (73, 1)],  # A7
+    [(67, 1), (71, 1), (74, 1), (71, 1), (67, 1), (71, 1), (74, 1), (79, 1)],  # G
+    [(69, 1), (76, 1), (73, 1), (76, 1), (69, 1), (73, 1), (64, 1), (67, 1)],  # A
+    [(66, 1), (69, 1), (74, 1), (69, 1), (66, 1), (62, 1), (66, 1), (69, 1)],  # D
+    [(71, 1), (67, 1), (74, 1), (67, 1), (71, 1), (74, 1), (79, 1), (74, 1)],  # G
+    [(69, 1), (73, 1), (76, 1), (79, 1), (76, 1), (73, 1), (69, 1), (67, 1)],  # A7
+    [(66, 1), (62, 1), (66, 1), (69, 1), (62, 1), (66, 1), (69, 1), (66, 1)],  # D
+] * 3
+
+
+def test_a_reel_without_long_notes_on_the_downbeat_is_read_from_its_harmony():
+    result, _ = run(tune("reel", Meter(4, 4), REEL), Meter(4, 4))
+    assert result.downbeat_f1_4 >= IN_PHASE
+
+
+# A jig in G: eighths (1) and quarter-eighth pairs; units of a compound eighth (4 ticks).
+JIG = [
+    [(67, 2), (71, 1), (74, 2), (71, 1)], [(72, 1), (71, 1), (69, 1), (71, 2), (67, 1)],
+    [(66, 2), (69, 1), (72, 2), (69, 1)], [(67, 1), (71, 1), (74, 1), (79, 3)],
+    [(76, 2), (74, 1), (72, 2), (71, 1)], [(69, 1), (71, 1), (72, 1), (74, 2), (71, 1)],
+    [(72, 2), (69, 1), (66, 2), (69, 1)], [(67, 3), (67, 3)],
+] * 3
+
+
+def test_a_jig_in_six_eight():
+    result, _ = run(tune("jig", Meter(6, 8), JIG, unit=4), Meter(6, 8))
+    assert result.downbeat_f1_4 >= IN_PHASE
+
+
+# A waltz in F: a dotted half or a half and a quarter, or three quarters (units of 12).
+WALTZ = [
+    [(65, 2), (69, 1)], [(72, 3)], [(70, 1), (69, 1), (67, 1)], [(72, 3)],
+    [(67, 2), (70, 1)], [(76, 2), (72, 1)], [(69, 1), (67, 1), (64, 1)], [(65, 3)],
+] * 3
+
+
+def test_a_waltz_in_three_four_and_its_meter_heard():
+    t = tune("waltz", Meter(3, 4), WALTZ, unit=12)
+    result, _ = run(t, Meter(3, 4))
+    assert result.downbeat_f1_4 >= IN_PHASE
+    heard, follower = run(t, None)
+    assert str(follower.meter) == "3/4" and heard.meter_right
+    assert follower.meter_confidence > 0.5
+
+
+# Two bars that read as well from either half (a run of eighths), then the tune's phrase:
+# long notes and chord changes on its downbeats settle the bar, and stay settled.
+AMBIGUOUS = [
+    [(67, 1), (69, 1), (71, 1), (72, 1), (74, 1), (72, 1), (71, 1), (69, 1)],
+    [(67, 1), (69, 1), (71, 1), (72, 1), (74, 1), (72, 1), (71, 1), (69, 1)],
+    [(67, 4), (71, 2), (74, 2)], [(72, 4), (69, 2), (66, 2)],
+    [(67, 2), (71, 2), (74, 2), (79, 2)], [(74, 2), (72, 2), (69, 4)],
+    [(71, 4), (74, 2), (71, 2)], [(69, 2), (66, 2), (67, 4)],
+] * 3
+
+
+def test_an_ambiguous_first_phrase_is_settled_by_what_follows():
+    result, follower = run(tune("ambiguous", Meter(4, 4), AMBIGUOUS), Meter(4, 4))
+    assert result.bars_to_bar is not None and result.bars_to_bar <= 8
+    assert follower.bar_confidence > 0.5
+
+
+def test_a_bar_found_wrong_moves_at_a_phrase_end_without_replaying_a_beat():
+    # A 6/8 tune whose first bars put the long notes on the second beat of the bar (a
+    # cadence shape heard from the middle), then a long stretch of jig with its long
+    # notes and chords on the downbeat.
+    opening = [[(67, 1), (71, 1), (74, 1), (72, 3)], [(71, 1), (69, 1), (67, 1), (69, 3)]]
+    perf = perform(tune("moved", Meter(6, 8), opening + JIG, unit=4), 3, FLAT)
+    skip = int(np.searchsorted(perf.beat_times, perf.onsets[0][0] - 0.01))
+    played = perf.beat_times[skip:]
+    tr = follow(perf.onsets, played, Meter(6, 8))
+    steps = np.diff(tr.numbers[1:])
+    assert tr.follower.bar_moves >= 1
+    assert set(steps.astype(int)) <= {1, 2}  # never replayed, at most one number dropped
+    first_downbeat = (-(perf.first_beat + skip)) % 2
+    assert tr.downbeats_right(2, len(played) - 24, first_downbeat=first_downbeat)
+    moved = int(np.flatnonzero(steps == 2)[-1]) + 1  # the played beat where it moved
+    before = [t for t, _p, _v in perf.onsets if t < played[moved] - 0.05]
+    assert before[-1] - before[-2] >= 0.9 * np.diff(played).mean()  # after a long note

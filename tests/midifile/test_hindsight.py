@@ -1,0 +1,113 @@
+"""The recording laid in hindsight (real mido files, offline clock): a drifting
+performance the live follower renumbered becomes a file with a sane tempo map and bar
+lines on the played downbeats; a recording cut off at any flush is readable."""
+
+from __future__ import annotations
+
+import itertools
+
+import mido
+import numpy as np
+import pytest
+
+from instrument.follow.evaluate import downbeat_f1
+from instrument.follow.performance import ISSUE_17, perform
+from instrument.midifile import growing_smf
+from instrument.midifile.recorder import SmfRecorder
+from instrument.models.tune import Tune
+from instrument.music import TICKS_PER_BEAT as Q
+from instrument.music import GridNote, Meter
+from tests.parts.test_follow_band import play, rig
+from training.evaluate_recording import file_bar_lines
+
+# A reel-like tune in 4/4 with a pickup of two beats: long tonic notes on the downbeats,
+# running eighths between, eight bars played three times.
+_BARS = [
+    [(67, 0, 2), (71, 2, 1), (74, 3, 1), (72, 4, 1), (71, 5, 1), (69, 6, 1), (67, 7, 1)],
+    [(62, 0, 3), (66, 3, 1), (69, 4, 2), (66, 6, 2)],
+    [(67, 0, 2), (71, 2, 1), (74, 3, 1), (76, 4, 2), (74, 6, 2)],
+    [(72, 0, 1), (71, 1, 1), (69, 2, 1), (66, 3, 1), (67, 4, 4)],
+]
+
+
+def pickup_tune() -> Tune:
+    notes = [GridNote(62, 4 * Q, Q // 2), GridNote(64, 4 * Q + Q // 2, Q // 2),
+             GridNote(66, 5 * Q, Q)]  # the pickup: beats 3 and 4 of bar 0
+    for k in range(24):
+        bar = (k + 1) * 4 * Q
+        for pitch, at, length in _BARS[k % 4]:
+            notes.append(GridNote(pitch, bar + at * Q // 2, length * Q // 2))
+    return Tune("pickup reel", Meter(4, 4), notes)
+
+
+def record_band(tmp_path, seed: int, stop_after: float | None = None):
+    perf = perform(pickup_tune(), seed, ISSUE_17)
+    engine, band, _out = rig("follow", send_clock=True)
+    recorder = SmfRecorder(tmp_path / "s.mid", 0.0, engine.clock.now, beat=band.clock,
+                           progress=lambda: engine.handled_until)
+    assert recorder.hindsight is not None  # the beat follows the player
+    engine.outputs.append(recorder)
+    end = play(engine, perf) + 1.0
+    t = 0.0
+    while t < (end if stop_after is None else stop_after):
+        t += 0.5
+        engine.advance_to(t)
+        recorder.flush()
+    return perf, recorder
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_a_drifting_performance_the_follower_renumbered_gets_the_played_bars(tmp_path, seed):
+    perf, recorder = record_band(tmp_path, seed)
+    assert recorder.close()
+    assert recorder.hindsight.history.renumberings  # the live follower moved its bar
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    tempo_ticks, tempi, tick = [], [], 0
+    for m in smf.tracks[0]:
+        tick += m.time
+        if m.type == "set_tempo":
+            tempo_ticks.append(tick)
+            tempi.append(m.tempo)
+    bpm = [mido.tempo2bpm(t) for t in tempi]
+    assert min(bpm) >= 30 and max(bpm) <= 300, (min(bpm), max(bpm))
+    # Tempo events only where the tempo changes, never two at one tick (a beat of no
+    # length), far fewer than beats.
+    assert all(a != b for a, b in itertools.pairwise(tempi))
+    assert len(set(tempo_ticks)) == len(tempo_ticks)
+    assert len(tempi) < 0.5 * len(perf.beat_times)
+    # The played downbeats are the file's bar lines after the first phrase (four bars).
+    lines, _, _ = file_bar_lines(tmp_path / "s.mid", perf.onsets[0][0])
+    beats = np.arange(len(perf.beat_times)) + perf.first_beat
+    played = perf.beat_times[beats % 4 == 0]
+    start = perf.time_of(perf.beat_of(perf.onsets[0][0]) + 16) - 0.05
+    last = perf.onsets[-1][0]
+    f1 = downbeat_f1(played[(played >= start) & (played <= last)],
+                     lines[(lines >= start) & (lines <= last)], 0.05)
+    assert f1 >= 0.95, f1
+    # Every note the player played is in the file, once.
+    player = next(t for t in smf.tracks if t.name == "player")
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in player) == len(perf.onsets)
+
+
+def test_a_recording_cut_off_mid_way_is_readable(tmp_path):
+    """As a SIGKILL leaves it: no close, the file as the last flush wrote it."""
+    perf, _recorder = record_band(tmp_path, 3, stop_after=20.0)
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    player = next(t for t in smf.tracks if t.name == "player")
+    heard = sum(t < 20.0 - 0.6 for t, _, _ in perf.onsets)
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in player) >= heard
+
+
+def test_a_rewrite_that_fails_half_way_leaves_the_last_complete_file(tmp_path, monkeypatch):
+    _perf, recorder = record_band(tmp_path, 3, stop_after=12.0)
+    before = (tmp_path / "s.mid").read_bytes()
+
+    def crash(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(growing_smf.os, "replace", crash)
+    monkeypatch.setattr(growing_smf, "IN_PLACE_MAX", 0)  # every write a whole rewrite
+    recorder.hindsight.phase = (recorder.hindsight.phase + 1) % 4
+    assert not recorder.close()
+    assert (tmp_path / "s.mid").read_bytes() == before
+    assert mido.MidiFile(tmp_path / "s.mid").tracks

@@ -1,0 +1,224 @@
+"""The session recording and MIDI clock out, on played performances of held-out tunes.
+
+    python -m training.evaluate_recording                # validation split, 40 tunes
+    python -m training.evaluate_recording --live         # the file laid from live guesses
+    python -m training.evaluate_recording --limit 100 --json
+
+Each tune (the validation split of ``training/data.py``, taken evenly as
+``training.evaluate_follow`` does) is played in issue 17's drifting style
+(:data:`~instrument.follow.performance.ISSUE_17`) into the Band following the player
+(accompaniment, MIDI clock out on) on the offline clock, with the session recorder
+flushed every half second as live. Per recording, read back with mido:
+
+- ``bar_f1``: the file's bar lines (in seconds through its tempo map, placed by the
+  first note) against the played downbeats, from two bars after the first note to the
+  last, each matched within 70 ms (a half-bar shift counts wrong); the share of
+  recordings with F1 >= 0.8 is ``bars_right_share``;
+- the file's tempo range (quarter notes a minute) and its tempo events per beat played.
+
+MIDI clock out is read by a simulated receiver that counts clocks from Start (song
+position 0 at the next clock), takes Song Position Pointer and Continue, and stops at
+Stop: the error of each of its beats to the nearest played beat (after two bars), its
+bar 1 on a played downbeat (within 70 ms), and the most clocks it got in any 1/24 of a
+played beat. ``--live`` records without hindsight (the tempo map the clock had live).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from instrument.follow.evaluate import DOWNBEAT_MS, downbeat_f1
+from instrument.follow.performance import ISSUE_17, Performance, perform
+from instrument.midi import messages as mm
+from instrument.midifile.recorder import SmfRecorder
+from instrument.midifile.tempo_map import beat_quarters, tick_seconds
+from instrument.models.tune import Tune
+
+
+def file_bar_lines(path: Path, first_onset: float) -> tuple[np.ndarray, list[float], int]:
+    """The bar lines of a recording in session seconds (its first player note placed at
+    ``first_onset``), its tempi (bpm, quarter notes) and its number of tempo events."""
+    smf = mido.MidiFile(str(path))
+    tpq = smf.ticks_per_beat
+    tempi, meter, tick = [], (4, 4), 0
+    for m in smf.tracks[0]:
+        tick += m.time
+        if m.type == "set_tempo":
+            tempi.append((tick, m.tempo))
+        elif m.type == "time_signature":
+            meter = (m.numerator, m.denominator)
+    seconds = tick_seconds(tempi, tpq)
+    player = next(t for t in smf.tracks if t.name == "player")
+    tick, first, last = 0, None, 0
+    for m in player:
+        tick += m.time
+        if m.type == "note_on" and m.velocity > 0:
+            first = tick if first is None else first
+            last = tick
+    from instrument.music import Meter
+
+    bar = round(Meter(*meter).beats_per_bar * beat_quarters(Meter(*meter)) * tpq)
+    shift = first_onset - seconds(first)
+    lines = np.array([seconds(b) + shift for b in range(0, last + 2 * bar, bar)])
+    return lines, [mido.tempo2bpm(t) for _, t in tempi], len(tempi)
+
+
+def receiver(events: list) -> list[tuple[float, int]]:
+    """(time, song position in clocks) of each clock a receiver counting from Start
+    counts (see the module docstring)."""
+    out, position, running = [], 0, False
+    for e in sorted(events, key=lambda e: e.due):
+        status = e.message[0]
+        if status == mm.START:
+            position, running = 0, True
+        elif status == mm.CONTINUE:
+            running = True
+        elif status == mm.STOP:
+            running = False
+        elif status == 0xF2:
+            position = 6 * (e.message[1] | (e.message[2] << 7))
+        elif status == mm.CLOCK and running:
+            out.append((e.due, position))
+            position += 1
+    return out
+
+
+def clock_figures(clocks: list[tuple[float, int]], perf: Performance, bar: int) -> dict:
+    beats = perf.beat_times
+    first = perf.beat_of(perf.onsets[0][0])
+    scored_from = perf.time_of(first + 2 * bar)
+    last = perf.onsets[-1][0]
+    tol = DOWNBEAT_MS / 1000.0
+    beat_clocks = [(t, p) for t, p in clocks if p % 24 == 0]
+    errors = [1000.0 * float(np.min(np.abs(beats - t)))
+              for t, _ in beat_clocks if scored_from <= t <= last]
+    played_down = beats[(np.arange(len(beats)) + perf.first_beat) % bar == 0]
+    bar1 = [t for t, p in clocks if p == 0]
+    bar1_ok = bool(bar1) and bool(np.min(np.abs(played_down - bar1[0])) <= tol)
+    downs = np.array([t for t, p in beat_clocks if p % (24 * bar) == 0])
+    window = (played_down >= scored_from - tol) & (played_down <= last)
+    f1 = downbeat_f1(played_down[window], downs[(downs >= scored_from - tol) & (downs <= last)],
+                     tol)
+    times = np.array([t for t, _ in clocks])
+    burst = 0
+    if len(times):
+        slot = np.median(np.diff(beats)) / 24
+        burst = int(max(np.searchsorted(times, times + slot * 0.999) - np.arange(len(times))))
+    return {"errors": errors, "bar1_ok": bar1_ok, "bar_f1": f1, "burst": burst}
+
+
+def record(perf: Performance, out: Path, hindsight: bool) -> tuple[Path, list, float]:
+    """Play ``perf`` into the Band and the recorder; the file, the clock events sent and
+    the flushes' cost (s, the largest)."""
+    from tests.parts.test_follow_band import play, rig
+
+    meter = str(perf.tune.meter)
+    engine, band, transcript = rig("follow", send_clock=True, meter=meter)
+    clock = engine.clock
+    recorder = SmfRecorder(out, 0.0, clock.now, beat=band.clock, hindsight=hindsight,
+                           progress=lambda: engine.handled_until)
+    engine.outputs.append(recorder)
+    end = play(engine, perf) + 1.0
+    t, worst = 0.0, 0.0
+    while t < end:
+        t = min(end, t + 0.5)
+        engine.advance_to(t)
+        start = time.perf_counter()
+        recorder.flush()
+        worst = max(worst, time.perf_counter() - start)
+    engine.stop()
+    recorder.close()
+    return out, [e for e in transcript.events if e.part == "clock"], worst
+
+
+def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
+             rows: list | None = None) -> dict:
+    """Summary over ``tunes`` (each played once, seed + index); ``rows`` gets the
+    figures of each recording."""
+    rows = [] if rows is None else rows
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, tune in enumerate(tunes):
+            perf = perform(tune, seed + k, ISSUE_17)
+            bar = tune.meter.beats_per_bar
+            path, clock_events, worst = record(perf, Path(tmp) / f"{k}.mid", hindsight)
+            lines, tempi, n_tempi = file_bar_lines(path, perf.onsets[0][0])
+            first = perf.beat_of(perf.onsets[0][0])
+            last = perf.onsets[-1][0]
+            tol = DOWNBEAT_MS / 1000.0
+            beats = np.arange(len(perf.beat_times)) + perf.first_beat
+            played = perf.beat_times[beats % bar == 0]
+            start = perf.time_of(first + 2 * bar) - tol
+            f1 = downbeat_f1(played[(played >= start) & (played <= last)],
+                             lines[(lines >= start) & (lines <= last)], tol)
+            rows.append({"tune": tune.name, "meter": str(tune.meter), "bar_f1": f1,
+                         "tempo_min": min(tempi), "tempo_max": max(tempi),
+                         "tempo_events_per_beat": n_tempi / len(perf.beat_times),
+                         "flush_ms_max": 1000 * worst,
+                         "clock": clock_figures(receiver(clock_events), perf, bar)})
+    errors = [e for r in rows for e in r["clock"]["errors"]]
+    n = len(rows)
+
+    def pct(a, q):
+        return round(float(np.percentile(a, q)), 1) if len(a) else None
+
+    return {
+        "recordings": n,
+        "bars_right_share": round(sum(r["bar_f1"] >= 0.8 for r in rows) / n, 3),
+        "bar_f1_mean": round(float(np.mean([r["bar_f1"] for r in rows])), 3),
+        "tempo_bpm_min": round(min(r["tempo_min"] for r in rows), 1),
+        "tempo_bpm_max": round(max(r["tempo_max"] for r in rows), 1),
+        "files_tempo_outside_30_300": sum(r["tempo_min"] < 30 or r["tempo_max"] > 300
+                                          for r in rows),
+        "tempo_events_per_beat": round(float(np.mean(
+            [r["tempo_events_per_beat"] for r in rows])), 3),
+        "flush_ms_max": round(max(r["flush_ms_max"] for r in rows), 1),
+        "clock_beat_error_ms_p50": pct(errors, 50),
+        "clock_beat_error_ms_p90": pct(errors, 90),
+        "clock_bar1_on_downbeat_share": round(sum(r["clock"]["bar1_ok"] for r in rows) / n, 3),
+        "clock_bars_right_share": round(sum(r["clock"]["bar_f1"] >= 0.8 for r in rows) / n, 3),
+        "clock_most_ticks_per_24th_beat": max(r["clock"]["burst"] for r in rows),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.evaluate_recording",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=40, help="tunes")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--min-bars", type=int, default=8)
+    ap.add_argument("--live", action="store_true", help="no hindsight: the live tempo map")
+    ap.add_argument("--split", choices=("validation", "dev"), default="validation",
+                    help="dev: the dev part of the training split (to choose settings)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    from training.data import split_dev
+    from training.evaluate_follow import corpus_tunes, pick
+
+    try:
+        tunes = corpus_tunes()
+    except FileNotFoundError as exc:
+        print(f"evaluate_recording: {exc}", file=sys.stderr)
+        return 1
+    _fit, dev, val = split_dev(tunes)
+    chosen = dev if args.split == "dev" else val
+    picked = pick([t for t in chosen if t.melody], args.limit, args.min_bars * 4)
+    started = time.perf_counter()
+    result = evaluate(picked, args.seed, hindsight=not args.live)
+    result["hindsight"] = not args.live
+    result["split"] = args.split
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    print(json.dumps(result, indent=None if args.json else 1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
