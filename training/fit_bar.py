@@ -50,7 +50,12 @@ def _candidates(tunes: Sequence[Tune]) -> list[Tune]:
 def bar_stats(tunes: Sequence[Tune]) -> dict:
     """The tables of :mod:`instrument.follow.bar_data` (see the module docstring)."""
     from instrument.follow.bar import (
-        DURATION_EDGES, METERS, KeyFinder, bar_class, duration_class, place_class,
+        DURATION_EDGES,
+        METERS,
+        KeyFinder,
+        bar_class,
+        duration_class,
+        place_class,
     )
 
     nd = len(DURATION_EDGES) + 1
@@ -178,11 +183,12 @@ def search(tunes: Sequence[Tune], auto: bool, bars: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     chosen = _candidates(tunes)
     shifts = rng.integers(0, 12, len(chosen))
-    grid = {"harmony": (0.0, 1.0, 2.0), "degree": (0.0, 0.5, 1.0), "length": (0.5, 1.0),
-            "rhythm": (0.5, 1.0)}
+    grid = {"harmony": (0.0, 2.0, 4.0), "degree": (0.0, 0.5), "length": (1.0, 2.0),
+            "start": (0.0, 1.0, 2.0)}
     for values in itertools.product(*grid.values()):
         w = replace(BarWeights(), **dict(zip(grid, values, strict=True)))
         right = meter_right = 0
+        wrong: dict[str, int] = {}
         for t, s in zip(chosen, shifts, strict=True):
             reader = BarReader(None if auto else t.meter, weights=w)
             meter, phase = read_grid(t, int(s), reader, bars)
@@ -190,9 +196,12 @@ def search(tunes: Sequence[Tune], auto: bool, bars: int, seed: int = 0) -> None:
             same = same and meter.compound == t.meter.compound
             meter_right += same
             right += same and phase == 0
+            if not (same and phase == 0):
+                wrong[str(t.meter)] = wrong.get(str(t.meter), 0) + 1
         n = max(1, len(chosen))
         print(f"{dict(zip(grid, values, strict=True))}: phase right {right / n:.3f}"
-              + (f", meter right {meter_right / n:.3f}" if auto else ""), flush=True)
+              + (f", meter right {meter_right / n:.3f}" if auto else "")
+              + f"; wrong per meter {wrong}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -107,10 +107,15 @@ class BarWeights:
     rhythm: float = 1.0
     length: float = 1.0
     degree: float = 0.5
-    start: float = 1.0
+    start: float = 2.0
     harmony: float = 2.0
     accent: float = 0.5
     kind: float = 1.0
+
+
+def _log(shares) -> np.ndarray:
+    """Log of a table's shares, none below 1e-5 (the tables are rounded to 5 places)."""
+    return np.log(np.maximum(np.asarray(shares, dtype=float), 1e-5))
 
 
 def _table_for(meter: Meter) -> dict | None:
@@ -158,12 +163,11 @@ class _Tables:
             off = np.log1p(-p_on) - np.log1p(-base)
             self.cum_off[k, 1:L + 1] = np.cumsum(off)
             cls = np.arange(m.beats_per_bar * 4) % 4
-            self.length[k, :len(cls)] = np.log(t["length"]) - np.log(kind["length"])[cls]
-            self.degree[k, :len(cls)] = np.log(t["degree"]) - np.log(kind["degree"])[cls]
-            self.start[k, :len(cls)] = np.log(t["start"]) - np.log(kind["start"])[cls]
+            self.length[k, :len(cls)] = _log(t["length"]) - _log(kind["length"])[cls]
+            self.degree[k, :len(cls)] = _log(t["degree"]) - _log(kind["degree"])[cls]
+            self.start[k, :len(cls)] = _log(t["start"]) - _log(kind["start"])[cls]
             self.prior[k] = math.log(t["tunes"] / bar_data.TUNES)
-        self.kind_ratio = np.log(bar_data.OFFBEAT["compound"]) - np.log(
-            bar_data.OFFBEAT["simple"])
+        self.kind_ratio = _log(bar_data.OFFBEAT["compound"]) - _log(bar_data.OFFBEAT["simple"])
 
 
 class BarReader:
@@ -262,11 +266,10 @@ class BarReader:
         bars -= bars.min(axis=0)
         nb = int(bars.max()) + 1
         readings = rel.shape[1]
-        hist = np.zeros((readings, nb, 12))
-        weight = length * age[:-1]
-        cols = np.broadcast_to(np.arange(readings), bars.shape)
-        np.add.at(hist, (cols, bars, np.broadcast_to(pitch[:-1, None] % 12, bars.shape)),
-                  weight[:, None])
+        weight = np.broadcast_to((length * age[:-1])[:, None], bars.shape)
+        index = (np.arange(readings) * nb + bars) * 12 + (pitch[:-1, None] % 12)
+        hist = np.bincount(index.ravel(), weight.ravel(), readings * nb * 12).reshape(
+            readings, nb, 12)
         total = hist.sum(axis=2)
         fit = (hist @ TRIADS.T).max(axis=2)
         share = np.log((fit + 1.0) / (total + 1.0)).sum(axis=1)

@@ -28,7 +28,7 @@ def tune(name: str, meter: Meter, bars: list[list[tuple[int, int]]],
     for pitch, n in [*pickup, *(note for bar in bars for note in bar)]:
         notes.append(GridNote(pitch, tick, n * unit, 80))
         tick += n * unit
-    shift = -min(0, notes[0].onset) + (meter.ticks_per_bar if pickup else 0)
+    shift = -(notes[0].onset // meter.ticks_per_bar) * meter.ticks_per_bar
     notes = [GridNote(n.pitch, n.onset + shift, n.duration, 80) for n in notes]
     return Tune(name, meter, notes, [])
 
