@@ -183,8 +183,9 @@ def search(tunes: Sequence[Tune], auto: bool, bars: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     chosen = _candidates(tunes)
     shifts = rng.integers(0, 12, len(chosen))
-    grid = {"harmony": (0.0, 2.0, 4.0), "degree": (0.0, 0.5), "length": (1.0, 2.0),
-            "start": (0.0, 1.0, 2.0)}
+    grid = {"repetition": (0.0, 1.0, 2.0, 4.0), "kind": (1.0, 2.0)} if auto else {
+        "harmony": (0.0, 2.0, 4.0), "degree": (0.0, 0.5), "length": (1.0, 2.0),
+        "start": (0.0, 1.0, 2.0)}
     for values in itertools.product(*grid.values()):
         w = replace(BarWeights(), **dict(zip(grid, values, strict=True)))
         right = meter_right = 0

@@ -110,7 +110,8 @@ class BarWeights:
     start: float = 2.0
     harmony: float = 2.0
     accent: float = 0.5
-    kind: float = 1.0
+    kind: float = 2.0
+    repetition: float = 1.0
 
 
 def _log(shares) -> np.ndarray:
@@ -255,7 +256,21 @@ class BarReader:
             off_beat = beat != 0
             kind = float((age[off_beat] * tab.kind_ratio[beat[off_beat]]).sum())
             score += w.kind * kind * np.where(tab.compound, 0.5, -0.5) + tab.prior[m]
+            score += w.repetition * self._repetition(x, pitch, age)
         return score
+
+    def _repetition(self, x: np.ndarray, pitch: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """Per reading: how much more the melody repeats itself one bar of the reading's
+        meter later than one bar of the average candidate (an onset a bar before each
+        onset counts a half, with the same pitch one): it chooses the meter."""
+        tab = self.tables
+        lags = np.unique(tab.bar_ticks)
+        j = np.searchsorted(x, x[None, :] - lags[:, None])
+        found = np.take(x, np.minimum(j, len(x) - 1)) == x[None, :] - lags[:, None]
+        same = found & (np.take(pitch, np.minimum(j, len(x) - 1)) == pitch[None, :])
+        per_lag = ((0.5 * found + 0.5 * same) * age[None, :]).sum(axis=1)
+        by_row = per_lag[np.searchsorted(lags, tab.bar_ticks)]
+        return by_row - per_lag.mean()
 
     def _harmony(self, rel: np.ndarray, L: np.ndarray, age: np.ndarray) -> np.ndarray:
         """Per reading: the summed log share of each bar's note length held by the triad

@@ -30,9 +30,10 @@ F1, a half-bar shift counting as wrong; a tune is *in phase* when F1 >= ``IN_PHA
 miss (a played downbeat without a followed one or the other way round); None when the
 last bar still misses. ``meter_right``: the meter the follower hears at the end has the
 tune's beats per bar and kind (simple or compound); None for a follower that was told
-the meter. ``wrong_level``: the share of scored beats whose step from the one before is
-not one played beat (half, double, 3:2... time), ``wrong_level_bars`` the longest run of
-them in bars.
+the meter, and for tunes in none of the heard meters' (beats, kind), such as 6/4.
+``wrong_level``: the share of scored beats whose step from the one before is not one
+played beat (half, double, 3:2... time), ``wrong_level_bars`` the longest run of them in
+bars.
 
 :class:`FixedTempo` is the instrument without following: the configured tempo, beat 0
 at the player's first note: the baseline of the same run.
@@ -47,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from instrument.beat import BeatClock, clamp_bpm
+from instrument.follow.bar import METERS
 from instrument.follow.follower import BeatFollower
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.follow.settings import FollowSettings
@@ -271,8 +273,10 @@ def _score_bar(result: TuneResult, perf: Performance, planned: list[tuple[int, f
     if len(after) >= 2 or (len(after) and not misses):
         result.bars_to_bar = max(0.0, round((perf.beat_of(after[0]) - first_note) / bar, 2))
     heard = getattr(follower, "meter", None)
-    if getattr(follower, "meter_auto", False) and heard is not None:
-        tune = perf.tune.meter
+    tune = perf.tune.meter
+    judged = any(m.beats_per_bar == tune.beats_per_bar and m.compound == tune.compound
+                 for m in METERS)
+    if getattr(follower, "meter_auto", False) and heard is not None and judged:
         result.meter_right = (heard.beats_per_bar == tune.beats_per_bar
                               and heard.compound == tune.compound)
     result.bar_moves = int(getattr(follower, "bar_moves", 0))

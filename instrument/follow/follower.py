@@ -16,15 +16,19 @@ the old octave as the prior. A new leader keeps the downbeats where they were.
 The bar: a :class:`~instrument.follow.bar.BarReader` scores rival bar readings (meter and
 phase) on the leader's grid by the melody: long notes, tonal stability, harmony, where
 the tune began, the rhythm at each place of the bar, accents. When another reading beats
-the one in use by ``bar_margin``, the follower moves the bar: at once in the first
-``bar_early`` onsets, else after a long note (a beat or longer: a phrase end), when the
-margin is three times ``bar_margin``, or after ``bar_wait`` onsets of the reading
-leading. A move renumbers the beats ahead so that the new downbeats are multiples of the
-bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1 beats shorter);
-``bar_moves`` counts them. ``BeatFollower(None)`` (or ``configure(auto_meter=True)``)
-hears the meter too, among 2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4): the
-bank then scores simple and compound rhythms together, and ``meter`` is the meter heard;
-a configured meter is kept. For a status display: ``meter``, ``meter_auto``,
+the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follower moves
+the bar: at once in the first ``bar_early`` onsets, else after a long note (a beat or
+longer: a phrase end), when the margin is three times that, or after ``bar_wait`` onsets
+of the reading leading. A move renumbers the beats ahead so that the new downbeats are
+multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
+beats shorter; no number is given twice); ``bar_moves`` counts them.
+
+``BeatFollower(None)`` (or ``configure(auto_meter=True)``) hears the meter too, among
+2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4), and ``meter`` is the meter heard;
+a configured meter is kept. With the meter heard the bank scores the beat with the
+simple meters' rhythm prior (``AUTO_BANK_METER``; its lattice holds the triplet eighths
+of a compound beat): a prior that mixed in the compound styles took many simple tunes at
+a beat of three eighths. For a status display: ``meter``, ``meter_auto``,
 ``bar_confidence`` and ``meter_confidence`` (0..1), ``bar_moves``.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
@@ -66,6 +70,8 @@ from instrument.follow.onsets import Accents, Contour, Onset, OnsetGrouper
 from instrument.follow.settings import FollowSettings
 from instrument.music import TICKS_PER_BEAT, Meter
 
+AUTO_BANK_METER = Meter(2, 4)  # the beat's prior while the meter is heard
+
 
 def _octave(ratio: float) -> float:
     """The nearest of the nested tempo ratios 1/3, 1/2, 2 and 3 to ``ratio``."""
@@ -93,7 +99,7 @@ class BeatFollower:
         s = self.settings
         self.meter_auto = meter is None
         self._configured = meter
-        self._bank = HypothesisBank(meter, s)
+        self._bank = HypothesisBank(meter or AUTO_BANK_METER, s)
         self._reader = BarReader(meter, s.bar_history, s.bar_decay)
         self.reset()
 
@@ -320,12 +326,13 @@ class BeatFollower:
         reader = self._reader
         meter, phase = reader.best()
         lead = float(reader.scores.max()) - reader.score_of(self.meter, 0)
-        if (meter, phase) == (self.meter, 0) or lead <= s.bar_margin:
+        margin = s.bar_margin if meter == self.meter else s.meter_margin
+        if (meter, phase) == (self.meter, 0) or lead <= margin:
             self._waited = 0
             return
         self._waited += 1
         if not (reader.count <= s.bar_early or long_note or self._waited >= s.bar_wait
-                or lead > 3.0 * s.bar_margin):
+                or lead > 3.0 * margin):
             return
         before = self._offset
         self.meter = meter
