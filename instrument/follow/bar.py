@@ -14,7 +14,8 @@ the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.
   next onset comes) at its place in the bar (beat of the bar and place in the beat);
 - tonal stability: the note's scale degree in a key estimated causally (Krumhansl-Kessler
   profiles over a fading pitch-class histogram) at its place in the bar;
-- the start: where in the bar a tune's first note falls (downbeat or a pickup);
+- the start: where in the bar a tune's first note falls (downbeat or a pickup), kept
+  after the note has left the history;
 - the harmony: the share of each bar's notes (by length) that the best-fitting triad holds,
   so a reading whose bars each sit in one chord wins over one that splits them (against
   the mean of the meter's readings: it chooses the phase, not the meter);
@@ -107,9 +108,9 @@ class BarWeights:
     rhythm: float = 1.0
     length: float = 1.0
     degree: float = 0.5
-    start: float = 2.0
+    start: float = 1.0
     harmony: float = 2.0
-    accent: float = 0.5
+    accent: float = 1.0
     kind: float = 2.0
     repetition: float = 1.0
 
@@ -192,6 +193,8 @@ class BarReader:
         self.pitch = np.zeros(n, dtype=np.int64)
         self.accent = np.zeros(n)
         self.count = 0  # onsets heard since the reset (the first is the tune's start)
+        self.first = np.zeros(1, dtype=np.int64)  # the first onset's grid tick
+        self.first_time = 0.0
         self.keys.reset()
         self.scores = np.zeros(len(self.tables.phase))
 
@@ -199,6 +202,8 @@ class BarReader:
         """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``."""
         j = self.count % self.history
         self.x[j], self.time[j], self.pitch[j], self.accent[j] = tick, t, pitch, accent
+        if self.count == 0:
+            self.first[0], self.first_time = tick, t
         self.count += 1
         self.keys.hear(pitch)
         self.scores = self._score()
@@ -206,12 +211,14 @@ class BarReader:
     def shift(self, beats: int) -> None:
         """The follower renumbered: the same beats now have numbers ``beats`` higher."""
         self.x += beats * TPB
+        self.first += beats * TPB
 
     def remap(self, beat_at) -> None:
         """Place the onsets heard on a new grid: ``beat_at(t)`` is its beat at time t."""
         n = min(self.count, self.history)
         for j in range(n):
             self.x[j] = round(beat_at(self.time[j]) * TPB)
+        self.first[0] = round(beat_at(self.first_time) * TPB)
 
     # -- scoring --------------------------------------------------------------------
 
@@ -249,8 +256,9 @@ class BarReader:
         degree = (pitch - self.keys.tonic) % 12
         score += w.degree * (age[:, None] * tab.degree[m, cls, degree[:, None]]).sum(axis=0)
         score += w.accent * (age[:, None] * accent[:, None] * (pos == 0)).sum(axis=0)
-        if self.count <= self.history:
-            score += w.start * tab.start[m, cls[0]]
+        if self.count:
+            start = (self.first[0] - TPB * tab.phase) % L
+            score += w.start * tab.start[m, bar_class(start, tab.compound)]
         if self.configured is None:
             beat = x % TPB
             off_beat = beat != 0
