@@ -17,9 +17,9 @@ The bar: a :class:`~instrument.follow.bar.BarReader` scores rival bar readings (
 phase) on the leader's grid by the melody: long notes, tonal stability, harmony, where
 the tune began, the rhythm at each place of the bar, accents. When another reading beats
 the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follower moves
-the bar: at once in the first ``bar_early`` onsets, else after a long note (a beat or
-longer: a phrase end), when the margin is three times that, or after ``bar_wait`` onsets
-of the reading leading. A move renumbers the beats ahead so that the new downbeats are
+the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar), else after
+a long note (a beat or longer: a phrase end) or once the reading has led for ``bar_wait``
+onsets. A move renumbers the beats ahead so that the new downbeats are
 multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
 beats shorter; no number is given twice); ``bar_moves`` counts them.
 
@@ -111,6 +111,8 @@ class BeatFollower:
         self._reader.reset()
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
+        self._tapped = False
+        self._heard_at: float | None = None  # the last onset heard (not a tap)
         self.bar_moves = 0
         self._grouper.clear()
         self._accents.reset()
@@ -179,6 +181,8 @@ class BeatFollower:
         self._offset = beat
         self._publish(0)
         self._reader.remap(self.beat_at)
+        self._tapped = self._tapped or on_beat
+        self._heard_at = None
         self._frontier = max(self._frontier, self.beat_at(now + self.horizon))
         self._last_onset = now
         self._relock_next = True
@@ -221,8 +225,10 @@ class BeatFollower:
             self._relock(onset.time, accent, length, contour)
         else:
             bank.hear(onset.time, accent, length, contour)
-        long_note = prev is not None and (
-            onset.time - prev >= self.settings.bar_long_note * self._period)
+        heard = self._heard_at
+        long_note = heard is not None and (
+            onset.time - heard >= self.settings.bar_long_note * self._period)
+        self._heard_at = onset.time
         self._last_onset = onset.time
         self._relock_next = False
         self._choose(now, onset, accent, long_note)
@@ -331,8 +337,8 @@ class BeatFollower:
             self._waited = 0
             return
         self._waited += 1
-        if not (reader.count <= s.bar_early or long_note or self._waited >= s.bar_wait
-                or lead > 3.0 * margin):
+        early = reader.count <= s.bar_early and not self._tapped
+        if not (early or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset
         self.meter = meter
