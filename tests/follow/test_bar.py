@@ -155,3 +155,19 @@ def test_a_bar_found_wrong_moves_at_a_phrase_end_without_replaying_a_beat():
         follower.advance(t + 0.045)
         heard += 1
     assert times[heard - 1] - times[heard - 2] >= 0.9 * (played[1] - played[0])
+
+
+def test_the_status_shows_the_meter_heard_and_how_sure_the_follower_is():
+    follower = BeatFollower(Meter(4, 4), 100.0)
+    assert not follower.meter_auto and follower.meter_confidence == 1.0
+    follower.configure(auto_meter=True)
+    assert follower.meter_auto and follower.bar_confidence == 0.0
+    perf = perform(tune("jig", Meter(6, 8), JIG, unit=4), 0, FLAT)
+    for t, pitch, velocity in perf.onsets[:40]:
+        follower.onset(t, pitch, velocity)
+        follower.advance(t + 0.045)
+    status = follower.status()
+    assert status["meter"] == str(follower.meter) and status["meter_auto"]
+    assert 0.0 <= status["bar_confidence"] <= 1.0 and 0.0 <= status["meter_confidence"] <= 1.0
+    follower.configure(meter=Meter(3, 4))
+    assert not follower.meter_auto and follower.meter == Meter(3, 4)
