@@ -100,7 +100,7 @@ class BeatFollower:
         self.meter_auto = meter is None
         self._configured = meter
         self._bank = HypothesisBank(meter or AUTO_BANK_METER, s)
-        self._reader = BarReader(meter, s.bar_history, s.bar_decay)
+        self._reader = BarReader(meter, s.bar_history, s.bar_decay, s.bar_weights)
         self.reset()
 
     # -- configuration ----------------------------------------------------------------

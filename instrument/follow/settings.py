@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from instrument.follow.bar import BarWeights
 
 
 @dataclass
@@ -49,6 +51,7 @@ class FollowSettings:
     merge_every_above: int = 16  # merge at every onset above this many, else every 4th
 
     # The bar: rival readings (meter, phase) scored by the melody (instrument.follow.bar).
+    bar_weights: BarWeights = field(default_factory=BarWeights)  # what each cue counts
     bar_history: int = 64  # onsets the bar reader scores ...
     bar_decay: float = 0.99  # ... each older one counting this much less
     bar_margin: float = 1.5  # a reading must beat the one in use by this to move the bar ...
