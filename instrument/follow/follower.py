@@ -159,7 +159,9 @@ class BeatFollower:
         a preset (the tempo changes at ``now``, the phase stays).
 
         The set tempo becomes the prior and the beat the only hypothesis; the next onset
-        brings rivals back, the set beat with a head start.
+        brings rivals back, the set beat with a head start. A tap also sets the bar (its
+        beat is a downbeat when its number is a multiple of the bar): the bar reader may
+        move it only after a long note or ``bar_wait`` onsets, never at once.
         """
         period = 60.0 / clamp_bpm(bpm)
         self._prior_period = period
