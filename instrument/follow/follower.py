@@ -25,11 +25,14 @@ beats shorter; no number is given twice); ``bar_moves`` counts them.
 
 ``BeatFollower(None)`` (or ``configure(auto_meter=True)``) hears the meter too, among
 2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4), and ``meter`` is the meter heard;
-a configured meter is kept. With the meter heard the bank scores the beat with the
-simple meters' rhythm prior (``AUTO_BANK_METER``; its lattice holds the triplet eighths
-of a compound beat): a prior that mixed in the compound styles took many simple tunes at
-a beat of three eighths. For a status display: ``meter``, ``meter_auto``,
-``bar_confidence`` and ``meter_confidence`` (0..1), ``bar_moves``.
+a configured meter is kept. With the meter heard two banks hear the onsets, one with
+the simple meters' rhythm prior (``AUTO_BANK_METER``, in use at the start) and one with
+the compound meters' (6/8): the leader comes from the one in use, and they trade places
+when the other's best hypothesis, its beat three eighths where the leader's has two (or
+the other way round), beats the leader by ``kind_margin``. (One bank with the simple and
+compound styles mixed took many simple tunes at a beat of three eighths.) For a status
+display: ``meter``, ``meter_auto``, ``bar_confidence`` and ``meter_confidence`` (0..1),
+``bar_moves``.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
 a :class:`~instrument.beat.BeatClock` to the leader's beat. Beat numbers only move on:
@@ -100,6 +103,7 @@ class BeatFollower:
         self.meter_auto = meter is None
         self._configured = meter
         self._bank = HypothesisBank(meter or AUTO_BANK_METER, s)
+        self._other = None if meter is not None else HypothesisBank(Meter(6, 8), s)
         self._reader = BarReader(meter, s.bar_history, s.bar_decay, s.bar_weights)
         self.reset()
 
@@ -108,6 +112,8 @@ class BeatFollower:
     def reset(self) -> None:
         """Forget the beat (panic, a new piece): the next onset locks afresh."""
         self._bank.clear()
+        if self._other is not None:
+            self._other.clear()
         self._reader.reset()
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
@@ -219,9 +225,17 @@ class BeatFollower:
         length *= self.settings.length_accent
         contour = self._contour.step(onset)
         self.onsets += 1
+        relock = self._relock_next or self._paused(onset.time) or self._lost()
+        other = self._other
+        if other is not None:
+            if relock or not len(other):
+                other.clear()
+                other.seed(onset.time, self._lock_periods)
+            else:
+                other.hear(onset.time, accent, length, contour)
         if not len(bank):
             bank.seed(onset.time, self._lock_periods)
-        elif self._relock_next or self._paused(onset.time) or self._lost():
+        elif relock:
             if self._paused(onset.time):
                 self._reader.reset()
             self._relock(onset.time, accent, length, contour)
@@ -282,6 +296,8 @@ class BeatFollower:
         totals = bank.totals(self._prior_period, self._prior_octaves)
         if len(bank) > s.merge_every_above or self.onsets % 4 == 0:
             totals = bank.merge_and_prune(now, totals)
+        if self._other is not None:
+            bank, totals = self._other_kind(now, totals)
         totals = self._with_accents(totals)
         best = int(np.argmax(totals))
         i = self._leader_index()
@@ -315,6 +331,31 @@ class BeatFollower:
         self._dominance = 1.0 if not rivals.any() else float(
             1.0 / (1.0 + np.exp(totals[rivals] - totals[i]).sum()))
         self.confidence = self._dominance * self._fit() * self._freshness(now)
+
+    def _other_kind(self, now: float, totals: np.ndarray) -> tuple[HypothesisBank, np.ndarray]:
+        """With the meter heard: the bank of the other kind (simple or compound) scored
+        too; when its best, at 3/2 of the leader's beat (to compound) or 2/3 of it (to
+        simple) and within the lock's tempo range, beats the leader by ``kind_margin``
+        the banks trade places (its best then becomes the leader, keeping the
+        downbeats). Returns the bank in use and its totals."""
+        s = self.settings
+        other = self._other
+        theirs = other.totals(self._prior_period, self._prior_octaves)
+        if len(other) > s.merge_every_above or self.onsets % 4 == 0:
+            theirs = other.merge_and_prune(now, theirs)
+        i = self._leader_index()
+        if not len(theirs) or i is None:
+            return self._bank, totals
+        j = int(np.argmax(theirs))
+        step = 1.5 if other.meter.compound else 2.0 / 3.0  # a compound beat: three eighths
+        ratio = float(other.P[j] / self._bank.P[i])
+        bpm = 60.0 / float(other.P[j])
+        if (abs(math.log(ratio / step)) < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
+                and theirs[j] > totals[i] + s.kind_margin):
+            self._bank, self._other = other, self._bank
+            self._index_version = -1
+            return other, theirs
+        return self._bank, totals
 
     def _carry_reader(self, before: tuple[float, float, float], t: float) -> None:
         """The leader changed: move the bar reader's onsets to its numbering (by whole

@@ -59,6 +59,7 @@ class FollowSettings:
     bar_long_note: float = 0.9  # ... after a note this many beats long (a phrase end) ...
     bar_wait: int = 24  # ... or once it has led for this many onsets
     meter_margin: float = 4.0  # a heard meter must beat the one in use by this
+    kind_margin: float = 6.0  # meter heard: the other kind's bank must beat the leader by this
 
     # Pulse and pauses.
     hold_beats: float = 4.5  # silence this long leaves the confidence as it was ...
