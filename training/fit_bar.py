@@ -183,11 +183,13 @@ def search(tunes: Sequence[Tune], auto: bool, bars: int, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     chosen = _candidates(tunes)
     shifts = rng.integers(0, 12, len(chosen))
-    grid = {"harmony": (0.0, 1.0, 2.0), "degree": (0.0, 0.5, 1.0), "length": (0.5, 1.0),
-            "rhythm": (0.5, 1.0)}
+    grid = {"repetition": (0.0, 1.0, 2.0, 4.0), "kind": (1.0, 2.0)} if auto else {
+        "harmony": (0.0, 2.0, 4.0), "degree": (0.0, 0.5), "length": (1.0, 2.0),
+        "start": (0.0, 1.0, 2.0)}
     for values in itertools.product(*grid.values()):
         w = replace(BarWeights(), **dict(zip(grid, values, strict=True)))
         right = meter_right = 0
+        wrong: dict[str, int] = {}
         for t, s in zip(chosen, shifts, strict=True):
             reader = BarReader(None if auto else t.meter, weights=w)
             meter, phase = read_grid(t, int(s), reader, bars)
@@ -195,9 +197,12 @@ def search(tunes: Sequence[Tune], auto: bool, bars: int, seed: int = 0) -> None:
             same = same and meter.compound == t.meter.compound
             meter_right += same
             right += same and phase == 0
+            if not (same and phase == 0):
+                wrong[str(t.meter)] = wrong.get(str(t.meter), 0) + 1
         n = max(1, len(chosen))
         print(f"{dict(zip(grid, values, strict=True))}: phase right {right / n:.3f}"
-              + (f", meter right {meter_right / n:.3f}" if auto else ""), flush=True)
+              + (f", meter right {meter_right / n:.3f}" if auto else "")
+              + f"; wrong per meter {wrong}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

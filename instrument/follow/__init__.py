@@ -4,6 +4,8 @@
   beat (``time_at``, ``beat_at``, ``drive(clock)``) and a ``confidence`` out;
 - ``bank``: the competing hypotheses, each a Kalman filter over beat time and period,
   scored by the metrical prior and the accents;
+- ``bar``: rival bar readings (meter and phase) scored by the melody: where the bar
+  begins, and the meter when it is not configured (tables in ``bar_data``);
 - ``prior``: where in a beat onsets fall (the metrical lattice and its styles);
 - ``onsets``: chords grouped into one onset, and each onset's accent;
 - ``settings``: the parameters;

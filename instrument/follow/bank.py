@@ -41,13 +41,11 @@ _FIELDS = ("ids", "T", "R", "P", "c11", "c12", "c22", "last", "common", "fit", "
 class HypothesisBank:
     """The hypotheses (see the module docstring); fields are arrays, one entry each."""
 
-    def __init__(self, meter: Meter | None, settings: FollowSettings) -> None:
-        """``meter`` None: not known (the mixed prior of
-        :func:`~instrument.follow.prior.rhythm_prior`, one beat a bar)."""
+    def __init__(self, meter: Meter, settings: FollowSettings) -> None:
         self.meter = meter
         self.settings = settings
         self.tables = PriorTables(rhythm_prior(meter))
-        self.bar_beats = self.tables.bar_beats
+        self.bar_beats = meter.beats_per_bar
         offsets = self.tables.offsets
         # Where an onset may sit, in ticks from the beat below it: this beat and the next,
         # with the lattice's log-probability of an onset there and none before it.
@@ -237,7 +235,7 @@ class HypothesisBank:
         self.c11 = c11 - u1 * u1 / S
         self.c12 = c12 - u1 * u2 / S
         self.c22 = np.maximum(c22 - u2 * u2 / S, 1e-10)
-        cap = (self.bar_beats if self.meter is not None else 4) * TPB + TPB
+        cap = self.bar_beats * TPB + TPB
         lo = np.maximum(last + 1, g - cap)
 
         # Scores, with forgetting.

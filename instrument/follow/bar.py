@@ -14,7 +14,8 @@ the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.
   next onset comes) at its place in the bar (beat of the bar and place in the beat);
 - tonal stability: the note's scale degree in a key estimated causally (Krumhansl-Kessler
   profiles over a fading pitch-class histogram) at its place in the bar;
-- the start: where in the bar a tune's first note falls (downbeat or a pickup);
+- the start: where in the bar a tune's first note falls (downbeat or a pickup), kept
+  after the note has left the history;
 - the harmony: the share of each bar's notes (by length) that the best-fitting triad holds,
   so a reading whose bars each sit in one chord wins over one that splits them (against
   the mean of the meter's readings: it chooses the phase, not the meter);
@@ -109,8 +110,14 @@ class BarWeights:
     degree: float = 0.5
     start: float = 1.0
     harmony: float = 2.0
-    accent: float = 0.5
-    kind: float = 1.0
+    accent: float = 1.0
+    kind: float = 2.0
+    repetition: float = 1.0
+
+
+def _log(shares) -> np.ndarray:
+    """Log of a table's shares, none below 1e-5 (the tables are rounded to 5 places)."""
+    return np.log(np.maximum(np.asarray(shares, dtype=float), 1e-5))
 
 
 def _table_for(meter: Meter) -> dict | None:
@@ -158,12 +165,11 @@ class _Tables:
             off = np.log1p(-p_on) - np.log1p(-base)
             self.cum_off[k, 1:L + 1] = np.cumsum(off)
             cls = np.arange(m.beats_per_bar * 4) % 4
-            self.length[k, :len(cls)] = np.log(t["length"]) - np.log(kind["length"])[cls]
-            self.degree[k, :len(cls)] = np.log(t["degree"]) - np.log(kind["degree"])[cls]
-            self.start[k, :len(cls)] = np.log(t["start"]) - np.log(kind["start"])[cls]
+            self.length[k, :len(cls)] = _log(t["length"]) - _log(kind["length"])[cls]
+            self.degree[k, :len(cls)] = _log(t["degree"]) - _log(kind["degree"])[cls]
+            self.start[k, :len(cls)] = _log(t["start"]) - _log(kind["start"])[cls]
             self.prior[k] = math.log(t["tunes"] / bar_data.TUNES)
-        self.kind_ratio = np.log(bar_data.OFFBEAT["compound"]) - np.log(
-            bar_data.OFFBEAT["simple"])
+        self.kind_ratio = _log(bar_data.OFFBEAT["compound"]) - _log(bar_data.OFFBEAT["simple"])
 
 
 class BarReader:
@@ -187,6 +193,8 @@ class BarReader:
         self.pitch = np.zeros(n, dtype=np.int64)
         self.accent = np.zeros(n)
         self.count = 0  # onsets heard since the reset (the first is the tune's start)
+        self.first = np.zeros(1, dtype=np.int64)  # the first onset's grid tick
+        self.first_time = 0.0
         self.keys.reset()
         self.scores = np.zeros(len(self.tables.phase))
 
@@ -194,6 +202,8 @@ class BarReader:
         """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``."""
         j = self.count % self.history
         self.x[j], self.time[j], self.pitch[j], self.accent[j] = tick, t, pitch, accent
+        if self.count == 0:
+            self.first[0], self.first_time = tick, t
         self.count += 1
         self.keys.hear(pitch)
         self.scores = self._score()
@@ -201,12 +211,14 @@ class BarReader:
     def shift(self, beats: int) -> None:
         """The follower renumbered: the same beats now have numbers ``beats`` higher."""
         self.x += beats * TPB
+        self.first += beats * TPB
 
     def remap(self, beat_at) -> None:
         """Place the onsets heard on a new grid: ``beat_at(t)`` is its beat at time t."""
         n = min(self.count, self.history)
         for j in range(n):
             self.x[j] = round(beat_at(self.time[j]) * TPB)
+        self.first[0] = round(beat_at(self.first_time) * TPB)
 
     # -- scoring --------------------------------------------------------------------
 
@@ -244,14 +256,29 @@ class BarReader:
         degree = (pitch - self.keys.tonic) % 12
         score += w.degree * (age[:, None] * tab.degree[m, cls, degree[:, None]]).sum(axis=0)
         score += w.accent * (age[:, None] * accent[:, None] * (pos == 0)).sum(axis=0)
-        if self.count <= self.history:
-            score += w.start * tab.start[m, cls[0]]
+        if self.count:
+            start = (self.first[0] - TPB * tab.phase) % L
+            score += w.start * tab.start[m, bar_class(start, tab.compound)]
         if self.configured is None:
             beat = x % TPB
             off_beat = beat != 0
             kind = float((age[off_beat] * tab.kind_ratio[beat[off_beat]]).sum())
             score += w.kind * kind * np.where(tab.compound, 0.5, -0.5) + tab.prior[m]
+            score += w.repetition * self._repetition(x, pitch, age)
         return score
+
+    def _repetition(self, x: np.ndarray, pitch: np.ndarray, age: np.ndarray) -> np.ndarray:
+        """Per reading: how much more the melody repeats itself one bar of the reading's
+        meter later than one bar of the average candidate (an onset a bar before each
+        onset counts a half, with the same pitch one): it chooses the meter."""
+        tab = self.tables
+        lags = np.unique(tab.bar_ticks)
+        j = np.searchsorted(x, x[None, :] - lags[:, None])
+        found = np.take(x, np.minimum(j, len(x) - 1)) == x[None, :] - lags[:, None]
+        same = found & (np.take(pitch, np.minimum(j, len(x) - 1)) == pitch[None, :])
+        per_lag = ((0.5 * found + 0.5 * same) * age[None, :]).sum(axis=1)
+        by_row = per_lag[np.searchsorted(lags, tab.bar_ticks)]
+        return by_row - per_lag.mean()
 
     def _harmony(self, rel: np.ndarray, L: np.ndarray, age: np.ndarray) -> np.ndarray:
         """Per reading: the summed log share of each bar's note length held by the triad
@@ -262,11 +289,10 @@ class BarReader:
         bars -= bars.min(axis=0)
         nb = int(bars.max()) + 1
         readings = rel.shape[1]
-        hist = np.zeros((readings, nb, 12))
-        weight = length * age[:-1]
-        cols = np.broadcast_to(np.arange(readings), bars.shape)
-        np.add.at(hist, (cols, bars, np.broadcast_to(pitch[:-1, None] % 12, bars.shape)),
-                  weight[:, None])
+        weight = np.broadcast_to((length * age[:-1])[:, None], bars.shape)
+        index = (np.arange(readings) * nb + bars) * 12 + (pitch[:-1, None] % 12)
+        hist = np.bincount(index.ravel(), weight.ravel(), readings * nb * 12).reshape(
+            readings, nb, 12)
         total = hist.sum(axis=2)
         fit = (hist @ TRIADS.T).max(axis=2)
         share = np.log((fit + 1.0) / (total + 1.0)).sum(axis=1)

@@ -26,13 +26,14 @@ The bar, per tune (:func:`downbeat_f1`): the followed downbeats (planned beats w
 number is a multiple of the follower's bar *when planned*) against the played ones,
 from two and from four bars after the first note, each matched within ``DOWNBEAT_MS``:
 F1, a half-bar shift counting as wrong; a tune is *in phase* when F1 >= ``IN_PHASE``.
-``bars_to_bar``: bars from the first note to the first played downbeat after the last
-miss (a played downbeat without a followed one or the other way round); None when the
-last bar still misses. ``meter_right``: the meter the follower hears at the end has the
-tune's beats per bar and kind (simple or compound); None for a follower that was told
-the meter. ``wrong_level``: the share of scored beats whose step from the one before is
-not one played beat (half, double, 3:2... time), ``wrong_level_bars`` the longest run of
-them in bars.
+``bars_to_bar``: bars from the first note to the first played downbeat from which on
+the downbeat F1 (to the end) is ``IN_PHASE`` or more; None when there is none.
+``meter_right``: the meter the follower hears at the end has the tune's beats per bar
+and kind (simple or compound); None for a follower that was told the meter, and for
+tunes in none of the heard meters' (beats, kind), such as 6/4.
+``wrong_level``: the share of scored beats whose step from the one before is not one
+played beat (half, double, 3:2... time), ``wrong_level_bars`` the longest run of them in
+bars.
 
 :class:`FixedTempo` is the instrument without following: the configured tempo, beat 0
 at the player's first note: the baseline of the same run.
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from instrument.follow.bar import METERS
 from instrument.follow.follower import BeatFollower
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.follow.settings import FollowSettings
@@ -265,14 +267,17 @@ def _score_bar(result: TuneResult, perf: Performance, planned: list[tuple[int, f
         setattr(result, name, downbeat_f1(
             played[(played >= start) & (played <= last)],
             followed[(followed >= start) & (followed <= last)], tol))
-    misses = [t for t in played if t <= last and not np.any(np.abs(followed - t) <= tol)]
-    misses += [t for t in followed if t <= last and not np.any(np.abs(played - t) <= tol)]
-    after = played[(played > max(misses) + tol) & (played <= last)] if misses else played
-    if len(after) >= 2 or (len(after) and not misses):
-        result.bars_to_bar = max(0.0, round((perf.beat_of(after[0]) - first_note) / bar, 2))
+    ref = played[played <= last]
+    for t in ref[ref >= perf.onsets[0][0] - tol]:
+        rest = followed[(followed >= t - tol) & (followed <= last)]
+        if downbeat_f1(ref[ref >= t], rest, tol) >= IN_PHASE:
+            result.bars_to_bar = max(0.0, round((perf.beat_of(t) - first_note) / bar, 2))
+            break
     heard = getattr(follower, "meter", None)
-    if getattr(follower, "meter_auto", False) and heard is not None:
-        tune = perf.tune.meter
+    tune = perf.tune.meter
+    judged = any(m.beats_per_bar == tune.beats_per_bar and m.compound == tune.compound
+                 for m in METERS)
+    if getattr(follower, "meter_auto", False) and heard is not None and judged:
         result.meter_right = (heard.beats_per_bar == tune.beats_per_bar
                               and heard.compound == tune.compound)
     result.bar_moves = int(getattr(follower, "bar_moves", 0))

@@ -16,16 +16,23 @@ the old octave as the prior. A new leader keeps the downbeats where they were.
 The bar: a :class:`~instrument.follow.bar.BarReader` scores rival bar readings (meter and
 phase) on the leader's grid by the melody: long notes, tonal stability, harmony, where
 the tune began, the rhythm at each place of the bar, accents. When another reading beats
-the one in use by ``bar_margin``, the follower moves the bar: at once in the first
-``bar_early`` onsets, else after a long note (a beat or longer: a phrase end), when the
-margin is three times ``bar_margin``, or after ``bar_wait`` onsets of the reading
-leading. A move renumbers the beats ahead so that the new downbeats are multiples of the
-bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1 beats shorter);
-``bar_moves`` counts them. ``BeatFollower(None)`` (or ``configure(auto_meter=True)``)
-hears the meter too, among 2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4): the
-bank then scores simple and compound rhythms together, and ``meter`` is the meter heard;
-a configured meter is kept. For a status display: ``meter``, ``meter_auto``,
-``bar_confidence`` and ``meter_confidence`` (0..1), ``bar_moves``.
+the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follower moves
+the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar), else after
+a long note (a beat or longer: a phrase end) or once the reading has led for ``bar_wait``
+onsets. A move renumbers the beats ahead so that the new downbeats are
+multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
+beats shorter; no number is given twice); ``bar_moves`` counts them.
+
+``BeatFollower(None)`` (or ``configure(auto_meter=True)``) hears the meter too, among
+2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4), and ``meter`` is the meter heard;
+a configured meter is kept. With the meter heard two banks hear the onsets, one with
+the simple meters' rhythm prior (``AUTO_BANK_METER``, in use at the start) and one with
+the compound meters' (6/8): the leader comes from the one in use, and they trade places
+when the other's best hypothesis, its beat three eighths where the leader's has two (or
+the other way round), beats the leader by ``kind_margin``. (One bank with the simple and
+compound styles mixed took many simple tunes at a beat of three eighths.) For a status
+display: ``meter``, ``meter_auto``, ``bar_confidence`` and ``meter_confidence`` (0..1),
+``bar_moves``.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
 a :class:`~instrument.timing.beat.BeatClock` to the leader's beat. Beat numbers only move on:
@@ -66,6 +73,8 @@ from instrument.follow.settings import FollowSettings
 from instrument.music import TICKS_PER_BEAT, Meter
 from instrument.timing.beat import BeatClock, clamp_bpm
 
+AUTO_BANK_METER = Meter(2, 4)  # the beat's prior while the meter is heard
+
 
 def _octave(ratio: float) -> float:
     """The nearest of the nested tempo ratios 1/3, 1/2, 2 and 3 to ``ratio``."""
@@ -93,8 +102,9 @@ class BeatFollower:
         s = self.settings
         self.meter_auto = meter is None
         self._configured = meter
-        self._bank = HypothesisBank(meter, s)
-        self._reader = BarReader(meter, s.bar_history, s.bar_decay)
+        self._bank = HypothesisBank(meter or AUTO_BANK_METER, s)
+        self._other = None if meter is not None else HypothesisBank(Meter(6, 8), s)
+        self._reader = BarReader(meter, s.bar_history, s.bar_decay, s.bar_weights)
         self.reset()
 
     # -- configuration ----------------------------------------------------------------
@@ -102,9 +112,13 @@ class BeatFollower:
     def reset(self) -> None:
         """Forget the beat (panic, a new piece): the next onset locks afresh."""
         self._bank.clear()
+        if self._other is not None:
+            self._other.clear()
         self._reader.reset()
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
+        self._tapped = False
+        self._heard_at: float | None = None  # the last onset heard (not a tap)
         self.bar_moves = 0
         self._grouper.clear()
         self._accents.reset()
@@ -151,7 +165,9 @@ class BeatFollower:
         a preset (the tempo changes at ``now``, the phase stays).
 
         The set tempo becomes the prior and the beat the only hypothesis; the next onset
-        brings rivals back, the set beat with a head start.
+        brings rivals back, the set beat with a head start. A tap also sets the bar (its
+        beat is a downbeat when its number is a multiple of the bar): the bar reader may
+        move it only after a long note or ``bar_wait`` onsets, never at once.
         """
         period = 60.0 / clamp_bpm(bpm)
         self._prior_period = period
@@ -173,6 +189,8 @@ class BeatFollower:
         self._offset = beat
         self._publish(0)
         self._reader.remap(self.beat_at)
+        self._tapped = self._tapped or on_beat
+        self._heard_at = None
         self._frontier = max(self._frontier, self.beat_at(now + self.horizon))
         self._last_onset = now
         self._relock_next = True
@@ -207,16 +225,26 @@ class BeatFollower:
         length *= self.settings.length_accent
         contour = self._contour.step(onset)
         self.onsets += 1
+        relock = self._relock_next or self._paused(onset.time) or self._lost()
+        other = self._other
+        if other is not None:
+            if relock or not len(other):
+                other.clear()
+                other.seed(onset.time, self._lock_periods)
+            else:
+                other.hear(onset.time, accent, length, contour)
         if not len(bank):
             bank.seed(onset.time, self._lock_periods)
-        elif self._relock_next or self._paused(onset.time) or self._lost():
+        elif relock:
             if self._paused(onset.time):
                 self._reader.reset()
             self._relock(onset.time, accent, length, contour)
         else:
             bank.hear(onset.time, accent, length, contour)
-        long_note = prev is not None and (
-            onset.time - prev >= self.settings.bar_long_note * self._period)
+        heard = self._heard_at
+        long_note = heard is not None and (
+            onset.time - heard >= self.settings.bar_long_note * self._period)
+        self._heard_at = onset.time
         self._last_onset = onset.time
         self._relock_next = False
         self._choose(now, onset, accent, long_note)
@@ -268,6 +296,8 @@ class BeatFollower:
         totals = bank.totals(self._prior_period, self._prior_octaves)
         if len(bank) > s.merge_every_above or self.onsets % 4 == 0:
             totals = bank.merge_and_prune(now, totals)
+        if self._other is not None:
+            bank, totals = self._other_kind(now, totals)
         totals = self._with_accents(totals)
         best = int(np.argmax(totals))
         i = self._leader_index()
@@ -302,6 +332,31 @@ class BeatFollower:
             1.0 / (1.0 + np.exp(totals[rivals] - totals[i]).sum()))
         self.confidence = self._dominance * self._fit() * self._freshness(now)
 
+    def _other_kind(self, now: float, totals: np.ndarray) -> tuple[HypothesisBank, np.ndarray]:
+        """With the meter heard: the bank of the other kind (simple or compound) scored
+        too; when its best, at 3/2 of the leader's beat (to compound) or 2/3 of it (to
+        simple) and within the lock's tempo range, beats the leader by ``kind_margin``
+        the banks trade places (its best then becomes the leader, keeping the
+        downbeats). Returns the bank in use and its totals."""
+        s = self.settings
+        other = self._other
+        theirs = other.totals(self._prior_period, self._prior_octaves)
+        if len(other) > s.merge_every_above or self.onsets % 4 == 0:
+            theirs = other.merge_and_prune(now, theirs)
+        i = self._leader_index()
+        if not len(theirs) or i is None:
+            return self._bank, totals
+        j = int(np.argmax(theirs))
+        step = 1.5 if other.meter.compound else 2.0 / 3.0  # a compound beat: three eighths
+        ratio = float(other.P[j] / self._bank.P[i])
+        bpm = 60.0 / float(other.P[j])
+        if (abs(math.log(ratio / step)) < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
+                and theirs[j] > totals[i] + s.kind_margin):
+            self._bank, self._other = other, self._bank
+            self._index_version = -1
+            return other, theirs
+        return self._bank, totals
+
     def _carry_reader(self, before: tuple[float, float, float], t: float) -> None:
         """The leader changed: move the bar reader's onsets to its numbering (by whole
         beats when the beat is the same, else placed afresh on the new grid)."""
@@ -320,12 +375,13 @@ class BeatFollower:
         reader = self._reader
         meter, phase = reader.best()
         lead = float(reader.scores.max()) - reader.score_of(self.meter, 0)
-        if (meter, phase) == (self.meter, 0) or lead <= s.bar_margin:
+        margin = s.bar_margin if meter == self.meter else s.meter_margin
+        if (meter, phase) == (self.meter, 0) or lead <= margin:
             self._waited = 0
             return
         self._waited += 1
-        if not (reader.count <= s.bar_early or long_note or self._waited >= s.bar_wait
-                or lead > 3.0 * s.bar_margin):
+        early = reader.count <= s.bar_early and not self._tapped
+        if not (early or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset
         self.meter = meter

@@ -77,21 +77,7 @@ def tick_class(tick: int, compound: bool) -> int:
     return {0: 0, 6: 1, 3: 2, 9: 2}.get(tick, 3)
 
 
-MIXED_OFFSETS = (0, 2, 3, 4, 6, 8, 9, 10)
-
-
-def rhythm_prior(meter: Meter | None) -> RhythmPrior:
-    """The prior for ``meter``; for None (the meter is not known) the simple and the
-    compound styles together on the union of their lattices, one generic beat a bar and
-    no melody table."""
-    if meter is None:
-        styles = []
-        for kind, offsets in (("simple", SIMPLE_OFFSETS), ("compound", COMPOUND_OFFSETS)):
-            for style in STYLES[kind]:
-                row = dict(zip(offsets, style, strict=True))
-                styles.append(tuple(float(row.get(k, FLOOR)) for k in MIXED_OFFSETS))
-        mean = tuple(float(v) for v in np.mean(styles, axis=0))
-        return RhythmPrior(MIXED_OFFSETS, tuple(styles), (mean,))
+def rhythm_prior(meter: Meter) -> RhythmPrior:
     kind = "compound" if meter.compound else "simple"
     offsets = COMPOUND_OFFSETS if meter.compound else SIMPLE_OFFSETS
     styles = STYLES[kind]

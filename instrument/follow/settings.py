@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from instrument.follow.bar import BarWeights
 
 
 @dataclass
@@ -49,12 +51,15 @@ class FollowSettings:
     merge_every_above: int = 16  # merge at every onset above this many, else every 4th
 
     # The bar: rival readings (meter, phase) scored by the melody (instrument.follow.bar).
+    bar_weights: BarWeights = field(default_factory=BarWeights)  # what each cue counts
     bar_history: int = 64  # onsets the bar reader scores ...
     bar_decay: float = 0.99  # ... each older one counting this much less
     bar_margin: float = 1.5  # a reading must beat the one in use by this to move the bar ...
     bar_early: int = 12  # ... at once within this many onsets of the start, later ...
     bar_long_note: float = 0.9  # ... after a note this many beats long (a phrase end) ...
-    bar_wait: int = 16  # ... or once it has led for this many onsets
+    bar_wait: int = 24  # ... or once it has led for this many onsets
+    meter_margin: float = 4.0  # a heard meter must beat the one in use by this
+    kind_margin: float = 6.0  # meter heard: the other kind's bank must beat the leader by this
 
     # Pulse and pauses.
     hold_beats: float = 4.5  # silence this long leaves the confidence as it was ...
