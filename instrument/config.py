@@ -149,7 +149,9 @@ class TempoConfig:
     """The beat: where its tempo comes from, and MIDI clock out."""
 
     bpm: float = field(default=100.0, metadata=_range(30.0, 300.0))
-    meter: str = field(default="4/4", metadata=_choices(METERS))
+    # "auto": heard from the playing (2/4, 3/4, 4/4, 6/8, 9/8 or 12/8; following the
+    # player only, 4/4 otherwise); a meter set here is what the bar is read in.
+    meter: str = field(default="4/4", metadata=_choices((*METERS, "auto")))
     # follow: the player's own beat, found from their notes (this tempo is where it
     # starts looking); internal: this tempo, tap tempo and presets, fixed once started;
     # midi_clock: follow MIDI clock in; link: an Ableton Link session (the `link` extra).

@@ -121,3 +121,11 @@ def test_an_empty_flag_unsets_a_key(tmp_path):
     config = cfg.load(write(tmp_path, '[midi]\ninput = "Keystation"\n'))
     cfg.apply_overrides(config, {"midi.input": ""})
     assert config.midi.input is None
+
+
+def test_the_meter_may_be_heard():
+    config = cfg.parse({"tempo": {"meter": "auto"}})
+    assert config.tempo.meter == "auto"
+    with pytest.raises(cfg.ConfigError, match="tempo.meter"):
+        cfg.parse({"tempo": {"meter": "7/7"}})
+

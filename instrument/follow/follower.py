@@ -538,7 +538,8 @@ class BeatFollower:
 
     def drive(self, clock: BeatClock) -> bool:
         """Set ``clock`` to the predicted beat (starting it if stopped), in one
-        ``place``; nothing is changed (or logged) when the clock already agrees.
+        ``place``, and to the meter heard or configured; nothing is changed (or logged)
+        when the clock already agrees.
 
         Returns True when the beats were renumbered since the last call (a new leader or
         bar phase): the band should move its next unplanned beat to
@@ -549,6 +550,8 @@ class BeatFollower:
         mapping = (self._anchor_time, self._anchor_beat, 60.0 / clamp_bpm(self.bpm))
         if clock.mapping() != mapping:
             clock.place(self._anchor_time, self._anchor_beat, self.bpm)
+        if clock.meter != self.meter:
+            clock.meter = self.meter
         clock.running = True
         renumbered, self._renumbered = self._renumbered, False
         return renumbered

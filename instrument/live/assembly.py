@@ -84,7 +84,7 @@ def assemble(
         recorder = SmfRecorder(
             recording.path, clock.now(), clock.now, beat=band.clock,
             flush_interval=recording.flush_interval, channels=config.midi.channels(),
-            progress=progress,
+            progress=progress, hear_meter=band.transport.settings.hear_meter,
         )
         outputs.append(recorder)
     engine = Engine(clock, outputs, parts=[band], listen_channel=listen_channel, queue=queue,

@@ -214,6 +214,7 @@ class EngineSide:
                 "p99_ms": steps.get("p99_ms"),
                 "missed_deadlines": steps.get("misses", 0),
             }
+        follow = band_status["follow"] or {}
         return {
             "pid": sound["pid"],
             "version": __version__,
@@ -221,7 +222,10 @@ class EngineSide:
             "mode": band.mode,
             "tempo_bpm": band_status["tempo_bpm"] if band_status["beat_running"] else None,
             "tempo_source": band_status["tempo_source"],
-            "tempo_confidence": (band_status["follow"] or {}).get("confidence"),
+            "tempo_confidence": follow.get("confidence"),
+            "meter": band_status["meter"] + (" (heard)" if follow.get("meter_auto") else ""),
+            "meter_confidence": follow.get("meter_confidence"),
+            "bar_confidence": follow.get("bar_confidence"),
             "midi_in": sound["midi_in"],
             "midi_out": sound["midi_out"],
             "audio": sound["audio"],

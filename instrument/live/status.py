@@ -21,6 +21,9 @@ listed here are shown too)::
     mode, tempo_bpm                    what it plays (tempo null until a beat is found)
     tempo_source, tempo_confidence     where the beat comes from; following the player,
                                        how sure the follower is of it (0..1)
+    meter, meter_confidence,           the meter the bar is read in ("(heard)" with
+    bar_confidence                     ``[tempo] meter = "auto"``), how sure the
+                                       follower is of it and of where the bar begins
     midi_in, midi_out                  connected port names, or null
     audio                              {"backend", "rate", "buffer"}
     models                             {name: {"providers": [...], "fallback": reason|null,
@@ -368,6 +371,9 @@ _MAIN = (
     ("tempo_bpm", "tempo (bpm)"),
     ("tempo_source", "beat from"),
     ("tempo_confidence", "beat confidence"),
+    ("meter", "meter"),
+    ("bar_confidence", "bar confidence"),
+    ("meter_confidence", "meter confidence"),
     ("midi_in", "MIDI in"),
     ("midi_out", "MIDI out"),
     ("audio", "audio"),

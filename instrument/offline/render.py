@@ -59,10 +59,12 @@ def render(
     """Run the engine over the performance and write what was played (see module doc).
 
     The beat follows the notes as played (the config's tempo source, "follow" by default,
-    in the file's meter), or with ``file_tempo`` it is the file's own grid."""
+    in the file's meter, or heard when the config's meter is "auto"), or with
+    ``file_tempo`` it is the file's own grid."""
     out.parent.mkdir(parents=True, exist_ok=True)
     config = copy.deepcopy(config)
-    config.tempo.meter = str(performance.meter)
+    if config.tempo.meter != "auto" or file_tempo:
+        config.tempo.meter = str(performance.meter)
     if file_tempo:
         config.tempo.source = TempoSource.FILE  # never restarted by the player, no clock out
         config.tempo.bpm = performance.bpm

@@ -156,10 +156,15 @@ def build_band(
         mode=config.mode, tap_note=t.tap_note, temperature=m.temperature,
         top_p=m.top_p, density=a.density, presets=presets,
     )
+    hear_meter = t.meter == "auto"
+    if hear_meter and t.source != TempoSource.FOLLOW:
+        log.warning("tempo.meter auto is heard only while following the player "
+                    "(tempo.source follow); playing in 4/4")
     transport_settings = TransportSettings(
         tempo_source=t.source, send_clock=t.send_clock, count_in_bars=a.count_in_bars,
+        hear_meter=hear_meter and t.source == TempoSource.FOLLOW,
     )
-    clock = BeatClock(bpm=t.bpm, meter=Meter.parse(t.meter))
+    clock = BeatClock(bpm=t.bpm, meter=Meter(4, 4) if hear_meter else Meter.parse(t.meter))
     link = None
     if live and (t.source == TempoSource.LINK
                  or (t.source == TempoSource.FOLLOW and t.propose_to_link)):

@@ -47,6 +47,7 @@ class TransportSettings:
     tempo_source: TempoSource = TempoSource.INTERNAL
     send_clock: bool = True  # MIDI clock out while the instrument leads the beat
     count_in_bars: int = 0
+    hear_meter: bool = False  # following the player: the meter is heard, not configured
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Transport:
         self.taps = TapTempo()
         self.midi_clock_in = MidiClockFollower(clock)
         self.follower = (
-            BeatFollower(clock.meter, clock.bpm)
+            BeatFollower(None if settings.hear_meter else clock.meter, clock.bpm)
             if settings.tempo_source == TempoSource.FOLLOW else None
         )
         clock.follows_player = self.follower is not None
@@ -183,8 +184,10 @@ class Transport:
                 self.stop(now)
             return None
         was_running = clock.running
-        before = clock.mapping()
+        before, meter = clock.mapping(), clock.meter
         renumbered = follower.drive(clock)
+        if clock.meter != meter:
+            log.info("the meter heard: %s", clock.meter)
         if not was_running:
             self._clock_sent_until = None  # the receiver joins again (Stop was sent)
         moved = was_running and clock.mapping() != before

@@ -14,6 +14,7 @@ from instrument.config import Config
 from instrument.engine.engine import Engine
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.models.tune import read_midi
+from instrument.music import Meter
 from instrument.parts.factory import LoadedModels, build_band
 from instrument.realtime.router import InputEvent
 from instrument.timing.clock import OfflineClock
@@ -121,3 +122,29 @@ def test_free_playing_holds_the_chord_instead_of_flailing():
     assert decided[-1] - decided[0] < beats
     engine.advance_to(30.0)
     assert out.unfinished("accompaniment") == set()
+
+
+def test_with_the_meter_auto_the_band_plays_in_the_meter_it_hears():
+    """``[tempo] meter = "auto"``: a waltz played to a box told nothing of its meter; the
+    beat clock (and so the chords' bars and the status) takes the 3/4 the follower hears."""
+    from tests.follow.test_bar import FLAT, WALTZ, tune
+
+    engine, band, out = rig(meter="auto")
+    assert str(band.clock.meter) == "4/4"  # until the player has been heard
+    performance = perform(tune("waltz", Meter(3, 4), WALTZ, unit=12), 0, FLAT)
+    engine.advance_to(play(engine, performance))
+    assert str(band.clock.meter) == "3/4"
+    follow = band.status()["follow"]
+    assert follow["meter_auto"] and follow["meter"] == "3/4"
+    assert follow["meter_confidence"] > 0.5
+    assert out.onsets("accompaniment")
+
+
+def test_a_configured_meter_is_kept():
+    from tests.follow.test_bar import FLAT, WALTZ, tune
+
+    engine, band, _out = rig(meter="3/4")
+    performance = perform(tune("waltz", Meter(3, 4), WALTZ, unit=12), 0, FLAT)
+    engine.advance_to(play(engine, performance))
+    follow = band.status()["follow"]
+    assert str(band.clock.meter) == "3/4" and not follow["meter_auto"]
