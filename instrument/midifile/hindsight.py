@@ -57,6 +57,7 @@ PHASE_MARGIN = 2.0  # log-likelihood a new bar reading must lead by to move the 
 #: What the live follower's last reading of the bar counts for, beside the reader's
 #: scores (it heard the same notes, and where the tune began).
 LIVE_BONUS = 0.0  # chosen on the dev split: 0, 4, 8, 16, 32 gave 78, 75, 75, 75, 75 % bars right
+AT_BEAT = 0.01  # beats: a clock beat this close to a time is at it
 READER_HISTORY = 2048  # onsets the bar reader weighs (no decay)
 CHORD = 0.03  # s: onsets this close are one chord to the bar reader
 
@@ -119,6 +120,11 @@ class BeatHistory:
         self._cursor = 0
         self._state: tuple[bool, BeatMapping] = (False, (start_time, 0.0, seconds_per_beat))
         self._until = start_time
+        #: The first beat laid while the clock stood still (None while it runs).
+        self._stopped_from: int | None = None
+        #: Beats the file has frozen (set by :class:`Hindsight`): the beats before the
+        #: clock first ran are laid again on its grid only while none is.
+        self.frozen = 0
 
     def _clamp(self, period: float) -> float:
         return min(self.longest, max(self.shortest, period))
@@ -126,11 +132,13 @@ class BeatHistory:
     def follow(self, clock: BeatClock, horizon: float) -> None:
         """Take the clock's changes and passed beats up to ``horizon``."""
         for number, running, mapping in clock.changes_since(self._cursor):
+            was_running, old = self._state
+            if running and not was_running:
+                self._unwind_stop(mapping[0])
             start = max(mapping[0], self._until)
             if start > horizon:
                 break  # set for later: the next flush
             self._advance(start)
-            was_running, old = self._state
             if running and was_running:
                 jump = beat_at(mapping, start) - beat_at(old, start)
                 if abs(jump) > 0.25:
@@ -139,21 +147,47 @@ class BeatHistory:
             self._cursor = number
         self._advance(horizon)
 
+    def _unwind_stop(self, t: float) -> None:
+        """The clock starts again from a beat at ``t``, which may lie before what was
+        laid while it stood still (the follower places a restarted beat at the onset
+        that started it): the beats laid after ``t`` while it stood still go, and the
+        clock's own beats take their place."""
+        if t >= self._until or self._stopped_from is None:
+            return
+        keep = max(self._stopped_from, self.frozen, bisect.bisect_right(self.times, t), 1)
+        del self.times[keep:]
+        self._until = max(t, self.times[-1])
+
     def _advance(self, t: float) -> None:
         if t <= self._until:
             return
         running, mapping = self._state
+        if running and self.live_offset is None and self.frozen <= 1:
+            # The clock's first beats: what came before them (the recording's start, at
+            # the configured tempo) is laid again on their grid, back to the first beat
+            # at or before the start, so the file does not begin with a beat of its own.
+            k = math.floor(beat_at(mapping, self.times[0]))
+            self.times = [time_at(mapping, k)]
+            self.live_offset = -k
+            self._until = self.times[0]
         if running:
             self.period = self._clamp(mapping[2])
-            k = math.floor(beat_at(mapping, self._until)) + 1
-            end = beat_at(mapping, t)
+            # The follower anchors a new mapping on a beat, where the old mapping's
+            # prediction of that beat fell a hair after: the beat at the anchor
+            # (``_until``) is the new mapping's to lay. One laid twice is dropped (_add).
+            k = math.ceil(beat_at(mapping, self._until) - AT_BEAT)
+            end = beat_at(mapping, t) + AT_BEAT
             while k <= end:
                 if self._add(time_at(mapping, k)):
                     self.live_offset = len(self.times) - 1 - k
                 k += 1
         else:
+            if self._stopped_from is None:
+                self._stopped_from = len(self.times)
             while self.times[-1] + self.period <= t:
                 self._add(self.times[-1] + self.period)
+        if running:
+            self._stopped_from = None
         self._until = t
 
     def _add(self, t: float) -> bool:
@@ -211,6 +245,7 @@ class Hindsight:
     def layout(self, horizon: float, final: bool = False) -> Layout:
         """The time line with everything heard up to ``horizon``; ``final`` (at close):
         nothing is left unsettled."""
+        self.history.frozen = len(self._beats)
         self.history.follow(self.clock, horizon)
         raw = self.history.times
         frozen = len(self._beats)

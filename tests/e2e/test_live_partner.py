@@ -189,7 +189,12 @@ def test_the_recording_has_the_beat_clocks_tempo_and_meter_and_its_bars(partner)
     signature = next(m for m in conductor if m.type == "time_signature")
     tempo = next(m for m in conductor if m.type == "set_tempo")
     assert (signature.numerator, signature.denominator) == (3, 4)
-    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(90, abs=0.01)
+    # The file's tempo is the tempo played (laid in hindsight from the notes): 90 bpm as
+    # the controller sent them, each beat a few frames late on a loaded machine.
+    ons = [f for f, _pitch, on in arrivals(tap) if on]
+    played_bpm = 60.0 * tap.rate / float(np.median(np.diff(ons)))
+    assert played_bpm == pytest.approx(90, rel=0.02)
+    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(played_bpm, rel=0.003)
 
     def onsets(name):
         track = next(t for t in smf.tracks if t.name == name)
@@ -203,9 +208,14 @@ def test_the_recording_has_the_beat_clocks_tempo_and_meter_and_its_bars(partner)
     beat, bar = smf.ticks_per_beat, 3 * smf.ticks_per_beat
     player, chords = onsets("player"), onsets("accompaniment")
     assert chords, "no accompaniment recorded"
-    # The player's first note is the first downbeat: a bar line of the file.
+    # The player's first note is on a beat of the file, and the file's bars are the
+    # instrument's (where it hears the bar begin, from the melody: here a one-beat
+    # pickup may be heard): the accompaniment strikes a chord on every bar line.
     tempos = [m for m in conductor if m.type == "set_tempo"]
-    assert player[0] % bar == 0, (player[:4], tempos[:8])
+    assert player[0] % beat <= 30 or player[0] % beat >= beat - 30, (player[:4], tempos[:8])
+    struck = {round(t / beat) for t in chords}
+    bar_lines = range(-(-chords[0] // bar) * 3, (chords[-1] // bar) * 3 + 1, 3)
+    assert all(b in struck for b in bar_lines), (sorted(struck), list(bar_lines))
     # The chords are on the file's beats (a JACK period of jitter is 17 ticks at 90).
     off_beat = [(t + beat // 2) % beat - beat // 2 for t in chords]
     assert max(abs(o) for o in off_beat) <= 30, off_beat
