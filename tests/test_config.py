@@ -126,6 +126,6 @@ def test_an_empty_flag_unsets_a_key(tmp_path):
 def test_the_meter_may_be_heard():
     config = cfg.parse({"tempo": {"meter": "auto"}})
     assert config.tempo.meter == "auto"
-    with pytest.raises(cfg.ConfigError, match="tempo.meter"):
+    with pytest.raises(cfg.ConfigError, match=r"tempo\.meter"):
         cfg.parse({"tempo": {"meter": "7/7"}})
 
