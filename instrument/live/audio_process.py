@@ -46,7 +46,6 @@ from instrument.live import systemd
 from instrument.live.backends import Backends, SetupError
 from instrument.live.running import SWITCH_INTERVAL, RunningInstrument, health_report
 from instrument.live.sound_side import ProcessLinks, SoundSide
-from instrument.live.stopping import stop_safely
 from instrument.realtime.router import InputQueue
 
 log = logging.getLogger(__name__)
@@ -127,9 +126,7 @@ class TwoProcessInstrument(RunningInstrument):
         self.backends = backends
         self.links = links
         super().__init__(SoundSide(config, backends, InputQueue(), links))
-        self._stopped = False
         self.child: EngineChild | None = None
-        self.watchdog: systemd.Watchdog | None = None
         self._deaths: list[float] = []
         self._gave_up = False
         self._engine_ready = False
@@ -253,12 +250,8 @@ class TwoProcessInstrument(RunningInstrument):
     def stop(self) -> None:
         """The child stops and closes its recording, then this side panics and closes.
         Safe to call twice."""
-        if self._stopped:
+        if not self.begin_stop():
             return
-        self._stopped = True
-        systemd.notify_stopping()
-        if self.watchdog is not None:
-            stop_safely("watchdog", self.watchdog.stop)
         sound = self.sound_side
         sound.stop_hotplug()
         child = self.child

@@ -62,10 +62,8 @@ class OneProcessInstrument(RunningInstrument):
         self.backends = backends if backends is not None else resolve_backends(config)
         self.queue = InputQueue()
         super().__init__(SoundSide(config, self.backends, self.queue))
-        self._stopped = False
         self.engine_side: EngineSide | None = None
         self.status_server: StatusServer | None = None
-        self.watchdog: systemd.Watchdog | None = None
 
     # What the demo and the commands read.
     @property
@@ -137,12 +135,8 @@ class OneProcessInstrument(RunningInstrument):
 
     def stop(self) -> None:
         """Silence everything, then close in reverse order. Safe to call twice."""
-        if self._stopped:
+        if not self.begin_stop():
             return
-        self._stopped = True
-        systemd.notify_stopping()
-        if self.watchdog is not None:
-            stop_safely("watchdog", self.watchdog.stop)
         if self.status_server is not None:
             stop_safely("status", self.status_server.stop)
         self.sound_side.stop_hotplug()

@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from instrument.live.stopping import StopRequests
+from instrument.live import systemd
+from instrument.live.stopping import StopRequests, stop_safely
 
 if TYPE_CHECKING:  # the engine process reads health_report only: no sound side there
     from instrument.live.sound_side import SoundSide
@@ -43,6 +44,8 @@ class RunningInstrument(StopRequests):
     def __init__(self, sound_side: SoundSide) -> None:
         StopRequests.__init__(self)
         self.sound_side = sound_side
+        self.watchdog: systemd.Watchdog | None = None
+        self._stopped = False
 
     def wait(self) -> int:
         """Main thread: block until a stop is requested; report counters meanwhile."""
@@ -57,6 +60,17 @@ class RunningInstrument(StopRequests):
                 last_report = time.monotonic()
                 reported = sound.report(reported)
         return self.exit_code
+
+    def begin_stop(self) -> bool:
+        """The first steps of stopping either layout: systemd is told, the watchdog
+        stops. False when the instrument was stopped already (``stop`` is safe twice)."""
+        if self._stopped:
+            return False
+        self._stopped = True
+        systemd.notify_stopping()
+        if self.watchdog is not None:
+            stop_safely("watchdog", self.watchdog.stop)
+        return True
 
     def while_waiting(self) -> None:
         """What the layout does at each turn of the wait loop (nothing here)."""
