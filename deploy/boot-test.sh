@@ -91,10 +91,17 @@ print(f"probe: peak {peak:.4f} over {audio.size} frames")
 sys.exit(0 if peak > 1e-3 else 1)
 EOF
 
+# pip's configuration and local wheel directories of this machine, if any, and its CA
+# bundle (a proxy's certificate) for pip only, at a path of its own.
 BINDS=()
 for path in /etc/pip.conf /opt/wheels /opt/pypi /opt/pypi-more; do
   [ -e "$path" ] && BINDS+=("--bind-ro=$path")
 done
+PIP_CA=()
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  BINDS+=("--bind-ro=/etc/ssl/certs/ca-certificates.crt:/etc/host-ca-certificates.crt")
+  PIP_CA=(PIP_CERT=/etc/host-ca-certificates.crt)
+fi
 NSPAWN=""
 LEADER=""
 boot() {
@@ -183,7 +190,7 @@ EOF
 
 boot first
 log "install: deploy/install-x86.sh --cpu (log in $WORK/install.log)"
-inside bash /root/instrument/deploy/install-x86.sh --cpu >"$WORK/install.log" 2>&1 ||
+inside env "${PIP_CA[@]}" bash /root/instrument/deploy/install-x86.sh --cpu >"$WORK/install.log" 2>&1 ||
   { tail -40 "$WORK/install.log"; die "install-x86.sh --cpu failed"; }
 # runuser needs the probe readable by the service user.
 inside chmod 0755 /root
