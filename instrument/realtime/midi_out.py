@@ -214,9 +214,10 @@ class MidiOutQueue:
                 break
             offset = min(frames - 1, max(0, round((due - start) * rate)))
             while mine < count and own.offsets[mine] <= offset:
-                if not self._write_own(port, own, mine):
+                if not self._write(port, own.offsets[mine], own.messages[mine]):
                     full = True
                     break
+                self.sent += 1
                 mine += 1
             if full or not self._write(port, offset, queue.head()):
                 self.deferred += 1
@@ -226,15 +227,14 @@ class MidiOutQueue:
             n += 1
             self.sent += 1
         while not full and mine < count:
-            if not self._write_own(port, own, mine):
+            if not self._write(port, own.offsets[mine], own.messages[mine]):
                 break
+            self.sent += 1
             mine += 1
         # What did not fit leaves first in the next cycle (rare: allocates only here).
         while mine < count:
-            message = own.messages[mine]
             self.deferred += 1
-            queue.requeue(AT_ONCE, bytes((own.player.status(message[0]), *message[1:])),
-                          own.player.out_channel)
+            queue.requeue(AT_ONCE, bytes(own.messages[mine]), own.player.out_channel)
             mine += 1
 
     # -- internals ---------------------------------------------------------------------
@@ -246,25 +246,6 @@ class MidiOutQueue:
         buffer[:] = message
         n = len(message)
         self._track(message[0], message[1] if n > 1 else 0, message[2] if n > 2 else 0)
-        return True
-
-    def _write_own(self, port, own: CycleMessages, i: int) -> bool:
-        """The player's ``i``-th message of this cycle, on the player's channel."""
-        message = own.messages[i]
-        n = len(message)
-        buffer = port.reserve_midi_event(own.offsets[i], n)
-        if not buffer:
-            return False
-        status = own.player.status(message[0])
-        buffer[0] = status
-        d1 = message[1] if n > 1 else 0
-        d2 = message[2] if n > 2 else 0
-        if n > 1:
-            buffer[1] = d1
-        if n > 2:
-            buffer[2] = d2
-        self._track(status, d1, d2)
-        self.sent += 1
         return True
 
     def _track(self, status: int, d1: int, d2: int) -> None:

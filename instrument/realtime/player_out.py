@@ -71,33 +71,36 @@ CAPACITY = 256
 
 
 class CycleMessages:
-    """The player's messages of one JACK cycle, for MIDI out at their frames."""
+    """The player's messages of one JACK cycle, for MIDI out at their frames: each
+    copied, on the player's channel, into a preallocated 3-byte record (every forwarded
+    kind is three bytes long), ready to be copied into JACK's buffer as it is."""
 
     def __init__(self, player: PlayerOut, capacity: int = CAPACITY) -> None:
         self.player = player
         self.offsets = [0] * capacity
-        self.messages: list[Sequence[int]] = [b""] * capacity
+        self.messages = [bytearray(3) for _ in range(capacity)]
         self.capacity = capacity
         self.count = 0
         self.overflow = 0
 
     def reset(self) -> None:
-        """JACK cycle: forget the last cycle's messages (references dropped at once)."""
-        messages = self.messages
-        for i in range(self.count):
-            messages[i] = b""
+        """JACK cycle: start a new cycle's messages."""
         self.count = 0
 
     def add(self, message: Sequence[int], offset: int) -> None:
         """JACK cycle: keep ``message`` (checked, accepted) for MIDI out at ``offset``."""
-        if not self.player.forwards(message):
+        player = self.player
+        if not player.forwards(message):
             return
         n = self.count
         if n >= self.capacity:
             self.overflow += 1
             return
         self.offsets[n] = offset
-        self.messages[n] = message
+        record = self.messages[n]
+        record[0] = player.status(message[0])
+        record[1] = message[1]
+        record[2] = message[2]
         self.count = n + 1
 
 
