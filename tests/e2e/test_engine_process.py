@@ -153,7 +153,11 @@ def test_alsa_midi_runs_in_two_processes_and_an_engine_kill_leaves_no_note_sound
         assert any(d == bytes((0x90, 72, 100)) for f, d in list(tap.midi["midi_out"])
                    if f >= pressed), tap.midi["midi_out"][-10:]
 
-        play_until_a_chord_is_held(controller, tap)
+        try:
+            play_until_a_chord_is_held(controller, tap)
+        except AssertionError as exc:
+            (tmp_path / "instrument.log").write_text(inst.log)
+            raise AssertionError(f"{exc}\n{inst.log[-3000:]}") from None
         chord = held(accompaniment_notes(tap))
         os.kill(pid, signal.SIGKILL)
         inst.wait_for(rf"the engine process {pid} died \(killed by SIGKILL\)", timeout=5)
