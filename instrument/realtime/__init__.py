@@ -13,9 +13,8 @@ the frames they arrived on (``player_out``: they never go through the engine). W
 ALSA MIDI and the engine in the other process, the cycle also reads what rtmidi's
 callbacks stamped into their ``InputRing``s (``router.CycleInput``), so the player's
 input takes the same path whichever the MIDI API. Without JACK audio, pyo's own block
-callback runs a
-``PyoBlock`` (thru and planned notes) and MIDI goes out from a thread that reads the
-same ``MidiOutQueue``.
+callback runs a ``PyoBlock`` (thru and planned notes) and MIDI goes out from a thread
+that reads the same ``MidiOutQueue``.
 
 With the engine in another process (``instrument.live.audio_process``), nothing of the engine,
 models, recorder or status server runs in this one, so none of it can hold the GIL the
