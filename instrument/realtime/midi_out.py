@@ -41,7 +41,6 @@ from instrument.realtime.player_out import NO_MESSAGES, CycleMessages
 MAX_PER_CYCLE = 256
 STALE = 1.0  # seconds late after which a planned message other than a note-off is dropped
 AT_ONCE = float("-inf")  # due time of the player's own messages
-_NO_NOTES = bytes(128)
 
 
 def _releases(message: bytes) -> bool:
@@ -256,11 +255,9 @@ class MidiOutQueue:
             self._sounding[low * 128 + d1] = 1 if d2 else 0
         elif kind == 0x80:
             self._sounding[low * 128 + d1] = 0
-        elif kind == 0xB0 and status < 0xF0:
-            if d1 == mm.CC_SUSTAIN:
-                self._pedal[low] = 1 if d2 >= 64 else 0
-            elif d1 == mm.CC_ALL_NOTES_OFF or d1 == mm.CC_ALL_SOUND_OFF:
-                self._sounding[low * 128:(low + 1) * 128] = _NO_NOTES
+        elif kind == 0xB0 and d1 == mm.CC_SUSTAIN:
+            self._pedal[low] = 1 if d2 >= 64 else 0
+        # CC 123/120 end nothing here: gear that ignores them still sounds the note.
 
     def _stale(self, due: float, message: bytes, now: float) -> bool:
         if due == AT_ONCE or now - due <= STALE or _releases(message):

@@ -117,6 +117,16 @@ def test_midi_out_remembers_the_notes_it_sent_and_releases_each_one():
     assert queue.sounding(2) == [] and queue.sounding(3) == [70]
 
 
+def test_all_notes_off_does_not_count_as_each_notes_note_off():
+    """Gear that ignores CC 123 still sounds the note: it still needs its note-off."""
+    queue = MidiOutQueue()
+    port = FakeMidiOutPort()
+    queue.send((0x90, 60, 100))
+    queue.send((0xB0, 123, 0))
+    queue.write_cycle(port, 0.0, BLOCK, RATE)
+    assert queue.sounding(1) == [60]
+
+
 def test_the_rtmidi_sender_path_remembers_what_it_delivered():
     queue = MidiOutQueue()
     queue.send((0x90, 60, 100))
