@@ -7,6 +7,11 @@ instrument itself adds. What a player hears adds JACK's own input and output buf
 the same for every JACK client (a key press waits up to one period for the cycle that
 reads it; the output plays a period or two later on a sound card). The same harness
 measures ``jack_midisine`` (JACK's C example thru synth) as the floor.
+
+Beside it, for the instrument: the player's own note-on on ``instrument:midi_out``
+minus the same arrival frame (``midi_out_from_arrival``): the goal is at most one
+period (JACK MIDI: the cycle that reads a key press writes it out at the same frame,
+which leaves the graph one period later, as ``jack_midisine``'s sound does).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ class LatencyRun:
     rate: int
     from_arrival: list[int]  # frames
     missing: int
+    midi_out_from_arrival: list[int] | None = None  # frames; the instrument only
 
     def summary(self) -> dict:
         def stats(frames: list[int]) -> dict:
@@ -50,11 +56,29 @@ class LatencyRun:
                 "max_periods": round(float(a.max()) / self.period, 3),
             }
 
-        return {
+        result = {
             "synth": self.synth, "period": self.period, "rate": self.rate,
             "notes": len(self.from_arrival), "missing": self.missing,
             "from_arrival": stats(self.from_arrival),
         }
+        if self.midi_out_from_arrival is not None:
+            result["midi_out_notes"] = len(self.midi_out_from_arrival)
+            result["midi_out_from_arrival"] = stats(self.midi_out_from_arrival)
+        return result
+
+
+def midi_out_latency(tap: JackTap) -> list[int]:
+    """Frames from each key press's arrival (``ctl``) to the same note-on on the
+    instrument's MIDI out (``midi_out``)."""
+    out = [(f, d[1]) for f, d in tap.midi["midi_out"] if d[0] & 0xF0 == 0x90 and d[2] > 0]
+    result = []
+    for frame, d in tap.midi["ctl"]:
+        if d[0] & 0xF0 != 0x90 or d[2] == 0:
+            continue
+        later = [f for f, pitch in out if pitch == d[1] and f >= frame]
+        if later:
+            result.append(later[0] - frame)
+    return result
 
 
 def _measure(
@@ -95,7 +119,8 @@ def measure_instrument(
     with playing(server, workdir, config) as rig:
         tap = rig.tap
         arrival, missing = _measure(tap, rig.controller, notes, gap, 1e-4)
-        return LatencyRun("instrument", tap.period, tap.rate, arrival, missing)
+        return LatencyRun("instrument", tap.period, tap.rate, arrival, missing,
+                          midi_out_latency(tap))
 
 
 def measure_midisine(server: JackServer, notes: int = 100, gap: float = 0.2) -> LatencyRun | None:

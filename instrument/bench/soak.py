@@ -5,8 +5,9 @@ asynchronous graph) with the dummy backend. A folk melody is played in a loop by
 test controller, with pauses between repeats so the instrument answers. No capture
 client runs (it would be a second Python client in the graph, adding xruns of its own).
 Measured: JACK xruns and the instrument's missed model deadlines, late notes and
-process-callback times (from its own end-of-session report), CPU time of the instrument
-process, and its resident memory at the start and at the end.
+process-callback times (from its own end-of-session report), CPU time of the instrument's
+processes (the audio process and, in the two-process layout, the engine process: each,
+and their sum), and their resident memory at the start and at the end.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class SoakRun:
     cpu_percent: float
     rss_start_kib: int
     rss_end_kib: int
+    #: Per process ("audio", "engine"): cpu_percent, rss_start_mib, rss_end_mib.
+    processes: dict | None = None
 
     def summary(self) -> dict:
         band = self.report.get("band", {})
@@ -76,6 +79,7 @@ class SoakRun:
             "cpu_percent": round(self.cpu_percent, 1),
             "rss_start_mib": round(self.rss_start_kib / 1024, 1),
             "rss_end_mib": round(self.rss_end_kib / 1024, 1),
+            "processes": self.processes,
             "responses": band.get("responses"),
             "steps": steps,
         }
@@ -105,15 +109,26 @@ def measure(server: JackServer, workdir: Path, melody: Path, seconds: float) -> 
         inst.wait_for("ready to play", timeout=60)
         ready = time.monotonic() - started
         inst.wait_for("MIDI input connected")
-        pid = inst.process.pid
-        cpu0, rss0 = _proc_stat(pid)
+        pids = {"audio": inst.process.pid}
+        engine = re.search(r"the engine runs in process (\d+)", inst.log)
+        if engine:
+            pids["engine"] = int(engine.group(1))
+        before = {name: _proc_stat(pid) for name, pid in pids.items()}
         t0 = time.monotonic()
         notes = play_for(controller, performance, seconds, pause=6.0)
         elapsed = time.monotonic() - t0
-        cpu1, rss1 = _proc_stat(pid)
+        after = {name: _proc_stat(pid) for name, pid in pids.items()}
         inst.terminate(timeout=20)
+        processes = {
+            name: {"cpu_percent": round(100 * (after[name][0] - before[name][0]) / elapsed, 1),
+                   "rss_start_mib": round(before[name][1] / 1024, 1),
+                   "rss_end_mib": round(after[name][1] / 1024, 1)}
+            for name in pids
+        }
+        cpu = sum(after[n][0] - before[n][0] for n in pids)
         return SoakRun(elapsed, server.period, ready, notes, parse_report(inst.log),
-                       100 * (cpu1 - cpu0) / elapsed, rss0, rss1)
+                       100 * cpu / elapsed, sum(before[n][1] for n in pids),
+                       sum(after[n][1] for n in pids), processes)
     finally:
         inst.kill()
         controller.close()

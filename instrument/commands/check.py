@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"# config: {config.source or 'built-in defaults (no config file found)'}")
     print(f"# recordings: {config.recordings_dir()}")
-    from instrument.live.backends import SetupError, resolve_backends
+    from instrument.live.backends import SetupError, describe_layout, resolve_backends
 
     try:
         backends = resolve_backends(config)
@@ -33,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
         print(cfg.to_toml(config), end="")
         return 1
     print(f"# {backends.describe(config)}")
+    print(f"# {describe_layout(config, backends)}")
     print(cfg.to_toml(config), end="")
     return 0

@@ -29,9 +29,19 @@ class JackClock:
     def __init__(self, client: jack.Client) -> None:
         self._client = client
         self._rate = float(client.samplerate)
+        self._last: int | None = None
 
     def now(self) -> float:
-        return self._client.frame_time / self._rate
+        """JACK's estimate of the current frame, never a step back: read while the
+        server updates its timer (a busy or synchronous graph), ``jack_frame_time`` can
+        come out just below a frame already read, which as an unsigned 32-bit number is
+        about 2**32 frames (a day) ahead. Such a reading is held at the last one."""
+        frame = self._client.frame_time
+        last = self._last
+        if last is not None and (frame - last) & 0xFFFFFFFF >= 0x80000000:
+            frame = last
+        self._last = frame
+        return frame / self._rate
 
     def wait(self, event, until: float) -> bool:
         return event.wait(max(0.0, until - self.now()))

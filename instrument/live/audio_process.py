@@ -1,6 +1,7 @@
 """The audio process of two: the sound side here, the engine side in a child process.
 
-With audio and MIDI on JACK (``instrument.live.backends.engine_in_own_process``),
+With audio on JACK (``instrument.live.backends.engine_in_own_process``; MIDI on JACK,
+or ALSA through rtmidi),
 ``instrument run`` is a ``TwoProcessInstrument`` (a ``RunningInstrument``): it holds the
 ``SoundSide`` (the JACK client and its cycle, pyo, thru, planned notes, MIDI out,
 hotplug), creates the shared-memory links (``ProcessLinks``: the plan ring, the input
@@ -13,8 +14,10 @@ processes' counters) and supervises the child:
 
 - the child dies (a crash, SIGKILL, a fatal engine error): the plans it left are
   applied, then the instrument's parts are silenced (their planned notes dropped and
-  their voices released; all notes off and all sound off on their MIDI channels). The
-  player's thru keeps playing from the cycle. The death is logged, health reports
+  their voices released; on MIDI out, a note-off for each note their channels still
+  sound, as MIDI out remembers them, then all notes off and all sound off). The
+  player's thru and the player's MIDI out keep playing from the cycle (they never went
+  through the engine). The death is logged, health reports
   "engine" dead, and the child is started again, at most ``MAX_RESTARTS`` times in
   ``RESTART_WINDOW`` seconds (then health keeps saying so, and systemd's watchdog
   restarts the service). `instrument status` shows how it last died
@@ -221,7 +224,10 @@ class TwoProcessInstrument(RunningInstrument):
         parts are silenced; the rings are made ready for the next child."""
         links = self.links
         self._drain_plans()
-        self.sound_side.silence_instrument_parts(self.sound_side.clock.now())
+        released = self.sound_side.silence_instrument_parts(self.sound_side.clock.now())
+        if released:
+            log.warning("MIDI out: a note-off for each of the %d notes the instrument's "
+                        "parts left sounding", released)
         links.plans.restart_writer()
         links.inputs.discard_unread()
 
@@ -282,6 +288,7 @@ class TwoProcessInstrument(RunningInstrument):
                 self._drain_plans()
             # Whatever still sounds (the player's own notes included) stops.
             sound.planned.panic()
+            sound.release_midi_out()
             if sound.outgoing is not None and not sound.outgoing.wait_sent(1.0):
                 log.error("MIDI out did not send every note-off before closing")
             time.sleep(0.03)  # let the synth's fast release finish

@@ -88,6 +88,19 @@ def resolve_backends(config: Config) -> Backends:
 
 
 def engine_in_own_process(config: Config, backends: Backends) -> bool:
-    """Whether the engine runs in a process of its own (see the module docstring)."""
-    return (config.audio.engine_process and backends.audio == AudioBackend.JACK
-            and backends.midi_api == MidiApi.JACK)
+    """Whether the engine runs in a process of its own: with audio on JACK (the cycle is
+    then the audio process's real-time path, whichever MIDI API: with ALSA MIDI the
+    cycle reads what rtmidi stamped) and ``audio.engine_process``."""
+    return config.audio.engine_process and backends.audio == AudioBackend.JACK
+
+
+def describe_layout(config: Config, backends: Backends) -> str:
+    """The layout ``instrument run`` starts with this config here, and why."""
+    if engine_in_own_process(config, backends):
+        return ("layout: two processes (audio process: JACK cycle, thru, MIDI in and out; "
+                "engine process: models, Band, recorder)")
+    if not config.audio.engine_process:
+        why = "audio.engine_process = false"
+    else:
+        why = f"audio on {backends.audio}, not JACK"
+    return f"layout: one process ({why})"

@@ -59,8 +59,15 @@ class DemoResult:
 def play(session: OneProcessInstrument, performance: MidiPerformance, timeout: float) -> DemoResult:
     """Play ``performance`` into the running ``session`` in real time, then wait for the
     instrument's answer to end (at most ``timeout`` seconds in all)."""
+    sound = session.sound_side
+    outgoing = sound.outgoing
+
+    def forward(message) -> None:  # the player's notes on MIDI out too, as a key's would
+        if outgoing is not None:
+            sound.player_out.send_now(outgoing, message)
+
     player = MidiThreadInput(
-        session.queue.ring(), session.queue.wakeup, session.clock.now, session.thru
+        session.queue.ring(), session.queue.wakeup, session.clock.now, session.thru, forward
     )
     started = time.monotonic()
     notes = 0

@@ -166,7 +166,9 @@ class EngineSide:
         built = assemble(
             cfg, self.clock, models,
             [SynthOutput(sound.planned),  # type: ignore[arg-type]
-             MidiOutput(sound.midi, cfg.midi.channels(), cfg.midi.send_player)],
+             # The player's own messages leave from the sound side the moment they
+             # arrive (realtime.player_out); the engine sends only the parts' notes.
+             MidiOutput(sound.midi, cfg.midi.channels(), send_player=False)],
             recording, set_part_volume=sound.set_volume, set_thru_muted=sound.set_thru_muted,
             listen_channel=cfg.midi.input_channel, queue=self.queue, on_fatal=self._on_fatal,
         )

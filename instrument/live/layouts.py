@@ -1,7 +1,8 @@
 """Which layout ``instrument run`` starts: :func:`create`.
 
-With audio and MIDI on JACK (and ``audio.engine_process``, the default) the instrument
-runs in two processes (:class:`~instrument.live.audio_process.TwoProcessInstrument`);
+With audio on JACK (and ``audio.engine_process``, the default), whichever the MIDI API
+(JACK MIDI, or ALSA MIDI through rtmidi), the instrument runs in two processes
+(:class:`~instrument.live.audio_process.TwoProcessInstrument`);
 otherwise, or when the shared memory between them cannot be made, in one
 (:class:`~instrument.live.one_process.OneProcessInstrument`). Both have ``start()``,
 ``wait()``, ``request_stop()``, ``stop()`` and ``exit_code``.

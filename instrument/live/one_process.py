@@ -5,7 +5,8 @@ client, pyo, the synths, thru, MIDI in and out, the real-time cycle, hotplug) an
 ``EngineSide`` (``instrument.live.engine_side``: models, the Band, the engine, the recorder,
 what `instrument status` shows). How they are put together depends on the resolved plan:
 
-- audio and MIDI on JACK (``audio.engine_process``, the default): two processes. The
+- audio on JACK (``audio.engine_process``, the default; MIDI on JACK or ALSA): two
+  processes. The
   audio process (``TwoProcessInstrument``, in ``instrument.live.audio_process``) holds
   the sound side; its JACK cycle applies the engine's plans from a shared-memory ring and writes
   the player's input to another (``instrument.realtime.remote``). The engine side runs in a child,
@@ -13,8 +14,8 @@ what `instrument status` shows). How they are put together depends on the resolv
   status server cannot delay the audio callback through the GIL. If the child dies, this
   process silences the instrument's parts (synth, and all notes/sound off on MIDI out),
   keeps the player's thru playing, and starts the child again;
-- anything else (PortAudio or offline audio, MIDI through ALSA, ``engine_process =
-  false``, the demo): one process, ``OneProcessInstrument`` below. The engine hands its
+- anything else (PortAudio or offline audio, ``engine_process = false``, the demo):
+  one process, ``OneProcessInstrument`` below. The engine hands its
   plans straight to the sound side's queues. With audio on JACK the cycle drives a
   manual pyo server; otherwise pyo's own PortAudio callback, or a pacing thread, runs
   the blocks (``PyoBlock``), and MIDI comes through ALSA (rtmidi, a sender thread for
@@ -144,6 +145,9 @@ class OneProcessInstrument(RunningInstrument):
         # Whatever reads the clock stops before the JACK client it reads goes away.
         if engine is not None:
             engine.stop()
+        sound = self.sound_side
+        if sound.outgoing is not None and sound.release_midi_out():
+            sound.outgoing.wait_sent(1.0)
         self.sound_side.close()
         if engine is not None and engine.engine is not None:
             self.sound_side.report(())

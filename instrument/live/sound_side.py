@@ -12,7 +12,13 @@ that keeps MIDI wired. It is used in both layouts of ``instrument.live.one_proce
 - the audio process of two (``TwoProcessInstrument``): the plans arrive through a shared-memory
   ring that the cycle applies first thing (``remote.PlanReader``), and the cycle writes
   the player's input to a ring the engine process reads (``remote.InputWriter``),
-  waking it through a shared eventfd. ``ProcessLinks`` carries those.
+  waking it through a shared eventfd. ``ProcessLinks`` carries those. With ALSA MIDI,
+  rtmidi's callback stamps each message into a ring the cycle reads
+  (``CycleInput``), so the input takes the same path as JACK MIDI's.
+
+The player's own notes, pedal and pitch bend go to MIDI out from here
+(``instrument.realtime.player_out``), not from the engine: in the JACK cycle they
+arrive in, or from rtmidi's sender at once.
 
 Its counters (``counters()``, one per name of ``shared_stats.SOUND_COUNTERS``) are shown
 as ``stats()``; the audio process publishes them (``publish``) and the engine process
@@ -37,7 +43,6 @@ from instrument.live.hotplug import HotplugWatcher
 from instrument.live.sound_stats import sound_stats
 from instrument.live.sound_system import SoundSystem
 from instrument.live.stopping import stop_safely
-from instrument.midi import messages as mm
 from instrument.midifile.recorder import session_path
 from instrument.names import Part
 from instrument.realtime.cycle import (
@@ -49,10 +54,12 @@ from instrument.realtime.cycle import (
     PyoBlock,
     PyoStage,
 )
+from instrument.realtime.input_ring import InputRing
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import BlockTimer
+from instrument.realtime.player_out import CycleMessages, PlayerOut
 from instrument.realtime.remote import InputWriter, PlanReader
-from instrument.realtime.router import InputQueue, MidiThreadInput
+from instrument.realtime.router import CycleInput, InputQueue, MidiThreadInput
 from instrument.realtime.shared_ring import SharedRing
 from instrument.realtime.shared_stats import SharedStats, input_counters
 from instrument.realtime.thru import ThruPlayer
@@ -125,6 +132,14 @@ class SoundSide:
         self.outgoing: MidiOutQueue | None = None
         self.inputs: list = []
         self.input_writer: InputWriter | None = None
+        # Rings rtmidi's callbacks stamp into and the JACK cycle reads (ALSA MIDI, two
+        # processes).
+        self.stamped: list[InputRing] = []
+        midi = config.midi
+        self.player_out = PlayerOut(
+            midi.input_channel,
+            midi.channels()[Part.PLAYER] if midi.send_player else None,
+        )
         self._closers: list[tuple[str, object]] = []
         self.rate, self.block = config.audio.rate, config.audio.buffer
         self.recording_path = session_path(config.recordings_dir(), time.time())
@@ -190,21 +205,30 @@ class SoundSide:
             )
             sender = JackMidiSender(host.graph, host.port("midi_out"), cfg.midi.output)
             return [midi_in], sender, sender.queue
-        assert self.links is None, "two processes only with MIDI on JACK"
         client = cfg.audio.jack_client
-
-        def deliver() -> MidiThreadInput:  # one ring per rtmidi callback thread
-            return MidiThreadInput(self.queue.ring(), self.queue.wakeup, self.clock.now, self.thru)
-
-        inputs: list = [rtmidi_io.RtMidiInput("alsa", client, cfg.midi.input, deliver())]
-        if cfg.midi.virtual_ports:
-            inputs.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver()))
+        # MIDI out first: the player's messages go to its sender from the first one in.
         rt_sender = rtmidi_io.RtMidiOutput(
             "alsa", client, cfg.midi.output, self.clock.now, virtual=cfg.midi.virtual_ports
         )
         rt_sender.start()
-        self._closers.extend(("MIDI input", handler) for handler in inputs)
         self._closers.append(("MIDI output", rt_sender))
+        player_out, out_queue = self.player_out, rt_sender.queue
+
+        def forward(message) -> None:
+            player_out.send_now(out_queue, message)
+
+        def deliver() -> MidiThreadInput | CycleInput:  # one ring per rtmidi callback thread
+            if self.links is not None:  # two processes: the JACK cycle reads the ring
+                ring = InputRing()
+                self.stamped.append(ring)
+                return CycleInput(ring, self.clock.now, forward)
+            return MidiThreadInput(self.queue.ring(), self.queue.wakeup, self.clock.now,
+                                   self.thru, forward)
+
+        inputs: list = [rtmidi_io.RtMidiInput("alsa", client, cfg.midi.input, deliver())]
+        if cfg.midi.virtual_ports:
+            inputs.append(rtmidi_io.RtMidiVirtualInput("alsa", client, deliver()))
+        self._closers[:0] = [("MIDI input", handler) for handler in inputs]
         return inputs, rt_sender, rt_sender.queue
 
     def _start_audio(self, rate: int, block: int, ports: JackPorts | None) -> None:
@@ -225,20 +249,21 @@ class SoundSide:
         host = self.host
         if host is not None:
             assert ports is not None
-            # With ALSA MIDI the cycle's own MIDI out stays empty.
+            # With ALSA MIDI the cycle's own MIDI out carries only what reaches its JACK
+            # midi_in port; the engine's plans go to rtmidi's sender (self.outgoing).
             outgoing = self.outgoing if self.backends.midi_api == "jack" else MidiOutQueue()
             links = self.links
             plans: PlanSource = NO_PLANS
             if links is None:
                 inputs, wakeup = self.queue.ring(), self.queue.wakeup
             else:
-                assert outgoing is self.outgoing
                 self.input_writer = inputs = InputWriter(links.inputs, float(rate))
                 wakeup = links.wakeup
-                plans = PlanReader(links.plans, float(rate), planned, outgoing, self.thru,
-                                   self.sound.set_volume)
+                plans = PlanReader(links.plans, float(rate), planned, self.outgoing,
+                                   self.thru, self.sound.set_volume)
             self.cycle = JackCycle(host.client, ports.midi_in, ports.midi_out, inputs,
-                                   wakeup, stage, outgoing, plans)
+                                   wakeup, stage, outgoing, plans,
+                                   CycleMessages(self.player_out), self.stamped)
             host.run(self.cycle)
         if self.backends.audio == "offline":
             wav = Path(cfg.audio.wav) if cfg.audio.wav else self.recording_path.with_suffix(".wav")
@@ -348,22 +373,42 @@ class SoundSide:
         stats.set_text("midi_out", self.midi_out_name())
         stats.add("publishes")
 
-    def silence_instrument_parts(self, now: float) -> None:
+    def silence_instrument_parts(self, now: float) -> int:
         """The engine process died (main thread, once the plans it left were applied):
-        the instrument's own parts stop sounding and MIDI out gets all notes off and all
-        sound off on their channels. The player's thru keeps playing."""
+        the instrument's own parts stop sounding; on MIDI out, what waited on their
+        channels is dropped, and each note they sent that still sounds gets its
+        note-off, then all notes off and all sound off. The player's thru and the
+        player's MIDI out keep playing. Returns the note-offs sent."""
         for part in INSTRUMENT_PARTS:
             self.planned.cancel(part, float("-inf"))
         outgoing = self.outgoing
         if outgoing is None:
-            return
+            return 0
         channels = self.config.midi.channels()
         outgoing.drop_channel(0, now)  # MIDI clock
-        for channel in sorted({channels[p] for p in INSTRUMENT_PARTS if p in channels}):
+        parts = sorted({channels[p] for p in INSTRUMENT_PARTS if p in channels})
+        for channel in parts:
             outgoing.drop_channel(channel, float("-inf"))
-            status = mm.CONTROL_CHANGE | (channel - 1)
-            outgoing.send((status, mm.CC_ALL_NOTES_OFF, 0))
-            outgoing.send((status, mm.CC_ALL_SOUND_OFF, 0))
+        self._wait_synced(outgoing)
+        return outgoing.release_sounding(parts)
+
+    def release_midi_out(self) -> int:
+        """Stopping (main thread, after the engine's own panic): a note-off for each note
+        still sounding on any channel (the player's own included), the pedal up, all
+        notes and sound off. Returns the note-offs sent."""
+        outgoing = self.outgoing
+        if outgoing is None:
+            return 0
+        self._wait_synced(outgoing)
+        return outgoing.release_sounding(self.config.midi.channels().values())
+
+    @staticmethod
+    def _wait_synced(outgoing: MidiOutQueue, timeout: float = 0.2) -> None:
+        """Until MIDI out's consumer (the cycle, or rtmidi's sender) took in every
+        command sent so far: then what it remembers as sounding is final."""
+        deadline = time.monotonic() + timeout
+        while not outgoing.synced() and time.monotonic() < deadline:
+            time.sleep(0.002)
 
     # -- stop --------------------------------------------------------------------------
 

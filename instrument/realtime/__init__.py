@@ -8,9 +8,13 @@ engine shares the process and writes the queues itself), reads the MIDI that arr
 in the other, and the player's notes straight to the ``ThruPlayer``, on their own
 sample), plays the planned notes that fall due in this block (``PlannedNotes``),
 computes the block with pyo, and writes the MIDI out messages due in this block at their
-frames (``MidiOutQueue``). Without JACK audio, pyo's own block callback runs a
-``PyoBlock`` (thru and planned notes) and MIDI goes out from a thread that reads the
-same ``MidiOutQueue``.
+frames (``MidiOutQueue``), the player's own notes, pedal and pitch bend among them at
+the frames they arrived on (``player_out``: they never go through the engine). With
+ALSA MIDI and the engine in the other process, the cycle also reads what rtmidi's
+callbacks stamped into their ``InputRing``s (``router.CycleInput``), so the player's
+input takes the same path whichever the MIDI API. Without JACK audio, pyo's own block
+callback runs a ``PyoBlock`` (thru and planned notes) and MIDI goes out from a thread
+that reads the same ``MidiOutQueue``.
 
 With the engine in another process (``instrument.live.audio_process``), nothing of the engine,
 models, recorder or status server runs in this one, so none of it can hold the GIL the

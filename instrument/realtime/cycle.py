@@ -10,7 +10,13 @@
    more are dropped and counted), stamps each event with its own frame, writes it to
    the engine's ``InputRing`` (or ``remote.InputWriter``: the same ``write`` into the
    shared ring the engine process reads) and, with audio on JACK, plays the player's note on its own
-   sample in this very cycle (thru); wakes the engine once if anything arrived;
+   sample in this very cycle (thru); the player's notes, pedal and pitch bend also go
+   to MIDI out in this very cycle, at the same frame (``player_out.CycleMessages``).
+   With ALSA MIDI and the engine in its own process, rtmidi's callback stamps each
+   message into an ``InputRing`` that the cycle reads here too (``stamped``): the same
+   path to the engine and the thru synth, at the frame of the period it arrived in
+   (its MIDI out left from rtmidi's sender already). Wakes the engine once if anything
+   arrived;
 2. runs the audio stage: the player's notes that other threads queued (ALSA MIDI in,
    the demo), the planned notes due in this block (``PlannedNotes``), then pyo's manual
    server computes the block, copied to ``out_1``/``out_2``;
@@ -36,8 +42,10 @@ import jack
 import numpy as np
 
 from instrument.realtime.histogram import TimingHistogram
+from instrument.realtime.input_ring import InputRing
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import BlockTimer, PlannedNotes
+from instrument.realtime.player_out import NO_MESSAGES, CycleMessages
 from instrument.realtime.thru import ThruPlayer
 from instrument.realtime.wakeup import Wakeup
 
@@ -140,6 +148,8 @@ class JackCycle:
         audio: AudioStage,
         outgoing: MidiOutQueue,
         plans: PlanSource = NO_PLANS,
+        own: CycleMessages = NO_MESSAGES,
+        stamped: Sequence[InputRing] = (),
     ) -> None:
         self._client = client
         self._rate = float(client.samplerate)
@@ -150,6 +160,13 @@ class JackCycle:
         self._audio = audio
         self._outgoing = outgoing
         self._plans = plans
+        self._own = own
+        self._stamped = tuple(stamped)
+        self._take_stamped = self._stamped_message  # bound once, not per cycle
+        self._frame0 = 0
+        self._frames = 0
+        self._count = 0
+        self._arrived = False
         self.cycles = 0
         self.errors = 0
         self.last_error = ""
@@ -172,6 +189,8 @@ class JackCycle:
         try:
             self._plans.apply()
             inputs = self._inputs
+            own = self._own
+            own.reset()
             count = 0
             arrived = False
             for offset, data in self._midi_in.incoming_midi_events():
@@ -182,13 +201,20 @@ class JackCycle:
                 message = bytes(data)
                 if inputs.write(message, (frame0 + offset) / rate):
                     audio.thru(message, offset)
+                    own.add(message, offset)
                     arrived = True
+            if self._stamped:
+                self._frame0, self._frames = frame0, frames
+                self._count, self._arrived = count, arrived
+                for ring in self._stamped:
+                    ring.take(self._take_stamped, MAX_INPUT_EVENTS_PER_CYCLE)
+                arrived = self._arrived
             inputs.complete_until = start + frames / rate
             if arrived:
                 self._wakeup.set()
             audio.run(start)
             self._midi_out.clear_buffer()
-            self._outgoing.write_cycle(self._midi_out, start, frames, rate)
+            self._outgoing.write_cycle(self._midi_out, start, frames, rate, own)
         except Exception as exc:  # never raise into JACK's thread: count it, output silence
             self.errors += 1
             self.last_error = repr(exc)
@@ -199,6 +225,22 @@ class JackCycle:
         self.cycle_times.record(spent)
         if delay + spent > frames / rate:
             self.overruns += 1
+
+
+    def _stamped_message(self, message: Sequence[int], time: float) -> None:
+        """One message an rtmidi thread stamped (clock seconds, JACK's frame clock): it
+        arrived during the last period, so it plays one period after it arrived, at its
+        own frame in this cycle, like a JACK MIDI event (late ones at frame 0)."""
+        self._count += 1
+        if self._count > MAX_INPUT_EVENTS_PER_CYCLE:
+            self.input_overflow += 1
+            return
+        rate, frames = self._rate, self._frames
+        offset = round(time * rate) - (self._frame0 - frames)
+        offset = 0 if offset < 0 else (frames - 1 if offset >= frames else offset)
+        if self._inputs.write(message, (self._frame0 + offset) / rate):
+            self._audio.thru(message, offset)
+            self._arrived = True
 
 
 class SilentCycle:

@@ -52,6 +52,10 @@ class DueQueue(Generic[T]):
         """Forget every item pushed before this call."""
         self._inbox.append((_CLEAR, 0.0, 0, None, None))
 
+    def synced(self) -> bool:
+        """Any thread: whether the consumer has taken in every push and command."""
+        return not self._inbox
+
     def __len__(self) -> int:
         """Items and commands not yet delivered (any thread; a snapshot)."""
         return len(self._inbox) + len(self._heap)

@@ -74,6 +74,20 @@ class InputRing:
         self._read = written
         return written - read
 
+    def take(self, handle: Callable[[Sequence[int], float], None], limit: int) -> int:
+        """Consumer in the JACK cycle: ``handle(message, time)`` for at most ``limit``
+        records, the message as the producer wrote it (no copy); the count."""
+        read = self._read
+        n = min(self._written - read, limit)
+        records, capacity = self._records, self._capacity
+        for i in range(read, read + n):
+            record = records[i % capacity]
+            data, time = record.data, record.time
+            record.data = ()
+            self._read = i + 1  # taken before it is handled: an error skips it, once
+            handle(data, time)
+        return n
+
     def __len__(self) -> int:
         return self._written - self._read
 

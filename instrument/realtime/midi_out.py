@@ -17,6 +17,15 @@ A planned message other than a note-off that is more than ``STALE`` seconds late
 dropped and counted (a chord two seconds late is wrong music); note-offs are never
 dropped.
 
+The player's own messages of a JACK cycle (``player_out.CycleMessages``) are merged into
+that cycle's output at their own frames, in frame order with the due messages; what
+does not fit waits for the next cycle like any message.
+
+It remembers which notes it sent on each channel (and whether the sustain pedal is
+down), as they left: ``sounding``; ``release_sounding`` sends each of them a note-off
+(the pedal up, then CC 123/120), so gear that ignores those controllers stops too when
+the engine process dies or the instrument stops.
+
 Real-time rules (see ``instrument.realtime``): ``write_cycle`` runs in the JACK cycle.
 """
 
@@ -27,6 +36,7 @@ from collections.abc import Callable, Sequence
 
 from instrument.midi import messages as mm
 from instrument.realtime.due_queue import DueQueue
+from instrument.realtime.player_out import NO_MESSAGES, CycleMessages
 
 MAX_PER_CYCLE = 256
 STALE = 1.0  # seconds late after which a planned message other than a note-off is dropped
@@ -54,6 +64,10 @@ class MidiOutQueue:
         self.max_late = 0.0  # seconds
         self.deferred = 0  # messages that did not fit their cycle and waited
         self.dropped = 0  # stale messages dropped (never a note-off)
+        # Written by the consumer as messages leave: note (channel * 128 + pitch) -> 1
+        # while it sounds; channel -> 1 while its sustain pedal is down.
+        self._sounding = bytearray(16 * 128)
+        self._pedal = bytearray(16)
 
     # -- engine thread -----------------------------------------------------------------
 
@@ -76,6 +90,34 @@ class MidiOutQueue:
 
     def __len__(self) -> int:
         return len(self._queue)
+
+    def synced(self) -> bool:
+        """Whether the consumer has taken in every message and command sent so far."""
+        return self._queue.synced()
+
+    def sounding(self, channel: int) -> list[int]:
+        """Any thread (a snapshot): the pitches sent a note-on and no note-off yet on
+        ``channel`` (1-16)."""
+        base = (channel - 1) * 128
+        notes = self._sounding
+        return [pitch for pitch in range(128) if notes[base + pitch]]
+
+    def release_sounding(self, channels) -> int:
+        """Main thread, once nothing more will be sent on ``channels`` (their queued
+        messages dropped and ``synced``): a note-off for each note still sounding on
+        them, the pedal up where it is down, then all notes off and all sound off. The
+        note-offs sent."""
+        sent = 0
+        for channel in sorted(set(channels)):
+            low = channel - 1
+            for pitch in self.sounding(channel):
+                self.send((mm.NOTE_OFF | low, pitch, 0))
+                sent += 1
+            if self._pedal[low]:
+                self.send((mm.CONTROL_CHANGE | low, mm.CC_SUSTAIN, 0))
+            self.send((mm.CONTROL_CHANGE | low, mm.CC_ALL_NOTES_OFF, 0))
+            self.send((mm.CONTROL_CHANGE | low, mm.CC_ALL_SOUND_OFF, 0))
+        return sent
 
     def wait_sent(self, timeout: float) -> bool:
         """Main thread, at shutdown: block until every queued message has left; False on
@@ -108,12 +150,16 @@ class MidiOutQueue:
                 continue
             deliver(message)
             queue.pop()
+            self._track(message[0], message[1] if len(message) > 1 else 0,
+                        message[2] if len(message) > 2 else 0)
             self._sent(due, now, 0.0)
             n += 1
         return n
 
-    def write_cycle(self, port, start: float, frames: int, rate: float) -> None:
-        """JACK cycle: write what is due before the end of this cycle into ``port``."""
+    def write_cycle(self, port, start: float, frames: int, rate: float,
+                    own: CycleMessages = NO_MESSAGES) -> None:
+        """JACK cycle: write what is due before the end of this cycle into ``port``, and
+        the player's messages of this cycle (``own``) at their frames."""
         queue = self._queue
         queue.sync()
         period = frames / rate
@@ -157,28 +203,61 @@ class MidiOutQueue:
             late.clear()
             ons.clear()
             first.clear()
-        # 2. messages due inside this cycle, each at its frame
+        # 2. messages due inside this cycle, each at its frame, and the player's own
+        # in frame order among them
+        mine = 0
+        count = own.count
         while not full and n < MAX_PER_CYCLE:
             due = queue.head_due()
             if due is None or due >= end:
                 break
             offset = min(frames - 1, max(0, round((due - start) * rate)))
-            if not self._write(port, offset, queue.head()):
+            while mine < count and own.offsets[mine] <= offset:
+                if not self._write(port, own.offsets[mine], own.messages[mine]):
+                    full = True
+                    break
+                self.sent += 1
+                mine += 1
+            if full or not self._write(port, offset, queue.head()):
                 self.deferred += 1
+                full = True
                 break  # the buffer is full: the rest waits for the next cycle
             queue.pop()
             n += 1
             self.sent += 1
+        while not full and mine < count:
+            if not self._write(port, own.offsets[mine], own.messages[mine]):
+                break
+            self.sent += 1
+            mine += 1
+        # What did not fit leaves first in the next cycle (rare: allocates only here).
+        while mine < count:
+            self.deferred += 1
+            queue.requeue(AT_ONCE, bytes(own.messages[mine]), own.player.out_channel)
+            mine += 1
 
     # -- internals ---------------------------------------------------------------------
 
-    @staticmethod
-    def _write(port, offset: int, message: bytes) -> bool:
+    def _write(self, port, offset: int, message: bytes) -> bool:
         buffer = port.reserve_midi_event(offset, len(message))
         if not buffer:
             return False
         buffer[:] = message
+        n = len(message)
+        self._track(message[0], message[1] if n > 1 else 0, message[2] if n > 2 else 0)
         return True
+
+    def _track(self, status: int, d1: int, d2: int) -> None:
+        """What a message that left does to the notes sounding on its channel."""
+        kind = status & 0xF0
+        low = status & 0x0F
+        if kind == 0x90:
+            self._sounding[low * 128 + d1] = 1 if d2 else 0
+        elif kind == 0x80:
+            self._sounding[low * 128 + d1] = 0
+        elif kind == 0xB0 and d1 == mm.CC_SUSTAIN:
+            self._pedal[low] = 1 if d2 >= 64 else 0
+        # CC 123/120 end nothing here: gear that ignores them still sounds the note.
 
     def _stale(self, due: float, message: bytes, now: float) -> bool:
         if due == AT_ONCE or now - due <= STALE or _releases(message):

@@ -6,10 +6,16 @@ JACK cycle (``instrument.realtime.cycle``) and each rtmidi input's callback thre
 ``InputQueue.take_all`` when its ``wakeup`` fires; offline feeding and tests ``put``
 events directly.
 
-Real-time rules: ``MidiThreadInput.__call__`` runs on python-rtmidi's callback thread
-(the JACK process thread with rtmidi's JACK API). It only stamps the message, writes it
-to its ring (which checks and counts), hands a thru note to the next audio block, and
-sets the wakeup (one eventfd write, no lock).
+With the engine in another process and ALSA MIDI, an rtmidi callback's ring is read by
+the JACK cycle instead (``CycleInput``), which plays the thru note on its frame and
+writes the message to the engine's shared ring, as it does with JACK MIDI.
+
+Real-time rules: ``MidiThreadInput.__call__`` and ``CycleInput.__call__`` run on
+python-rtmidi's callback thread (the JACK process thread with rtmidi's JACK API). They
+only stamp the message, write it to its ring (which checks and counts), hand the
+player's message to MIDI out's sender (``forward``: ``player_out.PlayerOut.send_now``)
+and, for ``MidiThreadInput``, a thru note to the next audio block and the wakeup (one
+eventfd write, no lock).
 """
 
 from __future__ import annotations
@@ -103,21 +109,44 @@ class InputQueue:
         return len(self._direct) + sum(len(ring) for ring in self._rings)
 
 
+def _no_forward(message: Sequence[int]) -> None:
+    return None
+
+
 class MidiThreadInput:
-    """An rtmidi callback's delivery: stamp, check into the ring, thru, wake the engine.
+    """An rtmidi callback's delivery: stamp, check into the ring, MIDI out, thru, wake
+    the engine.
 
     The thru note waits for the next audio block (``ThruPlayer.enqueue``).
     """
 
     def __init__(
-        self, ring: InputRing, wakeup: Wakeup, now: Callable[[], float], thru: ThruPlayer
+        self, ring: InputRing, wakeup: Wakeup, now: Callable[[], float], thru: ThruPlayer,
+        forward: Callable[[Sequence[int]], None] = _no_forward,
     ) -> None:
         self.ring = ring
         self.wakeup = wakeup
         self.now = now
         self.thru = thru
+        self.forward = forward
 
     def __call__(self, message: Sequence[int]) -> None:
         if self.ring.write(message, self.now()):
+            self.forward(message)
             self.thru.enqueue(message)
             self.wakeup.set()
+
+
+class CycleInput:
+    """An rtmidi callback's delivery when the JACK cycle reads its ring: stamp (the
+    JACK frame clock), check into the ring, MIDI out at once. The cycle does the rest."""
+
+    def __init__(self, ring: InputRing, now: Callable[[], float],
+                 forward: Callable[[Sequence[int]], None] = _no_forward) -> None:
+        self.ring = ring
+        self.now = now
+        self.forward = forward
+
+    def __call__(self, message: Sequence[int]) -> None:
+        if self.ring.write(message, self.now()):
+            self.forward(message)

@@ -9,6 +9,25 @@ from __future__ import annotations
 import numpy as np
 
 
+class _CffiLikeBuffer:
+    """Like the cffi buffer JACK-Client returns: slices take bytes-like objects, and an
+    item only a one-byte ``bytes`` (an int raises, as it does there)."""
+
+    def __init__(self, data: bytearray) -> None:
+        self._data = data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bool__(self) -> bool:
+        return len(self._data) > 0
+
+    def __setitem__(self, key, value) -> None:
+        if isinstance(key, int) and not isinstance(value, bytes):
+            raise TypeError("a cffi buffer item takes a bytes of length 1")
+        self._data[key] = value if not isinstance(key, int) else value[0]
+
+
 class FakeMidiOutPort:
     def __init__(self, capacity: int = 1 << 16) -> None:
         self.capacity = capacity
@@ -28,7 +47,7 @@ class FakeMidiOutPort:
         self._used += size
         buffer = bytearray(size)
         events.append((offset, buffer))
-        return memoryview(buffer)
+        return _CffiLikeBuffer(buffer)
 
     def written(self) -> list[tuple[int, int, tuple[int, ...]]]:
         """(cycle index, frame, message) of everything written."""
