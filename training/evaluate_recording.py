@@ -40,8 +40,8 @@ from instrument.follow.evaluate import DOWNBEAT_MS, downbeat_f1
 from instrument.follow.performance import ISSUE_17, Performance, perform
 from instrument.midi import messages as mm
 from instrument.midifile.recorder import SmfRecorder
-from instrument.midifile.tempo_map import beat_quarters, tick_seconds
 from instrument.models.tune import Tune
+from instrument.timing.tempo_map import beat_quarters, tick_seconds
 
 
 def file_bar_lines(path: Path, first_onset: float) -> tuple[np.ndarray, list[float], int]:

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from instrument.follow.bar import BarReader
-from instrument.midifile.tempo_map import FILE_TICKS_PER_QUARTER, beat_quarters
 from instrument.music import TICKS_PER_BEAT, Meter
 from instrument.timing.beat import BeatClock, BeatMapping, beat_at, time_at
+from instrument.timing.tempo_map import FILE_TICKS_PER_QUARTER, beat_quarters
 
 #: File tempo limits, quarter notes a minute.
 MIN_FILE_BPM, MAX_FILE_BPM = 30.0, 300.0

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import mido
 
-from instrument.midifile.tempo_map import file_tempo, grid_bpm, tick_seconds
 from instrument.music import Meter, grid_meter
+from instrument.timing.tempo_map import file_tempo, grid_bpm, tick_seconds
 
 
 @dataclass

@@ -42,15 +42,15 @@ from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.midifile.growing_smf import GrowingSmf
 from instrument.midifile.hindsight import Hindsight, Layout
-from instrument.midifile.tempo_map import (
+from instrument.music import Meter
+from instrument.names import Part
+from instrument.timing.beat import BeatClock, BeatMapping, beat_at
+from instrument.timing.tempo_map import (
     FILE_TICKS_PER_QUARTER,
     beat_quarters,
     file_tempo_at_speed,
     file_tick,
 )
-from instrument.music import Meter
-from instrument.names import Part
-from instrument.timing.beat import BeatClock, BeatMapping, beat_at
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from instrument.midifile.tempo_map import file_ticks_per_grid_tick, grid_ticks_per_file_tick
 from instrument.models.chords import Chord
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter, grid_meter
+from instrument.timing.tempo_map import file_ticks_per_grid_tick, grid_ticks_per_file_tick
 
 
 @dataclass

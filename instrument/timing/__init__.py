@@ -3,6 +3,7 @@
 - ``clock``: one ``Clock`` interface, ``LiveClock`` and ``OfflineClock``: the same
   engine code runs live and offline;
 - ``beat``: ``BeatClock`` (seconds to beats and back, tempo changes with no jump);
+- ``tempo_map``: the tick, second and tempo arithmetic of MIDI files and the grid, once;
 - ``tap``: a tapped tempo; ``midi_clock``: MIDI clock in (and the tick times of MIDI
   clock out); ``link``: Ableton Link, when the optional binding is installed.
 
