@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     config.tempo.bpm = performance.bpm
     config.tempo.meter = str(performance.meter)
     config.continuation.max_beats = min(config.continuation.max_beats, demo.ANSWER_BEATS)
+    if config.models.seed is None:  # the same demo each time, unless a seed is configured
+        config.models.seed = demo.DEMO_SEED
     try:
         # One process: the demo plays into the engine's input queue itself.
         session = OneProcessInstrument(config)

@@ -23,6 +23,7 @@ from instrument.realtime.router import MidiThreadInput
 
 log = logging.getLogger(__name__)
 
+DEMO_SEED = 0  # the models sample the same answer at every demo ([models] seed overrides)
 DEMO_TUNE = Path(__file__).resolve().parents[1] / "tunes" / "reel_4-4.mid"
 DEMO_BARS = 4
 ANSWER_BEATS = 8.0  # the longest answer the demo waits for
