@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from instrument.engine.engine import TimedEvent
-from instrument.midifile import growing_smf as smf_file
+from instrument.midifile import growing_smf
 from instrument.midifile import recorder as recording
 from instrument.midifile.recorder import SmfRecorder, session_path
 
@@ -97,18 +97,18 @@ def test_panic_drops_notes_that_had_not_happened_yet(tmp_path):
 
 def test_disk_full_warns_once_and_keeps_going(tmp_path, monkeypatch, caplog):
     rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=Clock(1.0))
-    real_fsync = smf_file.os.fsync
+    real_fsync = growing_smf.os.fsync
 
     def full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(smf_file.os, "fsync", full)
+    monkeypatch.setattr(growing_smf.os, "fsync", full)
     rec.play(TimedEvent(0.1, "player", (0x90, 60, 90)))
     assert rec.flush() is False
     assert rec.flush() is False
     warnings = [r for r in caplog.records if "cannot write the recording" in r.message]
     assert len(warnings) == 1 and "No space left" in warnings[0].message
-    monkeypatch.setattr(smf_file.os, "fsync", real_fsync)
+    monkeypatch.setattr(growing_smf.os, "fsync", real_fsync)
     assert rec.flush() is True
     assert notes(mido.MidiFile(tmp_path / "s.mid").tracks[1])[0][2] == 60
 
@@ -205,8 +205,8 @@ def test_a_flush_with_nothing_new_writes_nothing(tmp_path, monkeypatch):
     rec.play(TimedEvent(0.1, "player", (0x90, 60, 90)))
     rec.flush()
     syncs = []
-    monkeypatch.setattr(smf_file.os, "fsync", lambda fd: syncs.append(fd))
-    monkeypatch.setattr(smf_file.os, "pwritev", lambda *a: pytest.fail("wrote"))
+    monkeypatch.setattr(growing_smf.os, "fsync", lambda fd: syncs.append(fd))
+    monkeypatch.setattr(growing_smf.os, "pwritev", lambda *a: pytest.fail("wrote"))
     for t in (2.0, 3.0, 4.0):
         clock.t = t
         assert rec.flush()
