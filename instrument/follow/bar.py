@@ -37,14 +37,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instrument.baselines.rules import MAJOR_PROFILE, MINOR_PROFILE
 from instrument.music import TICKS_PER_BEAT, Meter
 
 TPB = TICKS_PER_BEAT
 METERS = (Meter(2, 4), Meter(3, 4), Meter(4, 4), Meter(6, 8), Meter(9, 8), Meter(12, 8))
 DURATION_EDGES = (3, 4, 6, 9, 12, 18, 24, 36)  # grid ticks: a note shorter than each edge
-# Krumhansl-Kessler key profiles (major, minor), from the tonic up.
-_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 
 
 def duration_class(ticks: np.ndarray | int) -> np.ndarray:
@@ -78,7 +76,8 @@ def _triads() -> np.ndarray:
 
 
 TRIADS = _triads()
-KEYS = np.array([np.roll(p, k) for k in range(12) for p in (_MAJOR, _MINOR)])
+# The Krumhansl-Kessler profiles of every key, (major, minor) per tonic.
+KEYS = np.array([np.roll(p, k) for k in range(12) for p in (MAJOR_PROFILE, MINOR_PROFILE)])
 KEYS = (KEYS - KEYS.mean(axis=1, keepdims=True)) / KEYS.std(axis=1, keepdims=True)
 
 
