@@ -188,7 +188,7 @@ class SmfRecorder:
         self._tempo_us = file_tempo_at_speed(speed, meter_now)
         self._conductor_tick = 0
         if hindsight is None:
-            hindsight = getattr(beat, "follows_player", False)
+            hindsight = beat.follows_player
         self.hindsight: Hindsight | None = None
         if hindsight:
             ticks = round(FILE_TICKS_PER_QUARTER * beat_quarters(meter_now))
