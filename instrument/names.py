@@ -23,16 +23,24 @@ class Name(str, Enum):
 
 
 class Part(Name):
-    """Who plays: the player, the instrument's two parts, and MIDI clock out."""
+    """Who plays: the player, the instrument's parts, and MIDI clock out.
+
+    The band is three parts: ``ACCOMPANIMENT`` (the chord instrument, which comps),
+    ``BASS`` and ``DRUMS``; ``CONTINUATION`` answers the player's phrases.
+    """
 
     PLAYER = "player"
     ACCOMPANIMENT = "accompaniment"
     CONTINUATION = "continuation"
+    BASS = "bass"
+    DRUMS = "drums"
     CLOCK = "clock"
 
 
 #: The parts that sound (each has a synth, a MIDI out channel and a track).
-SOUNDING_PARTS = (Part.PLAYER, Part.ACCOMPANIMENT, Part.CONTINUATION)
+SOUNDING_PARTS = (Part.PLAYER, Part.ACCOMPANIMENT, Part.CONTINUATION, Part.BASS, Part.DRUMS)
+#: The band's parts: what a style plays, all following the same chords and beat.
+BAND_PARTS = (Part.ACCOMPANIMENT, Part.BASS, Part.DRUMS)
 
 
 class Mode(Name):
