@@ -194,6 +194,12 @@ class AccompanimentConfig:
     bass_high: int = field(default=50, metadata=_range(33, 84))
     upper_low: int = field(default=52, metadata=_range(36, 96))
     upper_high: int = field(default=72, metadata=_range(48, 108))
+    # The band's style: "auto" (chosen from the meter and the feel of the playing) or a
+    # style's name: air, ballad, jig, pad, polka, reel, slip_jig, waltz, or your own.
+    style: str = "auto"
+    drums: bool = True  # the drum part plays (CC 29 switches it live)
+    # Your own styles (*.toml); unset: ~/.config/instrument/styles.
+    styles_dir: str | None = None
 
 
 @dataclass
@@ -226,6 +232,10 @@ class ControlsConfig:
     tap_tempo: int = field(default=25, metadata=_range(0, 119))
     start_stop: int = field(default=26, metadata=_range(0, 119))
     learn: int = field(default=27, metadata=_range(0, 119))
+    style: int = field(default=28, metadata=_range(0, 119))
+    drums: int = field(default=29, metadata=_range(0, 119))
+    bass_volume: int = field(default=30, metadata=_range(0, 119))
+    drums_volume: int = field(default=31, metadata=_range(0, 119))
 
 
 @dataclass
@@ -240,6 +250,7 @@ class PresetConfig:
     meter: str | None = field(default=None, metadata=_choices(METERS))
     temperature: float | None = field(default=None, metadata=_range(0.0, 2.0))
     density: float | None = field(default=None, metadata=_range(0.0, 1.0))
+    style: str | None = None  # "auto" or a style's name
 
 
 @dataclass
@@ -275,6 +286,9 @@ class Config:
 
     def engine_cache_dir(self) -> Path:
         return places.engine_cache_dir(self.models.engine_cache)
+
+    def user_styles_dir(self) -> Path:
+        return places.user_styles_dir(self.accompaniment.styles_dir)
 
 
 def _type_name(tp: Any) -> str:

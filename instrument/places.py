@@ -9,6 +9,8 @@
   else ``$XDG_DATA_HOME/instrument`` (``~/.local/share/instrument``).
 - ``engine_cache_dir``: TensorRT engine caches: configured, else ``<state>/trt-cache``.
 - ``recordings_dir``: session recordings: configured, else ``<state>/recordings``.
+- ``user_styles_dir``: the player's own band styles: configured, else
+  ``$XDG_CONFIG_HOME/instrument/styles`` (``~/.config/instrument/styles``).
 """
 
 from __future__ import annotations
@@ -58,3 +60,11 @@ def engine_cache_dir(configured: str | os.PathLike | None = None) -> Path:
 
 def recordings_dir(configured: str | os.PathLike | None = None) -> Path:
     return Path(configured).expanduser() if configured else state_dir() / "recordings"
+
+
+def user_styles_dir(configured: str | os.PathLike | None = None) -> Path:
+    """The player's own styles (see the module docstring)."""
+    if configured:
+        return Path(configured).expanduser()
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return config_home / "instrument" / "styles"

@@ -1,13 +1,18 @@
-"""Play along: chords and a bass line on the beat, each decided before its beat arrives.
+"""Play along: the band's chords on the beat, each decided before its beat arrives.
 
 For every beat the ``Accompaniment`` decides, at the beat's planning time (``lookahead``
 before it, and never later than the models' own deadline before the beat), the chord
 that will sound on it: from the melody notes that began before that deadline and its own
 previous chord. The neural model proposes within a step budget; if it is late, the rule
 arranger's chord plays, and the miss is counted. The chord is voiced with smooth voice
-leading (common tones held, the others moving least) in a configurable register, and
-handed to the engine as note-ons and note-offs on the beat. A chord that stays is held,
-re-struck at each bar's downbeat.
+leading (common tones held, the others moving least) in a configurable register, and the
+band plays it: the :class:`~instrument.parts.style_player.StylePlayer` renders the beat
+through the style (comping, bass and drums on their own parts) at the energy the player
+gives (:class:`~instrument.parts.energy.Energy`, or the density control's override).
+
+The style is the one configured, or with ``"auto"`` chosen at each bar from the meter
+and the feel of the playing (:meth:`~instrument.styles.library.StyleLibrary.choose`),
+changed only at a phrase's start or when the meter changed under it.
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 after a beat's distribution is taken (the model's, or the rule arranger's when the model
@@ -30,7 +35,6 @@ import numpy as np
 
 from instrument.engine.engine import TimedEvent
 from instrument.memory.tune_memory import TuneMemory
-from instrument.midi import messages as mm
 from instrument.models.accompaniment import (
     NO_CHORD,
     Accompanist,
@@ -44,6 +48,10 @@ from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
 from instrument.parts.dynamics import FOLLOW_SHARE, Dynamics
+from instrument.parts.energy import Energy
+from instrument.parts.style_player import StylePlayer
+from instrument.styles.library import AUTO, StyleLibrary
+from instrument.styles.style import Feel, Section
 from instrument.timing.beat import BeatClock
 
 log = logging.getLogger(__name__)
@@ -59,6 +67,7 @@ class AccompanimentSettings:
     velocity: int = 72  # before the player has played, or with follow_dynamics off
     follow_dynamics: bool = True  # play at a share of the player's smoothed velocity
     stop_after_bars: float = 2.0  # the player silent this long: the accompaniment rests
+    style: str = AUTO  # a style's name, or chosen from the meter and the feel
 
 
 @dataclass
@@ -86,16 +95,24 @@ class Accompaniment:
         rng: np.random.Generator,
         memory: TuneMemory | None = None,
         dynamics: Dynamics | None = None,
+        styles: StyleLibrary | None = None,
+        player: StylePlayer | None = None,
     ) -> None:
         self.rules = rules
         self.dynamics = dynamics if dynamics is not None else Dynamics()
+        self.energy = Energy()
+        self.energy_override: float | None = None  # the density control, once moved
+        self.last_energy = 0.5  # the energy of the last beat decided (for status)
+        self.styles = styles if styles is not None else StyleLibrary.load()
+        first = self.styles.get(settings.style) if settings.style != AUTO else \
+            self.styles.get("pad")
+        self.player = player if player is not None else StylePlayer(first)
         self.memory = memory
         self.neural = neural
         self.runner = runner
         self.settings = settings
         self.sampling = sampling
         self.rng = rng
-        self.volume = 1.0
         self.history: list[ChordChoice] = []
         self.neural_beats = 0
         self.fallback_beats = 0
@@ -111,12 +128,35 @@ class Accompaniment:
         self._decided_until: float | None = None  # clock time of the last beat decided
         self._previous: Chord | None = None
         self._voicing: Voicing = SILENT
+        self._style_meter = None  # the meter the style was chosen for
+        self.player.forget()
+        self.player.enter()
         self.playing = False
 
     def new_tune(self) -> None:
-        """A new tune starts: the tune memory starts empty."""
+        """A new tune starts: the tune memory starts empty, the energy is heard anew."""
         if self.memory is not None:
             self.memory.reset()
+        self.energy.reset()
+        self.player.phrase_origin = None
+
+    def hear_player(self, velocity: int, t: float) -> None:
+        """The player began a note: their touch and their energy."""
+        self.dynamics.hear(velocity, t)
+        self.energy.hear(t)
+
+    def energy_at(self, now: float, clock: BeatClock) -> float:
+        """The energy the band plays at now (the override, or the player's)."""
+        if self.energy_override is not None:
+            return self.energy_override
+        return self.energy.level(now, clock.seconds_per_beat, clock.meter, self.dynamics.level)
+
+    def choose_style(self, name: str) -> None:
+        """Play style ``name`` (or ``"auto"``) from the next bar; KeyError if unknown."""
+        if name != AUTO:
+            self.player.set_style(self.styles.get(name))
+        self.settings.style = name
+        self._style_meter = None
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -127,7 +167,21 @@ class Accompaniment:
     def begin(self, first_beat: int) -> None:
         """Start playing from ``first_beat`` (a clock that has started)."""
         self._next_beat = first_beat
+        self.player.enter()
         self.playing = True
+
+    def end(self) -> None:
+        """The player is ending the tune: the band plays its ending from the next beat."""
+        self.player.end()
+
+    @property
+    def ending(self) -> bool:
+        return self.player.ending
+
+    def resume(self) -> None:
+        """The player went on after what sounded like an ending: the band goes on."""
+        if self.player.ending:
+            self.player.enter()
 
     def skip_to(self, first_beat: int) -> None:
         """Plan no beat before ``first_beat`` (after holding, or when the beats were
@@ -227,13 +281,15 @@ class Accompaniment:
             self.fallback_beats += 1
         dist = self._remember(beat_input, dist)
         chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
-        downbeat = beat % clock.meter.beats_per_bar == 0
-        restrike = chord == self._previous and downbeat
         voicing = voice_chord(
             chord, self._voicing if self._voicing.upper else None,
             upper_range=self.settings.upper_range, bass_range=self.settings.bass_range,
         )
-        events = self._change(self._voicing, voicing, clock.time_at(beat), restrike)
+        if beat % clock.meter.beats_per_bar == 0:
+            self._choose_style_for_bar(beat, now, clock)
+        self.last_energy = self.energy_at(now, clock)
+        events = self.player.play_beat(beat, chord, voicing, clock, self._level(),
+                                       self.last_energy)
         self._decided_until = clock.time_at(beat)
         log.debug("beat %d: %s, decided %.1f ms before it", beat, chord,
                   (clock.time_at(beat) - now) * 1000)
@@ -242,20 +298,30 @@ class Accompaniment:
         self._voicing = voicing
         return events
 
-    def _change(self, old: Voicing, new: Voicing, t: float, restrike: bool) -> list[TimedEvent]:
-        """Note-offs and note-ons at ``t`` to go from ``old`` to ``new``."""
-        before, after = set(old.pitches), set(new.pitches)
-        if restrike:
-            stop, start = before, after
-        else:
-            stop, start = before - after, after - before
-        velocity = max(1, min(127, round(self._level() * self.volume)))
-        events = [TimedEvent(t, self.name, (mm.NOTE_OFF, p, 0)) for p in sorted(stop)]
-        events += [TimedEvent(t, self.name, (mm.NOTE_ON, p, velocity)) for p in sorted(start)]
-        return events
+    def _choose_style_for_bar(self, beat: int, now: float, clock: BeatClock) -> None:
+        """With ``style = "auto"``: the style for the meter and the feel, changed only
+        when the meter changed or a phrase starts with this bar."""
+        if self.settings.style != AUTO:
+            return
+        player = self.player
+        bar = beat // clock.meter.beats_per_bar
+        origin = player.phrase_origin if player.phrase_origin is not None else bar
+        phrase_start = (bar - origin) % player.style.phrase_bars == 0
+        if self._style_meter == clock.meter and not phrase_start:
+            return
+        feel = self.energy.feel(now, clock.seconds_per_beat, clock.meter) or Feel.STEADY
+        style = self.styles.choose(clock.meter, feel)
+        if style is not player.style:
+            log.info("style: %s (%s, %s)", style.name, clock.meter, feel)
+            player.set_style(style)
+        self._style_meter = clock.meter
+
+    @property
+    def section(self) -> Section:
+        return self.player.section
 
     def _level(self) -> float:
-        """The chord's velocity before the volume control: a share of the player's touch
+        """The band's velocity before the part volumes: a share of the player's touch
         once they have played (``follow_dynamics``), else the configured velocity."""
         level = self.dynamics.level
         if level is None or not self.settings.follow_dynamics:
@@ -265,5 +331,6 @@ class Accompaniment:
     def rest(self) -> None:
         """Stop playing (the Band ends the sounding notes through the engine)."""
         self.playing = False
+        self.player.forget()
         self._voicing = SILENT
         self._next_beat = None

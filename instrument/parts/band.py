@@ -6,12 +6,17 @@ time, on the beat its ``Transport`` (``instrument.parts.transport``) keeps. Mode
 
 - ``thru``: the player alone (their notes always sound, whatever the mode);
 - ``continue``: call and response;
-- ``accompany``: chords and bass on the beat;
+- ``accompany``: the band (comping, bass and drums in a style) on the beat;
 - ``accompany+continue``: both; the accompaniment also harmonizes the responses.
 
 Switching modes ends the notes of a part that stops (through ``cancel``), so nothing is
-left sounding. While the beat follows the player, the Band re-times the chords the beat
-moved under and has the accompaniment hold while the follower is unsure.
+left sounding. While the beat follows the player, the Band re-times the band's notes the
+beat moved under, and while the follower is unsure it has the band hold its chord (a
+pad: the drums stop) and come back in on a downbeat.
+
+The ending: when the player holds a note ``ENDING_AFTER_BEATS`` beats with no other
+note, the band plays its ending (struck on the next beat, then held); when the player
+then lets go, the band lets go with them. A new note instead goes on with the tune.
 
 Everything runs on the engine thread, except ``status``, which the status server's
 thread calls: it only reads counters and fixed histograms.
@@ -29,7 +34,7 @@ from instrument.midi import messages as mm
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
-from instrument.names import SOUNDING_PARTS, Mode, Part
+from instrument.names import BAND_PARTS, SOUNDING_PARTS, Mode, Part
 from instrument.parts.accompaniment import Accompaniment
 from instrument.parts.continuation import Responder, note_events
 from instrument.parts.controls import Action, Controls
@@ -46,6 +51,12 @@ RESUME_ABOVE = 0.45  # ...and over which it plays on again (hysteresis: no flapp
 #: follower moves moves them too (``Engine.late_leads``).
 RETIME_LEAD = 0.03
 MELODY_WAITING = 64  # melody notes kept while the follower finds the beat
+ENDING_AFTER_BEATS = 2.0  # a note held this long with nothing after it: the ending
+
+
+#: Volume controls and the part each sets.
+_VOLUME_OF = {"accompaniment_volume": Part.ACCOMPANIMENT, "bass_volume": Part.BASS,
+              "drums_volume": Part.DRUMS}
 
 
 @dataclass
@@ -112,7 +123,7 @@ class Band:
         """The engine's hand-out leads for parts whose plans may be re-timed."""
         if not self.transport.following:
             return {}
-        return {self.accompaniment.name: RETIME_LEAD}
+        return dict.fromkeys(BAND_PARTS, RETIME_LEAD)
 
     # -- modes and settings ------------------------------------------------------------
 
@@ -148,9 +159,26 @@ class Band:
             temperature=temperature, top_p=self.settings.top_p, hold=a.sampling.hold
         )
 
-    def apply_density(self, density: float) -> None:
-        """0 sparse .. 1 busy: chords change less or more; responses are shorter or longer."""
+    def apply_style(self, name: str) -> None:
+        """Play style ``name`` (or ``"auto"``); an unknown name is logged and ignored."""
+        try:
+            self.accompaniment.choose_style(name)
+        except KeyError as exc:
+            log.error("%s", exc.args[0])
+            return
+        log.info("style: %s", name)
+
+    def apply_energy(self, energy: float | None) -> None:
+        """Fix the band's energy (0..1), or follow the player's again (None)."""
+        self.accompaniment.energy_override = energy
+
+    def apply_density(self, density: float, override_energy: bool = False) -> None:
+        """0 sparse .. 1 busy: chords change less or more; responses are shorter or
+        longer; moved live (``override_energy``), it also sets the band's energy until
+        the next tune."""
         self.settings.density = density
+        if override_energy:
+            self.apply_energy(density)
         a = self.accompaniment
         a.sampling = ChordSamplingParams(
             temperature=a.sampling.temperature, top_p=a.sampling.top_p,
@@ -172,6 +200,8 @@ class Band:
             self.apply_temperature(preset.temperature)
         if preset.density is not None:
             self.apply_density(preset.density)
+        if preset.style is not None:
+            self.apply_style(preset.style)
         if preset.mode is not None:
             self.set_mode(preset.mode, now)
 
@@ -182,11 +212,19 @@ class Band:
         elif f == "temperature":
             self.apply_temperature(float(v))
         elif f == "density":
-            self.apply_density(float(v))
-        elif f == "accompaniment_volume":
-            self.accompaniment.volume = float(v)
+            self.apply_density(float(v), override_energy=True)
+        elif f == "style":
+            names = ["auto", *self.accompaniment.styles.names]
+            self.apply_style(names[min(len(names) - 1, int(float(v) * len(names)))])
+        elif f == "drums":
+            self.accompaniment.player.settings.drums = bool(v)
+            if not v:
+                self.cancel(Part.DRUMS)
+        elif f in _VOLUME_OF:
+            part = _VOLUME_OF[f]
+            self.accompaniment.player.settings.volumes[part] = float(v)
             if self.set_part_volume is not None:
-                self.set_part_volume(Part.ACCOMPANIMENT, float(v))
+                self.set_part_volume(part, float(v))
         elif f == "lookahead":
             self.accompaniment.settings.lookahead = float(v)
             self.responder.settings.lookahead = float(v)
@@ -205,7 +243,8 @@ class Band:
 
     def _rest_accompaniment(self) -> None:
         self.accompaniment.rest()
-        self.cancel(self.accompaniment.name)
+        for part in BAND_PARTS:
+            self.cancel(part)
 
     # -- Part interface ----------------------------------------------------------------
 
@@ -259,15 +298,18 @@ class Band:
             self.accompaniment.begin(self.clock.next_beat(t + 0.05))
         self._fall_quiet(None)
         self.last_note = t
-        self.accompaniment.dynamics.hear(velocity, t)
+        self.accompaniment.hear_player(velocity, t)
+        self.accompaniment.resume()
         self.melody.note_on(pitch, velocity, t)
 
     def new_tune(self) -> None:
         """A new tune starts (a program change, or ``new_tune_after`` seconds with no
-        note from either side): the parts' tune memories start empty; the Markov model
-        keeps what it learned of the player during the gig."""
+        note from either side): the parts' tune memories start empty, and the band's
+        energy follows the player again; the Markov model keeps what it learned of the
+        player during the gig."""
         self.accompaniment.new_tune()
         self.responder.new_tune()
+        self.apply_energy(None)
 
     def _sounds_until(self, t: float) -> None:
         if self.sounding_until is None or t > self.sounding_until:
@@ -312,6 +354,8 @@ class Band:
                 self._rest_accompaniment()
                 if self.transport.leads:
                     self.transport.stop(now)
+            if self.accompaniment.playing and self._ending_note(now):
+                self.accompaniment.end()
             if not self._holding:
                 events += self.accompaniment.plan(now, clock)
         for event in events:
@@ -333,25 +377,38 @@ class Band:
         lead = accompaniment.planning_lead(clock)
         if beat.move is not None:
             if self.retime is not None:
-                self.retime(accompaniment.name, beat.move)
+                for part in BAND_PARTS:
+                    self.retime(part, beat.move)
             accompaniment.retimed(beat.move)
         if beat.renumbered:
             accompaniment.after_renumbering(clock, clock.next_beat(now + lead))
         unsure = beat.confidence < (RESUME_ABOVE if self._holding else HOLD_BELOW)
         if self._holding and not unsure:
-            accompaniment.skip_to(clock.next_beat(now + lead))
+            # Back in on a downbeat, the chord held (a pad, no drums) until then.
+            accompaniment.skip_to(clock.next_downbeat(now + lead))
+        if unsure and not self._holding:
+            self.cancel(Part.DRUMS)
         self._holding = unsure
         if (self.accompanying and not accompaniment.playing and not unsure
                 and self.last_note is not None and self.rest_at is None):
             accompaniment.begin(clock.next_beat(now + lead))
         self._take_melody()
 
+    def _ending_note(self, now: float) -> bool:
+        """The player holds a note long with nothing after it: the tune is ending."""
+        if self.accompaniment.ending or self.quiet_since is not None or self.last_note is None:
+            return False
+        return now - self.last_note >= ENDING_AFTER_BEATS * self.clock.seconds_per_beat
+
     def _fall_quiet(self, t: float | None) -> None:
-        """The player fell silent at ``t`` (None: they play again)."""
+        """The player fell silent at ``t`` (None: they play again). After an ending the
+        band lets go with them."""
         self.quiet_since = t
         if t is None:
             self.phrase_ends_at = self.rest_at = None
             return
+        if self.accompaniment.playing and self.accompaniment.ending:
+            self._rest_accompaniment()
         silence = self.responder.settings.silence or self.clock.seconds_per_beat
         bars = self.accompaniment.settings.stop_after_bars
         self.phrase_ends_at = t + silence
@@ -399,6 +456,11 @@ class Band:
             "responses": r.responses,
             "response_notes": {"neural": r.neural_notes, "fallback": r.fallback_notes},
             "accompaniment_beats": {"neural": a.neural_beats, "fallback": a.fallback_beats},
+            "style": a.player.style.name,
+            "style_choice": a.settings.style,
+            "section": str(a.section),
+            "energy": round(a.last_energy, 2),
+            "drums": a.player.settings.drums,
             "continuation_steps": r.runner.stats.summary(),
             "accompaniment_steps": a.runner.stats.summary(),
             "tempo_source": str(self.transport.settings.tempo_source),

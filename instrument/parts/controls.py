@@ -7,17 +7,25 @@ learned live):
 |---|---|---|
 | 20 | mode | 0-31 thru, 32-63 continue, 64-95 accompany, 96-127 accompany+continue |
 | 21 | temperature | 0.1 (predictable) .. 1.5 (adventurous) |
-| 22 | density | 0 sparse .. 127 busy: response length and chord changes |
-| 23 | accompaniment volume | 0 .. 127 |
+| 22 | density | 0 sparse .. 127 busy: responses, chord changes, the band's energy (*) |
+| 23 | accompaniment volume | 0 .. 127 (the band's chords) |
 | 24 | lookahead | 5 .. 100 ms |
 | 25 | tap tempo | any press (value >= 64) is a tap |
 | 26 | start / stop | >= 64 starts (with the count-in), < 64 stops the accompaniment |
 | 27 | MIDI learn | hold (>= 64): press a key to pick a function, move a knob to assign |
+| 28 | style | 0 .. 127 across "auto" and the styles by name |
+| 29 | drums | >= 64 on, < 64 off |
+| 30 | bass volume | 0 .. 127 |
+| 31 | drums volume | 0 .. 127 |
 | 120, 123 | panic | all sound off, all notes off |
+
+(*) Moving the density control fixes the band's energy until the next tune; until then
+the band's energy follows the player (``instrument.parts.energy``).
 
 MIDI learn: while the learn control is held, the next key pressed picks a function by
 its pitch class (C mode, D temperature, E density, F accompaniment volume, G lookahead,
-A tap tempo, B start/stop), then the next CC moved is assigned to it. Assignments are
+A tap tempo, B start/stop, C# style, D# drums, F# bass volume, G# drums volume), then
+the next CC moved is assigned to it. Assignments are
 kept in a file in the state directory and loaded at the next start.
 
 Program change N selects the preset with ``program = N`` from the config.
@@ -39,16 +47,18 @@ log = logging.getLogger(__name__)
 
 FUNCTIONS = (
     "mode", "temperature", "density", "accompaniment_volume", "lookahead", "tap_tempo",
-    "start_stop",
+    "start_stop", "style", "drums", "bass_volume", "drums_volume",
 )
 DEFAULT_CC_MAP: dict[int, str] = {
     20: "mode", 21: "temperature", 22: "density", 23: "accompaniment_volume",
-    24: "lookahead", 25: "tap_tempo", 26: "start_stop",
+    24: "lookahead", 25: "tap_tempo", 26: "start_stop", 28: "style", 29: "drums",
+    30: "bass_volume", 31: "drums_volume",
 }
 LEARN_CC = 27
 # MIDI learn: the pitch class of the key pressed picks the function.
 LEARN_KEYS = {0: "mode", 2: "temperature", 4: "density", 5: "accompaniment_volume",
-              7: "lookahead", 9: "tap_tempo", 11: "start_stop"}
+              7: "lookahead", 9: "tap_tempo", 11: "start_stop", 1: "style", 3: "drums",
+              6: "bass_volume", 8: "drums_volume"}
 MODES_BY_CC = tuple(Mode)  # CC value // 32
 # Never reassigned by MIDI learn: the sustain pedal, panic, and the channel-mode messages.
 RESERVED_CCS = frozenset({64, 120, 121, 122, 123, 124, 125, 126, 127})
@@ -69,11 +79,11 @@ def decode(function: str, value: int) -> Action:
         return Action("mode", MODES_BY_CC[min(3, value // 32)])
     if function == "temperature":
         return Action("temperature", round(0.1 + 1.4 * x, 3))
-    if function in ("density", "accompaniment_volume"):
+    if function in ("density", "accompaniment_volume", "bass_volume", "drums_volume", "style"):
         return Action(function, round(x, 3))
     if function == "lookahead":
         return Action("lookahead", round(0.005 + 0.095 * x, 4))
-    if function in ("tap_tempo", "start_stop"):
+    if function in ("tap_tempo", "start_stop", "drums"):
         return Action(function, value >= 64)
     raise ValueError(f"unknown control function {function!r}; known: {', '.join(FUNCTIONS)}")
 

@@ -33,6 +33,7 @@ from instrument.parts.controls import LEARN_CC, Controls
 from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
 from instrument.parts.dynamics import Dynamics
 from instrument.parts.transport import Transport, TransportSettings
+from instrument.styles.library import AUTO, StyleLibrary
 from instrument.timing.beat import BeatClock
 from instrument.timing.link import LinkSession, LinkUnavailable
 
@@ -86,6 +87,15 @@ def _provider_of(model: object) -> str:
     return "unknown provider"
 
 
+def load_styles(config: Config) -> StyleLibrary:
+    """The shipped styles and the player's; a style file that does not parse is logged
+    (file, line, what is wrong) and left out."""
+    styles = StyleLibrary.load(config.user_styles_dir())
+    for error in styles.errors:
+        log.error("style left out: %s", error)
+    return styles
+
+
 def build_band(
     config: Config,
     models: LoadedModels,
@@ -130,22 +140,30 @@ def build_band(
         lookahead=a.lookahead_ms / 1000.0, deadline_ticks=deadline_ticks,
         upper_range=(a.upper_low, a.upper_high), bass_range=(a.bass_low, a.bass_high),
         velocity=a.velocity, follow_dynamics=a.follow_dynamics,
-        stop_after_bars=a.stop_after_bars,
+        stop_after_bars=a.stop_after_bars, style=a.style,
     )
+    styles = load_styles(config)
+    if a.style != AUTO and a.style not in styles.styles:
+        log.error("no style %r (styles: %s): choosing one from the playing",
+                  a.style, ", ".join(styles.names))
+        accomp_settings.style = AUTO
     dynamics = Dynamics()
     accompaniment = Accompaniment(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,
         ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
-        rng, memory=TuneMemory(), dynamics=dynamics,
+        rng, memory=TuneMemory(), dynamics=dynamics, styles=styles,
     )
+    accompaniment.player.settings.bass_range = (a.bass_low, a.bass_high)
+    accompaniment.player.settings.drums = a.drums
 
     cc = config.controls
     controls = Controls(
         cc_map={
             cc.mode: "mode", cc.temperature: "temperature", cc.density: "density",
             cc.accompaniment_volume: "accompaniment_volume", cc.lookahead: "lookahead",
-            cc.tap_tempo: "tap_tempo", cc.start_stop: "start_stop",
+            cc.tap_tempo: "tap_tempo", cc.start_stop: "start_stop", cc.style: "style",
+            cc.drums: "drums", cc.bass_volume: "bass_volume", cc.drums_volume: "drums_volume",
         },
         learn_cc=cc.learn if cc.learn else LEARN_CC,
         learned_file=config.state_dir() / "learned_controls.json" if live else None,

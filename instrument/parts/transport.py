@@ -25,7 +25,7 @@ from instrument.follow import BeatFollower
 from instrument.midi import messages as mm
 from instrument.music import Meter
 from instrument.names import Part, TempoSource
-from instrument.timing.beat import BeatClock
+from instrument.timing.beat import BeatClock, BeatMapping, beat_at, time_at
 from instrument.timing.link import LinkSession
 from instrument.timing.midi_clock import CLOCKS_PER_BEAT, MidiClockFollower
 from instrument.timing.tap import TapTempo
@@ -54,8 +54,8 @@ class TransportSettings:
 class FollowedBeat:
     """What following the player did to the beat at one ``Transport.advance``."""
 
-    #: Where a time planned on a beat goes now (that beat's new time); None: the beat
-    #: did not move under what was planned.
+    #: Where a time planned on the clock goes now (the same place in its beat, on that
+    #: beat's new time); None: the beat did not move under what was planned.
     move: Callable[[float], float] | None
     renumbered: bool  # the follower changed its mind about which beat is which
     confidence: float  # the follower's, 0..1
@@ -192,12 +192,20 @@ class Transport:
             self._clock_sent_until = None  # the receiver joins again (Stop was sent)
         moved = was_running and clock.mapping() != before
         self._propose_to_link(now)
-        return FollowedBeat(self._same_beat_now if moved else None, renumbered,
-                            follower.confidence)
+        move = None
+        if moved:
+            def move(due: float) -> float:
+                return self._same_place_now(before, due)
+        return FollowedBeat(move, renumbered, follower.confidence)
 
-    def _same_beat_now(self, due: float) -> float:
-        """The time of the beat nearest ``due``, on the clock as it is now."""
-        return self.clock.time_at(round(self.clock.beat_at(due)))
+    def _same_place_now(self, before: BeatMapping, due: float) -> float:
+        """Where ``due`` (planned on the clock as it was, ``before``) falls now: the same
+        fraction of a beat after the beat nearest it, that beat taken as the clock's
+        beat nearest its old time (so a renumbering moves nothing a whole beat)."""
+        old = beat_at(before, due)
+        whole = round(old)
+        beat = round(self.clock.beat_at(time_at(before, whole)))
+        return self.clock.time_at(beat + (old - whole))
 
     def _propose_to_link(self, now: float) -> None:
         """Following with a Link session: the peers hear the player's tempo as it

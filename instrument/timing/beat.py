@@ -155,3 +155,8 @@ class BeatClock:
         b = self.beat_at(t)
         whole = int(b)
         return whole if abs(b - whole) < 1e-9 else int(b // 1 + 1)
+
+    def next_downbeat(self, t: float) -> int:
+        """The first beat at or after ``t`` that begins a bar."""
+        beat = self.next_beat(t)
+        return -(-beat // self.meter.beats_per_bar) * self.meter.beats_per_bar

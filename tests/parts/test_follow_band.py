@@ -23,9 +23,11 @@ from tests.parts.test_band import Transcript
 DATA = Path(__file__).parents[1] / "data"
 
 
-def rig(source="follow", mode="accompany", send_clock=False, meter="4/4"):
+def rig(source="follow", mode="accompany", send_clock=False, meter="4/4", style="pad"):
+    """The band following; the pad style by default, whose chords fall on beats only."""
     config = Config()
     config.mode = mode
+    config.accompaniment.style = style
     config.tempo.source = source
     config.tempo.send_clock = send_clock
     config.tempo.meter = meter
