@@ -180,8 +180,7 @@ class Accompaniment:
 
     def resume(self) -> None:
         """The player went on after what sounded like an ending: the band goes on."""
-        if self.player.ending:
-            self.player.enter()
+        self.player.resume()
 
     def skip_to(self, first_beat: int) -> None:
         """Plan no beat before ``first_beat`` (after holding, or when the beats were

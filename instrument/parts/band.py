@@ -16,7 +16,8 @@ pad: the drums stop) and come back in on a downbeat.
 
 The ending: when the player holds a note ``ENDING_AFTER_BEATS`` beats with no other
 note, the band plays its ending (struck on the next beat, then held); when the player
-then lets go, the band lets go with them. A new note instead goes on with the tune.
+then lets go and plays nothing for ``ENDING_GRACE`` (a legato next note comes sooner),
+the band lets go with them. A new note instead goes on with the tune.
 
 Everything runs on the engine thread, except ``status``, which the status server's
 thread calls: it only reads counters and fixed histograms.
@@ -52,6 +53,7 @@ RESUME_ABOVE = 0.45  # ...and over which it plays on again (hysteresis: no flapp
 RETIME_LEAD = 0.03
 MELODY_WAITING = 64  # melody notes kept while the follower finds the beat
 ENDING_AFTER_BEATS = 2.0  # a note held this long with nothing after it: the ending
+ENDING_GRACE = 0.12  # seconds after the last note's release (at most a quarter beat)
 
 
 #: Volume controls and the part each sets.
@@ -106,6 +108,7 @@ class Band:
         self.phrase_ends_at: float | None = None
         self.rest_at: float | None = None
         self.last_note: float | None = None
+        self.let_go_at: float | None = None  # the ending: when the band lets go
         self.sounding_until: float | None = None  # the last note of either side ends
         self.mode_changes = 0
         self.set_mode(settings.mode, 0.0)
@@ -356,6 +359,10 @@ class Band:
                     self.transport.stop(now)
             if self.accompaniment.playing and self._ending_note(now):
                 self.accompaniment.end()
+            if self.let_go_at is not None and now >= self.let_go_at:
+                self.let_go_at = None
+                if self.accompaniment.playing and self.accompaniment.ending:
+                    self._rest_accompaniment()
             if not self._holding:
                 events += self.accompaniment.plan(now, clock)
         for event in events:
@@ -405,10 +412,10 @@ class Band:
         band lets go with them."""
         self.quiet_since = t
         if t is None:
-            self.phrase_ends_at = self.rest_at = None
+            self.phrase_ends_at = self.rest_at = self.let_go_at = None
             return
         if self.accompaniment.playing and self.accompaniment.ending:
-            self._rest_accompaniment()
+            self.let_go_at = t + min(ENDING_GRACE, 0.25 * self.clock.seconds_per_beat)
         silence = self.responder.settings.silence or self.clock.seconds_per_beat
         bars = self.accompaniment.settings.stop_after_bars
         self.phrase_ends_at = t + silence
@@ -433,6 +440,8 @@ class Band:
         ]
         if self.continuing and self.phrase_ends_at is not None and self.responder.call:
             times.append(self.phrase_ends_at)
+        if self.let_go_at is not None:
+            times.append(self.let_go_at)
         times.append(self.transport.next_wakeup())
         found = [t for t in times if t is not None]
         return min(found) if found else None

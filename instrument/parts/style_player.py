@@ -7,12 +7,15 @@ on the steps its style writes for that beat of the bar, at the clock's times for
 (``clock.time_at(beat + step / steps_per_beat)``, off-beat steps swung), so the band
 keeps the followed beat and, with the beat's number, the bar.
 
-**Sections**, chosen once per bar at its first beat: the ``ending`` when the player has
-ended; the ``intro`` for the bar the band comes in on; the ``fill`` in the last bar of
+**Sections**, chosen once per bar at its first beat: the ``intro`` for the bar the band
+comes in on; the ``fill`` in the last bar of
 each phrase (``style.phrase_bars`` bars counted from the bar the band came in on, moved
 by the Band to where the tune's phrases start); else ``variation`` while the energy is
 high (from ``VARIATION_FROM`` up, until it falls under ``VARIATION_UNTIL``) and ``main``
-otherwise.
+otherwise. The ``ending`` starts on the beat after :meth:`StylePlayer.end` (the player
+holds what sounds like a last note), plays one bar of the style's ending from its start,
+and then holds the chord (``HOLD``) until the Band lets go or :meth:`StylePlayer.resume`
+goes on with the tune.
 
 **Energy** (0..1, :mod:`instrument.parts.energy` or the density control) also thins
 what is written: under ``THIN_FROM[level]`` a step finer than that metrical level rests
@@ -51,6 +54,8 @@ THIN_FROM = {3: 0.45, 2: 0.3, 1: 0.2}
 DRUM_LENGTH = 0.08  # seconds a drum note lasts (the kit rings on; receivers need an off)
 #: The pad the band thins to: the chord and its bass held, struck on the downbeat.
 PAD = Pattern(comping=Line((("x", "-", "-", "-"),), 1), bass=Line((("R", "-", "-", "-"),), 1))
+#: After the ending's bar: the chord and its bass held (struck again only if it changes).
+HOLD_ALL = Pattern(comping=Line((("-",),), 1), bass=Line((("-",),), 1))
 
 
 @dataclass
@@ -83,6 +88,7 @@ class StylePlayer:
         self._bar: int | None = None
         self._entered: int | None = None
         self._ending = False
+        self._ending_beat: int | None = None  # the beat the ending started on
         self._variation = False
 
     # -- state ---------------------------------------------------------------------------
@@ -96,10 +102,18 @@ class StylePlayer:
         self._entered = None
         self._bar = None
         self._ending = False
+        self._ending_beat = None
 
     def end(self) -> None:
-        """The player has ended: the next beat plays the ending and the band then holds."""
+        """The player is ending: the next beat starts the ending, then the band holds."""
         self._ending = True
+
+    def resume(self) -> None:
+        """The player went on after all: the groove goes on from the next beat."""
+        if self._ending:
+            self._ending, self._ending_beat = False, None
+            self.section = Section.VARIATION if self._variation and \
+                Section.VARIATION in self.style.sections else Section.MAIN
 
     @property
     def ending(self) -> bool:
@@ -131,7 +145,13 @@ class StylePlayer:
         bar, in_bar = divmod(beat, beats_per_bar)
         if self._bar != bar:
             self._start_bar(bar, energy)
-        pattern = self._pattern(energy)
+        if self._ending:
+            if self._ending_beat is None:
+                self._ending_beat = beat
+                self.section = Section.ENDING
+            # The ending is read from its own first beat, wherever in the bar it starts.
+            bar, in_bar = divmod(beat - self._ending_beat, beats_per_bar)
+        pattern = self._pattern(energy, bar)
         events: list[TimedEvent] = []
         if chord.is_silent:
             return self.release(clock.time_at(beat))
@@ -159,8 +179,8 @@ class StylePlayer:
             self._variation = False
         origin = self.phrase_origin if self.phrase_origin is not None else bar
         if self._ending:
-            section = Section.ENDING
-        elif bar == self._entered and Section.INTRO in style.sections:
+            return
+        if bar == self._entered and Section.INTRO in style.sections:
             section = Section.INTRO
         elif (bar + 1 - origin) % style.phrase_bars == 0 and Section.FILL in style.sections:
             section = Section.FILL
@@ -172,8 +192,10 @@ class StylePlayer:
         self.sections_played.append((bar, section))
         del self.sections_played[:-64]
 
-    def _pattern(self, energy: float) -> Pattern:
+    def _pattern(self, energy: float, bar: int) -> Pattern:
         if self.section == Section.ENDING:
+            if bar > 0:
+                return HOLD_ALL
             return self.style.pattern(Section.ENDING) or PAD
         if energy < PAD_BELOW:
             return PAD

@@ -74,13 +74,14 @@ def test_on_a_fixed_clock_the_accompaniment_sounds_exactly_on_its_beats(partner)
     tap.wait_frames(tap.rate // 2)
 
     first_note = arrivals(tap)[0][0]
-    beat = 60 / BPM * tap.rate  # frames
+    # The style's steps: eighths of the 4/4 beat (its chords strike on and off the beat).
+    step = 60 / BPM * tap.rate / 2  # frames
     chords = [f for f, _, on in notes_out(tap, 2) if on]
     assert len(chords) >= 8, f"accompaniment notes on MIDI out: {len(chords)}"
     starts = sorted(set(chords))
-    errors = np.array([(f - first_note + beat / 2) % beat - beat / 2 for f in starts])
+    errors = np.array([(f - first_note + step / 2) % step - step / 2 for f in starts])
     p50, p99 = np.percentile(np.abs(errors), [50, 99])
-    print(f"\naccompaniment onsets vs the beat grid over {errors.size} chord changes "
+    print(f"\naccompaniment onsets vs the eighths' grid over {errors.size} chord changes "
           f"({tap.rate} Hz, {tap.period} frames): |error| p50 {p50:.1f} frames, "
           f"p99 {p99:.1f} frames, max {np.abs(errors).max():.0f} frames")
     # Exactly on the beat as a rule. A machine loaded far beyond a gig's (CI beside model
