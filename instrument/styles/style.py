@@ -280,6 +280,8 @@ class _Locator:
             heading = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", line)
             if heading:
                 header = tuple(p.strip().strip('"') for p in heading.group(1).split("."))
+                if header == (*table, key):
+                    return number
                 continue
             if "=" not in line:
                 continue

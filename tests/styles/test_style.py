@@ -1,0 +1,96 @@
+"""Styles as files a musician writes: every shipped style loads, a mistake is named with
+its line, a player's own style is picked up, and a style is chosen by meter and feel."""
+
+from __future__ import annotations
+
+import pytest
+
+from instrument.music import Meter
+from instrument.styles.library import SHIPPED_DIR, StyleLibrary
+from instrument.styles.style import Feel, Section, StyleError, parse_style
+
+GOOD = """\
+name = "shuffle"
+meters = ["4/4"]
+feel = "steady"
+swing = 0.6
+
+[main]
+comping = ". x . x"
+bass = "R 5 8 5 | R 3 5 A"
+drums.kick = "x . x ."
+drums.hat = "x x x x x x x x"
+
+[variation]
+drums.snare = ". x . x"
+"""
+
+
+def test_a_style_reads_as_written():
+    style = parse_style(GOOD, "shuffle.toml")
+    assert style.name == "shuffle" and style.meter == Meter(4, 4) and style.feel == Feel.STEADY
+    main = style.pattern(Section.MAIN)
+    assert main.bass.steps_per_beat == 1 and len(main.bass.bars) == 2
+    assert main.bass.beat(1, 3, 4) == ("A",)  # the second bar's last beat
+    assert main.drums["hat"].beat(0, 2, 4) == ("x", "x")  # eighths
+    variation = style.pattern(Section.VARIATION)
+    assert set(variation.drums) == {"snare"}  # its own drums replace main's
+    assert variation.bass == main.bass  # a part it leaves out plays main's line
+    assert style.pattern(Section.FILL) is None
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    (GOOD.replace('bass = "R 5 8 5 | R 3 5 A"', 'bass = "R 5 Q 5"'), 8, "unknown step 'Q'"),
+    (GOOD.replace("drums.kick", "drums.cowbell"), 9, "unknown drum"),
+    (GOOD.replace('comping = ". x . x"', 'comping = ". x . x x"'), 7, "do not divide"),
+    (GOOD.replace('bass = "R 5 8 5 | R 3 5 A"', 'bass = "R 5 8 5 | R 3"'), 8,
+     "same number of steps"),
+    (GOOD.replace('feel = "steady"', 'feel = "groovy"'), 3, "sparse, steady, busy"),
+    (GOOD.replace("[main]", "[mian]"), 6, "unknown key"),
+])
+def test_a_mistake_is_named_with_its_file_and_line(text, line, words):
+    with pytest.raises(StyleError) as error:
+        parse_style(text, "mine.toml")
+    message = str(error.value)
+    assert message.startswith(f"mine.toml line {line}:"), message
+    assert words in message
+
+
+def test_broken_toml_is_an_error_not_a_crash():
+    with pytest.raises(StyleError, match="not valid TOML"):
+        parse_style('name = "x"\n[main\n', "bad.toml")
+
+
+def test_every_shipped_style_loads_and_the_meters_are_covered():
+    library = StyleLibrary.load(None)
+    assert library.errors == []
+    assert {"reel", "jig", "slip_jig", "waltz", "polka", "air", "ballad", "pad"} <= set(
+        library.names)
+    for path in SHIPPED_DIR.glob("*.toml"):
+        style = library.get(parse_style(path.read_text(), str(path)).name)
+        for section in (Section.MAIN, Section.ENDING):
+            assert style.pattern(section) is not None, (style.name, section)
+    for meter in ("4/4", "2/4", "3/4", "6/8", "9/8", "12/8"):
+        chosen = library.choose(Meter.parse(meter), Feel.BUSY)
+        assert chosen.fits(Meter.parse(meter)) and chosen.name != "pad", meter
+
+
+@pytest.mark.parametrize(("meter", "feel", "name"), [
+    ("4/4", Feel.BUSY, "reel"), ("6/8", Feel.BUSY, "jig"), ("9/8", Feel.BUSY, "slip_jig"),
+    ("3/4", Feel.STEADY, "waltz"), ("2/4", Feel.BUSY, "polka"), ("4/4", Feel.SPARSE, "air"),
+    ("4/4", Feel.STEADY, "ballad"), ("5/4", Feel.BUSY, "pad"),
+])
+def test_the_style_is_chosen_for_the_meter_and_the_feel(meter, feel, name):
+    assert StyleLibrary.load(None).choose(Meter.parse(meter), feel).name == name
+
+
+def test_a_players_own_style_is_picked_up_and_a_broken_one_is_reported(tmp_path):
+    (tmp_path / "shuffle.toml").write_text(GOOD)
+    (tmp_path / "reel.toml").write_text(GOOD.replace('"shuffle"', '"reel"'))  # replaces it
+    (tmp_path / "broken.toml").write_text(GOOD.replace("x x x x x x x x", "x x y"))
+    library = StyleLibrary.load(tmp_path)
+    assert library.get("shuffle").source.endswith("shuffle.toml")
+    assert library.get("reel").feel == Feel.STEADY
+    assert len(library.errors) == 1 and "broken.toml line 10" in library.errors[0]
+    with pytest.raises(KeyError, match="styles: air"):
+        library.get("bossa")
