@@ -257,7 +257,7 @@ class PresetConfig:
 class Config:
     """The whole configuration."""
 
-    mode: Mode = Mode.THRU
+    mode: Mode = Mode.ACCOMPANY_CONTINUE  # the first run plays the band; thru: CC 20
     log_level: str = field(
         default="info", metadata=_choices(("debug", "info", "warning", "error"))
     )

@@ -14,7 +14,7 @@ def test_defaults_work_without_a_file(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
     monkeypatch.delenv("INSTRUMENT_CONFIG", raising=False)
     config = cfg.load()
-    assert config.mode == "thru"
+    assert config.mode == "accompany+continue"  # the first run plays the band
     assert config.audio.rate == 48000 and config.audio.buffer == 64
     assert config.audio.jack_client == "instrument"
 
@@ -100,10 +100,11 @@ def test_keys_that_may_be_unset_are_none_and_names_are_typed(tmp_path):
     config = cfg.load(write(tmp_path, '[[presets]]\nprogram = 3\ntempo = 96.0\n'))
     preset = config.presets[0]
     assert preset.tempo == 96.0
-    assert (preset.mode, preset.meter, preset.temperature, preset.density) == (None,) * 4
+    assert (preset.mode, preset.meter, preset.temperature, preset.density, preset.style) == \
+        (None,) * 5
     assert config.models.temperature is None and config.models.seed is None
     assert config.tempo.tap_note is None and config.midi.input is None
-    assert config.mode is Mode.THRU and config.synth.player_patch is Patch.EPIANO
+    assert config.mode is Mode.ACCOMPANY_CONTINUE and config.synth.player_patch is Patch.EPIANO
     assert config.models.providers == [Provider.TENSORRT, Provider.CUDA, Provider.CPU]
     assert config.tempo.source in TempoSource
     # An unset key is shown as such and reads back unset.
