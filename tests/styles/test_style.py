@@ -94,3 +94,20 @@ def test_a_players_own_style_is_picked_up_and_a_broken_one_is_reported(tmp_path)
     assert len(library.errors) == 1 and "broken.toml line 10" in library.errors[0]
     with pytest.raises(KeyError, match="styles: air"):
         library.get("bossa")
+
+
+def test_instrument_check_names_a_broken_style_and_an_unknown_one(tmp_path):
+    import subprocess
+    import sys
+
+    styles = tmp_path / "config" / "instrument" / "styles"
+    styles.mkdir(parents=True)
+    (styles / "mine.toml").write_text('name = "mine"\n[main]\nbass = "R Q"\n')
+    config = tmp_path / "instrument.toml"
+    config.write_text('[accompaniment]\nstyle = "bossa"\n')
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "instrument", "check", "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 2
+    assert "mine.toml line 3: main.bass: unknown step 'Q'" in done.stderr
+    assert "accompaniment.style: no style 'bossa'" in done.stderr
