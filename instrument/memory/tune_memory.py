@@ -302,6 +302,16 @@ class TuneMemory:
         out = diffs[np.arange(len(lags)), pick]
         return np.where(out < 0, 0, out)
 
+    def expected_onsets(self) -> int | None:
+        """How many notes the player began in the remembered beat the recollection
+        leads with (what they will likely play in the beat being planned: a repeat's
+        rhythm), or None when there is no recollection worth its weight."""
+        r = self.recollection
+        if r is None or self.weight() <= 0.0:
+            return None
+        n = self.settings.capacity_beats
+        return int(self._onset[(self._count - r.lag) % n].sum())
+
     def weight(self) -> float:
         """The blend weight of the current recollection (0 when there is none)."""
         r = self.recollection

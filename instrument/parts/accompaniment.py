@@ -149,7 +149,9 @@ class Accompaniment:
         """The energy the band plays at now (the override, or the player's)."""
         if self.energy_override is not None:
             return self.energy_override
-        return self.energy.level(now, clock.seconds_per_beat, clock.meter, self.dynamics.level)
+        expected = self.memory.expected_onsets() if self.memory is not None else None
+        return self.energy.level(now, clock.seconds_per_beat, clock.meter, self.dynamics.level,
+                                 expected)
 
     def choose_style(self, name: str) -> None:
         """Play style ``name`` (or ``"auto"``) from the next bar; KeyError if unknown."""

@@ -3,16 +3,20 @@
 The band plays to it: which parts play, how busy their patterns are, and how hard they
 strike (``instrument.parts.style_player``). Two readings make it:
 
-- **busy**: the player's onsets per beat over the last ``window_bars`` bars (the notes
-  of a chord count once), with compound meters' beats counted as their three eighths'
-  two: eighths are 0.6 in a reel and a jig alike, sixteenths 0.84, a note a beat 0.4,
-  a note a bar 0 (``0.4 + 0.22 log2`` of the onsets per simple beat, clipped);
+- **busy**: the player's onsets per beat over the last ``window_bars`` bar (the notes
+  of a chord count once; the tune so far when it is shorter), with compound meters'
+  beats counted as their three eighths' two: eighths are 0.6 in a reel and a jig alike,
+  sixteenths 0.84, a note a beat 0.4, a note a bar 0 (``0.4 + 0.22 log2`` of the onsets
+  per simple beat, clipped), weighed with the same over the last beat alone (or, on a
+  repeat the tune memory recognises, the beat to come as the player played it before),
+  so the band thins within the bar where the player holds a long note;
 - **loud**: the player's smoothed velocity (:class:`~instrument.parts.dynamics.Dynamics`)
   from 40 (0) to 120 (1).
 
 ``energy = BUSY_SHARE * busy + (1 - BUSY_SHARE) * loud``; before the player has played,
 ``DEFAULT``. The feel a style is chosen for (:meth:`Energy.feel`) is read from ``busy``
-and the onsets per second (a slow tune of eighths is still an air).
+and the onsets per second over the last ``feel_bars`` (a slow tune of eighths is still
+an air; a phrase's last long notes do not make a reel one).
 
 Engine thread only; constant work per note and per reading.
 """
@@ -38,8 +42,9 @@ _MAX_ONSETS = 256
 class Energy:
     """See the module docstring."""
 
-    def __init__(self, window_bars: float = 1.5) -> None:
+    def __init__(self, window_bars: float = 1.0, feel_bars: float = 8.0) -> None:
         self.window_bars = window_bars
+        self.feel_bars = feel_bars
         self._onsets: deque[float] = deque(maxlen=_MAX_ONSETS)
 
     def reset(self) -> None:
@@ -51,40 +56,56 @@ class Energy:
             return
         self._onsets.append(t)
 
-    def _per_beat(self, now: float, seconds_per_beat: float, meter: Meter) -> float:
-        window = self.window_bars * meter.beats_per_bar * seconds_per_beat
+    def _per_beat(self, now: float, seconds_per_beat: float, meter: Meter, bars: float) -> float:
+        window = bars * meter.beats_per_bar * seconds_per_beat
         count = sum(1 for t in self._onsets if now - window < t <= now)
-        return count / (self.window_bars * meter.beats_per_bar)
+        heard = min(window, now - self._onsets[0] + seconds_per_beat)  # the tune so far
+        return count * seconds_per_beat / max(heard, seconds_per_beat)
 
-    def busy(self, now: float, seconds_per_beat: float, meter: Meter) -> float | None:
-        """0..1 from the onsets per beat over the window; None before any note."""
+    def busy(self, now: float, seconds_per_beat: float, meter: Meter,
+             bars: float | None = None) -> float | None:
+        """0..1 from the onsets per beat over the last ``bars`` (the window); None
+        before any note."""
         if not self._onsets:
             return None
-        per_beat = self._per_beat(now, seconds_per_beat, meter)
-        if meter.compound:
-            per_beat /= 1.5  # a dotted-quarter beat's three eighths are two simple eighths
-        if per_beat <= 0:
-            return 0.0
-        return min(1.0, max(0.0, 0.4 + 0.22 * math.log2(per_beat)))
+        return _busy(self._per_beat(now, seconds_per_beat, meter, bars or self.window_bars),
+                     meter)
 
     def level(self, now: float, seconds_per_beat: float, meter: Meter,
-              loudness: float | None) -> float:
-        """The energy (see the module docstring); ``loudness``: the smoothed velocity."""
-        busy = self.busy(now, seconds_per_beat, meter)
-        if busy is None:
+              loudness: float | None, expected: int | None = None) -> float:
+        """The energy (see the module docstring); ``loudness``: the smoothed velocity;
+        ``expected``: the notes the tune memory expects in the beat to come (a repeat),
+        which stand for the last beat's."""
+        bar = self.busy(now, seconds_per_beat, meter)
+        if bar is None:
             return DEFAULT
+        if expected is not None:
+            beat = _busy(expected, meter)
+        else:
+            beat = self.busy(now, seconds_per_beat, meter, 1.0 / meter.beats_per_bar)
+        busy = 0.3 * bar + 0.7 * (beat if beat is not None else bar)
         loud = 0.5 if loudness is None else min(1.0, max(0.0, (loudness - 40.0) / 80.0))
         return BUSY_SHARE * busy + (1.0 - BUSY_SHARE) * loud
 
     def feel(self, now: float, seconds_per_beat: float, meter: Meter) -> Feel | None:
         """The feel of the playing (None before any note): sparse when the notes are
         few to the beat or slow in time, busy when many and quick, else steady."""
-        busy = self.busy(now, seconds_per_beat, meter)
+        busy = self.busy(now, seconds_per_beat, meter, self.feel_bars)
         if busy is None:
             return None
-        per_second = self._per_beat(now, seconds_per_beat, meter) / seconds_per_beat
+        per_second = self._per_beat(now, seconds_per_beat, meter, self.feel_bars) / \
+            seconds_per_beat
         if busy < SPARSE_BELOW or per_second < SPARSE_RATE:
             return Feel.SPARSE
         if busy >= BUSY_FROM and per_second >= BUSY_RATE:
             return Feel.BUSY
         return Feel.STEADY
+
+
+def _busy(per_beat: float, meter: Meter) -> float:
+    """0..1 from onsets per beat (see the module docstring)."""
+    if meter.compound:
+        per_beat /= 1.5  # a dotted-quarter beat's three eighths are two simple eighths
+    if per_beat <= 0:
+        return 0.0
+    return min(1.0, max(0.0, 0.4 + 0.22 * math.log2(per_beat)))

@@ -26,8 +26,10 @@ touch sets the velocity (``level``), each step's mark (``X x o``) shades it, and
 part's volume scales it.
 
 Comping and bass remember what they hold: a hit or a new bass note ends the last; a
-rest ends it; a held step keeps it, unless the chord changed on the beat (or nothing is
-held: the band just came in), which strikes the new chord (the bass its root) there.
+rest ends it; a held step keeps it. Where the chord changes on a beat whose first step
+holds or rests, the new chord (the bass its root) is struck there anyway, so the harmony
+is heard where it moves; a held step with nothing held (the band just came in) strikes
+too.
 Drum hits are short notes. :meth:`release` ends everything held. Engine thread only;
 work per beat is a few steps per part.
 """
@@ -50,7 +52,7 @@ VARIATION_UNTIL = 0.55
 PAD_BELOW = 0.15
 #: Energy under which steps of a metrical level rest: 3 (finer than half a beat), 2 (the
 #: half beat, or a compound beat's eighths), 1 (the beats after the first).
-THIN_FROM = {3: 0.45, 2: 0.3, 1: 0.2}
+THIN_FROM = {3: 0.6, 2: 0.5, 1: 0.35}
 DRUM_LENGTH = 0.08  # seconds a drum note lasts (the kit rings on; receivers need an off)
 #: The pad the band thins to: the chord and its bass held, struck on the downbeat.
 PAD = Pattern(comping=Line((("x", "-", "-", "-"),), 1), bass=Line((("R", "-", "-", "-"),), 1))
@@ -85,6 +87,8 @@ class StylePlayer:
         self.sections_played: list[tuple[int, Section]] = []  # (bar, section): tests, status
         self.phrase_origin: int | None = None  # a bar where a phrase starts
         self._held = {Part.ACCOMPANIMENT: _Held(), Part.BASS: _Held()}
+        # The chord of the beat before, per part (None: the band just came in).
+        self._last_chord: dict[Part, Chord | None] = dict.fromkeys(self._held)
         self._bar: int | None = None
         self._entered: int | None = None
         self._ending = False
@@ -134,6 +138,7 @@ class StylePlayer:
         """Forget what is held (its notes were ended another way: a cancel, a panic)."""
         for part in self._held:
             self._held[part] = _Held()
+            self._last_chord[part] = None
 
     # -- playing -------------------------------------------------------------------------
 
@@ -239,13 +244,18 @@ class StylePlayer:
             if thinned:
                 step = HOLD
             changed = held.chord is None or held.chord.identity != chord.identity
-            if step == REST:
+            if i == 0 and step in (REST, HOLD) and changed and \
+                    (step == HOLD or self._last_chord[part] is not None):
+                # The harmony moves (or the band just came in) on a beat the line holds or
+                # rests: the new chord is struck there, so it is heard where it changes.
+                events += self._strike(part, _first_hit(part), chord, pitches, t, level)
+            elif step == REST:
                 events += self._stop(part, t)
             elif step == HOLD:
-                if i == 0 and changed:  # a new chord (or none held): strike it on the beat
-                    events += self._strike(part, _first_hit(part), chord, pitches, t, level)
+                pass
             else:
                 events += self._strike(part, step, chord, pitches, t, level)
+        self._last_chord[part] = chord
         return events
 
     def _strike(self, part: Part, step: str, chord: Chord, pitches: tuple[int, ...],

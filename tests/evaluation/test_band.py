@@ -1,0 +1,37 @@
+"""The band's measurements (instrument.evaluation.band) on a played tune from tests/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from instrument.evaluation.band import play_band, spearman, summarize
+from instrument.follow.performance import PerformanceStyle, perform
+from instrument.models.tune import read_midi
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def test_spearman_ranks_with_ties_and_says_nothing_of_a_constant():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 2, 2], [1, 1, 2, 2]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [5, 5, 5]) is None
+
+
+def test_a_style_keeps_the_pads_harmony_and_lands_on_the_played_eighths():
+    performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=2,
+                          style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
+    reel, pad = play_band(performance, "reel"), play_band(performance, "pad")
+    assert reel.style == "reel" and pad.style == "pad"
+    for part in ("bass", "drums"):
+        errors = reel.onset_errors_ms[part]
+        assert len(errors) >= 8 and np.percentile(errors, 90) <= 40, (part, errors)
+    assert pad.onset_errors_ms["drums"] == []  # the pad has no drums
+    assert reel.harmony >= pad.harmony - 0.02
+    assert np.mean(reel.band_per_bar) > np.mean(pad.band_per_bar)
+    summary = summarize([reel])
+    assert summary["tunes"] == 1 and summary["styles"] == {"reel": 1}
+    assert summary["beat_cost_us_p50_p99"][0] > 0
