@@ -40,8 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score the beat follower instead, against the fixed clock, on "
                         "performances of the files with drifting tempo (see "
                         "instrument.follow.report); --seed seeds the performances")
+    parser.add_argument("--band", action="store_true",
+                        help="score the band instead: performances of the files played into "
+                        "it with each style choice (see instrument.evaluation.band)")
     parser.add_argument("--performances", type=int, default=8, metavar="N",
-                        help="with --follow: performances of each file (default 8)")
+                        help="with --follow or --band: performances of each file (default 8)")
 
 
 def _fmt(x) -> str:
@@ -114,6 +117,10 @@ def run(args: argparse.Namespace) -> int:
         from instrument.follow.report import run_command
 
         return run_command(args)
+    if args.band:
+        from instrument.evaluation.band import run_command as run_band
+
+        return run_band(args)
     try:
         result = evaluate_directory(args)
     except (ModelError, FileNotFoundError, OSError, ValueError) as exc:

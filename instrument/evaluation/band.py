@@ -19,6 +19,9 @@ Single-threaded; the chords come from the rule arranger (the models are measured
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -27,7 +30,7 @@ import numpy as np
 from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.engine.engine import Engine, TimedEvent
-from instrument.follow.performance import Performance
+from instrument.follow.performance import Performance, perform
 from instrument.names import BAND_PARTS, Part
 from instrument.parts.factory import LoadedModels, build_band
 from instrument.realtime.router import InputEvent
@@ -203,3 +206,58 @@ def summarize(results: list[BandResult]) -> dict:
         "beat_cost_us_p50_p99": pct(costs, (50, 99)),
     }
 
+
+
+#: What ``instrument evaluate --band`` compares: the style chosen from the playing, and
+#: the pad (the band before it had styles).
+STYLE_CHOICES = ("auto", "pad")
+
+
+def evaluate_files(tunes: list, performances: int, seed: int, progress: bool = False) -> dict:
+    """Each tune played ``performances`` times into the band, per style choice."""
+    markov = MarkovContinuator.from_prior(Config().models_dir() / Config().models.markov_prior)
+    out: dict = {"files": len(tunes), "performances": performances}
+    for style in STYLE_CHOICES:
+        results = []
+        for i, tune in enumerate(tunes):
+            for k in range(performances):
+                perf = perform(tune, seed + i * performances + k)
+                results.append(play_band(perf, style, markov=markov))
+            if progress:
+                print(f"\r{style}: {i + 1}/{len(tunes)} files", end="", file=sys.stderr,
+                      flush=True)
+        if progress:
+            print(file=sys.stderr)
+        out[style] = summarize(results)
+    return out
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``instrument evaluate DIR --band [--json] [--performances N] [--seed S]``."""
+    from instrument.follow.report import read_tunes
+
+    try:
+        tunes = read_tunes(args.directory)
+    except (FileNotFoundError, OSError, ValueError) as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 1
+    if not tunes:
+        print(f"evaluate: no file under {args.directory} has enough notes", file=sys.stderr)
+        return 1
+    result = evaluate_files(tunes, args.performances, args.seed or 0,
+                            progress=sys.stderr.isatty() and not args.json)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{result['files']} files, {args.performances} performances each")
+    print("style  bass/drums onset error p50 p90 (ms)  notes/bar rho pooled (per tune)  "
+          "harmony  us/beat p50 p99")
+    for style in STYLE_CHOICES:
+        m = result[style]
+        onsets = m["onset_error_ms_p50_p90"]
+        rho = m["notes_per_bar_spearman_pooled"]
+        print(f"{style:<6} {onsets['bass']} / {onsets['drums']}  "
+              f"{rho if rho is None else round(rho, 2)} "
+              f"({m['notes_per_bar_spearman_per_tune_median']})  "
+              f"{m['harmony_note_in_struck_chord']}  {m['beat_cost_us_p50_p99']}")
+    return 0

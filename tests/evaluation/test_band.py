@@ -35,3 +35,20 @@ def test_a_style_keeps_the_pads_harmony_and_lands_on_the_played_eighths():
     summary = summarize([reel])
     assert summary["tunes"] == 1 and summary["styles"] == {"reel": 1}
     assert summary["beat_cost_us_p50_p99"][0] > 0
+
+
+def test_instrument_evaluate_band_reports_each_style_choice():
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "instrument", "evaluate", str(DATA), "--band",
+                           "--performances", "1", "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["files"] >= 3
+    assert result["pad"]["onset_error_ms_p50_p90"]["drums"] is None
+    auto = result["auto"]
+    assert auto["onset_error_ms_p50_p90"]["drums"][1] <= 50
+    assert auto["band_notes_per_bar_mean"] > result["pad"]["band_notes_per_bar_mean"]
