@@ -228,6 +228,11 @@ class EngineSide:
             "meter": band_status["meter"] + (" (heard)" if follow.get("meter_auto") else ""),
             "meter_confidence": follow.get("meter_confidence"),
             "bar_confidence": follow.get("bar_confidence"),
+            "style": band_status["style"] + (" (auto)" if band_status["style_choice"] == "auto"
+                                             else ""),
+            "section": band_status["section"],
+            "energy": band_status["energy"],
+            "drums": band_status["drums"],
             "midi_in": sound["midi_in"],
             "midi_out": sound["midi_out"],
             "audio": sound["audio"],

@@ -24,6 +24,10 @@ listed here are shown too)::
     meter, meter_confidence,           the meter the bar is read in ("(heard)" with
     bar_confidence                     ``[tempo] meter = "auto"``), how sure the
                                        follower is of it and of where the bar begins
+    style, section, energy, drums      the band: its style ("(auto)": chosen from the
+                                       playing), the section it plays (main, variation,
+                                       fill, intro, ending), the energy it plays at
+                                       (0..1) and whether the drums are on
     midi_in, midi_out                  connected port names, or null
     audio                              {"backend", "rate", "buffer"}
     models                             {name: {"providers": [...], "fallback": reason|null,
@@ -374,6 +378,10 @@ _MAIN = (
     ("meter", "meter"),
     ("bar_confidence", "bar confidence"),
     ("meter_confidence", "meter confidence"),
+    ("style", "style"),
+    ("section", "section"),
+    ("energy", "energy"),
+    ("drums", "drums"),
     ("midi_in", "MIDI in"),
     ("midi_out", "MIDI out"),
     ("audio", "audio"),

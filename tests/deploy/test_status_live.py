@@ -67,7 +67,8 @@ def test_status_ready_watchdog_and_stopping(jack_server, tmp_path):
         assert done.returncode == 0, done.stderr
         status = json.loads(done.stdout)
         assert status["pid"] == inst.process.pid
-        assert status["mode"] == "thru"
+        assert status["mode"] == "accompany+continue"  # what a first run plays
+        assert status["style"] == "pad (auto)" and status["drums"] is True  # no note yet
         assert status["audio"] == {"backend": "jack", "rate": 48000, "buffer": 64}
         assert status["midi_in"] == "controller:out"
         assert status["recording"].endswith(".mid")
