@@ -21,6 +21,7 @@ from typing import Any
 from instrument import places
 from instrument.names import (
     CONFIG_TEMPO_SOURCES,
+    SOUNDING_PARTS,
     AudioBackend,
     MidiApi,
     Mode,
@@ -100,13 +101,13 @@ class MidiConfig:
     player_channel: int = field(default=1, metadata=_range(1, 16))
     accompaniment_channel: int = field(default=2, metadata=_range(1, 16))
     continuation_channel: int = field(default=3, metadata=_range(1, 16))
+    bass_channel: int = field(default=4, metadata=_range(1, 16))
+    # General MIDI drum notes (instrument.audio.drums.KIT_NOTES); GM gear plays drums on 10.
+    drums_channel: int = field(default=10, metadata=_range(1, 16))
+
     def channels(self) -> dict[Part, int]:
-        """The MIDI out channel (1..16) of each part that sounds."""
-        return {
-            Part.PLAYER: self.player_channel,
-            Part.ACCOMPANIMENT: self.accompaniment_channel,
-            Part.CONTINUATION: self.continuation_channel,
-        }
+        """The MIDI out channel (1..16) of each part that sounds (``SOUNDING_PARTS``)."""
+        return {part: getattr(self, f"{part}_channel") for part in SOUNDING_PARTS}
 
     # Forward the player's notes to MIDI out too.
     send_player: bool = True
@@ -122,12 +123,25 @@ class SynthConfig:
     player_patch: Patch = Patch.EPIANO
     accompaniment_patch: Patch = Patch.PAD
     continuation_patch: Patch = Patch.PLUCK
-    # Voices per part; when all are held, further notes are dropped and counted.
+    bass_patch: Patch = Patch.BASS
+    # Voices per part the synth plays; when all are held, further notes are dropped and
+    # counted. (The drum kit has voices of its own: instrument.audio.drums.)
     voices: int = field(default=24, metadata=_range(1, 64))
     volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
     player_volume: float = field(default=1.0, metadata=_range(0.0, 1.0))
     accompaniment_volume: float = field(default=0.7, metadata=_range(0.0, 1.0))
     continuation_volume: float = field(default=0.9, metadata=_range(0.0, 1.0))
+    bass_volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
+    drums_volume: float = field(default=0.8, metadata=_range(0.0, 1.0))
+
+    def patches(self) -> dict[Part, Patch]:
+        """The patch of each part the synth plays (the drums are a kit: no patch)."""
+        return {part: getattr(self, f"{part}_patch") for part in SOUNDING_PARTS
+                if part != Part.DRUMS}
+
+    def volumes(self) -> dict[Part, float]:
+        """The level (0..1) of each part that sounds."""
+        return {part: getattr(self, f"{part}_volume") for part in SOUNDING_PARTS}
 
 
 @dataclass

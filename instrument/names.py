@@ -63,6 +63,7 @@ class Patch(Name):
     PAD = "pad"
     ORGAN = "organ"
     PLUCK = "pluck"
+    BASS = "bass"
 
 
 class TempoSource(Name):

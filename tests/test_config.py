@@ -42,6 +42,10 @@ def test_file_values_are_read_and_typed(tmp_path):
         ("[audio]\nbuffer = 100\n", "audio.buffer must be one of 32, 64, 128, 256, 512, 1024"),
         ('[audio]\nrate = "fast"\n', "audio.rate must be an integer, got 'fast'"),
         ("[midi]\ninput_channel = 17\n", "midi.input_channel must be between 0 and 16; got 17"),
+        ("[midi]\ndrums_channel = 0\n", "midi.drums_channel must be between 1 and 16; got 0"),
+        ("[midi]\nbass_channel = 17\n", "midi.bass_channel must be between 1 and 16; got 17"),
+        ('[synth]\nbass_patch = "tuba"\n', "synth.bass_patch must be one of epiano, pad"),
+        ("[synth]\ndrums_volume = 2\n", "synth.drums_volume must be between 0.0 and 1.0"),
         ('mode = "karaoke"\n', "mode must be one of thru, continue, accompany"),
         ("[synth]\nvolume = true\n", "synth.volume must be a number, got True"),
         ('[recording]\nenabled = "yes"\n', "recording.enabled must be true or false"),
@@ -130,3 +134,24 @@ def test_the_meter_may_be_heard():
     with pytest.raises(cfg.ConfigError, match=r"tempo\.meter"):
         cfg.parse({"tempo": {"meter": "7/7"}})
 
+
+
+def test_every_sounding_part_has_a_channel_a_level_and_all_but_the_drums_a_patch(tmp_path):
+    from instrument.names import SOUNDING_PARTS, Part, Patch
+
+    config = cfg.Config()
+    assert config.midi.channels() == {
+        Part.PLAYER: 1, Part.ACCOMPANIMENT: 2, Part.CONTINUATION: 3, Part.BASS: 4,
+        Part.DRUMS: 10,
+    }
+    assert list(config.synth.volumes()) == list(SOUNDING_PARTS)
+    assert config.synth.patches()[Part.BASS] is Patch.BASS
+    assert Part.DRUMS not in config.synth.patches()
+    text = '[midi]\nbass_channel = 5\ndrums_channel = 11\n[synth]\nbass_patch = "pluck"\n' \
+           "bass_volume = 0.5\ndrums_volume = 0.25\n"
+    config = cfg.load(write(tmp_path, text))
+    again = cfg.load(write(tmp_path, cfg.to_toml(config)))
+    assert again.midi.channels()[Part.BASS] == 5 and again.midi.channels()[Part.DRUMS] == 11
+    assert again.synth.patches()[Part.BASS] is Patch.PLUCK
+    assert again.synth.volumes()[Part.BASS] == 0.5
+    assert again.synth.volumes()[Part.DRUMS] == 0.25

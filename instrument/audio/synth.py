@@ -1,10 +1,10 @@
 """The built-in synth: polyphonic, velocity-sensitive pyo voices in a few patches.
 
-Every voice is driven by three control signals set from Python (gate = velocity or 0,
-frequency, and a start offset). The gate and the frequency pass through a sample delay
-set to the note's offset inside the next audio block, so a note planned for a given
-sample starts on that sample rather than at the start of the block. The envelope
-(``MidiAdsr``) ramps from zero at every start and to zero at every stop: no clicks.
+Every voice (``instrument.audio.voices.Voice``) is driven by two controls set from
+Python, the gate (velocity or 0) and the frequency, both taking effect at the note's
+offset inside the next audio block, so a note planned for a given sample starts on that
+sample rather than at the start of the block. The envelope (``MidiAdsr``) ramps from
+zero at every start and to zero at every stop: no clicks.
 
 Real-time rules: ``note_on``, ``note_off``, ``release_all`` and ``tick`` mutate pyo
 objects and run inside the audio callback (pyo's block callback or its MIDI callback)
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pyo
 
+from instrument.audio.voices import PANIC_RELEASE, Voice
 from instrument.music import midi_to_hz
 from instrument.names import Patch
 
@@ -45,9 +46,11 @@ PATCHES: dict[Patch, Sound] = {
     # Plucked string: fast decay to silence.
     Patch.PLUCK: Sound(Patch.PLUCK, attack=0.002, decay=0.6, sustain=0.0, release=0.15,
                        level=0.3),
+    # Bass: a bright saw-like wave through a low-pass that closes as the pluck decays,
+    # over a sine at the fundamental; the harmonics carry low notes on small speakers.
+    Patch.BASS: Sound(Patch.BASS, attack=0.004, decay=0.35, sustain=0.5, release=0.08,
+                      level=0.5),
 }
-
-PANIC_RELEASE = 0.012  # seconds: fast enough to be silence, slow enough not to click
 
 
 def _tables() -> dict[str, pyo.PyoTableObject]:
@@ -57,6 +60,10 @@ def _tables() -> dict[str, pyo.PyoTableObject]:
         Patch.ORGAN: pyo.HarmTable([1.0, 0.5, 0.3, 0.15]),
         # Plucked string: odd harmonics falling off like a triangle wave's.
         Patch.PLUCK: pyo.HarmTable([1.0, 0, 1 / 9, 0, 1 / 25, 0, 1 / 49, 0, 1 / 81]),
+        # Bass: a band-limited saw-like wave, brighter than a saw (harmonics falling as
+        # 1/sqrt(n), not 1/n): its 2nd to 6th harmonics carry the lowest notes on small
+        # speakers; the low-pass shapes it further.
+        Patch.BASS: pyo.HarmTable([n ** -0.5 for n in range(1, 25)]).normalize(),
     }
 
 
@@ -76,44 +83,34 @@ def _build(
         saw = pyo.SuperSaw(freq=freq, detune=0.35, bal=0.75)
         cutoff = pyo.Sig(env, mul=2500, add=600)
         return [amp, saw, cutoff, pyo.ButLP(saw, freq=cutoff, mul=amp)]
+    if patch.name == Patch.BASS:
+        saw = pyo.Osc(tables[Patch.BASS], freq=freq)
+        cutoff = pyo.Sig(env, mul=1800, add=350)  # opens with velocity, closes with the decay
+        low = pyo.ButLP(saw, freq=cutoff, mul=amp)
+        sub = pyo.Sig(env, mul=patch.level * 0.3)
+        return [amp, saw, cutoff, low, sub, pyo.Sine(freq=freq, mul=sub, add=low)]
     if patch.name in tables:
         return [amp, pyo.Osc(tables[patch.name], freq=freq, mul=amp)]
     raise ValueError(f"unknown patch {patch.name!r}; known: {', '.join(PATCHES)}")
 
 
-class _Voice:
-    __slots__ = (
-        "active", "delay", "env", "freq", "gate", "objects", "pitch", "released_at", "sound",
-    )
+class _Voice(Voice):
+    __slots__ = ("env", "freq", "gate", "pitch", "released_at", "sound")
 
-    def __init__(self, patch: Sound, max_offset: float, tables: dict) -> None:
-        self.gate = pyo.Sig(0.0)
-        self.freq = pyo.Sig(440.0)
-        self.delay = pyo.Sig(0.0)
-        gate = pyo.SDelay(self.gate, delay=self.delay, maxdelay=max_offset)
-        freq = pyo.SDelay(self.freq, delay=self.delay, maxdelay=max_offset)
+    def __init__(self, patch: Sound, sample_rate: int, block_size: int, tables: dict) -> None:
+        super().__init__(sample_rate, block_size)
+        self.gate, gate = self.control(0.0)
+        self.freq, freq = self.control(440.0)
         self.env = pyo.MidiAdsr(
             gate, attack=patch.attack, decay=patch.decay, sustain=patch.sustain,
             release=patch.release,
         )
         graph = _build(patch, freq, self.env, tables)
         self.sound = graph[-1]
-        self.objects = [self.gate, self.freq, self.delay, gate, freq, self.env, *graph]
+        self.objects += [self.env, *graph]
         self.pitch = -1  # -1: free (or releasing)
         self.released_at = -(10**9)
-        self.active = True
         self.pause()
-
-    def pause(self) -> None:
-        """Stop computing this voice (its envelope is at zero)."""
-        for obj in self.objects:
-            obj.stop()
-        self.active = False
-
-    def resume(self) -> None:
-        for obj in self.objects:
-            obj.play()
-        self.active = True
 
 
 class PolySynth:
@@ -133,11 +130,11 @@ class PolySynth:
         self._release_blocks = int(patch.release * sample_rate / block_size) + 2
         self._tables = _tables()
         self._voices = [
-            _Voice(patch, block_size / sample_rate, self._tables) for _ in range(voices)
+            _Voice(patch, sample_rate, block_size, self._tables) for _ in range(voices)
         ]
         self._releasing: list[_Voice] = []
         self._by_pitch: dict[int, _Voice] = {}
-        self.gain = pyo.SigTo(gain, time=0.02)
+        self.gain = pyo.SigTo(gain, time=0.02, init=gain)
         self.output = pyo.Mix([v.sound for v in self._voices], voices=1, mul=self.gain)
         self.block = 0
         self.dropped = 0
@@ -168,7 +165,7 @@ class PolySynth:
             self.restore_release()
         if not voice.active:
             voice.resume()
-        voice.delay.value = offset / self.sample_rate
+        voice.at(offset)
         voice.freq.value = midi_to_hz(pitch)
         voice.gate.value = max(1, min(127, velocity)) / 127.0
         voice.pitch = pitch
@@ -211,7 +208,7 @@ class PolySynth:
     # -- internals ---------------------------------------------------------------------
 
     def _stop(self, voice: _Voice, offset: int) -> None:
-        voice.delay.value = offset / self.sample_rate
+        voice.at(offset)
         voice.gate.value = 0.0
         voice.pitch = -1
         voice.released_at = self.block

@@ -12,6 +12,7 @@ import logging
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -44,11 +45,14 @@ class Sizes:
     gig_events: int = 20_000
     gig_steps: int = 2_000
     gig_repeats: int = 20
+    # The sound's cost per audio block (``sound_cost``): blocks per setup, rounds.
+    sound_blocks: int = 3000
+    sound_rounds: int = 3
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(periods=(64,), latency_notes=8, onset_phrases=1, model_steps=200,
-                   soak_seconds=15.0)
+                   soak_seconds=15.0, sound_blocks=300, sound_rounds=1)
 
     @classmethod
     def full(cls) -> Sizes:
@@ -70,16 +74,29 @@ def _soak(work: Path, tune: Path, period: int, seconds: float) -> dict:
         server.stop()
 
 
-def machine() -> dict:
-    def cpu_model() -> str:
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or platform.machine()
+def _sound_cost(sizes: Sizes) -> dict:
+    """``sound_cost`` in a process of its own (pyo allows one server per process)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "instrument.bench.sound_cost", "--json",
+         "--blocks", str(sizes.sound_blocks), "--rounds", str(sizes.sound_rounds)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "PYO_GUI_WX": "0"},
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip()[-500:]}
+    return json.loads(done.stdout)
 
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
     import onnxruntime
 
     jackd_version = subprocess.run(["jackd", "--version"], capture_output=True, text=True)
@@ -123,6 +140,8 @@ def run(out: Path, sizes: Sizes, models_dir: Path, melody: Path | None = None) -
     ]
     log.info("a three-hour gig: recorder flushes and status snapshots")
     results["long_gig"] = long_gig.measure(sizes.gig_events, sizes.gig_steps, sizes.gig_repeats)
+    log.info("the sound's cost per audio block: synths, bass and drum kit")
+    results["sound_cost"] = _sound_cost(sizes)
 
     log.info("model steps")
     tunes = steps.tunes_from(DATA)

@@ -44,7 +44,7 @@ from instrument.live.sound_stats import sound_stats
 from instrument.live.sound_system import SoundSystem
 from instrument.live.stopping import stop_safely
 from instrument.midifile.recorder import session_path
-from instrument.names import Part
+from instrument.names import SOUNDING_PARTS, Part
 from instrument.realtime.cycle import (
     NO_PLANS,
     AudioStage,
@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 
 
 #: The parts the instrument plays itself (silenced when its engine process dies).
-INSTRUMENT_PARTS = (Part.ACCOMPANIMENT, Part.CONTINUATION)
+INSTRUMENT_PARTS = tuple(part for part in SOUNDING_PARTS if part != Part.PLAYER)
 
 
 @dataclass

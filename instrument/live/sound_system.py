@@ -1,4 +1,5 @@
-"""The instrument's sound: one ``PolySynth`` per part, a master bus, and the planned notes.
+"""The instrument's sound: a ``PolySynth`` per part that plays a patch, the ``DrumKit``
+for the drums, a master bus, and the planned notes.
 
 Build it after the pyo server has booted, then start the server.
 """
@@ -7,25 +8,28 @@ from __future__ import annotations
 
 import pyo
 
+from instrument.audio.drums import DrumKit
 from instrument.audio.synth import PATCHES, PolySynth
+from instrument.audio.voices import PartSound
 from instrument.config import SynthConfig
-from instrument.names import Part
+from instrument.names import SOUNDING_PARTS, Part
 from instrument.realtime.planned import PlannedNotes
 
 
 class SoundSystem:
-    """Synths for the player and the instrument's parts, mixed to a stereo output."""
+    """The sound of each part of ``SOUNDING_PARTS`` (or of ``parts``), mixed to a stereo
+    output."""
 
-    def __init__(self, synth: SynthConfig, sample_rate: int, block_size: int) -> None:
-        patches = {
-            Part.PLAYER: (synth.player_patch, synth.player_volume),
-            Part.ACCOMPANIMENT: (synth.accompaniment_patch, synth.accompaniment_volume),
-            Part.CONTINUATION: (synth.continuation_patch, synth.continuation_volume),
-        }
-        self.synths = {
-            part: PolySynth(PATCHES[name], synth.voices, sample_rate, block_size, gain=volume)
-            for part, (name, volume) in patches.items()
-        }
+    def __init__(self, synth: SynthConfig, sample_rate: int, block_size: int,
+                 parts: tuple[Part, ...] = SOUNDING_PARTS) -> None:
+        patches, volumes = synth.patches(), synth.volumes()
+        self.synths: dict[str, PartSound] = {}
+        for part in parts:
+            if part == Part.DRUMS:
+                self.synths[part] = DrumKit(sample_rate, block_size, gain=volumes[part])
+            else:
+                self.synths[part] = PolySynth(PATCHES[patches[part]], synth.voices,
+                                              sample_rate, block_size, gain=volumes[part])
         self.master = pyo.SigTo(synth.volume, time=0.02)
         mix = pyo.Mix([s.output for s in self.synths.values()], voices=1, mul=self.master)
         # A safety net against overload when many voices peak together.

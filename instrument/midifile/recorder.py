@@ -1,15 +1,17 @@
 """Recording every session as a Standard MIDI File a producer can open in a DAW.
 
-A type-1 file: a conductor track (tempo, meter) and one named track per part ("player",
-"accompaniment", "continuation"), each part on its own channel. The engine hands every
-event over with ``play`` (and cuts with ``cancel`` and ``panic``) by appending to a
-deque: it never waits for the recorder. Every ``flush_interval`` seconds the recorder's
-thread takes what arrived, encodes the events that have happened (each exactly once,
-with mido), and appends them to the file in place (``instrument.midifile.growing_smf``): a flush
-costs what is new, the same in the third hour of a gig as in the first minute, and is
-skipped when nothing is. A crash or a SIGKILL leaves a complete, readable file that
-lacks at most the last interval. A full disk is warned about once; playing goes on and
-the file catches up when there is room again.
+A type-1 file: a conductor track (tempo, meter) and one named track per part that
+played (``SOUNDING_PARTS``: "player", "accompaniment", "continuation", "bass", "drums"),
+each part on its own channel (by default ``MidiConfig``'s: the drums on 10). The engine
+hands every event over with ``play`` (and cuts with ``cancel`` and ``panic``) by
+appending to a deque: it never waits for the recorder. Every ``flush_interval`` seconds
+the recorder's thread takes what arrived, encodes the events that have happened (each
+exactly once, with mido), and appends them to the file in place
+(``instrument.midifile.growing_smf``): a flush costs what is new, the same in the third
+hour of a gig as in the first minute, and is skipped when nothing is. A crash or a
+SIGKILL leaves a complete, readable file that lacks at most the last interval. A full
+disk is warned about once; playing goes on and the file catches up when there is room
+again.
 
 When the beat follows the player (``BeatClock.follows_player``, or ``hindsight=True``) the
 file is laid in hindsight (``instrument.midifile.hindsight``): at each flush the tempo map,
@@ -38,6 +40,7 @@ from pathlib import Path
 import mido
 from mido.midifiles.meta import encode_variable_int
 
+from instrument.config import MidiConfig
 from instrument.engine.engine import TimedEvent
 from instrument.midi import messages as mm
 from instrument.midifile.growing_smf import GrowingSmf
@@ -171,7 +174,7 @@ class SmfRecorder:
         self.beat = beat
         self.flush_interval = flush_interval
         self._progress = progress
-        self.channels = channels or {Part.PLAYER: 1, Part.ACCOMPANIMENT: 2, Part.CONTINUATION: 3}
+        self.channels = channels or MidiConfig().channels()
         self._inbox: deque[TimedEvent | tuple[str, str, float]] = deque()
         self._file = GrowingSmf(path, FILE_TICKS_PER_QUARTER)
         self._tracks: dict[str, _Track] = {}

@@ -35,7 +35,10 @@ from instrument.timing.clock import OfflineClock
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.25  # seconds of the performance between recorder flushes
-PART_COLOURS = {Part.PLAYER: "#1f77b4", Part.ACCOMPANIMENT: "#ff7f0e", Part.CONTINUATION: "#2ca02c"}
+PART_COLOURS = {
+    Part.PLAYER: "#1f77b4", Part.ACCOMPANIMENT: "#ff7f0e", Part.CONTINUATION: "#2ca02c",
+    Part.BASS: "#9467bd", Part.DRUMS: "#8c564b",
+}
 
 
 @dataclass

@@ -48,7 +48,7 @@ The player's input reaches an engine in this process through ``router`` (the
 ``InputQueue`` the engine thread reads, and ``MidiThreadInput``, what an rtmidi callback
 does), and one in the other process through ``remote.InputReader``.
 
-This package imports only the synth voices (``instrument.audio.synth``), the message
-checks (``instrument.midi.messages``, ``instrument.midi.held``) and the part names
+This package imports only the part sounds' interface (``instrument.audio.voices``), the
+message checks (``instrument.midi.messages``, ``instrument.midi.held``) and the part names
 (``instrument.names``).
 """

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from instrument.audio.synth import PolySynth
+from instrument.audio.voices import PartSound
 from instrument.realtime.due_queue import DueQueue
 
 MAX_EVENTS_PER_BLOCK = 256
@@ -69,7 +69,7 @@ class BlockTimer:
 class PlannedNotes:
     """Plays scheduled notes on the part synths (see the module docstring)."""
 
-    def __init__(self, synths: dict[str, PolySynth], sample_rate: int, block_size: int) -> None:
+    def __init__(self, synths: dict[str, PartSound], sample_rate: int, block_size: int) -> None:
         self.synths = synths
         self.sample_rate = sample_rate
         self.block_size = block_size

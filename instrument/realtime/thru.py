@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from instrument.audio.synth import PolySynth
+from instrument.audio.voices import PartSound
 from instrument.midi import messages as mm
 from instrument.midi.held import HeldNotes
 
@@ -29,7 +29,7 @@ class ThruPlayer:
     """
 
     def __init__(
-        self, synth: PolySynth, listen_channel: int, on_panic: Callable[[], None]
+        self, synth: PartSound, listen_channel: int, on_panic: Callable[[], None]
     ) -> None:
         self.synth = synth
         self.listen_channel = listen_channel

@@ -96,3 +96,13 @@ def test_release_all_fast_is_silent_within_20_ms():
     assert rms(audio[start - 2400 : start]) > 0.01
     assert rms(audio[start + int(0.02 * RATE) :]) < 1e-6
     assert synth.sounding() == []
+
+
+@pytest.mark.parametrize("pitch", [28, 40, 55])
+def test_the_bass_sounds_its_pitch_with_harmonics_small_speakers_can_play(pitch):
+    _, audio, on, off = play("bass", pitch)
+    body = audio[on + RATE // 20 : off]
+    assert abs(cents(estimate_f0(body, RATE, fmin=30.0), midi_to_hz(pitch))) < 25
+    power = np.abs(np.fft.rfft(body * np.hanning(body.size))) ** 2
+    freqs = np.fft.rfftfreq(body.size, 1 / RATE)
+    assert power[freqs > 150].sum() > 0.15 * power.sum()

@@ -52,6 +52,20 @@ def test_player_and_instrument_parts_go_to_named_tracks_with_their_times(tmp_pat
     assert pedal[0].control == 64 and pedal[0].value == 127
 
 
+def test_the_bass_and_the_drums_get_tracks_of_their_own_on_channels_4_and_10(tmp_path):
+    rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=Clock(5.0), tempo_bpm=120)
+    rec.play(TimedEvent(0.5, "drums", (0x90, 36, 100)))
+    rec.play(TimedEvent(0.5, "bass", (0x90, 40, 90)))
+    rec.play(TimedEvent(0.6, "drums", (0x80, 36, 0)))
+    rec.play(TimedEvent(1.0, "bass", (0x80, 40, 0)))
+    assert rec.flush()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    tracks = {t.name: t for t in smf.tracks}
+    assert list(tracks) == ["instrument", "player", "drums", "bass"]
+    assert notes(tracks["drums"]) == [(480, "note_on", 36, 9), (576, "note_off", 36, 9)]
+    assert notes(tracks["bass"]) == [(480, "note_on", 40, 3), (960, "note_off", 40, 3)]
+
+
 def test_events_are_written_once_they_have_happened_and_appended_incrementally(tmp_path):
     clock = Clock(0.0)
     rec = SmfRecorder(tmp_path / "s.mid", start_time=0.0, now=clock)

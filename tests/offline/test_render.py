@@ -89,6 +89,67 @@ def test_wav_and_plot(tmp_path):
     assert out.exists()
 
 
+#: A render's audio path (``_offline_sound``, ``_render_audio``) driven by a stand-in
+#: engine that plays one bass note and one kick through ``SynthOutput``, as the Band will.
+BASS_AND_KICK = """
+import sys
+from pathlib import Path
+
+from instrument.config import Config
+from instrument.engine.engine import TimedEvent
+from instrument.engine.outputs import SynthOutput
+from instrument.offline.render import _offline_sound, _render_audio
+
+
+class Engine:
+    def __init__(self, out):
+        self.out, self.events = out, [
+            TimedEvent(0.5, "bass", (0x93, 40, 100)), TimedEvent(1.0, "bass", (0x83, 40, 0)),
+            TimedEvent(1.5, "drums", (0x99, 36, 110)), TimedEvent(1.6, "drums", (0x89, 36, 0)),
+        ]
+
+    def advance_to(self, t):
+        while self.events and self.events[0].due <= t + 0.05:
+            self.out.play(self.events.pop(0))
+
+
+class Recorder:
+    def flush(self):
+        return True
+
+
+sound = _offline_sound(Config())
+_render_audio(Engine(SynthOutput(sound.planned)), sound, 2.0, Path(sys.argv[1]), Recorder())
+"""
+
+
+def test_a_render_plays_the_bass_and_the_drums_through_the_instruments_sound(tmp_path):
+    import numpy as np
+
+    from instrument.music import midi_to_hz
+    from tests.support.analysis import cents, estimate_f0, read_wav, rms
+
+    wav = tmp_path / "band.wav"
+    done = subprocess.run([sys.executable, "-c", BASS_AND_KICK, str(wav)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    audio, rate = read_wav(wav)
+    assert rms(audio[: int(0.45 * rate)]) < 1e-6
+    bass = audio[int(0.55 * rate) : int(0.95 * rate)]
+    assert abs(cents(estimate_f0(bass, rate, fmin=30.0), midi_to_hz(40))) < 25
+    kick = audio[int(1.5 * rate) : int(1.8 * rate)]
+    power = np.abs(np.fft.rfft(kick)) ** 2
+    assert power[np.fft.rfftfreq(kick.size, 1 / rate) < 150].sum() > 0.8 * power.sum()
+
+
+def test_every_sounding_part_has_its_colour_in_the_piano_roll():
+    from instrument.names import SOUNDING_PARTS
+    from instrument.offline.render import PART_COLOURS
+
+    assert set(PART_COLOURS) == set(SOUNDING_PARTS)
+    assert len(set(PART_COLOURS.values())) == len(PART_COLOURS)
+
+
 def test_plot_without_its_library_says_so_before_doing_any_work(tmp_path):
     """As on a default install, where matplotlib (the plot extra) is absent."""
     blocker = tmp_path / "no_matplotlib"

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
+from instrument.audio.drums import DrumKit
 from instrument.audio.synth import PATCHES, PolySynth
+from instrument.names import SOUNDING_PARTS, Part
 from instrument.realtime import remote
 from instrument.realtime.midi_out import MidiOutQueue
 from instrument.realtime.planned import PlannedNotes, SynthEvent
@@ -31,7 +33,8 @@ class Audio:
 
     def __init__(self, capacity: int = 4096) -> None:
         self.synths = {p: PolySynth(PATCHES["organ"], 8, RATE, BLOCK)
-                       for p in ("player", "accompaniment", "continuation")}
+                       for p in SOUNDING_PARTS if p != Part.DRUMS}
+        self.synths[Part.DRUMS] = DrumKit(RATE, BLOCK)
         self.planned = PlannedNotes(self.synths, RATE, BLOCK)
         self.outgoing = MidiOutQueue()
         self.thru = ThruPlayer(self.synths["player"], 0, self.planned.silence_all)
@@ -96,6 +99,20 @@ def test_planned_notes_cancel_and_panic_cross_with_their_frames(audio):
     audio.cycle()
     audio.cycle()
     assert acc.sounding() == [] and len(audio.planned) == 0
+
+
+def test_every_sounding_part_crosses_the_bass_and_the_drums_too(audio):
+    due = 2 * PERIOD
+    for part, pitch in zip(SOUNDING_PARTS, (60, 64, 72, 40, 38), strict=True):
+        audio.writer.schedule(SynthEvent(due, part, pitch, 100))
+        audio.writer.set_volume(part, 0.5)
+    for _ in range(3):
+        audio.cycle()
+    assert {p: audio.synths[p].sounding() for p in SOUNDING_PARTS} == {
+        "player": [60], "accompaniment": [64], "continuation": [72], "bass": [40],
+        "drums": [38],
+    }
+    assert audio.volumes == [(p, 0.5) for p in SOUNDING_PARTS]
 
 
 def test_a_due_time_keeps_its_sample_across_the_processes(audio):
