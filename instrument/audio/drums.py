@@ -1,7 +1,8 @@
 """The drum kit: synthesized pyo drums played by General MIDI drum notes (channel 10).
 
 Every sound is made here from oscillators, noise and filters; nothing is sampled or
-downloaded. ``KIT_NOTES`` names the note of each sound, for the style engine to import;
+downloaded. ``KIT_NOTES`` names the note of each sound (the table the styles use,
+:data:`~instrument.midi.gm_drums.DRUM_NOTES`);
 ``HITS`` is every note the kit answers (the GM notes of ``KIT_NOTES`` and a few of their
 GM neighbours); any other note is ignored.
 
@@ -52,24 +53,10 @@ import numpy as np
 import pyo
 
 from instrument.audio.voices import PANIC_RELEASE, Voice
+from instrument.midi.gm_drums import DRUM_NOTES
 
 #: The GM drum note of each sound of the kit (see the module docstring).
-KIT_NOTES: dict[str, int] = {
-    "kick": 36,
-    "snare": 38,
-    "rim": 37,
-    "brush": 39,
-    "hat": 42,
-    "pedal_hat": 44,
-    "open_hat": 46,
-    "crash": 49,
-    "ride": 51,
-    "frame_low": 64,
-    "frame_high": 63,
-    "tom_low": 41,
-    "tom_mid": 47,
-    "tom_high": 50,
-}
+KIT_NOTES = DRUM_NOTES
 
 GATE_ATTACK = 0.0003  # seconds: how fast a choked or new voice's gate opens at its hit
 

@@ -12,15 +12,15 @@ DRUM_NOTES: dict[str, int] = {
     "kick": 36,
     "rim": 37,
     "snare": 38,
-    "brush": 40,
+    "brush": 39,  # GM's hand clap; GS brush kits put a brush here too
     "tom_low": 41,
     "hat": 42,
-    "tom_mid": 45,
+    "tom_mid": 47,
     "pedal_hat": 44,
     "open_hat": 46,
-    "tom_high": 48,
+    "tom_high": 50,
     "crash": 49,
     "ride": 51,
-    "frame_high": 63,
-    "frame_low": 64,
+    "frame_high": 63,  # GM's open high conga
+    "frame_low": 64,  # GM's low conga
 }
