@@ -27,8 +27,9 @@ GAP = 0.75  # seconds of silence after each release (the epiano releases in 0.25
 
 @pytest.fixture
 def rig(jack_server, tmp_path):
-    """Controller, capture tap and a running instrument (default config) wired together."""
-    with playing(jack_server, tmp_path) as rig:
+    """Controller, capture tap and a running instrument in thru mode (the defaults
+    otherwise) wired together: the player's own notes, nothing else."""
+    with playing(jack_server, tmp_path, 'mode = "thru"\n') as rig:
         yield rig.controller, rig.tap, rig.instrument
 
 
