@@ -42,7 +42,7 @@ def tap(jack_server):
 
 
 def test_controller_plugged_in_late_unplugged_and_back(jack_server, tmp_path, tap):
-    inst = InstrumentProcess(jack_server, tmp_path, "--midi-in", "controller")
+    inst = InstrumentProcess(jack_server, tmp_path, "--midi-in", "controller", "--mode", "thru")
     try:
         inst.wait_for("ready to play")
         inst.wait_for("no controller yet")
@@ -71,7 +71,7 @@ def test_controller_plugged_in_late_unplugged_and_back(jack_server, tmp_path, ta
 
 def test_malformed_unknown_sysex_floods_and_5000_notes_per_second(jack_server, tmp_path, tap):
     controller = Controller("controller")
-    inst = InstrumentProcess(jack_server, tmp_path, "--midi-in", "controller")
+    inst = InstrumentProcess(jack_server, tmp_path, "--midi-in", "controller", "--mode", "thru")
     try:
         inst.wait_for("MIDI input connected: controller:out")
         tap.connect("instrument:out_1", "tap:in_1")
