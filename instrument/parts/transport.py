@@ -27,7 +27,7 @@ from instrument.music import Meter
 from instrument.names import Part, TempoSource
 from instrument.timing.beat import BeatClock, BeatMapping, beat_at, time_at
 from instrument.timing.link import LinkSession
-from instrument.timing.midi_clock import CLOCKS_PER_BEAT, MidiClockFollower
+from instrument.timing.midi_clock import MidiClockFollower, clocks_per_beat
 from instrument.timing.tap import TapTempo
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class Transport:
         )
         clock.follows_player = self.follower is not None
         self._proposed_bpm, self._proposed_at = 0.0, float("-inf")  # to Link, following
-        # MIDI clock out: the next clock (24 a beat, in the clock's beat numbering) the
+        # MIDI clock out: the next clock (clocks_per_beat a beat, 24 a quarter) the
         # receiver counts (None: it stands still), the clock at its song position 0
         # (None: never started), when the clock out is planned until, and the last
         # clock's time.
@@ -92,6 +92,7 @@ class Transport:
         self._clock_origin: int | None = None
         self._clock_sent_until: float | None = None
         self._clock_last = float("-inf")
+        self._clocks_per_beat = clocks_per_beat(clock.meter)
         self._clock_wake = float("-inf")  # when clock_out has more to plan
         self._pending: list[TimedEvent] = []
 
@@ -296,8 +297,17 @@ class Transport:
         events: list[TimedEvent] = []
         end = now + self._clock_ahead()
         sent = self._clock_sent_until
+        per_beat = clocks_per_beat(clock.meter)
+        if per_beat != self._clocks_per_beat:
+            # A meter heard anew with another beat (a simple meter found compound): the
+            # clock numbers mean other times; the receiver stops and starts again on a
+            # downbeat.
+            if self._clock_next is not None:
+                events.append(TimedEvent(max(now, sent or now), Part.CLOCK, (mm.STOP,)))
+            self._clock_next, self._clock_origin = None, None
+            self._clocks_per_beat = per_beat
         if self._clock_next is not None and sent is not None:
-            at = math.ceil(clock.beat_at(sent) * CLOCKS_PER_BEAT - 1e-6)
+            at = math.ceil(clock.beat_at(sent) * per_beat - 1e-6)
             if abs(at - self._clock_next) > CLOCK_SLIP:
                 events.append(TimedEvent(max(now, sent), Part.CLOCK, (mm.STOP,)))
                 self._clock_next = None
@@ -310,9 +320,9 @@ class Transport:
                 return events
         n = self._clock_next
         assert n is not None
-        shortest = 0.5 * clock.seconds_per_beat / CLOCKS_PER_BEAT
+        shortest = 0.5 * clock.seconds_per_beat / per_beat
         while True:
-            t = max(clock.time_at(n / CLOCKS_PER_BEAT), self._clock_last + shortest)
+            t = max(clock.time_at(n / per_beat), self._clock_last + shortest)
             if t >= end:
                 break
             events.append(TimedEvent(t, Part.CLOCK, (mm.CLOCK,)))
@@ -328,16 +338,17 @@ class Transport:
         Song Position Pointer and Continue (on the next sixteenth), if it falls before
         ``end``; sets the next clock to send."""
         clock = self.clock
-        bar = clock.meter.beats_per_bar
-        first = clock.beat_at(begin - CLOCK_LATE) * CLOCKS_PER_BEAT
+        per_beat = clocks_per_beat(clock.meter)
+        per_bar = per_beat * clock.meter.beats_per_bar
+        first = clock.beat_at(begin - CLOCK_LATE) * per_beat
         origin = self._clock_origin
-        step = CLOCKS_PER_BEAT * bar if origin is None else CLOCKS_PER_SIXTEENTH
+        step = per_bar if origin is None else CLOCKS_PER_SIXTEENTH
         n = math.ceil(first / step - 1e-9) * step
         if origin is not None and n < origin:
             origin = None  # numbered before the Start: start afresh on a downbeat
-            step = CLOCKS_PER_BEAT * bar
+            step = per_bar
             n = math.ceil(first / step - 1e-9) * step
-        due = clock.time_at(n / CLOCKS_PER_BEAT) - CLOCK_LEAD
+        due = clock.time_at(n / per_beat) - CLOCK_LEAD
         if due > end:
             self._clock_wake = due - self._clock_ahead()
             return []
@@ -346,7 +357,7 @@ class Transport:
             self._clock_origin = n
             return [TimedEvent(due, Part.CLOCK, (mm.START,))]
         sixteenths = (n - origin) // CLOCKS_PER_SIXTEENTH
-        whole_bars = 4 * bar
+        whole_bars = per_bar // CLOCKS_PER_SIXTEENTH
         sixteenths %= SONG_POSITIONS - SONG_POSITIONS % whole_bars
         return [TimedEvent(due - 0.0005, Part.CLOCK,
                            (mm.SONG_POSITION, sixteenths & 0x7F, sixteenths >> 7)),

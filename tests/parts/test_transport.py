@@ -108,6 +108,22 @@ def test_midi_clock_out_while_the_beat_runs():
     assert gaps == {round(BEAT / 24, 9)}
 
 
+@pytest.mark.parametrize(("meter", "per_beat"), [("6/8", 36), ("9/8", 36), ("3/4", 24)])
+def test_midi_clock_out_counts_quarter_notes_whatever_the_meter(meter, per_beat):
+    """A receiver counts 24 clocks a quarter note: a dotted-quarter beat is 36 of them,
+    so a drum machine on MIDI clock plays the tempo and the eighths played."""
+    engine, band, out = rig("accompany", **{"tempo__send_clock": True,
+                                             "tempo__meter": meter})
+    play(engine, [(b, 60, 1) for b in range(6)])
+    engine.advance_to(3 * BEAT)
+    ticks = [e.due for e in out.events if e.part == "clock" and e.message == (0xF8,)]
+    assert len(ticks) >= 2 * per_beat
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+    assert gaps == {round(BEAT / per_beat, 9)}
+    first = next(e.due for e in out.events if e.part == "clock" and e.message == (0xF8,))
+    assert band.clock.beat_at(first) % band.clock.meter.beats_per_bar == pytest.approx(0.0)
+
+
 def test_midi_clock_out_follows_the_players_tempo():
     tune = read_midi(DATA / "reel_4-4.mid")
     style = PerformanceStyle(bpm=(100.0, 100.0), drift=0.0, rubato=(0.0, 0.0),

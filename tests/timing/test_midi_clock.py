@@ -30,3 +30,16 @@ def test_midi_clock_out_is_24_ticks_a_beat_on_the_grid():
     assert len(ticks) == 48
     assert ticks[24][0] == pytest.approx(0.5)
     assert midi_clock_times(clock, 0.01, 0.03) == [(pytest.approx(60 / 120 / 24), 1)]
+
+
+def test_following_clock_in_a_compound_meter_takes_36_clocks_a_beat():
+    from instrument.music import Meter
+
+    clock = BeatClock(bpm=100.0, meter=Meter(6, 8))
+    follower = MidiClockFollower(clock)
+    quarter = 60.0 / 120  # the sender's 120 quarter notes a minute: 80 dotted quarters
+    follower.on_message(0xFA, 0.0)
+    for i in range(73):
+        follower.on_message(0xF8, i * quarter / 24)
+    assert clock.bpm == pytest.approx(80.0, rel=1e-3)
+    assert clock.beat_at(72 * quarter / 24) == pytest.approx(2.0)  # a bar of 6/8
