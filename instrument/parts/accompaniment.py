@@ -10,9 +10,9 @@ band plays it: the :class:`~instrument.parts.style_player.StylePlayer` renders t
 through the style (comping, bass and drums on their own parts) at the energy the player
 gives (:class:`~instrument.parts.energy.Energy`, or the density control's override).
 
-The style is the one configured, or with ``"auto"`` chosen at each bar from the meter
-and the feel of the playing (:meth:`~instrument.styles.library.StyleLibrary.choose`),
-changed only at a phrase's start or when the meter changed under it.
+The style is the one configured, or with ``"auto"`` chosen from the meter and the feel
+of the playing (:meth:`~instrument.styles.library.StyleLibrary.choose`) as the band comes
+in, again in its first bars, then only at a phrase's start or when the meter changed.
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 after a beat's distribution is taken (the model's, or the rule arranger's when the model
@@ -55,6 +55,8 @@ from instrument.styles.style import Feel, Section
 from instrument.timing.beat import BeatClock
 
 log = logging.getLogger(__name__)
+
+FIRST_BARS = 3  # with style "auto", the style may change at each of the first bars
 
 
 @dataclass
@@ -103,6 +105,7 @@ class Accompaniment:
         self.energy = Energy()
         self.energy_override: float | None = None  # the density control, once moved
         self.last_energy = 0.5  # the energy of the last beat decided (for status)
+        self.styles_by_bar: dict[int, str] = {}  # "auto"'s choice at each bar it chose
         self.styles = styles if styles is not None else StyleLibrary.load()
         first = self.styles.get(settings.style) if settings.style != AUTO else \
             self.styles.get("pad")
@@ -301,21 +304,30 @@ class Accompaniment:
 
     def _choose_style_for_bar(self, beat: int, now: float, clock: BeatClock) -> None:
         """With ``style = "auto"``: the style for the meter and the feel, changed only
-        when the meter changed or a phrase starts with this bar."""
+        when the meter changed, in the first ``FIRST_BARS`` bars, or where a phrase
+        starts."""
         if self.settings.style != AUTO:
             return
         player = self.player
         bar = beat // clock.meter.beats_per_bar
         origin = player.phrase_origin if player.phrase_origin is not None else bar
         phrase_start = (bar - origin) % player.style.phrase_bars == 0
-        if self._style_meter == clock.meter and not phrase_start:
+        # The first bars are few to judge the feel by: it is judged again as they come.
+        first_bars = 0 <= bar - origin < FIRST_BARS
+        if self._style_meter == clock.meter and not (phrase_start or first_bars):
             return
-        feel = self.energy.feel(now, clock.seconds_per_beat, clock.meter) or Feel.STEADY
+        # In the first bars, the feel of the last bar: how the tune goes on, not how it
+        # began (a reel may open on a long note).
+        window = self.energy.window_bars if first_bars else None
+        feel = self.energy.feel(now, clock.seconds_per_beat, clock.meter, window) or Feel.STEADY
         style = self.styles.choose(clock.meter, feel)
         if style is not player.style:
             log.info("style: %s (%s, %s)", style.name, clock.meter, feel)
             player.set_style(style)
         self._style_meter = clock.meter
+        self.styles_by_bar[bar] = style.name
+        if len(self.styles_by_bar) > 64:
+            del self.styles_by_bar[min(self.styles_by_bar)]
 
     @property
     def section(self) -> Section:

@@ -87,14 +87,16 @@ class Energy:
         loud = 0.5 if loudness is None else min(1.0, max(0.0, (loudness - 40.0) / 80.0))
         return BUSY_SHARE * busy + (1.0 - BUSY_SHARE) * loud
 
-    def feel(self, now: float, seconds_per_beat: float, meter: Meter) -> Feel | None:
-        """The feel of the playing (None before any note): sparse when the notes are
-        few to the beat or slow in time, busy when many and quick, else steady."""
-        busy = self.busy(now, seconds_per_beat, meter, self.feel_bars)
+    def feel(self, now: float, seconds_per_beat: float, meter: Meter,
+             bars: float | None = None) -> Feel | None:
+        """The feel of the playing over the last ``bars`` (``feel_bars`` by default;
+        None before any note): sparse when the notes are few to the beat or slow in
+        time, busy when many and quick, else steady."""
+        bars = bars or self.feel_bars
+        busy = self.busy(now, seconds_per_beat, meter, bars)
         if busy is None:
             return None
-        per_second = self._per_beat(now, seconds_per_beat, meter, self.feel_bars) / \
-            seconds_per_beat
+        per_second = self._per_beat(now, seconds_per_beat, meter, bars) / seconds_per_beat
         if busy < SPARSE_BELOW or per_second < SPARSE_RATE:
             return Feel.SPARSE
         if busy >= BUSY_FROM and per_second >= BUSY_RATE:

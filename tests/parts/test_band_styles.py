@@ -243,3 +243,19 @@ def test_controls_pick_the_style_switch_the_drums_and_set_each_parts_volume():
     assert bass and before and max(bass) < min(before)
     status = band.status()
     assert status["style"] == "ballad" and status["drums"] is False
+
+
+def test_auto_hears_the_feel_in_the_first_bars_and_then_keeps_to_phrases():
+    # A reel that opens on a long note: sparse for a bar, then eighths.
+    engine, band, _out = fixed_rig("accompany")
+    opening = [(0, 67, 4.0)]
+    eighths = [(4 + i * 0.5, SCALE[i % 8], 0.5) for i in range(8 * 12)]
+    play_beats(engine, [*opening, *eighths])
+    engine.advance_to(12 * 4 * BEAT)
+    played = band.accompaniment.player
+    assert played.style.name == "reel"
+    origin = played.phrase_origin
+    # The reel by the third bar, and no change of style after it within the phrase.
+    styles_by_bar = band.accompaniment.styles_by_bar
+    assert styles_by_bar[origin + 2] == "reel", styles_by_bar
+    assert all(styles_by_bar[b] == "reel" for b in styles_by_bar if b >= origin + 2)
