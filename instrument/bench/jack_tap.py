@@ -146,6 +146,21 @@ class Controller:
                 self.process.wait()
 
 
+def play_onsets(controller: Controller, onsets, velocity=None, gap: float = 0.03) -> None:
+    """Play ``(time, pitch, velocity)`` onsets (a played performance's) into
+    ``controller`` in real time from now, each note held until ``gap`` before the next
+    (the last for 0.4 s). ``velocity(i)``, if given, replaces the i-th note's velocity."""
+    start = time.monotonic() + 0.2
+    for i, (t, pitch, played) in enumerate(onsets):
+        until = onsets[i + 1][0] - gap if i + 1 < len(onsets) else t + 0.4
+        delay = start + t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        controller.note_on(pitch, played if velocity is None else velocity(i))
+        time.sleep(max(0.01, until - t))
+        controller.note_off(pitch)
+
+
 def play_for(controller: Controller, performance, seconds: float, pause: float = 3.0) -> int:
     """Loop a ``MidiPerformance``'s messages into ``controller`` for ``seconds``, with a
     ``pause`` after each pass (the instrument answers), then every note off; the note-ons

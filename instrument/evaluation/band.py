@@ -234,15 +234,10 @@ def evaluate_files(tunes: list, performances: int, seed: int, progress: bool = F
 
 def run_command(args: argparse.Namespace) -> int:
     """``instrument evaluate DIR --band [--json] [--performances N] [--seed S]``."""
-    from instrument.follow.report import read_tunes
+    from instrument.follow.report import command_tunes
 
-    try:
-        tunes = read_tunes(args.directory)
-    except (FileNotFoundError, OSError, ValueError) as exc:
-        print(f"evaluate: {exc}", file=sys.stderr)
-        return 1
-    if not tunes:
-        print(f"evaluate: no file under {args.directory} has enough notes", file=sys.stderr)
+    tunes = command_tunes(args.directory)
+    if tunes is None:
         return 1
     result = evaluate_files(tunes, args.performances, args.seed or 0,
                             progress=sys.stderr.isatty() and not args.json)

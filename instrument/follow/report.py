@@ -82,15 +82,24 @@ def evaluate_files(tunes: Sequence[Tune], performances: int = 8, seed: int = 0) 
     return result
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """``instrument evaluate DIR --follow [--json] [--performances N] [--seed S]``."""
+def command_tunes(directory: Path) -> list[Tune] | None:
+    """The tunes an ``instrument evaluate`` mode plays from ``directory``; None, after
+    saying why on stderr, when there are none."""
     try:
-        tunes = read_tunes(args.directory)
+        tunes = read_tunes(directory)
     except (FileNotFoundError, OSError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
-        return 1
+        return None
     if not tunes:
-        print(f"evaluate: no file under {args.directory} has enough notes", file=sys.stderr)
+        print(f"evaluate: no file under {directory} has enough notes", file=sys.stderr)
+        return None
+    return tunes
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``instrument evaluate DIR --follow [--json] [--performances N] [--seed S]``."""
+    tunes = command_tunes(args.directory)
+    if tunes is None:
         return 1
     result = evaluate_files(tunes, args.performances, args.seed or 0)
     if args.json:

@@ -9,12 +9,12 @@ downbeat."""
 from __future__ import annotations
 
 import itertools
-import time
 
 import mido
 import numpy as np
 import pytest
 
+from instrument.bench.jack_tap import play_onsets
 from instrument.bench.rig import playing
 from instrument.follow.performance import PerformanceStyle, perform
 from tests.parts.test_band_styles import twice
@@ -35,15 +35,7 @@ def test_an_upbeat_tune_with_drift_gets_its_bar_live_in_the_recording_and_on_mid
     onsets = performance.onsets
     with playing(jack_server, tmp_path, CONFIG) as rig:
         controller, tap, inst = rig.controller, rig.tap, rig.instrument
-        start = time.monotonic() + 0.2
-        for i, (t, pitch, velocity) in enumerate(onsets):
-            until = onsets[i + 1][0] - 0.03 if i + 1 < len(onsets) else t + 0.4
-            delay = start + t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            controller.note_on(pitch, velocity)
-            time.sleep(max(0.01, until - t))
-            controller.note_off(pitch)
+        play_onsets(controller, onsets)
         tap.wait_frames(tap.rate)
         rate = tap.rate
         sent = [f for f, d in tap.midi["ctl"] if d[0] & 0xF0 == 0x90 and d[2] > 0]

@@ -5,13 +5,13 @@ follows, and the session's recording carries the tempo as played."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import mido
 import numpy as np
 import pytest
 
+from instrument.bench.jack_tap import play_onsets
 from instrument.bench.rig import playing
 from instrument.follow.performance import PerformanceStyle, perform
 from instrument.models.tune import read_midi
@@ -32,16 +32,7 @@ def test_the_accompaniment_follows_a_player_without_a_click(jack_server, tmp_pat
     half = len(onsets) // 2
     with playing(jack_server, tmp_path, CONFIG) as rig:
         controller, tap, inst = rig.controller, rig.tap, rig.instrument
-        start = time.monotonic() + 0.2
-        for i, (t, pitch, _velocity) in enumerate(onsets):
-            velocity = 40 if i < half else 110  # soft, then hard
-            until = onsets[i + 1][0] - 0.03 if i + 1 < len(onsets) else t + 0.4
-            delay = start + t - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            controller.note_on(pitch, velocity)
-            time.sleep(max(0.01, until - t))
-            controller.note_off(pitch)
+        play_onsets(controller, onsets, velocity=lambda i: 40 if i < half else 110)  # soft, hard
         tap.wait_frames(tap.rate)
         rate = tap.rate
         sent = [f for f, d in tap.midi["ctl"] if d[0] & 0xF0 == 0x90 and d[2] > 0]
