@@ -10,6 +10,10 @@ Band (following the player, on the offline clock), and what its parts did.
 - **harmony**: the share of melody notes whose pitch class is in the chord the comping
   last struck (the chord heard under the note), to compare a style with the pad on the
   same chords;
+- **where the harmony moves**: each change of the comping's chord (its pitch classes)
+  after the first ``SETTLE_BARS`` bars, by its place in the played bar: on the bar line,
+  on the half bar (duple meters), elsewhere; and the same for the tune's own second
+  track when it has one (the chorales' lower voices: the human harmony);
 - **cost**: the engine-thread time of rendering one beat through the style
   (:meth:`~instrument.parts.style_player.StylePlayer.play_beat`), in microseconds.
 
@@ -31,6 +35,7 @@ from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.engine.engine import Engine, TimedEvent
 from instrument.follow.performance import Performance, perform
+from instrument.music import TICKS_PER_BEAT
 from instrument.names import BAND_PARTS, Part
 from instrument.parts.factory import LoadedModels, build_band
 from instrument.realtime.router import InputEvent
@@ -64,6 +69,8 @@ class BandResult:
     player_per_bar: list[int] = field(default_factory=list)
     harmony: float | None = None
     beat_cost_us: list[float] = field(default_factory=list)
+    changes: dict[str, int] = field(default_factory=dict)  # the band's, by place in bar
+    human_changes: dict[str, int] = field(default_factory=dict)  # the tune's own
 
 
 def play_band(performance: Performance, style: str, meter: str | None = None,
@@ -136,6 +143,55 @@ def _score(result: BandResult, perf: Performance, events: list[TimedEvent]) -> N
         result.band_per_bar.append(int(np.sum((band_times >= start) & (band_times < end))))
         result.player_per_bar.append(int(np.sum((player_times >= start) & (player_times < end))))
     result.harmony = _harmony(perf, events)
+    result.changes = _band_changes(perf, events, settled)
+    result.human_changes = _human_changes(perf)
+
+
+PLACES = ("bar_line", "half_bar", "elsewhere")
+_ON = 0.15  # beats: a change this close to a place is on it
+
+
+def _place(position: float, beats_per_bar: int) -> str:
+    """Where ``position`` (beats into the bar) is: see ``PLACES``."""
+    if min(position, beats_per_bar - position) <= _ON:
+        return "bar_line"
+    if beats_per_bar % 2 == 0 and abs(position - beats_per_bar / 2) <= _ON:
+        return "half_bar"
+    return "elsewhere"
+
+
+def _band_changes(perf: Performance, events: list[TimedEvent], settled: float) -> dict:
+    strikes: dict[float, set[int]] = {}
+    for e in events:
+        if e.part == Part.ACCOMPANIMENT and e.is_note_on:
+            strikes.setdefault(round(e.due, 4), set()).add(e.message[1] % 12)
+    bar = perf.tune.meter.beats_per_bar
+    counts = dict.fromkeys(PLACES, 0)
+    previous = None
+    for t in sorted(strikes):
+        chord = frozenset(strikes[t])
+        if previous is not None and chord != previous and settled <= t <= perf.onsets[-1][0]:
+            counts[_place(perf.beat_of(t) % bar, bar)] += 1
+        previous = chord
+    return counts
+
+
+def _human_changes(perf: Performance) -> dict:
+    """Changes of the sounding pitch classes of the tune's second track, by place."""
+    tune = perf.tune
+    if not tune.accompaniment:
+        return {}
+    bar = tune.meter.beats_per_bar
+    counts = dict.fromkeys(PLACES, 0)
+    onsets = sorted({n.onset for n in tune.accompaniment})
+    previous = None
+    for tick in onsets:
+        sounding = frozenset(n.pitch % 12 for n in tune.accompaniment
+                             if n.onset <= tick < n.onset + n.duration)
+        if previous is not None and sounding != previous:
+            counts[_place((tick / TICKS_PER_BEAT) % bar, bar)] += 1
+        previous = sounding
+    return counts
 
 
 def _harmony(perf: Performance, events: list[TimedEvent]) -> float | None:
@@ -189,6 +245,18 @@ def summarize(results: list[BandResult]) -> dict:
     band = [n for r in results for n in r.band_per_bar]
     player = [n for r in results for n in r.player_per_bar]
     harmony = [r.harmony for r in results if r.harmony is not None]
+
+    def shares(key: str, only_with_human: bool = False) -> dict | None:
+        totals = dict.fromkeys(PLACES, 0)
+        for r in results:
+            if only_with_human and not r.human_changes:
+                continue
+            for place, n in getattr(r, key).items():
+                totals[place] += n
+        count = sum(totals.values())
+        return {p: round(n / count, 3) for p, n in totals.items()} | {"changes": count} \
+            if count else None
+
     costs = [c for r in results for c in r.beat_cost_us]
     styles: dict[str, int] = {}
     for r in results:
@@ -203,6 +271,9 @@ def summarize(results: list[BandResult]) -> dict:
         "tunes_with_a_correlation": len(per_tune),
         "band_notes_per_bar_mean": round(float(np.mean(band)), 2) if band else None,
         "harmony_note_in_struck_chord": round(float(np.mean(harmony)), 4) if harmony else None,
+        "chord_changes_by_place": shares("changes"),
+        "chord_changes_by_place_tunes_with_human_chords": shares("changes", True),
+        "human_chord_changes_by_place": shares("human_changes"),
         "beat_cost_us_p50_p99": pct(costs, (50, 99)),
     }
 
@@ -255,4 +326,9 @@ def run_command(args: argparse.Namespace) -> int:
               f"{rho if rho is None else round(rho, 2)} "
               f"({m['notes_per_bar_spearman_per_tune_median']})  "
               f"{m['harmony_note_in_struck_chord']}  {m['beat_cost_us_p50_p99']}")
+    for style in STYLE_CHOICES:
+        print(f"{style}: chord changes by place in the played bar "
+              f"{result[style]['chord_changes_by_place']}")
+    human = result[STYLE_CHOICES[0]]["human_chord_changes_by_place"]
+    print(f"the files' own second track: {human if human else 'none'}")
     return 0
