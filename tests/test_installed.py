@@ -83,3 +83,5 @@ def test_render_plays_the_installed_models(installed, tmp_path):
     summary = json.loads(done.stdout)
     assert summary["accompaniment_beats"]["neural"] > 0
     assert summary["accompaniment_beats"]["fallback"] == 0
+    # The shipped styles are installed with the package (the band plays one of them).
+    assert summary["style"] == "reel", summary["style"]

@@ -316,6 +316,9 @@ class Accompaniment:
         first_bars = 0 <= bar - origin < FIRST_BARS
         if self._style_meter == clock.meter and not (phrase_start or first_bars):
             return
+        if self._style_meter == clock.meter and \
+                not self.energy.busy(now, clock.seconds_per_beat, clock.meter):
+            return  # the player has stopped: nothing new to judge the feel by
         # In the first bars, the feel of the last bar: how the tune goes on, not how it
         # began (a reel may open on a long note).
         window = self.energy.window_bars if first_bars else None

@@ -35,7 +35,7 @@ BUSY_SHARE = 0.75
 SPARSE_BELOW = 0.25  # busy under this: a sparse feel (a note a beat and a half or fewer)...
 BUSY_FROM = 0.55  # ...over this a busy one (about eighths); steady between
 SPARSE_RATE = 1.6  # onsets per second under which the playing is sparse (a slow air)...
-BUSY_RATE = 3.0  # ...and from which busy playing can be busy (a reel, a jig)
+BUSY_RATE = 2.5  # ...and from which busy playing can be busy (a reel, a jig: eighths from 75 bpm)
 _MAX_ONSETS = 256
 
 
