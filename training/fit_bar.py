@@ -4,6 +4,7 @@
     python -m training.fit_bar --write    # -> instrument/follow/bar_data.py
     python -m training.fit_bar --search   # reader alone on dev tunes' grids, per weight set
     python -m training.fit_bar --fit-weights   # the cues' weights, on the fit part
+    python -m training.fit_bar --fit-meter     # the meter's weights (meter heard)
 
 Tunes come from the extraction cache (``training/corpus.py``: folk melodies and chorales,
 repeats expanded as played; run ``python -m training.corpus`` first). The tables count,
@@ -22,6 +23,9 @@ per density style (:func:`instrument.follow.bar.density_style`: a reel is not a 
 configured) as a softmax regression of the right reading on the cues' log-likelihood
 ratios, read ``--bars`` bars after the first note of tunes of the fit part (never dev or
 validation), with the reader's live history and decay; it prints the weights.
+``--fit-meter`` does the same over every reading of every candidate meter (two, four and
+eight bars in) for the weights that choose the meter (the kind, the meter's prior share,
+the repetition features' coefficients ``REPETITION``), the phase cues' weights fixed.
 
 ``--search`` runs :class:`instrument.follow.bar.BarReader` on the exact grid of dev tunes
 (the tune's ticks, with the numbering shifted by a random number of beats), with each
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -308,20 +313,79 @@ def fit_weights(tunes: Sequence[Tune], bars: int, seed: int = 1,
     for i, f in enumerate(feats):
         A[i, :len(f)], valid[i, :len(f)] = f, True
     y = np.array(right)
-    w = np.full(len(FITTED), 0.3)
-    m1, m2 = np.zeros_like(w), np.zeros_like(w)
+    w = _adam(A, valid, y, np.full(len(FITTED), 0.3), np.arange(len(FITTED)), True, steps)
+    right_share = float(np.mean(np.where(valid, A @ w, -np.inf).argmax(axis=1) == y))
+    print(f"{n} tunes, right reading {right_share:.3f} (in sample)")
+    return {name: round(float(v), 2) for name, v in zip(FITTED, w, strict=True)}
+
+
+def _adam(A: np.ndarray, valid: np.ndarray, y: np.ndarray, w: np.ndarray, free: np.ndarray,
+          nonneg: bool, steps: int) -> np.ndarray:
+    """Maximize the mean log-likelihood of reading ``y`` (softmax of ``A @ w`` over the
+    valid readings) over the weights ``free``, by Adam."""
+    n = len(y)
+    m1, m2 = np.zeros(len(free)), np.zeros(len(free))
+    w = w.copy()
     for k in range(1, steps + 1):
         s = np.where(valid, A @ w, -np.inf)
         p = np.exp(s - s.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        grad = -(A[np.arange(n), y] - np.einsum("nr,nrf->nf", p, A)).mean(axis=0)
+        grad = -(A[np.arange(n), y][:, free]
+                 - np.einsum("nr,nrf->nf", p, A[:, :, free])).mean(axis=0)
         m1 = 0.9 * m1 + 0.1 * grad
         m2 = 0.999 * m2 + 0.001 * grad * grad
-        w = np.maximum(0.0, w - 0.02 * (m1 / (1 - 0.9**k)) / (np.sqrt(m2 / (1 - 0.999**k))
-                                                              + 1e-8))
-    right_share = float(np.mean(np.where(valid, A @ w, -np.inf).argmax(axis=1) == y))
-    print(f"{n} tunes, right reading {right_share:.3f} (in sample)")
-    return {name: round(float(v), 2) for name, v in zip(FITTED, w, strict=True)}
+        w[free] -= 0.02 * (m1 / (1 - 0.9**k)) / (np.sqrt(m2 / (1 - 0.999**k)) + 1e-8)
+        if nonneg:
+            w[free] = np.maximum(0.0, w[free])
+    return w
+
+
+def fit_meter(tunes: Sequence[Tune], checkpoints: Sequence[int] = (2, 4, 8), seed: int = 1,
+              steps: int = 1000) -> dict:
+    """With the meter heard: the weights of the kind and the meter's prior share, and the
+    coefficients of the repetition features (``REPETITION``), the phase cues kept at
+    their weights; read ``checkpoints`` bars after the first note of each tune."""
+    from instrument.follow.bar import BarReader, BarWeights
+
+    rng = np.random.default_rng(seed)
+    w0 = BarWeights()
+    phase = [name for name in (*FITTED, "accent") if getattr(w0, name)]
+    rows, right = [], []
+    for t in _candidates(tunes):
+        shift, m = int(rng.integers(0, 12)), t.meter
+        reader = BarReader(None)
+        onsets: dict[int, int] = {}
+        for note in t.melody:
+            onsets.setdefault(note.onset, note.pitch)
+        ticks = sorted(onsets)
+        stops = [ticks[0] + b * m.ticks_per_bar for b in checkpoints]
+        k = 0
+        for x in [*ticks, math.inf]:
+            while k < len(stops) and x >= stops[k]:
+                terms = reader.terms({*phase, "kind", "meter_prior"})
+                order = reader._ordered()
+                age = reader.decay ** np.arange(len(order) - 1, -1, -1, dtype=float)
+                rep = reader.repetition_features(reader.x[order], reader.pitch[order], age)
+                fixed = sum(getattr(w0, name) * terms[name] for name in phase)
+                rows.append(np.column_stack([fixed, terms["kind"], terms["meter_prior"],
+                                             rep[reader.tables.meter_of]]))
+                tab = reader.tables
+                right.append(int(np.flatnonzero((tab.meter_of == tab.meters.index(m))
+                                                & ((tab.phase - shift) % m.beats_per_bar
+                                                   == 0))[0]))
+                k += 1
+            if x == math.inf:
+                break
+            reader.hear(x + shift * TPB, x / TPB, onsets[x], 0.0)
+    A = np.array(rows)
+    y = np.array(right)
+    w = np.array([1.0, w0.kind, w0.meter_prior, *([0.0] * 6)])
+    w = _adam(A, np.ones(A.shape[:2], dtype=bool), y, w, np.arange(1, A.shape[2]), False, steps)
+    meter_of = BarReader(None).tables.meter_of
+    right_share = float(np.mean(meter_of[(A @ w).argmax(axis=1)] == meter_of[y]))
+    print(f"{len(y)} readings, meter right {right_share:.3f} (in sample)")
+    return {"kind": round(float(w[1]), 2), "meter_prior": round(float(w[2]), 2),
+            "REPETITION": [round(float(v), 3) for v in w[3:]]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -332,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--auto", action="store_true", help="with --search: the meter heard")
     ap.add_argument("--fit-weights", action="store_true",
                     help="fit the cues' weights on the fit part (meter configured)")
+    ap.add_argument("--fit-meter", action="store_true",
+                    help="fit the meter's weights on the fit part (meter heard)")
     ap.add_argument("--bars", type=int, default=4)
     ap.add_argument("--limit", type=int, default=300,
                     help="dev tunes for --search; fit tunes for --fit-weights")
@@ -342,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     fit, dev, _val = split_dev([t for t in corpus_tunes() if t.melody])
     if args.search:
         search(pick(dev, args.limit, 4 * args.bars), args.auto, args.bars)
+        return 0
+    if args.fit_meter:
+        print(fit_meter(pick(fit, args.limit, 32)))
         return 0
     if args.fit_weights:
         print(fit_weights(pick(fit, args.limit, 32), args.bars))
