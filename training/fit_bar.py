@@ -50,6 +50,9 @@ from instrument.music import TICKS_PER_BEAT, Meter
 TPB = TICKS_PER_BEAT
 DATA_PATH = Path(__file__).resolve().parent.parent / "instrument" / "follow" / "bar_data.py"
 SMOOTH = 1.0  # add this many to every count
+#: A meter with too few tunes of its own (12/8: four) also counts those of a meter whose
+#: bars pair into its (6/8 read two bars at a time), without their count in its prior share.
+POOLED = {"12/8": "6/8"}
 STYLE_PRIOR = 20.0  # a density style's tables count the overall ones as this many tunes
 
 
@@ -101,12 +104,22 @@ def bar_stats(tunes: Sequence[Tune]) -> dict:
                            "styles": [{"bars": 0, "onset": np.zeros(m.ticks_per_bar),
                                        "length": np.zeros((n, nd)), "degree": np.zeros((n, 12))}
                                       for _ in range(STYLES)]}
-    for t in _candidates(tunes):
-        m = t.meter
+    def empty_kind() -> dict:
+        return {"bars": np.zeros(TPB), "onset": np.zeros(TPB), "length": np.zeros((4, nd)),
+                "degree": np.zeros((4, 12)), "start": np.zeros(4), "offbeat": np.zeros(TPB),
+                "repeat": np.zeros((2, 4)), "interval": np.zeros((4, 11)),
+                "turn": np.zeros((4, 9)),
+                "styles": [{"bars": 0, "onset": np.zeros(TPB), "length": np.zeros((4, nd)),
+                            "degree": np.zeros((4, 12))} for _ in range(STYLES)]}
+
+    counted = [(t, t.meter, True) for t in _candidates(tunes)]
+    counted += [(t, Meter.parse(big), False) for t in _candidates(tunes)
+                for big, small in POOLED.items() if str(t.meter) == small]
+    for t, m, own in counted:
         L = m.ticks_per_bar
-        kind = kinds["compound" if m.compound else "simple"]
+        kind = kinds["compound" if m.compound else "simple"] if own else empty_kind()
         row = meters[_key(m)]
-        row["tunes"] += 1
+        row["tunes"] += own
         onsets = np.array(sorted({n.onset for n in t.melody}))
         first_bar, last_bar = onsets[0] // L, onsets[-1] // L
         bars = last_bar - first_bar + 1

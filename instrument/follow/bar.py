@@ -296,15 +296,22 @@ class BarReader:
         self.keys.reset()
         self.scores = np.zeros(len(self.tables.phase))
 
-    def hear(self, tick: int, t: float, pitch: int, accent: float) -> None:
-        """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``."""
+    def hear(self, tick: int, t: float, pitch: int, accent: float, score: bool = True) -> None:
+        """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``
+        (``score``: False leaves the scores as they were, until :meth:`rescore`)."""
         j = self.count % self.history
         self.x[j], self.time[j], self.pitch[j], self.accent[j] = tick, t, pitch, accent
         if self.count == 0:
             self.first[0], self.first_time = tick, t
         self.count += 1
         self.keys.hear(pitch)
-        self.scores = self._score()
+        if score:
+            self.scores = self._score()
+
+    def rescore(self) -> None:
+        """Score the readings on what was heard (after onsets heard without scoring)."""
+        if self.count:
+            self.scores = self._score()
 
     def shift(self, beats: int) -> None:
         """The follower renumbered: the same beats now have numbers ``beats`` higher."""
