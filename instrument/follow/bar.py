@@ -295,6 +295,7 @@ class BarReader:
         self.first_time = 0.0
         self.keys.reset()
         self.scores = np.zeros(len(self.tables.phase))
+        self._start_part: np.ndarray | float = 0.0
 
     def hear(self, tick: int, t: float, pitch: int, accent: float, score: bool = True) -> None:
         """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``
@@ -336,7 +337,23 @@ class BarReader:
     def _score(self) -> np.ndarray:
         w = self.weights
         used = {name for name in TERMS if getattr(w, name)}
-        return sum(getattr(w, name) * term for name, term in self.terms(used).items())
+        terms = self.terms(used)
+        self._start_part = w.start * terms.get("start", 0.0)
+        return sum(getattr(w, name) * term for name, term in terms.items())
+
+    def melody_lead(self, meter: Meter, phase: int, other: Meter, other_phase: int) -> float:
+        """How far reading (``meter``, ``phase``) leads (``other``, ``other_phase``) on
+        the notes heard, without where the tune began."""
+        tab = self.tables
+
+        def without_start(m: Meter, p: int) -> float:
+            k = np.flatnonzero((tab.meter_of == tab.meters.index(m))
+                               & (tab.phase == p % m.beats_per_bar))[0]
+            return float(self.scores[k] - np.broadcast_to(self._start_part, self.scores.shape)[k])
+
+        if meter not in tab.meters or other not in tab.meters:
+            return 0.0
+        return without_start(meter, phase) - without_start(other, other_phase)
 
     def terms(self, used: set[str] | None = None) -> dict[str, np.ndarray]:
         """Each cue's log-likelihood ratio per reading, before its weight (of the cues
