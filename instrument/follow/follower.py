@@ -348,10 +348,13 @@ class BeatFollower:
         if not len(theirs) or i is None:
             return self._bank, totals
         j = int(np.argmax(theirs))
-        step = 1.5 if other.meter.compound else 2.0 / 3.0  # a compound beat: three eighths
+        # A compound beat is three eighths: 3/2 of a simple beat of two, or 3/4 of one
+        # of four (a jig's eighths heard as a simple beat's sixteenths).
+        steps = (1.5, 0.75) if other.meter.compound else (2.0 / 3.0, 4.0 / 3.0)
         ratio = float(other.P[j] / self._bank.P[i])
         bpm = 60.0 / float(other.P[j])
-        if (abs(math.log(ratio / step)) < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
+        near = min(abs(math.log(ratio / step)) for step in steps)
+        if (near < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
                 and theirs[j] > totals[i] + s.kind_margin):
             self._bank, self._other = other, self._bank
             self._index_version = -1

@@ -132,8 +132,7 @@ def jig() -> Tune:
 
 
 def test_a_jig_played_to_a_box_hearing_the_meter_is_written_in_six_eight(tmp_path):
-    # The box starts in 4/4 and hears a compound meter (in this performance it does; in
-    # others of this jig it still hears 2/4 in triplets): the file's time signature is
+    # The box starts in 4/4 and hears a compound meter: the file's time signature is
     # 6/8 (not 2/4), its beat a dotted quarter, each of its bars two played beats long
     # with its bar lines on played beats after the first phrase, and every played note
     # in it once. (Which of the two beats is the downbeat: this jig read whole in
