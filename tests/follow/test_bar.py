@@ -184,3 +184,13 @@ def test_a_polka_played_to_a_box_told_no_meter_is_heard_in_simple_duple_time(sty
     _, follower = run(t, None, style)
     assert follower.meter in (Meter(2, 4), Meter(4, 4))
     assert follower.meter_confidence > 0.5
+
+
+@pytest.mark.parametrize("style", [FLAT, DRIFTING])
+def test_a_jig_played_to_a_box_told_no_meter_is_heard_in_six_eight(style):
+    # Its eighths could be a simple beat's sixteenths, four to the beat: the compound
+    # hearing, three eighths to the beat, takes over and the bar is the jig's.
+    result, follower = run(tune("jig", Meter(6, 8), JIG, unit=4), None, style)
+    assert follower.meter == Meter(6, 8) and result.meter_right
+    assert result.kind == "same"
+    assert result.downbeat_f1_4 >= IN_PHASE
