@@ -14,15 +14,22 @@ the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.
   next onset comes) at its place in the bar (beat of the bar and place in the beat);
 - tonal stability: the note's scale degree in a key estimated causally (Krumhansl-Kessler
   profiles over a fading pitch-class histogram) at its place in the bar;
+- the melody's motion: the interval into each note, and its turn (a peak, a valley, a
+  step on), at its place in the bar;
 - the start: where in the bar a tune's first note falls (downbeat or a pickup), kept
   after the note has left the history;
+- the phrase: where the melody starts or stops repeating itself one, two, four or eight
+  bars later (a phrase and its repeat begin at the same place in the bar);
 - the harmony: the share of each bar's notes (by length) that the best-fitting triad holds,
   so a reading whose bars each sit in one chord wins over one that splits them (against
   the mean of the meter's readings: it chooses the phase, not the meter);
 - accents: louder, lower or fuller onsets on the reading's downbeats.
 
-With the meter heard, the meters' kinds (simple or compound) also differ by where
-off-beat onsets fall in the beat, and each meter has its prior share of folk tunes.
+The rhythm, length and degree tables are kept per density style too (onsets a beat: a
+reel's bar is not a chorale's), read with the style of what was heard. With the meter
+heard, the meters' kinds (simple or compound) also differ by where off-beat onsets fall
+in the beat, and each meter has its prior share of folk tunes. :class:`BarWeights` says
+how much each cue counts; :meth:`BarReader.terms` gives each cue's part.
 
 The cost per onset is a fixed number of array operations over ``history`` onsets and at
 most 18 readings. The reader holds the onsets' grid positions in the follower's current
@@ -33,7 +40,7 @@ places them afresh on a new beat grid.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -50,6 +57,22 @@ def duration_class(ticks: np.ndarray | int) -> np.ndarray:
     return np.searchsorted(DURATION_EDGES, ticks, side="right")
 
 
+def interval_class(steps: np.ndarray) -> np.ndarray:
+    """Melodic intervals (semitones) as 0..10: unison, up 1..5+, down 1..5+ (as
+    :func:`instrument.follow.prior.interval_code`)."""
+    steps = np.asarray(steps)
+    return np.where(steps == 0, 0, np.minimum(np.abs(steps), 5) + np.where(steps > 0, 0, 5))
+
+
+def turn_class(steps: np.ndarray) -> np.ndarray:
+    """The melody's turn at each note between two intervals (``steps``, one more than
+    the notes): 3 * direction in + direction out, each 0 level, 1 up, 2 down (a peak
+    is 1 * 3 + 2)."""
+    sign = np.sign(np.asarray(steps))
+    way = np.where(sign > 0, 1, np.where(sign < 0, 2, 0))
+    return 3 * way[:-1] + way[1:]
+
+
 _PLACES = np.array([[0, 3, 3, 2, 3, 3, 1, 3, 3, 2, 3, 3],  # simple: beat, half, quarters
                     [0, 3, 3, 3, 1, 3, 3, 3, 2, 3, 3, 3]])  # compound: beat, eighths
 
@@ -64,6 +87,38 @@ def place_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
 def bar_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
     """Beat of the bar times four plus :func:`place_class`, for a tick of the bar."""
     return (ticks // TPB) * 4 + place_class(ticks, compound)
+
+
+#: Density styles: onsets a beat (simple; compound) below each edge. A reel's bar is
+#: not a chorale's: the tables are kept per style and read with the style heard.
+STYLE_EDGES = {False: (1.15, 1.6), True: (2.2, 2.6)}
+STYLES = 3
+
+
+def density_style(onsets: int, beats: float, compound: bool) -> int:
+    """The density style (0..STYLES - 1) of ``onsets`` onsets over ``beats`` beats."""
+    return int(np.searchsorted(STYLE_EDGES[bool(compound)], onsets / max(beats, 1.0)))
+
+
+REPEAT_LAGS = (1, 2, 4, 8)  # bars: a phrase repeated this many bars later
+
+
+def repeat_events(x: np.ndarray, pitch: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the melody starts or stops repeating itself ``lag`` grid ticks later.
+
+    An onset *repeats* when an onset ``lag`` ticks before it (within the heard span
+    ``x``, sorted) has its pitch. Returns the indices of the onsets whose repeating
+    differs from the onset before (both within the span) and the event's kind: 0, a
+    repeat starts there; 1, it stops there (a variation, a new phrase). A phrase and its
+    repeat begin and end at the same place of the bar, so these fall on bar lines.
+    """
+    back = x - lag
+    known = back >= x[0] if len(x) else np.zeros(0, dtype=bool)
+    j = np.minimum(np.searchsorted(x, back), len(x) - 1)
+    match = known & (x[j] == back) & (pitch[j] == pitch)
+    change = known[1:] & known[:-1] & (match[1:] != match[:-1])
+    idx = np.flatnonzero(change) + 1
+    return idx, (~match[idx]).astype(np.int64)
 
 
 def _triads() -> np.ndarray:
@@ -102,16 +157,42 @@ class KeyFinder:
 
 @dataclass(frozen=True)
 class BarWeights:
-    """How much each kind of evidence counts (fitted on the dev split)."""
+    """How much each cue counts; a zero weight skips it. The phase cues (start, harmony,
+    phrase, the style tables, interval, turn) are a softmax regression of the right
+    reading on them two bars into tunes of the fit part of the training split (``python
+    -m training.fit_bar --fit-weights --bars 2 --limit 1500``): the overall rhythm, length
+    and degree tables add nothing there beside the style ones. The harmony (fitted 0.21)
+    and the phrase (0.23) are off: with the other cues they move the dev tunes' phase by
+    0.2 points (noise) at 180 us an onset on the engine thread. The meter's weights (kind,
+    meter_prior, repetition: with the meter heard) come from the same regression over
+    every candidate meter's readings (``python -m training.fit_bar --fit-meter --limit
+    1500``); the accent (the corpora have no velocities) was chosen on played dev tunes
+    and the synthetic accents of tests/follow."""
 
-    rhythm: float = 1.0
-    length: float = 1.0
-    degree: float = 0.5
-    start: float = 1.0
-    harmony: float = 2.0
-    accent: float = 1.0
-    kind: float = 2.0
+    rhythm: float = 0.0
+    length: float = 0.0
+    degree: float = 0.0
+    start: float = 1.08
+    harmony: float = 0.0
+    accent: float = 1.5
+    kind: float = 3.93
     repetition: float = 1.0
+    phrase: float = 0.0
+    rhythm_style: float = 0.0
+    length_style: float = 1.03
+    degree_style: float = 0.66
+    meter_prior: float = 1.42
+    interval: float = 0.69
+    turn: float = 0.43
+
+
+TERMS = tuple(f.name for f in fields(BarWeights))
+#: How the melody's recurrence one and two bars later (any onset, the same pitch, the same
+#: length: :meth:`BarReader.repetition_features`) speaks for a meter; fitted with the
+#: meter's weights (``python -m training.fit_bar --fit-meter``). Onsets one bar later but
+#: not two (or the other way round) tell the bar's length, as onset periodicity over
+#: more than one bar does in Toiviainen & Eerola's classifier.
+REPETITION = np.array([7.549, 0.983, -0.127, -8.654, 2.11, 8.982])
 
 
 def _log(shares) -> np.ndarray:
@@ -145,11 +226,15 @@ class _Tables:
         width = max(m.ticks_per_bar for m in meters)
         classes = max(m.beats_per_bar for m in meters) * 4
         n = len(meters)
-        self.cum_off = np.zeros((n, width + 1))
-        self.on = np.zeros((n, width))
-        self.length = np.zeros((n, classes, len(DURATION_EDGES) + 1))
-        self.degree = np.zeros((n, classes, 12))
+        S = STYLES + 1  # the density styles' tables, then the meter's overall ones
+        self.cum_off = np.zeros((S, n, width + 1))
+        self.on = np.zeros((S, n, width))
+        self.length = np.zeros((S, n, classes, len(DURATION_EDGES) + 1))
+        self.degree = np.zeros((S, n, classes, 12))
         self.start = np.zeros((n, classes))
+        self.repeat = np.zeros((n, 2, classes))
+        self.interval = np.zeros((n, classes, 11))
+        self.turn = np.zeros((n, classes, 9))
         self.prior = np.zeros(n)
         for k, m in enumerate(meters):
             t = _table_for(m)
@@ -158,17 +243,31 @@ class _Tables:
             kind = bar_data.KINDS["compound" if m.compound else "simple"]
             L = m.ticks_per_bar
             beat = np.arange(L) % TPB
-            p_on = np.clip(np.asarray(t["onset"]), 1e-3, 0.999)
-            base = np.clip(np.asarray(kind["onset"])[beat], 1e-3, 0.999)
-            self.on[k, :L] = np.log(p_on) - np.log(base)
-            off = np.log1p(-p_on) - np.log1p(-base)
-            self.cum_off[k, 1:L + 1] = np.cumsum(off)
             cls = np.arange(m.beats_per_bar * 4) % 4
-            self.length[k, :len(cls)] = _log(t["length"]) - _log(kind["length"])[cls]
-            self.degree[k, :len(cls)] = _log(t["degree"]) - _log(kind["degree"])[cls]
+            for st in range(S):
+                ts = t["styles"][st] if st < STYLES and "styles" in t else t
+                ks = kind["styles"][st] if st < STYLES and "styles" in kind else kind
+                p_on = np.clip(np.asarray(ts["onset"]), 1e-3, 0.999)
+                base = np.clip(np.asarray(ks["onset"])[beat], 1e-3, 0.999)
+                self.on[st, k, :L] = np.log(p_on) - np.log(base)
+                off = np.log1p(-p_on) - np.log1p(-base)
+                self.cum_off[st, k, 1:L + 1] = np.cumsum(off)
+                self.length[st, k, :len(cls)] = _log(ts["length"]) - _log(ks["length"])[cls]
+                self.degree[st, k, :len(cls)] = _log(ts["degree"]) - _log(ks["degree"])[cls]
             self.start[k, :len(cls)] = _log(t["start"]) - _log(kind["start"])[cls]
+            for name in ("interval", "turn"):
+                if name in t:
+                    getattr(self, name)[k, :len(cls)] = _log(t[name]) - _log(kind[name])[cls]
+            if "repeat" in t:
+                self.repeat[k, :, :len(cls)] = (_log(t["repeat"])
+                                                 - _log(kind["repeat"])[:, cls])
             self.prior[k] = math.log(t["tunes"] / bar_data.TUNES)
         self.kind_ratio = _log(bar_data.OFFBEAT["compound"]) - _log(bar_data.OFFBEAT["simple"])
+        # The repeat lags in ticks, and for each the readings whose bars it spans.
+        lags = {L * k for L in self.bar_ticks for k in REPEAT_LAGS}
+        self.lags = tuple(sorted(lags))
+        spans = self.bar_ticks[None, :] * np.array(REPEAT_LAGS)[:, None]
+        self.lag_rows = tuple((spans == lag).any(axis=0) for lag in self.lags)
 
 
 class BarReader:
@@ -196,16 +295,24 @@ class BarReader:
         self.first_time = 0.0
         self.keys.reset()
         self.scores = np.zeros(len(self.tables.phase))
+        self._start_part: np.ndarray | float = 0.0
 
-    def hear(self, tick: int, t: float, pitch: int, accent: float) -> None:
-        """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``."""
+    def hear(self, tick: int, t: float, pitch: int, accent: float, score: bool = True) -> None:
+        """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``
+        (``score``: False leaves the scores as they were, until :meth:`rescore`)."""
         j = self.count % self.history
         self.x[j], self.time[j], self.pitch[j], self.accent[j] = tick, t, pitch, accent
         if self.count == 0:
             self.first[0], self.first_time = tick, t
         self.count += 1
         self.keys.hear(pitch)
-        self.scores = self._score()
+        if score:
+            self.scores = self._score()
+
+    def rescore(self) -> None:
+        """Score the readings on what was heard (after onsets heard without scoring)."""
+        if self.count:
+            self.scores = self._score()
 
     def shift(self, beats: int) -> None:
         """The follower renumbered: the same beats now have numbers ``beats`` higher."""
@@ -228,7 +335,31 @@ class BarReader:
         return (np.arange(n) + self.count) % self.history
 
     def _score(self) -> np.ndarray:
-        tab, w = self.tables, self.weights
+        w = self.weights
+        used = {name for name in TERMS if getattr(w, name)}
+        terms = self.terms(used)
+        self._start_part = w.start * terms.get("start", 0.0)
+        return sum(getattr(w, name) * term for name, term in terms.items())
+
+    def melody_lead(self, meter: Meter, phase: int, other: Meter, other_phase: int) -> float:
+        """How far reading (``meter``, ``phase``) leads (``other``, ``other_phase``) on
+        the notes heard, without where the tune began."""
+        tab = self.tables
+
+        def without_start(m: Meter, p: int) -> float:
+            k = np.flatnonzero((tab.meter_of == tab.meters.index(m))
+                               & (tab.phase == p % m.beats_per_bar))[0]
+            return float(self.scores[k] - np.broadcast_to(self._start_part, self.scores.shape)[k])
+
+        if meter not in tab.meters or other not in tab.meters:
+            return 0.0
+        return without_start(meter, phase) - without_start(other, other_phase)
+
+    def terms(self, used: set[str] | None = None) -> dict[str, np.ndarray]:
+        """Each cue's log-likelihood ratio per reading, before its weight (of the cues
+        in ``used``; None: all of :data:`TERMS`)."""
+        tab = self.tables
+        need = set(TERMS) if used is None else used
         order = self._ordered()
         x, pitch, accent = self.x[order], self.pitch[order], self.accent[order]
         n = len(x)
@@ -237,47 +368,104 @@ class BarReader:
         rel = x[:, None] - TPB * tab.phase[None, :]  # [onset, reading]
         pos = rel % L
         cls = bar_class(pos, tab.compound[None, :])
-        score = np.zeros(len(L))
-        # Onsets at their places and none between them.
-        on = tab.on[m, pos]
-        if n > 1:
-            a = rel[:-1] + 1
-            qa, ra = np.divmod(a, L)
-            qb, rb = np.divmod(rel[1:], L)
-            full = tab.cum_off[m, L]
-            off = (qb - qa) * full + tab.cum_off[m, rb] - tab.cum_off[m, ra]
-            on[1:] += off
-            d = duration_class(np.diff(x))
-            length = tab.length[m, cls[:-1], d[:, None]]
-            score += w.length * (age[:-1, None] * length).sum(axis=0)
-            score += w.harmony * self._harmony(rel, L, age)
-        score += w.rhythm * (age[:, None] * on).sum(axis=0)
+        zero = np.zeros(len(L))
+        out: dict[str, np.ndarray] = {name: zero for name in need}
+        # The density style heard, per reading's kind (a reel's bar is not a chorale's).
+        beats = (x[-1] - x[0]) / TPB + 1.0
+        st = np.where(tab.compound, density_style(n, beats, True),
+                      density_style(n, beats, False))
         degree = (pitch - self.keys.tonic) % 12
-        score += w.degree * (age[:, None] * tab.degree[m, cls, degree[:, None]]).sum(axis=0)
-        score += w.accent * (age[:, None] * accent[:, None] * (pos == 0)).sum(axis=0)
-        if self.count:
+        d = duration_class(np.diff(x))
+        step = np.diff(pitch)
+        for suffix, style in (("", np.full_like(st, STYLES)), ("_style", st)):
+            if "rhythm" + suffix in need:
+                # Onsets at their places and none between them.
+                on = tab.on[style, m, pos]
+                if n > 1:
+                    qa, ra = np.divmod(rel[:-1] + 1, L)
+                    qb, rb = np.divmod(rel[1:], L)
+                    cum = tab.cum_off[style, m]
+                    rows = np.arange(len(L))
+                    full = cum[rows, L]
+                    on[1:] += (qb - qa) * full + cum[rows, rb] - cum[rows, ra]
+                out["rhythm" + suffix] = (age[:, None] * on).sum(axis=0)
+            if "length" + suffix in need and n > 1:
+                length = tab.length[style, m, cls[:-1], d[:, None]]
+                out["length" + suffix] = (age[:-1, None] * length).sum(axis=0)
+            if "degree" + suffix in need:
+                out["degree" + suffix] = (
+                    age[:, None] * tab.degree[style, m, cls, degree[:, None]]).sum(axis=0)
+        if "harmony" in need and n > 1:
+            out["harmony"] = self._harmony(rel, L, age)
+        if "interval" in need and n > 1:
+            out["interval"] = (age[1:, None] * tab.interval[
+                m, cls[1:], interval_class(step)[:, None]]).sum(axis=0)
+        if "turn" in need and n > 2:
+            out["turn"] = (age[1:-1, None] * tab.turn[
+                m, cls[1:-1], turn_class(step)[:, None]]).sum(axis=0)
+        if "phrase" in need:
+            out["phrase"] = self._phrase(x, pitch, rel, age)
+        if "accent" in need:
+            out["accent"] = (age[:, None] * accent[:, None] * (pos == 0)).sum(axis=0)
+        if "start" in need and self.count:
             start = (self.first[0] - TPB * tab.phase) % L
-            score += w.start * tab.start[m, bar_class(start, tab.compound)]
+            out["start"] = tab.start[m, bar_class(start, tab.compound)]
         if self.configured is None:
-            beat = x % TPB
-            off_beat = beat != 0
-            kind = float((age[off_beat] * tab.kind_ratio[beat[off_beat]]).sum())
-            score += w.kind * kind * np.where(tab.compound, 0.5, -0.5) + tab.prior[m]
-            score += w.repetition * self._repetition(x, pitch, age)
-        return score
+            if "kind" in need:
+                beat = x % TPB
+                off_beat = beat != 0
+                kind = float((age[off_beat] * tab.kind_ratio[beat[off_beat]]).sum())
+                out["kind"] = kind * np.where(tab.compound, 0.5, -0.5)
+            if "meter_prior" in need:
+                out["meter_prior"] = tab.prior[m]
+            if "repetition" in need:
+                out["repetition"] = self._repetition(x, pitch, age)
+        else:
+            for name in ("kind", "meter_prior", "repetition"):
+                out.pop(name, None)
+        return out
+
+    def repetition_features(self, x: np.ndarray, pitch: np.ndarray,
+                            age: np.ndarray) -> np.ndarray:
+        """Per candidate meter: how often the melody's onsets (any; with the same pitch;
+        with the same length) recur one and two of its bars later, as shares of the
+        heard onsets, each less its mean over the meters ([meters, 6])."""
+        ticks = np.array([m.ticks_per_bar for m in self.tables.meters])
+        ioi = np.append(np.diff(x), 0)
+        feats = []
+        for bars in (1, 2):
+            back = x[None, :] - (ticks * bars)[:, None]
+            j = np.minimum(np.searchsorted(x, back), len(x) - 1)
+            known = back >= x[0]
+            found = (x[j] == back) & known
+            norm = max(1.0, float((known * age).sum(axis=1).max()))
+            for f in (found, found & (pitch[j] == pitch), found & (ioi[j] == ioi)):
+                v = (f * age).sum(axis=1) / norm
+                feats.append(v - v.mean())
+        return np.stack(feats, axis=1)
 
     def _repetition(self, x: np.ndarray, pitch: np.ndarray, age: np.ndarray) -> np.ndarray:
-        """Per reading: how much more the melody repeats itself one bar of the reading's
-        meter later than one bar of the average candidate (an onset a bar before each
-        onset counts a half, with the same pitch one): it chooses the meter."""
+        """Per reading: the melody's periodicity over one and two bars of its meter
+        (:meth:`repetition_features` weighted by REPETITION): it chooses the meter."""
+        return (self.repetition_features(x, pitch, age) @ REPETITION)[self.tables.meter_of]
+
+    def _phrase(self, x: np.ndarray, pitch: np.ndarray, rel: np.ndarray,
+                age: np.ndarray) -> np.ndarray:
+        """Per reading: where the melody starts and stops repeating itself one, two, four
+        and eight bars of the reading's meter later (:func:`repeat_events`), at its place
+        in the reading's bar, against the same at an average beat."""
         tab = self.tables
-        lags = np.unique(tab.bar_ticks)
-        j = np.searchsorted(x, x[None, :] - lags[:, None])
-        found = np.take(x, np.minimum(j, len(x) - 1)) == x[None, :] - lags[:, None]
-        same = found & (np.take(pitch, np.minimum(j, len(x) - 1)) == pitch[None, :])
-        per_lag = ((0.5 * found + 0.5 * same) * age[None, :]).sum(axis=1)
-        by_row = per_lag[np.searchsorted(lags, tab.bar_ticks)]
-        return by_row - per_lag.mean()
+        out = np.zeros(len(tab.phase))
+        for lag, rows in zip(tab.lags, tab.lag_rows, strict=True):
+            idx, kind = repeat_events(x, pitch, lag)
+            if not len(idx):
+                continue
+            r = np.flatnonzero(rows)
+            pos = rel[idx][:, r] % tab.bar_ticks[r]
+            cls = bar_class(pos, tab.compound[r][None, :])
+            m = tab.meter_of[r]
+            out[r] += (age[idx, None] * tab.repeat[m[None, :], kind[:, None], cls]).sum(axis=0)
+        return out
 
     def _harmony(self, rel: np.ndarray, L: np.ndarray, age: np.ndarray) -> np.ndarray:
         """Per reading: the summed log share of each bar's note length held by the triad

@@ -17,9 +17,10 @@ The bar: a :class:`~instrument.follow.bar.BarReader` scores rival bar readings (
 phase) on the leader's grid by the melody: long notes, tonal stability, harmony, where
 the tune began, the rhythm at each place of the bar, accents. When another reading beats
 the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follower moves
-the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar), else after
-a long note (a beat or longer: a phrase end) or once the reading has led for ``bar_wait``
-onsets. A move renumbers the beats ahead so that the new downbeats are
+the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar) when the
+notes heard lead by the margin on their own (where the tune began does not move it),
+else after a long note (a beat or longer: a phrase end) or once the reading has led for
+``bar_wait`` onsets. A move renumbers the beats ahead so that the new downbeats are
 multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
 beats shorter; no number is given twice); ``bar_moves`` counts them.
 
@@ -347,10 +348,13 @@ class BeatFollower:
         if not len(theirs) or i is None:
             return self._bank, totals
         j = int(np.argmax(theirs))
-        step = 1.5 if other.meter.compound else 2.0 / 3.0  # a compound beat: three eighths
+        # A compound beat is three eighths: 3/2 of a simple beat of two, or 3/4 of one
+        # of four (a jig's eighths heard as a simple beat's sixteenths).
+        steps = (1.5, 0.75) if other.meter.compound else (2.0 / 3.0, 4.0 / 3.0)
         ratio = float(other.P[j] / self._bank.P[i])
         bpm = 60.0 / float(other.P[j])
-        if (abs(math.log(ratio / step)) < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
+        near = min(abs(math.log(ratio / step)) for step in steps)
+        if (near < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
                 and theirs[j] > totals[i] + s.kind_margin):
             self._bank, self._other = other, self._bank
             self._index_version = -1
@@ -380,7 +384,10 @@ class BeatFollower:
             self._waited = 0
             return
         self._waited += 1
-        early = reader.count <= s.bar_early and not self._tapped
+        # At once in the first onsets only when the notes heard lead by the margin on
+        # their own: where the tune began (the corpora's pickups) does not move a bar.
+        early = (reader.count <= s.bar_early and not self._tapped
+                 and reader.melody_lead(meter, phase, self.meter, 0) > margin)
         if not (early or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset

@@ -21,7 +21,11 @@ flush of the recorder:
    onset (up to ``READER_HISTORY``) on the continuous numbering and chooses the bar phase
    (and the meter, when it is heard: among the meters of the beat's kind) for the whole
    performance; a new reading must lead the one in use by ``PHASE_MARGIN`` (a rewrite of
-   the file's start costs a whole-file write).
+   the file's start costs a whole-file write). When the meter is heard, the file takes
+   the meter the live follower hears (the clock's, shown to the player: it heard the
+   same notes on its own grid) and reads the bar's phase in it; when that meter turns
+   compound (or back), the file's beat unit follows (a 6/8 tune gets a 6/8 time
+   signature, its beat a dotted quarter) and the whole file is laid anew.
 4. **The tempo map**: knots at beats, a straight line between them, as few as keep every
    beat within ``KNOT_TOLERANCE`` beats of its time: tempo events only where the tempo
    changed. Every beat lasts 30 to 300 quarter notes a minute.
@@ -240,11 +244,31 @@ class Hindsight:
         self._velocity_sum += velocity
         self._velocity_squares += velocity * velocity
 
+    def _follow_kind(self) -> None:
+        """With the meter heard: when the clock's meter turns compound (or simple), the
+        file's beat unit (``ticks_per_beat``: a dotted quarter's ticks in 6/8), the grid
+        and the meters read change with it, and the reader hears every onset again on
+        the new kind (the recorder then lays the whole file anew)."""
+        kind = self.clock.meter
+        if self.reader.configured is not None or kind.compound == self.kind_meter.compound:
+            return
+        self.kind_meter = kind
+        self.meter, self.phase = kind, 0
+        self.subdivision = 3 if kind.compound else 2
+        self.snap = 2 if kind.compound else 3
+        self.ticks_per_beat = round(FILE_TICKS_PER_QUARTER * beat_quarters(kind))
+        quarters = beat_quarters(kind)
+        self.history.shortest = 60.0 / MAX_FILE_BPM * quarters
+        self.history.longest = 60.0 / MIN_FILE_BPM * quarters
+        self.reader.reset()
+        self._heard = 0
+
     # -- the layout -------------------------------------------------------------------
 
     def layout(self, horizon: float, final: bool = False) -> Layout:
         """The time line with everything heard up to ``horizon``; ``final`` (at close):
         nothing is left unsettled."""
+        self._follow_kind()
         self.history.frozen = len(self._beats)
         self.history.follow(self.clock, horizon)
         raw = self.history.times
@@ -349,14 +373,15 @@ class Hindsight:
             group: list[tuple[float, int, int]] = []
             for onset in self.onsets[heard:end]:
                 if group and onset[0] - group[0][0] > CHORD:
-                    self._hear_chord(group, ki, kt, mean, sd)
+                    self._hear_chord(group, ki, kt, mean, sd, score=False)
                     group = []
                 group.append(onset)
             if group and (final or end < len(self.onsets)):
-                self._hear_chord(group, ki, kt, mean, sd)
+                self._hear_chord(group, ki, kt, mean, sd, score=False)
             elif group:
                 end -= len(group)  # the chord may not be complete: next time
             self._heard = end
+            reader.rescore()
         if reader.count == 0:
             return
         live = self.history.live_offset
@@ -366,10 +391,15 @@ class Hindsight:
                                    and phase == live % meter.beats_per_bar) else 0.0
             return reader.score_of(meter, phase) + bonus
 
+        heard = self.clock.meter
+        if reader.configured is None and heard in reader.tables.meters and heard != self.meter:
+            # The meter the live follower hears (and shows): its bar read afresh.
+            self.meter, self.phase = heard, max(range(heard.beats_per_bar),
+                                                key=lambda p: score(heard, p))
         current = (self.meter, self.phase)
         best, best_score = current, score(*current)
         for meter in reader.tables.meters:
-            if meter.compound != self.kind_meter.compound:
+            if meter != (heard if reader.configured is None else self.meter):
                 continue
             for phase in range(meter.beats_per_bar):
                 if score(meter, phase) > best_score:
@@ -377,7 +407,7 @@ class Hindsight:
         if best_score > score(*current) + (0.0 if final else PHASE_MARGIN):
             self.meter, self.phase = best
 
-    def _hear_chord(self, group, ki, kt, mean: float, sd: float) -> None:
+    def _hear_chord(self, group, ki, kt, mean: float, sd: float, score: bool = True) -> None:
         t = group[0][0]
         pitch = max(p for _t, p, _v in group)
         velocity = max(v for _t, _p, v in group)
@@ -385,4 +415,4 @@ class Hindsight:
             ki[-1] + (t - kt[-1]) * (ki[-1] - ki[-2]) / (kt[-1] - kt[-2]))
         accent = max(-3.0, min(3.0, (velocity - mean) / sd))
         snap = self.snap
-        self.reader.hear(round(beat * TICKS_PER_BEAT / snap) * snap, t, pitch, accent)
+        self.reader.hear(round(beat * TICKS_PER_BEAT / snap) * snap, t, pitch, accent, score)

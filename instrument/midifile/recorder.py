@@ -132,7 +132,18 @@ class _Track:
         self.first: int | None = None
         self.body = bytearray()
         self.tail: list[tuple[float, mido.Message | mido.MetaMessage]] = []
+        #: The frozen events as laid (time, message), kept while the file's beat unit may
+        #: still change (the meter heard): a new unit lays them all again.
+        self.frozen: list[tuple[float, mido.Message | mido.MetaMessage]] | None = None
         self.stable = len(head)  # bytes of the track in the file that stay as they are
+
+    def unfreeze(self) -> None:
+        """Forget the encoded body: the frozen events are laid again with the tail."""
+        self.tail = (self.frozen or []) + self.tail
+        self.frozen = [] if self.frozen is not None else None
+        self.first = None
+        self.last_tick = 0
+        self.body = bytearray()
 
     def prefix(self, offset: int) -> bytes:
         """Head and the first frozen event's delta, with the layout's ``offset``."""
@@ -299,6 +310,8 @@ class SmfRecorder:
             name = _events([mido.MetaMessage("track_name", name=part)])
             index = self._file.add_track(name)
             track = _Track(index, self.channels.get(part, 1) - 1, name)
+            if self.hindsight is not None and self.hindsight.reader.configured is None:
+                track.frozen = []
             self._tracks[part] = track
         return track
 
@@ -504,6 +517,14 @@ class SmfRecorder:
         layout = self.hindsight.layout(last if final else horizon, final)
         old = self._layout
         moved = old is None or old.offset != layout.offset or old.meter != layout.meter
+        if old is not None and old.ticks_per_beat != layout.ticks_per_beat:
+            # The heard meter changed kind: a new beat unit, every tick laid again.
+            for track in self._tracks.values():
+                track.unfreeze()
+            self._conductor.unfreeze()
+            self._knots_done = 1
+            self._frozen_tempo = None
+            moved = True
         self._layout = layout
         if moved and old is not None:
             self.full_relayouts += 1
@@ -556,6 +577,8 @@ class SmfRecorder:
         new = [(layout.beat_tick(t), msg) for t, msg in events[:cut]]
         rest = [(layout.beat_tick(t), msg) for t, msg in events[cut:]]
         track.tail = events[cut:]
+        if track.frozen is not None:
+            track.frozen.extend(events[:cut])
         self.encoded += len(new)
         self.relaid += len(rest)
         self._write_track(track, new, rest, layout, moved)

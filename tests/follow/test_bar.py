@@ -171,3 +171,26 @@ def test_the_status_shows_the_meter_heard_and_how_sure_the_follower_is():
     assert 0.0 <= status["bar_confidence"] <= 1.0 and 0.0 <= status["meter_confidence"] <= 1.0
     follower.configure(meter=Meter(3, 4))
     assert not follower.meter_auto and follower.meter == Meter(3, 4)
+
+
+
+
+
+@pytest.mark.parametrize("style", [FLAT, DRIFTING])
+def test_a_polka_played_to_a_box_told_no_meter_is_heard_in_simple_duple_time(style):
+    # Its onsets, pitches and lengths come back every two and four beats, not every
+    # three: 2/4 or 4/4 (which of the two, the notes alone do not say), never 3/4 or 6/8.
+    t = tune("polka", Meter(2, 4), POLKA, [(62, 1), (64, 1)])
+    _, follower = run(t, None, style)
+    assert follower.meter in (Meter(2, 4), Meter(4, 4))
+    assert follower.meter_confidence > 0.5
+
+
+@pytest.mark.parametrize("style", [FLAT, DRIFTING])
+def test_a_jig_played_to_a_box_told_no_meter_is_heard_in_six_eight(style):
+    # Its eighths could be a simple beat's sixteenths, four to the beat: the compound
+    # hearing, three eighths to the beat, takes over and the bar is the jig's.
+    result, follower = run(tune("jig", Meter(6, 8), JIG, unit=4), None, style)
+    assert follower.meter == Meter(6, 8) and result.meter_right
+    assert result.kind == "same"
+    assert result.downbeat_f1_4 >= IN_PHASE

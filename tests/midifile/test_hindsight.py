@@ -111,3 +111,58 @@ def test_a_rewrite_that_fails_half_way_leaves_the_last_complete_file(tmp_path, m
     assert not recorder.close()
     assert (tmp_path / "s.mid").read_bytes() == before
     assert mido.MidiFile(tmp_path / "s.mid").tracks
+
+
+# A jig in 6/8 (units of a compound eighth, 4 ticks): a quarter-eighth pair or three
+# eighths to each dotted-quarter beat, eight bars played three times.
+_JIG = [
+    [(67, 2), (71, 1), (74, 2), (71, 1)], [(72, 1), (71, 1), (69, 1), (71, 2), (67, 1)],
+    [(66, 2), (69, 1), (72, 2), (69, 1)], [(67, 1), (71, 1), (74, 1), (79, 3)],
+    [(76, 2), (74, 1), (72, 2), (71, 1)], [(69, 1), (71, 1), (72, 1), (74, 2), (71, 1)],
+    [(72, 2), (69, 1), (66, 2), (69, 1)], [(67, 3), (67, 3)],
+]
+
+
+def jig() -> Tune:
+    notes, tick = [], 0
+    for pitch, n in (note for _ in range(3) for bar in _JIG for note in bar):
+        notes.append(GridNote(pitch, tick, 4 * n))
+        tick += 4 * n
+    return Tune("jig", Meter(6, 8), notes)
+
+
+def test_a_jig_played_to_a_box_hearing_the_meter_is_written_in_six_eight(tmp_path):
+    # The box starts in 4/4 and hears a compound meter: the file's time signature is
+    # 6/8 (not 2/4), its beat a dotted quarter, each of its bars two played beats long
+    # with its bar lines on played beats after the first phrase, and every played note
+    # in it once. (Which of the two beats is the downbeat: this jig read whole in
+    # hindsight is heard from its fourth eighth, the half bar.)
+    perf = perform(jig(), 3, ISSUE_17)
+    engine, band, _out = rig("follow", meter="auto")
+    recorder = SmfRecorder(tmp_path / "s.mid", 0.0, engine.clock.now, beat=band.clock,
+                           progress=lambda: engine.handled_until, hear_meter=True)
+    engine.outputs.append(recorder)
+    end = play(engine, perf) + 1.0
+    t = 0.0
+    while t < end:
+        t += 0.5
+        engine.advance_to(t)
+        recorder.flush()
+    assert band.clock.meter == Meter(6, 8)
+    assert recorder.close()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    signatures = [(m.numerator, m.denominator) for m in smf.tracks[0]
+                  if m.type == "time_signature"]
+    assert signatures == [(6, 8)]
+    bpm = [mido.tempo2bpm(m.tempo) for m in smf.tracks[0] if m.type == "set_tempo"]
+    assert min(bpm) >= 30 and max(bpm) <= 300
+    lines, _, _ = file_bar_lines(tmp_path / "s.mid", perf.onsets[0][0])
+    played = perf.beat_times
+    start = perf.time_of(perf.beat_of(perf.onsets[0][0]) + 8) - 0.05
+    lines = lines[(lines >= start) & (lines <= perf.onsets[-1][0])]
+    on_beat = np.array([np.min(np.abs(played - t)) for t in lines]) <= 0.07
+    assert on_beat.mean() >= 0.95
+    bars = np.diff([perf.beat_of(t) for t in lines])
+    assert np.all(np.abs(bars - 2.0) < 0.25), bars
+    player = next(t for t in smf.tracks if t.name == "player")
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in player) == len(perf.onsets)
