@@ -18,9 +18,9 @@ flushed every half second as live. Per recording, read back with mido:
 
 MIDI clock out is read by a simulated receiver that counts clocks from Start (song
 position 0 at the next clock), takes Song Position Pointer and Continue, and stops at
-Stop: the error of each of its beats to the nearest played beat (after two bars), its
-bar 1 on a played downbeat (within 70 ms), and the most clocks it got in any 1/24 of a
-played beat. ``--live`` records without hindsight (the tempo map the clock had live).
+Stop: the error of each of its beats (24 clocks a quarter note: 36 a dotted-quarter beat)
+to the nearest played beat (after two bars), its bar 1 on a played downbeat (within
+70 ms), and the most clocks it got in any one clock's share of a played beat. ``--live`` records without hindsight (the tempo map the clock had live).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from instrument.follow.performance import ISSUE_17, Performance, perform
 from instrument.midi import messages as mm
 from instrument.midifile.recorder import SmfRecorder
 from instrument.models.tune import Tune
+from instrument.timing.midi_clock import clocks_per_beat
 from instrument.timing.tempo_map import beat_quarters, tick_seconds
 
 
@@ -98,20 +99,21 @@ def clock_figures(clocks: list[tuple[float, int]], perf: Performance, bar: int) 
     scored_from = perf.time_of(first + 2 * bar)
     last = perf.onsets[-1][0]
     tol = DOWNBEAT_MS / 1000.0
-    beat_clocks = [(t, p) for t, p in clocks if p % 24 == 0]
+    per_beat = clocks_per_beat(perf.tune.meter)  # 24 a quarter note: 36 a dotted quarter
+    beat_clocks = [(t, p) for t, p in clocks if p % per_beat == 0]
     errors = [1000.0 * float(np.min(np.abs(beats - t)))
               for t, _ in beat_clocks if scored_from <= t <= last]
     played_down = beats[(np.arange(len(beats)) + perf.first_beat) % bar == 0]
     bar1 = [t for t, p in clocks if p == 0]
     bar1_ok = bool(bar1) and bool(np.min(np.abs(played_down - bar1[0])) <= tol)
-    downs = np.array([t for t, p in beat_clocks if p % (24 * bar) == 0])
+    downs = np.array([t for t, p in beat_clocks if p % (per_beat * bar) == 0])
     window = (played_down >= scored_from - tol) & (played_down <= last)
     f1 = downbeat_f1(played_down[window], downs[(downs >= scored_from - tol) & (downs <= last)],
                      tol)
     times = np.array([t for t, _ in clocks])
     burst = 0
     if len(times):
-        slot = np.median(np.diff(beats)) / 24
+        slot = np.median(np.diff(beats)) / per_beat
         burst = int(max(np.searchsorted(times, times + slot * 0.999) - np.arange(len(times))))
     return {"errors": errors, "bar1_ok": bar1_ok, "bar_f1": f1, "burst": burst}
 
