@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -39,7 +40,8 @@ from instrument.evaluation.generators import (
 )
 from instrument.models import accompaniment as acc
 from instrument.models.accompaniment import ChordSamplingParams
-from instrument.models.chords import N_CHORDS
+from instrument.models.chords import N_CHORDS, TEMPLATES
+from instrument.models.keys import NO_KEY
 from instrument.models.loader import load_model
 from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest
 from instrument.models.tune import Tune
@@ -64,10 +66,15 @@ DANCE_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs", "miscFolk")
 SOURCE_WEIGHTS = {"chorale": 0.35, "symbols": 0.05, "offline": 0.6}
 
 
-def net_config(hidden: int, layers: int, **core) -> NetConfig:
+def net_config(hidden: int, layers: int, encoding: str = acc.ENCODING_NAME,
+               **core) -> NetConfig:
+    vocab = [N_CHORDS + 1, acc.MAX_BEATS, 16, 13, acc.MAX_ONSETS + 1, acc.N_RHYTHM]
+    dims = [48, 8, 8, 16, 4, 8]
+    if encoding == acc.ENCODING_NAME_V2:  # key so far (24 keys + none), bar in phrase
+        vocab, dims = [*vocab, NO_KEY + 1, acc.PHRASE_BARS], [*dims, 16, 4]
     return NetConfig(
-        int_vocab=[N_CHORDS + 1, acc.MAX_BEATS, 16, 13, acc.MAX_ONSETS + 1, acc.N_RHYTHM],
-        int_dims=[48, 8, 8, 16, 4, 8],
+        int_vocab=vocab,
+        int_dims=dims,
         n_floats=len(acc.BEAT_FLOAT_COLUMNS),
         hidden=hidden,
         layers=layers,
@@ -76,9 +83,14 @@ def net_config(hidden: int, layers: int, **core) -> NetConfig:
     )
 
 
-def load_splits(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune], list[Tune]]]:
+LABELLERS = {"offline": harmonize.harmonize, "hindsight": harmonize.hindsight_labels}
+
+
+def load_splits(tiny: bool, labels: str = "offline",
+                ) -> dict[str, tuple[list[Tune], list[Tune], list[Tune]]]:
     """(train, dev, validation) tunes per source, with per-beat chord labels in
-    ``tune.chords``; the network trains on the first only (see training/data.py)."""
+    ``tune.chords``; the network trains on the first only (see training/data.py).
+    ``labels`` picks the folk tunes' labeller (:data:`LABELLERS`)."""
     sets: dict[str, tuple[list[Tune], list[Tune], list[Tune]]] = {}
     chor = [data.tune_from_record(r) for r in corpus.chorales(tiny=tiny)]
     for t in chor:
@@ -96,7 +108,7 @@ def load_splits(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune], list[Tune
     if tiny:
         folk = folk[:300]
     for t in folk:
-        t.chords = harmonize.harmonize(t)
+        t.chords = LABELLERS[labels](t)
     sets["offline"] = data.split_dev(folk)
     if tiny:
         # Smoke run: borrow training tunes where a source has no validation tune.
@@ -104,12 +116,13 @@ def load_splits(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune], list[Tune
     return sets
 
 
-def load_sets(tiny: bool) -> dict[str, tuple[list[Tune], list[Tune]]]:
+def load_sets(tiny: bool, labels: str = "offline") -> dict[str, tuple[list[Tune], list[Tune]]]:
     """(train, validation) tunes per source (the dev part left out)."""
-    return {k: (tr, va) for k, (tr, _, va) in load_splits(tiny).items()}
+    return {k: (tr, va) for k, (tr, _, va) in load_splits(tiny, labels).items()}
 
 
-def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict) -> dict:
+def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict,
+                  encoding: str = acc.ENCODING_NAME) -> dict:
     state_inputs, state_outputs, state_pairs = state_specs(cfg)
     return {
         "format": MANIFEST_FORMAT,
@@ -124,7 +137,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         "sha256": sha256_file(onnx_path),
         "opset": OPSET,
         "inputs": [
-            {"name": "beat_ints", "shape": [1, len(acc.BEAT_INT_COLUMNS)], "dtype": "int64",
+            {"name": "beat_ints", "shape": [1, len(acc.ENCODINGS[encoding])], "dtype": "int64",
              "description": "columns as encoding.int_columns"},
             {"name": "beat_floats", "shape": [1, len(acc.BEAT_FLOAT_COLUMNS)],
              "dtype": "float32", "description": "columns as encoding.float_columns"},
@@ -136,7 +149,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
             *state_outputs,
         ],
         "state": state_pairs,
-        "encoding": acc.encoding_spec(DEADLINE_TICKS),
+        "encoding": acc.encoding_spec(DEADLINE_TICKS, encoding),
         "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5},
         "network": cfg.to_json(),
         "training": training,
@@ -225,6 +238,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.accompaniment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     common_arguments(parser, steps=2500, hidden=192)
+    parser.add_argument("--labels", choices=sorted(LABELLERS), default="offline",
+                        help="the folk tunes' chord labels: the offline labeller (a chord a "
+                             "bar or half bar) or the tune memory's hindsight fit (any beat)")
+    parser.add_argument("--encoding", choices=sorted(acc.ENCODINGS), default=acc.ENCODING_NAME,
+                        help="beat features; beat-features/2 adds the key heard so far and "
+                             "the bar's place in an eight-bar phrase")
+    parser.add_argument("--nic-weight", type=float, default=0.0,
+                        help="weight of an extra loss: minus the expected share of the next "
+                             "beat's melody onsets that lie in the chord (0: labels only)")
+    parser.add_argument("--skip-eval", action="store_true",
+                        help="export and write the manifest without validation metrics")
     args = parser.parse_args(argv)
     if args.evaluate_only:
         return reevaluate(args)
@@ -233,34 +257,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.tiny:
         args.steps, args.hidden, args.layers, args.batch = min(args.steps, 5), 32, 1, 8
 
-    sets = load_sets(args.tiny)
+    sets = load_sets(args.tiny, args.labels)
     seqs: dict[str, list[data.BeatSequence]] = {}
     for source, (tr, _) in sets.items():
-        seqs[source] = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source) for t in tr]
+        seqs[source] = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source, args.encoding)
+                        for t in tr]
         print(f"{source}: {len(tr)} training tunes, {len(sets[source][1])} validation tunes, "
               f"{sum(len(s.labels) for s in seqs[source])} training beats")
     sources = [s for s in SOURCE_WEIGHTS if seqs.get(s)]
     probs = np.array([SOURCE_WEIGHTS[s] for s in sources])
     probs /= probs.sum()
 
-    cfg = net_config(args.hidden, args.layers, **core_options(args))
+    cfg = net_config(args.hidden, args.layers, args.encoding, **core_options(args))
+    templates = torch.from_numpy(TEMPLATES.astype(np.float32))  # (N_CHORDS, 12)
     net = StepNet(cfg)
     print(f"network: {net.n_params()} parameters")
 
     def loss_fn(model: StepNet, g: np.random.Generator) -> torch.Tensor:
         picks = g.choice(len(sources), size=args.batch, p=probs)
         batch = [seqs[sources[k]][g.integers(len(seqs[sources[k]]))] for k in picks]
-        ints, floats, labels, mask = data.beat_batch(batch, args.max_len, g)
+        ints, floats, labels, mask, onsets = data.beat_batch(batch, args.max_len, g,
+                                                             with_onsets=True)
         logits, _ = model(torch.from_numpy(ints), torch.from_numpy(floats))
         m = torch.from_numpy(mask)
-        return F.cross_entropy(logits["chord"][m], torch.from_numpy(labels)[m])
+        loss = F.cross_entropy(logits["chord"][m], torch.from_numpy(labels)[m])
+        if args.nic_weight > 0:
+            # Expected note-in-chord of the beat's own onsets under the predicted chords.
+            on = torch.from_numpy(onsets)[m]
+            count = on.sum(-1)
+            hit = (on @ templates.T) / count.clamp(min=1.0)[:, None]  # (N, N_CHORDS)
+            expected = (torch.softmax(logits["chord"][m], -1) * hit).sum(-1)
+            scored = count > 0
+            if scored.any():
+                loss = loss - args.nic_weight * expected[scored].mean()
+        return loss
 
     # Held-out teacher-forced loss per source, on fixed batches (monitoring only).
     mon_rng = np.random.default_rng(1234)
     mon_batches = {}
     for source, (_, val) in sets.items():
         if val:
-            vs = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source) for t in val[:64]]
+            vs = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source, args.encoding)
+                  for t in val[:64]]
             mon_batches[source] = data.beat_batch(vs, args.max_len, mon_rng, prev_noise=0.0)
 
     def monitor(model: StepNet) -> dict:
@@ -293,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             "chord_symbols": "nottingham-dataset/reelsa-c.abc and leadSheet/*.mxl",
             "offline_labels": "oneills1850, ryansMammoth, airdsAirs and miscFolk tunes "
                               "labelled by training/harmonize.py (offline, non-causal)",
+            "folk_labels": args.labels,
             "tunes": {s: {"train": len(tr), "validation": len(va)}
                       for s, (tr, va) in sets.items()},
             "source_weights": SOURCE_WEIGHTS,
@@ -301,11 +340,14 @@ def main(argv: list[str] | None = None) -> int:
             "deadline": f"melody notes with onset < beat - {DEADLINE_TICKS} ticks",
         },
         "steps": args.steps, "batch": args.batch, "max_len": args.max_len, "lr": args.lr,
-        "seed": args.seed, "loss": hist, "environment": environment(),
-        "command": "python -m training.accompaniment" + (" --tiny" if args.tiny else ""),
+        "seed": args.seed, "nic_weight": args.nic_weight, "loss": hist,
+        "environment": environment(),
+        "command": "python -m training.accompaniment " + " ".join(argv or sys.argv[1:]),
     }
     manifest_path = args.out / f"{NAME}.json"
-    write_manifest(manifest_dict(cfg, onnx_path, training, {}), manifest_path)
+    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding), manifest_path)
+    if args.skip_eval:
+        return 0
 
     t0 = time.time()
     neural = load_model(manifest_path)
@@ -313,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = validation_metrics(neural, sets, with_steering=not args.tiny)
     training["total_seconds"] = round(time.time() - t_start, 1)
     training["process_cpu_seconds"] = round(time.process_time() - c_start, 1)
-    write_manifest(manifest_dict(cfg, onnx_path, training, metrics), manifest_path)
+    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding),
+                   manifest_path)
     print(f"evaluation {time.time() - t0:.1f} s; total {training['total_seconds']} s")
     print(json.dumps(metrics["steering"], indent=2))
     return 0

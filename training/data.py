@@ -25,7 +25,13 @@ import numpy as np
 
 from instrument.evaluation.generators import beat_range
 from instrument.models import melody as enc
-from instrument.models.accompaniment import START, BeatEncoder, BeatInput, rhythm_bucket
+from instrument.models.accompaniment import (
+    ENCODING_NAME,
+    START,
+    BeatEncoder,
+    BeatInput,
+    rhythm_bucket,
+)
 from instrument.models.chords import (
     CHORD_INDEX,
     IDENTITY,
@@ -35,6 +41,7 @@ from instrument.models.chords import (
     fit_chord,
 )
 from instrument.models.chords import change_rate as chord_change_rate
+from instrument.models.keys import NO_KEY
 from instrument.models.tune import Tune
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
@@ -210,20 +217,23 @@ TRANSPOSE = np.concatenate([TRANSPOSED, np.full((1, 12), START, dtype=np.int64)]
 class BeatSequence:
     """One tune's per-beat model inputs and chord labels (label of beat b at row b)."""
 
-    ints: np.ndarray  # (B, 6), previous chord column holds the true previous label
+    ints: np.ndarray  # (B, C), previous chord column holds the true previous label
     floats: np.ndarray  # (B, 24)
     labels: np.ndarray  # (B,)
     rate: float  # chord changes per beat of the labels
     source: str  # "chorale", "symbols" or "offline"
+    onset_pcs: np.ndarray | None = None  # (B, 12) melody onsets per pitch class in beat b
 
 
 def beat_sequence(tune: Tune, chords: Sequence[Chord], deadline_ticks: int,
-                  source: str) -> BeatSequence:
-    """Simulate the online step loop over the tune, teacher-forcing the previous chord."""
-    encoder = BeatEncoder(deadline_ticks)
+                  source: str, encoding: str = ENCODING_NAME) -> BeatSequence:
+    """Simulate the online step loop over the tune, teacher-forcing the previous chord.
+    ``onset_pcs`` counts the melody notes that begin in each beat by pitch class: the
+    notes that beat's chord is scored on (:mod:`instrument.evaluation.generators`)."""
+    encoder = BeatEncoder(deadline_ticks, encoding)
     notes = tune.melody
     n = beat_range(tune).stop
-    ints = np.zeros((n, 6), dtype=np.int64)
+    ints = np.zeros((n, len(encoder.columns)), dtype=np.int64)
     floats = np.zeros((n, 24), dtype=np.float32)
     labels = np.zeros(n, dtype=np.int64)
     i = 0
@@ -238,7 +248,12 @@ def beat_sequence(tune: Tune, chords: Sequence[Chord], deadline_ticks: int,
         )
         labels[b] = CHORD_INDEX[chords[b] if b < len(chords) else NO_CHORD]
     span = [chords[b] for b in beat_range(tune) if b < len(chords)]
-    return BeatSequence(ints, floats, labels, chord_change_rate(span), source)
+    onset_pcs = np.zeros((n, 12), dtype=np.float32)
+    for note in notes:
+        b = note.onset // TICKS_PER_BEAT
+        if 0 <= b < n:
+            onset_pcs[b, note.pitch % 12] += 1.0
+    return BeatSequence(ints, floats, labels, chord_change_rate(span), source, onset_pcs)
 
 
 def transpose_beats(ints: np.ndarray, floats: np.ndarray, labels: np.ndarray, t: int):
@@ -247,6 +262,9 @@ def transpose_beats(ints: np.ndarray, floats: np.ndarray, labels: np.ndarray, t:
     ints[..., 0] = TRANSPOSE[ints[..., 0], t]
     pc = ints[..., 3]
     ints[..., 3] = np.where(pc < 12, (pc + t) % 12, pc)
+    if ints.shape[-1] > 6:  # beat-features/2: the key so far (24 = none) moves too
+        k = ints[..., 6]
+        ints[..., 6] = np.where(k < NO_KEY, (k % 12 + t) % 12 + 12 * (k >= 12), k)
     floats = np.concatenate(
         [np.roll(floats[..., :12], t, axis=-1), np.roll(floats[..., 12:], t, axis=-1)], axis=-1
     )
@@ -258,9 +276,10 @@ COMMON = np.array([CHORD_INDEX[Chord(r, q, r)] for r in range(12) for q in ("maj
 
 def beat_batch(
     seqs: Sequence[BeatSequence], max_len: int, rng: np.random.Generator,
-    rate_dropout: float = 0.5, prev_noise: float = 0.2,
+    rate_dropout: float = 0.5, prev_noise: float = 0.2, with_onsets: bool = False,
 ):
-    """Padded (ints [B,T,6], floats [B,T,24], labels [B,T], mask [B,T]).
+    """Padded (ints [B,T,C], floats [B,T,24], labels [B,T], mask [B,T]), and with
+    ``with_onsets`` the beats' melody onsets per pitch class [B,T,12] (same key) too.
 
     Each sequence gets a random key, a random window, its harmonic-rhythm bucket with
     probability ``1 - rate_dropout`` (else "unset"), and ``prev_noise`` of its previous-
@@ -271,14 +290,18 @@ def beat_batch(
     """
     lengths = [min(len(s.labels), max_len) for s in seqs]
     T = max(lengths)
-    ints = np.zeros((len(seqs), T, 6), dtype=np.int64)
+    ints = np.zeros((len(seqs), T, seqs[0].ints.shape[1]), dtype=np.int64)
     floats = np.zeros((len(seqs), T, 24), dtype=np.float32)
     labels = np.zeros((len(seqs), T), dtype=np.int64)
     mask = np.zeros((len(seqs), T), dtype=bool)
+    onsets = np.zeros((len(seqs), T, 12), dtype=np.float32)
     for i, (s, n) in enumerate(zip(seqs, lengths, strict=True)):
         start = int(rng.integers(0, len(s.labels) - n + 1)) if len(s.labels) > n else 0
         sl = slice(start, start + n)
-        a, f, lab = transpose_beats(s.ints[sl], s.floats[sl], s.labels[sl], int(rng.integers(12)))
+        shift = int(rng.integers(12))
+        a, f, lab = transpose_beats(s.ints[sl], s.floats[sl], s.labels[sl], shift)
+        if with_onsets and s.onset_pcs is not None:
+            onsets[i, :n] = np.roll(s.onset_pcs[sl], shift, axis=-1)
         noisy = np.flatnonzero((rng.random(n) < prev_noise) & (a[:, 0] != START))
         pool = lab[lab != 0]
         for j in noisy:
@@ -288,4 +311,6 @@ def beat_batch(
             a[j, 0] = rng.choice(cands)
         a[:, 5] = 0 if rng.random() < rate_dropout else rhythm_bucket(s.rate)
         ints[i, :n], floats[i, :n], labels[i, :n], mask[i, :n] = a, f, lab, True
+    if with_onsets:
+        return ints, floats, labels, mask, onsets
     return ints, floats, labels, mask

@@ -94,3 +94,29 @@ def harmonize(tune: Tune) -> list[Chord]:
         chords[lo:hi] = labels
         prev = labels[-1]
     return chords
+
+
+def hindsight_labels(tune: Tune) -> list[Chord]:
+    """One chord per beat from the tune memory's hindsight fit over the whole tune.
+
+    The key is estimated once from the whole melody (as :func:`harmonize` does); then
+    :func:`instrument.memory.hindsight.fit_chords` (its default settings: the key's
+    diatonic triads, V7 and diatonic sevenths, a change cost by place in the bar) picks a
+    chord per beat by dynamic programming over every beat from the first full bar on, so
+    a chord may change on any beat where the melody asks for it. Pickup beats stay
+    silent, as in :func:`harmonize`. Non-causal, training labels only.
+    """
+    from instrument.memory import hindsight
+
+    n_beats = tune.n_beats
+    if not tune.melody or n_beats == 0:
+        return [NO_CHORD] * n_beats
+    ev = hindsight.beat_evidence(tune.melody, 0, n_beats)
+    tonic, minor = estimate_key(ev.sum(axis=0))
+    bpb = tune.meter.beats_per_bar
+    first = -(-tune.melody[0].onset // tune.meter.ticks_per_bar) * bpb
+    if first >= n_beats:
+        return [NO_CHORD] * n_beats
+    costs = hindsight.change_costs([b % bpb for b in range(first, n_beats)], bpb)
+    fitted = hindsight.fit_chords(ev[first:], hindsight.key_chords(tonic, minor), costs)
+    return [NO_CHORD] * first + fitted

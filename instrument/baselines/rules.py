@@ -30,9 +30,14 @@ from instrument.models.accompaniment import (
     ChordDistribution,
 )
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, NO_CHORD, TEMPLATES, Chord
+from instrument.models.keys import (  # noqa: F401 - re-exported: the rules' key estimate
+    KEY_PROFILES,
+    MAJOR_PROFILE,
+    MINOR_PROFILE,
+    estimate_key,
+    key_correlations,
+)
 
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 # (degree in semitones above the tonic, quality, prior)
 MAJOR_CHORDS = (
     (0, "maj", 0.3), (2, "min", 0.1), (4, "min", 0.05), (5, "maj", 0.2),
@@ -42,31 +47,6 @@ MINOR_CHORDS = (
     (0, "min", 0.3), (3, "maj", 0.05), (5, "min", 0.2), (7, "maj", 0.25),
     (7, "7", 0.15), (8, "maj", 0.1), (10, "maj", 0.05),
 )
-
-
-def _normalised(rows: np.ndarray) -> np.ndarray:
-    rows = rows - rows.mean(axis=-1, keepdims=True)
-    return rows / np.linalg.norm(rows, axis=-1, keepdims=True)
-
-
-#: The 24 key profiles (0-11 major, 12-23 minor), centred and scaled to unit length.
-KEY_PROFILES = _normalised(np.array(
-    [np.roll(MAJOR_PROFILE, t) for t in range(12)] + [np.roll(MINOR_PROFILE, t) for t in range(12)]
-))
-
-
-def key_correlations(histogram: np.ndarray) -> np.ndarray:
-    """Pearson correlation of a pitch-class histogram with the 24 keys."""
-    h = np.asarray(histogram, dtype=np.float64)
-    if h.std() == 0:
-        return np.zeros(24)
-    return KEY_PROFILES @ _normalised(h)
-
-
-def estimate_key(histogram: np.ndarray) -> tuple[int, bool]:
-    """(tonic pitch class, is_minor) of the best-correlated key."""
-    k = int(np.argmax(key_correlations(histogram)))
-    return k % 12, k >= 12
 
 
 def diatonic_chords(tonic: int, minor: bool) -> list[tuple[Chord, float]]:

@@ -36,6 +36,7 @@ from instrument.models.chords import (
     Chord,
     scale_chord_mask,
 )
+from instrument.models.keys import KeyTracker
 from instrument.models.manifest import ModelManifest
 from instrument.models.melody import meter_index
 from instrument.models.runtime import OnnxStepper
@@ -54,6 +55,13 @@ BEAT_FLOAT_COLUMNS = tuple(f"sounding_{i}" for i in range(12)) + tuple(
     f"onset_{i}" for i in range(12)
 )
 ENCODING_NAME = "beat-features/1"
+#: The extended encoding: the columns above plus the key heard so far (a causal
+#: :class:`~instrument.models.keys.KeyTracker`, 24 = none yet) and the bar's place in an
+#: eight-bar phrase (bar index mod 8, bar 0 = the first bar line).
+ENCODING_NAME_V2 = "beat-features/2"
+BEAT_INT_COLUMNS_V2 = (*BEAT_INT_COLUMNS, "key", "bar_in_phrase")
+PHRASE_BARS = 8
+ENCODINGS = {ENCODING_NAME: BEAT_INT_COLUMNS, ENCODING_NAME_V2: BEAT_INT_COLUMNS_V2}
 
 
 @dataclass(frozen=True)
@@ -176,16 +184,25 @@ class BeatEncoder:
     within the window (a monophonic melody sounds each note until the next onset or the
     deadline), then per pitch class the onsets in the window (1 on a beat, 0.5 off it).
     The window runs from the previous step's deadline to this one's,
-    ``beat_tick - deadline_ticks``.
+    ``beat_tick - deadline_ticks``. With ``encoding`` :data:`ENCODING_NAME_V2` the integer
+    row also carries the key heard so far (updated with this window's sounding pitch
+    classes) and the bar's place in an eight-bar phrase.
     """
 
-    def __init__(self, deadline_ticks: int) -> None:
+    def __init__(self, deadline_ticks: int, encoding: str = ENCODING_NAME) -> None:
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown beat encoding {encoding!r}")
         self.deadline_ticks = deadline_ticks
+        self.encoding = encoding
+        self.columns = ENCODINGS[encoding]
+        self.keys = KeyTracker() if encoding == ENCODING_NAME_V2 else None
         self.reset()
 
     def reset(self) -> None:
         self._last: GridNote | None = None
         self._prev_deadline: int | None = None
+        if self.keys is not None:
+            self.keys.reset()
 
     def encode(self, beat: BeatInput, rhythm: int) -> tuple[np.ndarray, np.ndarray]:
         """The (int row, float row) for one beat; advances the window."""
@@ -205,25 +222,26 @@ class BeatEncoder:
         self._prev_deadline = deadline
         prev = START if beat.previous_chord is None else CHORD_INDEX[beat.previous_chord]
         beat_in_bar = (beat.beat_tick // TICKS_PER_BEAT) % beat.meter.beats_per_bar
-        ints = np.array(
-            [
-                prev,
-                min(beat_in_bar, MAX_BEATS - 1),
-                meter_index(beat.meter),
-                12 if self._last is None else self._last.pitch % 12,
-                min(len(beat.notes), MAX_ONSETS),
-                rhythm,
-            ],
-            dtype=np.int64,
-        )
-        return ints, floats
+        row = [
+            prev,
+            min(beat_in_bar, MAX_BEATS - 1),
+            meter_index(beat.meter),
+            12 if self._last is None else self._last.pitch % 12,
+            min(len(beat.notes), MAX_ONSETS),
+            rhythm,
+        ]
+        if self.keys is not None:
+            self.keys.update(floats[:12].astype(np.float64))
+            bar = beat.beat_tick // beat.meter.ticks_per_bar
+            row += [self.keys.index, bar % PHRASE_BARS]
+        return np.array(row, dtype=np.int64), floats
 
 
-def encoding_spec(deadline_ticks: int) -> dict:
+def encoding_spec(deadline_ticks: int, name: str = ENCODING_NAME) -> dict:
     return {
-        "name": ENCODING_NAME,
+        "name": name,
         "ticks_per_beat": TICKS_PER_BEAT,
-        "int_columns": list(BEAT_INT_COLUMNS),
+        "int_columns": list(ENCODINGS[name]),
         "float_columns": list(BEAT_FLOAT_COLUMNS),
         "chords": [c.name for c in CHORD_VOCAB],
         "start_chord": START,
@@ -266,7 +284,8 @@ class NeuralAccompanist(Accompanist):
         self.stepper = OnnxStepper(manifest, session)
         self.manifest = manifest
         self.deadline_ticks = int(manifest.encoding["deadline_ticks_before_beat"])
-        self.encoder = BeatEncoder(self.deadline_ticks)
+        self.encoder = BeatEncoder(self.deadline_ticks,
+                                   str(manifest.encoding.get("name", ENCODING_NAME)))
         self.harmonic_rhythm = None
         d = manifest.sampling
         self.default_params = ChordSamplingParams(
@@ -274,7 +293,7 @@ class NeuralAccompanist(Accompanist):
             top_p=float(d.get("top_p", 0.95)),
             hold=float(d.get("hold", 0.5)),
         )
-        self._ints = np.zeros((1, len(BEAT_INT_COLUMNS)), dtype=np.int64)
+        self._ints = np.zeros((1, len(self.encoder.columns)), dtype=np.int64)
         self._floats = np.zeros((1, len(BEAT_FLOAT_COLUMNS)), dtype=np.float32)
 
     @property

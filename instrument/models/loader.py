@@ -49,7 +49,10 @@ def check_encoding(manifest: ModelManifest) -> None:
         deadline = manifest.encoding.get("deadline_ticks_before_beat")
         if not isinstance(deadline, int):
             raise ModelError(manifest.path, "encoding has no integer deadline_ticks_before_beat")
-        expected = accompaniment.encoding_spec(deadline)
+        name = manifest.encoding.get("name")
+        if name not in accompaniment.ENCODINGS:
+            raise ModelError(manifest.path, f"unknown accompaniment encoding {name!r}")
+        expected = accompaniment.encoding_spec(deadline, name)
     actual = manifest.encoding
     for key, value in expected.items():
         if actual.get(key) != value:

@@ -33,13 +33,14 @@ def test_split_is_by_melody_content_and_holds_out_about_a_tenth():
     assert data.is_validation([*m[:17], 60, 62]) == data.is_validation(m)
 
 
-def test_transposed_beat_features_equal_features_of_the_transposed_tune():
+@pytest.mark.parametrize("encoding", ["beat-features/1", "beat-features/2"])
+def test_transposed_beat_features_equal_features_of_the_transposed_tune(encoding):
     t = tune([60, 64, 67, 72, 71, 67, 62, 65, 69, 67, 64, 60] * 2)
     t.chords = harmonize.harmonize(t)
-    base = data.beat_sequence(t, t.chords, 2, "offline")
+    base = data.beat_sequence(t, t.chords, 2, "offline", encoding)
     for shift in (1, 5, 11):
         moved = t.transposed(shift)
-        expected = data.beat_sequence(moved, moved.chords, 2, "offline")
+        expected = data.beat_sequence(moved, moved.chords, 2, "offline", encoding)
         ints, floats, labels = data.transpose_beats(base.ints, base.floats, base.labels, shift)
         np.testing.assert_array_equal(ints, expected.ints)
         np.testing.assert_allclose(floats, expected.floats)
@@ -57,6 +58,19 @@ def test_offline_labels_change_about_once_or_twice_a_bar_in_a_folk_tune():
     changes = [b for b in range(1, len(chords)) if chords[b].identity != chords[b - 1].identity]
     assert all(b % 2 == 0 for b in changes)  # at bar lines or half bars, never mid-beat-pair
     assert 5 <= len(changes) <= 8  # about one per bar over 8 bars
+
+
+def test_hindsight_labels_follow_the_bars_and_count_each_beats_onsets():
+    bar_c = [60, 62, 64, 65, 67, 65, 64, 62]
+    bar_g = [67, 69, 71, 72, 74, 72, 71, 69]
+    t = tune((bar_c + bar_g) * 4)
+    chords = harmonize.hindsight_labels(t)
+    assert len(chords) == t.n_beats
+    assert 0 in chords[0].pitch_classes and 7 in chords[4].pitch_classes
+    seq = data.beat_sequence(t, chords, 2, "offline", "beat-features/2")
+    assert seq.ints.shape[1] == 8 and seq.onset_pcs.sum() == len(t.melody)
+    assert seq.ints[0, 6] == 24 and seq.ints[-1, 6] == 0  # no key yet, then C major
+    assert seq.ints[4, 7] == 1  # the second bar of the phrase
 
 
 def test_melody_batches_stay_in_range_after_random_transposition():

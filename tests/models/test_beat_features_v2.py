@@ -1,0 +1,49 @@
+"""The extended beat encoding (beat-features/2): the key heard so far and the bar's place
+in the phrase, computed causally as the model is stepped live."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrument.models.accompaniment import (
+    BEAT_INT_COLUMNS_V2,
+    ENCODING_NAME_V2,
+    BeatEncoder,
+    BeatInput,
+    encoding_spec,
+)
+from instrument.models.keys import NO_KEY, KeyTracker, estimate_key
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+
+def test_key_and_phrase_columns_follow_a_c_major_tune_from_its_first_notes():
+    enc = BeatEncoder(2, ENCODING_NAME_V2)
+    meter = Meter(4, 4)
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60, 67]
+    rows = []
+    for b in range(40):
+        tick = b * TICKS_PER_BEAT
+        pitch = scale[b % len(scale)]
+        notes = (GridNote(pitch, tick - TICKS_PER_BEAT, TICKS_PER_BEAT),) if b else ()
+        ints, _ = enc.encode(BeatInput(tick, meter, notes), 0)
+        rows.append(ints)
+    rows = np.array(rows)
+    assert rows.shape[1] == len(BEAT_INT_COLUMNS_V2)
+    assert rows[0, 6] == NO_KEY and rows[-1, 6] == 0  # nothing heard yet; then C major
+    assert list(rows[::4, 7][:9]) == [0, 1, 2, 3, 4, 5, 6, 7, 0]  # bar in an 8-bar phrase
+    enc.reset()
+    assert enc.encode(BeatInput(0, meter), 0)[0][6] == NO_KEY
+
+
+def test_the_tracker_agrees_with_the_rules_estimate_and_holds_against_small_changes():
+    k = KeyTracker()
+    hist = np.array([3, 0, 2, 0, 2, 1, 0, 3, 0, 1, 0, 1], dtype=float)
+    assert k.update(hist) == estimate_key(hist) == (0, False)
+    assert k.update(np.eye(12)[6] * 0.1) == (0, False)
+
+
+def test_unknown_beat_encodings_are_refused():
+    with pytest.raises(ValueError, match="unknown beat encoding"):
+        BeatEncoder(2, "beat-features/9")
+    assert encoding_spec(2, ENCODING_NAME_V2)["int_columns"] == list(BEAT_INT_COLUMNS_V2)
