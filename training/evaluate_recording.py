@@ -20,7 +20,8 @@ MIDI clock out is read by a simulated receiver that counts clocks from Start (so
 position 0 at the next clock), takes Song Position Pointer and Continue, and stops at
 Stop: the error of each of its beats (24 clocks a quarter note: 36 a dotted-quarter beat)
 to the nearest played beat (after two bars), its bar 1 on a played downbeat (within
-70 ms), and the most clocks it got in any one clock's share of a played beat. ``--live`` records without hindsight (the tempo map the clock had live).
+70 ms), and the most clocks it got in any one clock's share of a played beat. ``--live``
+records without hindsight (the tempo map the clock had live).
 """
 
 from __future__ import annotations
