@@ -103,15 +103,21 @@ def play_band(performance: Performance, style: str, meter: str | None = None,
         return events
 
     player.play_beat = play_beat  # type: ignore[method-assign]
+    engine.advance_to(submit_performance(engine, performance) + 5.5)
+    result = BandResult(performance.tune.name, player.style.name, beat_cost_us=costs)
+    _score(result, performance, out.events)
+    return result
+
+
+def submit_performance(engine: Engine, performance: Performance) -> float:
+    """Queue ``performance``'s notes as the player's input, each held until just before
+    the next (the last for half a second); returns when the last ends."""
     onsets = performance.onsets
     for i, (t, pitch, velocity) in enumerate(onsets):
         end = onsets[i + 1][0] - 0.02 if i + 1 < len(onsets) else t + 0.5
         engine.submit(InputEvent(t, (0x90, pitch, velocity)))
         engine.submit(InputEvent(max(t + 0.02, end), (0x80, pitch, 0)))
-    engine.advance_to(onsets[-1][0] + 6.0)
-    result = BandResult(performance.tune.name, player.style.name, beat_cost_us=costs)
-    _score(result, performance, out.events)
-    return result
+    return onsets[-1][0] + 0.5
 
 
 def _score(result: BandResult, perf: Performance, events: list[TimedEvent]) -> None:
@@ -142,8 +148,9 @@ def _score(result: BandResult, perf: Performance, events: list[TimedEvent]) -> N
             continue
         result.band_per_bar.append(int(np.sum((band_times >= start) & (band_times < end))))
         result.player_per_bar.append(int(np.sum((player_times >= start) & (player_times < end))))
-    result.harmony = _harmony(perf, events)
-    result.changes = _band_changes(perf, events, settled)
+    strikes = _comping_strikes(events)
+    result.harmony = _harmony(perf, strikes)
+    result.changes = _band_changes(perf, strikes, settled)
     result.human_changes = _human_changes(perf)
 
 
@@ -160,11 +167,16 @@ def _place(position: float, beats_per_bar: int) -> str:
     return "elsewhere"
 
 
-def _band_changes(perf: Performance, events: list[TimedEvent], settled: float) -> dict:
+def _comping_strikes(events: list[TimedEvent]) -> dict[float, set[int]]:
+    """The pitch classes the comping struck, by time (to 0.1 ms)."""
     strikes: dict[float, set[int]] = {}
     for e in events:
         if e.part == Part.ACCOMPANIMENT and e.is_note_on:
             strikes.setdefault(round(e.due, 4), set()).add(e.message[1] % 12)
+    return strikes
+
+
+def _band_changes(perf: Performance, strikes: dict[float, set[int]], settled: float) -> dict:
     bar = perf.tune.meter.beats_per_bar
     counts = dict.fromkeys(PLACES, 0)
     previous = None
@@ -194,12 +206,8 @@ def _human_changes(perf: Performance) -> dict:
     return counts
 
 
-def _harmony(perf: Performance, events: list[TimedEvent]) -> float | None:
+def _harmony(perf: Performance, strikes: dict[float, set[int]]) -> float | None:
     """Melody notes in the chord the comping last struck at or before them (4 ms)."""
-    strikes: dict[float, set[int]] = {}
-    for e in events:
-        if e.part == Part.ACCOMPANIMENT and e.is_note_on:
-            strikes.setdefault(round(e.due, 4), set()).add(e.message[1] % 12)
     if not strikes:
         return None
     times = np.array(sorted(strikes))

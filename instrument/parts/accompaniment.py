@@ -50,7 +50,7 @@ from instrument.parts.deadline import DeadlineRunner
 from instrument.parts.dynamics import FOLLOW_SHARE, Dynamics
 from instrument.parts.energy import Energy
 from instrument.parts.style_player import StylePlayer
-from instrument.styles.library import AUTO, StyleLibrary
+from instrument.styles.library import AUTO, PAD, StyleLibrary
 from instrument.styles.style import Feel, Section
 from instrument.timing.beat import BeatClock
 
@@ -98,7 +98,6 @@ class Accompaniment:
         memory: TuneMemory | None = None,
         dynamics: Dynamics | None = None,
         styles: StyleLibrary | None = None,
-        player: StylePlayer | None = None,
     ) -> None:
         self.rules = rules
         self.dynamics = dynamics if dynamics is not None else Dynamics()
@@ -107,9 +106,9 @@ class Accompaniment:
         self.last_energy = 0.5  # the energy of the last beat decided (for status)
         self.styles_by_bar: dict[int, str] = {}  # "auto"'s choice at each bar it chose
         self.styles = styles if styles is not None else StyleLibrary.load()
-        first = self.styles.get(settings.style) if settings.style != AUTO else \
-            self.styles.get("pad")
-        self.player = player if player is not None else StylePlayer(first)
+        # Until "auto" has heard enough to choose: the pad.
+        self.player = StylePlayer(self.styles.get(PAD if settings.style == AUTO
+                                                  else settings.style))
         self.memory = memory
         self.neural = neural
         self.runner = runner

@@ -42,6 +42,7 @@ from instrument.parts.controls import Action, Controls
 from instrument.parts.melody import LiveNote, MelodyLine
 from instrument.parts.transport import FollowedBeat, Transport
 from instrument.realtime.router import InputEvent
+from instrument.styles.library import AUTO
 from instrument.timing.beat import BeatClock
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ class Band:
         elif f == "density":
             self.apply_density(float(v), override_energy=True)
         elif f == "style":
-            names = ["auto", *self.accompaniment.styles.names]
+            names = [AUTO, *self.accompaniment.styles.names]
             self.apply_style(names[min(len(names) - 1, int(float(v) * len(names)))])
         elif f == "drums":
             self.accompaniment.player.settings.drums = bool(v)

@@ -32,6 +32,7 @@ from instrument.styles.style import Feel
 
 DEFAULT = 0.5
 BUSY_SHARE = 0.75
+LAST_BEAT_SHARE = 0.7  # of busy: the last beat's (or the expected beat's), the rest the bar's
 SPARSE_BELOW = 0.25  # busy under this: a sparse feel (a note a beat and a half or fewer)...
 BUSY_FROM = 0.55  # ...over this a busy one (about eighths); steady between
 SPARSE_RATE = 1.6  # onsets per second under which the playing is sparse (a slow air)...
@@ -79,11 +80,12 @@ class Energy:
         bar = self.busy(now, seconds_per_beat, meter)
         if bar is None:
             return DEFAULT
-        if expected is not None:
-            beat = _busy(expected, meter)
+        if expected is None:  # the last beat's onsets stand for the coming beat's
+            beat = _busy(self._per_beat(now, seconds_per_beat, meter, 1.0 / meter.beats_per_bar),
+                         meter)
         else:
-            beat = self.busy(now, seconds_per_beat, meter, 1.0 / meter.beats_per_bar)
-        busy = 0.3 * bar + 0.7 * (beat if beat is not None else bar)
+            beat = _busy(expected, meter)
+        busy = (1.0 - LAST_BEAT_SHARE) * bar + LAST_BEAT_SHARE * beat
         loud = 0.5 if loudness is None else min(1.0, max(0.0, (loudness - 40.0) / 80.0))
         return BUSY_SHARE * busy + (1.0 - BUSY_SHARE) * loud
 
@@ -92,11 +94,11 @@ class Energy:
         """The feel of the playing over the last ``bars`` (``feel_bars`` by default;
         None before any note): sparse when the notes are few to the beat or slow in
         time, busy when many and quick, else steady."""
-        bars = bars or self.feel_bars
-        busy = self.busy(now, seconds_per_beat, meter, bars)
-        if busy is None:
+        if not self._onsets:
             return None
-        per_second = self._per_beat(now, seconds_per_beat, meter, bars) / seconds_per_beat
+        per_beat = self._per_beat(now, seconds_per_beat, meter, bars or self.feel_bars)
+        busy = _busy(per_beat, meter)
+        per_second = per_beat / seconds_per_beat
         if busy < SPARSE_BELOW or per_second < SPARSE_RATE:
             return Feel.SPARSE
         if busy >= BUSY_FROM and per_second >= BUSY_RATE:

@@ -61,8 +61,8 @@ HOLD_ALL = Pattern(comping=Line((("-",),), 1), bass=Line((("-",),), 1))
 
 
 @dataclass
-class BandSettings:
-    """How the parts sound, beside the style."""
+class PartSettings:
+    """How the band's parts sound, beside the style."""
 
     bass_range: tuple[int, int] = (36, 50)
     drums: bool = True  # the drum part plays (a control can switch it)
@@ -80,9 +80,9 @@ class _Held:
 class StylePlayer:
     """See the module docstring."""
 
-    def __init__(self, style: Style, settings: BandSettings | None = None) -> None:
+    def __init__(self, style: Style, settings: PartSettings | None = None) -> None:
         self.style = style
-        self.settings = settings or BandSettings()
+        self.settings = settings or PartSettings()
         self.section = Section.MAIN
         self.sections_played: list[tuple[int, Section]] = []  # (bar, section): tests, status
         self.phrase_origin: int | None = None  # a bar where a phrase starts
@@ -123,9 +123,6 @@ class StylePlayer:
     def ending(self) -> bool:
         return self._ending
 
-    def sounding(self) -> dict[str, tuple[int, ...]]:
-        return {part: held.pitches for part, held in self._held.items()}
-
     def release(self, t: float) -> list[TimedEvent]:
         """Note-offs at ``t`` for everything comping and bass hold."""
         events: list[TimedEvent] = []
@@ -157,10 +154,9 @@ class StylePlayer:
             # The ending is read from its own first beat, wherever in the bar it starts.
             bar, in_bar = divmod(beat - self._ending_beat, beats_per_bar)
         pattern = self._pattern(energy, bar)
-        events: list[TimedEvent] = []
         if chord.is_silent:
             return self.release(clock.time_at(beat))
-        events += self._pitched(Part.ACCOMPANIMENT, pattern.comping, beat, bar, in_bar,
+        events = self._pitched(Part.ACCOMPANIMENT, pattern.comping, beat, bar, in_bar,
                                 chord, voicing.upper, clock, level, energy)
         bass = (voicing.bass,) if voicing.bass is not None else ()
         events += self._pitched(Part.BASS, pattern.bass, beat, bar, in_bar, chord, bass,
@@ -233,10 +229,8 @@ class StylePlayer:
     def _pitched(self, part: Part, line: Line | None, beat: int, bar: int, in_bar: int,
                  chord: Chord, pitches: tuple[int, ...], clock: BeatClock, level: float,
                  energy: float) -> list[TimedEvent]:
-        held = self._held[part]
         if line is None or not pitches:
-            events = self._stop(part, clock.time_at(beat))
-            return events
+            return self._stop(part, clock.time_at(beat))
         events: list[TimedEvent] = []
         for i, (t, step, thinned) in enumerate(self._steps(line, beat, bar, in_bar, clock,
                                                             energy)):
@@ -251,9 +245,7 @@ class StylePlayer:
                 events += self._strike(part, _first_hit(part), chord, pitches, t, level)
             elif step == REST:
                 events += self._stop(part, t)
-            elif step == HOLD:
-                pass
-            else:
+            elif step != HOLD:
                 events += self._strike(part, step, chord, pitches, t, level)
         self._last_chord[part] = chord
         return events

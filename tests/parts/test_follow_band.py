@@ -12,6 +12,7 @@ import pytest
 from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.engine.engine import Engine
+from instrument.evaluation.band import submit_performance
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.models.tune import read_midi
 from instrument.music import Meter
@@ -46,12 +47,7 @@ def rig(source="follow", mode="accompany", send_clock=False, meter="4/4", style=
 
 def play(engine, performance: Performance) -> float:
     """Note-ons as performed, each held until just before the next; returns the end."""
-    onsets = performance.onsets
-    for i, (t, pitch, velocity) in enumerate(onsets):
-        end = onsets[i + 1][0] - 0.02 if i + 1 < len(onsets) else t + 0.5
-        engine.submit(InputEvent(t, (0x90, pitch, velocity)))
-        engine.submit(InputEvent(max(t + 0.02, end), (0x80, pitch, 0)))
-    return onsets[-1][0] + 0.5
+    return submit_performance(engine, performance)
 
 
 def chord_errors(out, performance: Performance, after_bars: float = 2.0) -> np.ndarray:
