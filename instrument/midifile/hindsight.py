@@ -188,8 +188,10 @@ class BeatHistory:
         else:
             if self._stopped_from is None:
                 self._stopped_from = len(self.times)
+            # Even beats at the last period (within the file's limits: no _add, whose
+            # rounding would drop a beat at exactly the shortest and loop for ever).
             while self.times[-1] + self.period <= t:
-                self._add(self.times[-1] + self.period)
+                self.times.append(self.times[-1] + self.period)
         if running:
             self._stopped_from = None
         self._until = t

@@ -166,3 +166,21 @@ def test_a_jig_played_to_a_box_hearing_the_meter_is_written_in_six_eight(tmp_pat
     assert np.all(np.abs(bars - 2.0) < 0.25), bars
     player = next(t for t in smf.tracks if t.name == "player")
     assert sum(m.type == "note_on" and m.velocity > 0 for m in player) == len(perf.onsets)
+
+
+def test_a_clock_stopped_at_the_fastest_file_tempo_keeps_laying_beats():
+    # The follower ran at the file's fastest tempo (300 quarter notes a minute), then
+    # stopped: the recording goes on with even beats at that tempo (it once looped for
+    # ever on a rounding error at a beat's time).
+    from instrument.midifile.hindsight import MAX_FILE_BPM, BeatHistory
+    from instrument.timing.beat import BeatClock
+
+    clock = BeatClock(bpm=MAX_FILE_BPM, meter=Meter(2, 4))
+    clock.start(14.121863668190207)
+    history = BeatHistory(14.121863668190207, 60.0 / MAX_FILE_BPM, Meter(2, 4))
+    history.follow(clock, 15.0)
+    clock.stop()
+    history.follow(clock, 30.0)
+    steps = np.diff(history.times)
+    assert history.times[-1] > 29.0
+    assert np.allclose(steps, 0.2)
