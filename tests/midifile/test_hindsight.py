@@ -184,3 +184,32 @@ def test_a_clock_stopped_at_the_fastest_file_tempo_keeps_laying_beats():
     steps = np.diff(history.times)
     assert history.times[-1] > 29.0
     assert np.allclose(steps, 0.2)
+
+
+def test_where_the_tune_began_is_read_on_the_grid_the_player_settled_into():
+    # The follower's first guess put its beats half a beat off the player's; it locked
+    # two bars in. The bar reader in hindsight hears the tune's first note (a one-beat
+    # pickup) where the player put it, counted back from the bars after it, not half a
+    # beat off where the early grid had it.
+    from instrument.midifile.hindsight import Hindsight
+    from instrument.timing.beat import BeatClock
+
+    period = 0.5
+    beats = [3.0]  # the pickup, then a quarter, two eighths and a half note a bar
+    for bar in range(1, 13):
+        beats += [4 * bar, 4 * bar + 1, 4 * bar + 1.5, 4 * bar + 2]
+    times = [1.0 + b * period for b in beats]
+    clock = BeatClock(bpm=120.0, meter=Meter(4, 4))
+    clock.start(times[0] + 0.25, 0.0)  # half a beat late
+    hindsight = Hindsight(times[0], clock, Meter(4, 4), 480)
+    for k, (t, b) in enumerate(zip(times, beats, strict=True)):
+        if k == 5:
+            clock.align(1.0 + 8 * period, 8.0)  # locked: on the player's beats
+        hindsight.hear(t, 60 + int(b) % 5, 80)
+        hindsight.layout(t + 0.01)
+    hindsight.layout(times[-1] + 2.0, final=True)
+    reader = hindsight.reader
+    x = reader.x[:reader.count]
+    assert x[0] % Q != 0  # the early grid put the pickup between two beats
+    for k in range(5, len(x), 7):
+        assert x[k] - reader.first[0] == round((beats[k] - beats[0]) * Q)
