@@ -20,8 +20,12 @@ flush of the recorder:
 3. **The bar**: a :class:`~instrument.follow.bar.BarReader` with no decay hears every
    onset (up to ``READER_HISTORY``) on the continuous numbering and chooses the bar phase
    (and the meter, when it is heard: among the meters of the beat's kind) for the whole
-   performance; a new reading must lead the one in use by ``PHASE_MARGIN`` (a rewrite of
-   the file's start costs a whole-file write). When the meter is heard, the file takes
+   performance, with the live cues and weights (the harmony and phrase cues, and weights
+   fitted for a reader that forgets nothing, did no better on dev). Where the tune began
+   (the start cue) is counted back from the bar after it (``START_FIT_BARS``), not read
+   off the grid of the follower's first guesses; a new reading must lead the one in use
+   by ``PHASE_MARGIN`` (a rewrite of the file's start costs a whole-file write). When
+   the meter is heard, the file takes
    the meter the live follower hears (the clock's, shown to the player: it heard the
    same notes on its own grid) and reads the bar's phase in it; when that meter turns
    compound (or back), the file's beat unit follows (a 6/8 tune gets a 6/8 time
