@@ -194,3 +194,23 @@ def test_a_jig_played_to_a_box_told_no_meter_is_heard_in_six_eight(style):
     assert follower.meter == Meter(6, 8) and result.meter_right
     assert result.kind == "same"
     assert result.downbeat_f1_4 >= IN_PHASE
+
+
+# A song in 8/4 as some collections write it: each bar two bars of 4/4 (a half note on
+# their first beats, quarters after it, a whole note at each phrase end); a one-beat
+# pickup. Units of a quarter (12 ticks).
+SONG = [
+    [(67, 2), (71, 1), (69, 1), (67, 2), (64, 1), (62, 1)],
+    [(64, 2), (67, 1), (69, 1), (71, 4)],
+    [(72, 2), (71, 1), (69, 1), (67, 2), (71, 1), (74, 1)],
+    [(72, 2), (69, 1), (66, 1), (67, 4)],
+] * 4
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_song_in_eight_four_with_a_pickup_is_read_in_phase(seed):
+    # No meter of the reader's own has eight beats: it reads two bars of 4/4 a bar, and
+    # the tune's start (a pickup just before the bar) tells which of them begins it.
+    t = tune("song", Meter(8, 4), SONG, [(62, 1)], unit=12)
+    result, _ = run(t, Meter(8, 4), seed=seed)
+    assert result.downbeat_f1_4 >= IN_PHASE
