@@ -25,6 +25,9 @@ the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.
   the mean of the meter's readings: it chooses the phase, not the meter);
 - accents: louder, lower or fuller onsets on the reading's downbeats.
 
+A configured meter with no tables of its own reads its bar as a whole number of bars of
+the longest candidate meter of its kind that fits (8/4 as two 4/4 bars, 6/4 as two 3/4:
+:func:`_table_for`), where tunes begin put in its first beat or just before its next bar.
 The rhythm, length and degree tables are kept per density style too (onsets a beat: a
 reel's bar is not a chorale's), read with the style of what was heard. With the meter
 heard, the meters' kinds (simple or compound) also differ by where off-beat onsets fall
