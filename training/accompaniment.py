@@ -70,12 +70,12 @@ def net_config(hidden: int, layers: int, encoding: str = acc.ENCODING_NAME,
                **core) -> NetConfig:
     vocab = [N_CHORDS + 1, acc.MAX_BEATS, 16, 13, acc.MAX_ONSETS + 1, acc.N_RHYTHM]
     dims = [48, 8, 8, 16, 4, 8]
-    if encoding == acc.ENCODING_NAME_V2:  # key so far (24 keys + none), bar in phrase
+    if encoding != acc.ENCODING_NAME:  # key so far (24 keys + none), bar in phrase
         vocab, dims = [*vocab, NO_KEY + 1, acc.PHRASE_BARS], [*dims, 16, 4]
     return NetConfig(
         int_vocab=vocab,
         int_dims=dims,
-        n_floats=len(acc.BEAT_FLOAT_COLUMNS),
+        n_floats=len(acc.FLOAT_COLUMNS[encoding]),
         hidden=hidden,
         layers=layers,
         heads={"chord": N_CHORDS},
@@ -139,7 +139,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         "inputs": [
             {"name": "beat_ints", "shape": [1, len(acc.ENCODINGS[encoding])], "dtype": "int64",
              "description": "columns as encoding.int_columns"},
-            {"name": "beat_floats", "shape": [1, len(acc.BEAT_FLOAT_COLUMNS)],
+            {"name": "beat_floats", "shape": [1, len(acc.FLOAT_COLUMNS[encoding])],
              "dtype": "float32", "description": "columns as encoding.float_columns"},
             *state_inputs,
         ],
@@ -243,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                              "bar or half bar) or the tune memory's hindsight fit (any beat)")
     parser.add_argument("--encoding", choices=sorted(acc.ENCODINGS), default=acc.ENCODING_NAME,
                         help="beat features; beat-features/2 adds the key heard so far and "
-                             "the bar's place in an eight-bar phrase")
+                             "the bar's place in an eight-bar phrase; beat-features/3 also "
+                             "the melody of the same beat one, two and four bars back")
     parser.add_argument("--nic-weight", type=float, default=0.0,
                         help="weight of an extra loss: minus the expected share of the next "
                              "beat's melody onsets that lie in the chord (0: labels only)")
