@@ -358,16 +358,27 @@ def accompaniment_comparison(
     """The published accompaniment rows: ``adaptive`` (the model with the tune memory,
     as the live part plays), ``model`` (alone), ``rules_adaptive`` (the fallback with the
     memory), ``rules`` (the rule arranger alone) and ``reference`` (a second track, or
-    None)."""
+    None). A model with a harmony policy (:mod:`instrument.models.harmony`) plays
+    ``adaptive`` with it, as live, and adds ``policy``: with it, without the memory."""
     rules = RuleArranger(deadline_ticks)
 
     def score(accompanist: Accompanist, adaptive: bool) -> dict:
         mem = TuneMemory(memory) if adaptive else None
         return accompaniment_metrics(accompanist, tunes, deadline_ticks, params, seed, mem)
 
+    policy = getattr(neural, "policy", None)
+    if policy is None:
+        played = neural
+        extra = {}
+    else:
+        from instrument.models.harmony import ModelWithRules
+
+        played = ModelWithRules(neural, RuleArranger(deadline_ticks), policy)
+        extra = {"policy": score(played, False)}
     return {
-        "adaptive": score(neural, True),
+        "adaptive": score(played, True),
         "model": score(neural, False),
+        **extra,
         "rules_adaptive": score(rules, True),
         "rules": score(rules, False),
         "reference": reference_metrics(tunes),

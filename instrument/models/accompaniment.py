@@ -331,6 +331,12 @@ class NeuralAccompanist(Accompanist):
             top_p=float(d.get("top_p", 0.95)),
             hold=float(d.get("hold", 0.5)),
         )
+        # How the model plays with the rule arranger (instrument.models.harmony), when
+        # the manifest names it: the setting it was chosen and measured with.
+        from instrument.models.harmony import HarmonyPolicy
+
+        policy = d.get("harmony_policy")
+        self.policy = HarmonyPolicy(**policy) if isinstance(policy, dict) else None
         self._ints = np.zeros((1, len(self.encoder.columns)), dtype=np.int64)
         self._floats = np.zeros((1, len(self.encoder.float_columns)), dtype=np.float32)
 
