@@ -31,19 +31,30 @@ RATE = 22050
 
 
 def pick(tunes, n: int = 3):
-    """Three validation folk tunes: one each of 4/4, 2/4 and 3/4, with a repeat inside the
-    first 40 bars, the first such in corpus order (no listening was done to choose)."""
+    """Three validation folk tunes: one each of 4/4, 2/4 and 3/4, with four bars in a row
+    that repeat earlier music inside the first 40 bars, at most 80 bars long: the first
+    such in corpus order (no listening was done to choose)."""
     chosen: dict[str, object] = {}
     for t in tunes:
         key = f"{t.meter.numerator}/{t.meter.denominator}"
         if key not in ("4/4", "2/4", "3/4") or key in chosen:
             continue
         rep = repeated_bars(t)
-        if any(rep[:40]) and 16 <= len(rep) <= 80 and t.melody[0].onset < t.meter.ticks_per_bar:
+        if any(all(rep[k: k + 4]) for k in range(1, 40)) and 16 <= len(rep) <= 80 \
+                and t.melody[0].onset < t.meter.ticks_per_bar:
             chosen[key] = t
         if len(chosen) == n:
             break
     return list(chosen.values())
+
+
+def repeat_start(rep: list[bool], run: int = 4) -> int:
+    """The bar a repeat begins: before the first ``run`` bars in a row that repeat earlier
+    music (a bar counts as repeated with the bar before it, so the repeat begins there)."""
+    for k in range(1, len(rep) - run + 1):
+        if all(rep[k: k + run]):
+            return k - 1
+    return rep.index(True) - 1 if any(rep) else 0
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -94,10 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         first_sound = loud[0] / RATE if len(loud) else 0.0
         seconds_per_tick = 60.0 / BPM / TICKS_PER_BEAT * _quarters_per_beat(tune)
         rep = repeated_bars(tune)
-        bar = rep.index(True)
-        # The repeat's excerpt starts two bars before the first repeated bar: a repeated
-        # bar is scored with the bar before it, so the repeat begins a bar earlier.
-        start_bar = max(0, bar - 1)
+        start_bar = repeat_start(rep)
         repeat_at = first_sound + (start_bar * tune.meter.ticks_per_bar
                                    - tune.melody[0].onset) * seconds_per_tick
         write_excerpt(x, first_sound, args.out / f"{name}-first.wav")

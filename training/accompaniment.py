@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nic-weight", type=float, default=0.0,
                         help="weight of an extra loss: minus the expected share of the next "
                              "beat's melody onsets that lie in the chord (0: labels only)")
-    parser.add_argument("--key-weight", type=float, default=2.0,
+    parser.add_argument("--key-weight", type=float, default=0.0,
                         help="the harmony policy the manifest names (instrument.models.harmony): "
                              "its key prior; chosen on the dev split with "
                              "training.harmony_eval --policy")

@@ -43,7 +43,7 @@ class HarmonyPolicy:
     """``key_weight``: log-probability per chord tone outside the heard key (0: off).
     ``rules_between``: between strong beats, the rules' chord where they change it."""
 
-    key_weight: float = 3.0
+    key_weight: float = 0.0
     rules_between: bool = True
 
     def to_json(self) -> dict:
@@ -95,7 +95,7 @@ class ModelWithRules(Accompanist):
         self.rules.reset()
 
     def step(self, beat: BeatInput) -> ChordDistribution:
-        self.model.harmonic_rhythm = self.harmonic_rhythm
+        self.model.harmonic_rhythm = self.rules.harmonic_rhythm = self.harmonic_rhythm
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
         return combine(beat, d_model, d_rules, self.rules.key, self.policy)
 
