@@ -61,8 +61,15 @@ def read_wav(path: Path) -> np.ndarray:
     with wave.open(str(path)) as w:
         frames = w.readframes(w.getnframes())
         rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
-    assert width == 2, "16-bit WAV expected"
-    x = np.frombuffer(frames, dtype=np.int16).astype(np.float64).reshape(-1, channels).mean(1)
+    if width == 3:  # 24-bit little-endian: to 16-bit scale
+        b = np.frombuffer(frames, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        v = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
+        x = (np.where(v >= 1 << 23, v - (1 << 24), v) / 256.0).astype(np.float64)
+    elif width == 2:
+        x = np.frombuffer(frames, dtype=np.int16).astype(np.float64)
+    else:
+        raise ValueError(f"{path}: {8 * width}-bit WAV not read here")
+    x = x.reshape(-1, channels).mean(1)
     if rate != RATE:  # linear resampling: enough for a listening excerpt
         t = np.arange(0, len(x) / rate, 1 / RATE)
         x = np.interp(t, np.arange(len(x)) / rate, x)
