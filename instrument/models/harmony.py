@@ -1,26 +1,27 @@
-"""The chord each beat from both accompanists: the model, steered by the key the rules
-hear, and between the bar's strong beats the rules' change of chord.
+"""The chord each beat from both accompanists: the model, and between the bar's strong
+beats the rule arranger's change of chord (optionally, the key the rules hear).
 
 The model plays the beats where a folk or song harmony changes (a bar's first beat and,
 in a bar of an even number of beats, its middle) and every beat where the rule arranger
 would keep the chord. Between those strong beats, where the rule arranger changes chord
-(a chord tone of the new chord sounded through the last beat, the old one did not fit
-it), its chord plays: it reacts to the notes just heard more sharply than the model,
-which predicts whole bars well and quick turns late. On a chorale-like melody (a chord a
+(the chord it held no longer fits the notes just heard, another diatonic one does), its
+chord plays: it reacts to the last beat's notes more sharply than the model, which
+predicts the strong beats well and quick turns late. On a chorale-like melody (a chord a
 beat) the rules rarely change against the model's chord, so the model keeps its beats.
 
-Both always know the key: the model's distribution is weighed by the key the rule
-arranger hears (:class:`~instrument.models.keys.KeyTracker`, with hysteresis), each
-chord tone outside the key's scale (the harmonic minor's in minor) costing
-``key_weight`` in log-probability. A tune that moves to another key is followed once the
-tracker hears the new one; before that, chromatic chords stay possible, only less likely.
+With ``key_weight`` above 0 the model's distribution is also weighed by the key the rule
+arranger hears (:class:`~instrument.models.keys.KeyTracker`, with hysteresis): each chord
+tone outside the key's scale (in minor, the natural minor with the leading note) costs
+``key_weight`` in log-probability. It helped the ``beat-features/2`` model a little and
+not the ``beat-features/3`` one on the dev split, whose manifest ships it at 0.
 
 Chosen on the dev split (``python -m training.harmony_eval --split dev --policy``); the
-manifest reports the model alone and with this policy. One numpy pass over the chord
-vocabulary per beat on top of the two steps: constant cost. :func:`combine` is the one
-rule, used live by :class:`~instrument.parts.accompaniment.Accompaniment` (which steps
-both accompanists anyway: the rules are the fallback) and offline by
-:class:`ModelWithRules`.
+manifest names the policy (``sampling.harmony_policy``) and reports the model alone and
+with it. :func:`combine` is the one rule, used live by
+:class:`~instrument.parts.accompaniment.Accompaniment` (which steps both accompanists
+anyway: the rules are the fallback) and offline by :class:`ModelWithRules`. Its cost is an
+argmax over the rules' distribution (and with the key prior one pass over the chord
+vocabulary) per beat: constant.
 """
 
 from __future__ import annotations
