@@ -347,6 +347,17 @@ def continuation_comparison(
     }
 
 
+def as_played(neural: Accompanist, deadline_ticks: int) -> Accompanist:
+    """The model as the live part plays it: with the rule arranger and its manifest's
+    harmony policy when it names one (:mod:`instrument.models.harmony`), else alone."""
+    policy = getattr(neural, "policy", None)
+    if policy is None:
+        return neural
+    from instrument.models.harmony import ModelWithRules
+
+    return ModelWithRules(neural, RuleArranger(deadline_ticks), policy)
+
+
 def accompaniment_comparison(
     neural: Accompanist,
     tunes: Sequence[Tune],
@@ -366,15 +377,8 @@ def accompaniment_comparison(
         mem = TuneMemory(memory) if adaptive else None
         return accompaniment_metrics(accompanist, tunes, deadline_ticks, params, seed, mem)
 
-    policy = getattr(neural, "policy", None)
-    if policy is None:
-        played = neural
-        extra = {}
-    else:
-        from instrument.models.harmony import ModelWithRules
-
-        played = ModelWithRules(neural, RuleArranger(deadline_ticks), policy)
-        extra = {"policy": score(played, False)}
+    played = as_played(neural, deadline_ticks)
+    extra = {} if played is neural else {"policy": score(played, False)}
     return {
         "adaptive": score(played, True),
         "model": score(neural, False),
