@@ -41,6 +41,7 @@ from instrument.evaluation.generators import (
 from instrument.models import accompaniment as acc
 from instrument.models.accompaniment import ChordSamplingParams
 from instrument.models.chords import N_CHORDS, TEMPLATES
+from instrument.models.harmony import HarmonyPolicy
 from instrument.models.keys import NO_KEY
 from instrument.models.loader import load_model
 from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest
@@ -70,12 +71,12 @@ def net_config(hidden: int, layers: int, encoding: str = acc.ENCODING_NAME,
                **core) -> NetConfig:
     vocab = [N_CHORDS + 1, acc.MAX_BEATS, 16, 13, acc.MAX_ONSETS + 1, acc.N_RHYTHM]
     dims = [48, 8, 8, 16, 4, 8]
-    if encoding == acc.ENCODING_NAME_V2:  # key so far (24 keys + none), bar in phrase
+    if encoding != acc.ENCODING_NAME:  # key so far (24 keys + none), bar in phrase
         vocab, dims = [*vocab, NO_KEY + 1, acc.PHRASE_BARS], [*dims, 16, 4]
     return NetConfig(
         int_vocab=vocab,
         int_dims=dims,
-        n_floats=len(acc.BEAT_FLOAT_COLUMNS),
+        n_floats=len(acc.FLOAT_COLUMNS[encoding]),
         hidden=hidden,
         layers=layers,
         heads={"chord": N_CHORDS},
@@ -122,7 +123,8 @@ def load_sets(tiny: bool, labels: str = "offline") -> dict[str, tuple[list[Tune]
 
 
 def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict,
-                  encoding: str = acc.ENCODING_NAME) -> dict:
+                  encoding: str = acc.ENCODING_NAME, policy: HarmonyPolicy | None = None,
+                  ) -> dict:
     state_inputs, state_outputs, state_pairs = state_specs(cfg)
     return {
         "format": MANIFEST_FORMAT,
@@ -139,7 +141,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         "inputs": [
             {"name": "beat_ints", "shape": [1, len(acc.ENCODINGS[encoding])], "dtype": "int64",
              "description": "columns as encoding.int_columns"},
-            {"name": "beat_floats", "shape": [1, len(acc.BEAT_FLOAT_COLUMNS)],
+            {"name": "beat_floats", "shape": [1, len(acc.FLOAT_COLUMNS[encoding])],
              "dtype": "float32", "description": "columns as encoding.float_columns"},
             *state_inputs,
         ],
@@ -150,7 +152,8 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         ],
         "state": state_pairs,
         "encoding": acc.encoding_spec(DEADLINE_TICKS, encoding),
-        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5},
+        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5,
+                     **({"harmony_policy": policy.to_json()} if policy else {})},
         "network": cfg.to_json(),
         "training": training,
         "metrics": metrics,
@@ -158,8 +161,9 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
 
 
 def evaluate_sets(model, sets, label: str) -> dict:
-    """Per validation source and pooled: the model with its tune memory (``adaptive``),
-    alone, the rule arranger with and without the memory, and the reference."""
+    """Per validation source and pooled: the model with its tune memory (``adaptive``,
+    with its harmony policy when it has one), alone, with the policy and no memory
+    (``policy``), the rule arranger with and without the memory, and the reference."""
     out = {}
     for source, (_, val) in sets.items():
         if not val:
@@ -206,6 +210,10 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
         "split": "validation",
         "decoding": "greedy (change-or-keep, then chord), own previous chord fed back, "
                     "online at each beat's deadline",
+        "policy": "with the manifest's harmony policy (instrument.models.harmony: the rule "
+                  "arranger stepped beside the model; between a bar's strong beats its chord "
+                  "where it changes chord, and its key weighing the model's chords), as the "
+                  "live part plays; 'model' is the model alone",
         "adaptive": "the tune memory (instrument.memory.tune_memory, default settings "
                     "chosen on the dev split) observes each beat and blends its "
                     "recollection in, as the live part does; reset between tunes",
@@ -243,10 +251,17 @@ def main(argv: list[str] | None = None) -> int:
                              "bar or half bar) or the tune memory's hindsight fit (any beat)")
     parser.add_argument("--encoding", choices=sorted(acc.ENCODINGS), default=acc.ENCODING_NAME,
                         help="beat features; beat-features/2 adds the key heard so far and "
-                             "the bar's place in an eight-bar phrase")
+                             "the bar's place in an eight-bar phrase; beat-features/3 also "
+                             "the melody of the same beat one, two and four bars back")
     parser.add_argument("--nic-weight", type=float, default=0.0,
                         help="weight of an extra loss: minus the expected share of the next "
                              "beat's melody onsets that lie in the chord (0: labels only)")
+    parser.add_argument("--key-weight", type=float, default=0.0,
+                        help="the harmony policy the manifest names (instrument.models.harmony): "
+                             "its key prior; chosen on the dev split with "
+                             "training.harmony_eval --policy")
+    parser.add_argument("--no-policy", action="store_true",
+                        help="the manifest names no harmony policy: the model plays alone")
     parser.add_argument("--skip-eval", action="store_true",
                         help="export and write the manifest without validation metrics")
     args = parser.parse_args(argv)
@@ -345,7 +360,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m training.accompaniment " + " ".join(argv or sys.argv[1:]),
     }
     manifest_path = args.out / f"{NAME}.json"
-    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding), manifest_path)
+    policy = None if args.no_policy else HarmonyPolicy(key_weight=args.key_weight)
+    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding, policy),
+                   manifest_path)
     if args.skip_eval:
         return 0
 
@@ -355,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics = validation_metrics(neural, sets, with_steering=not args.tiny)
     training["total_seconds"] = round(time.time() - t_start, 1)
     training["process_cpu_seconds"] = round(time.process_time() - c_start, 1)
-    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding),
+    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding, policy),
                    manifest_path)
     print(f"evaluation {time.time() - t0:.1f} s; total {training['total_seconds']} s")
     print(json.dumps(metrics["steering"], indent=2))

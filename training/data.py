@@ -218,7 +218,7 @@ class BeatSequence:
     """One tune's per-beat model inputs and chord labels (label of beat b at row b)."""
 
     ints: np.ndarray  # (B, C), previous chord column holds the true previous label
-    floats: np.ndarray  # (B, 24)
+    floats: np.ndarray  # (B, 24 or 60: the encoding's float columns)
     labels: np.ndarray  # (B,)
     rate: float  # chord changes per beat of the labels
     source: str  # "chorale", "symbols" or "offline"
@@ -234,7 +234,7 @@ def beat_sequence(tune: Tune, chords: Sequence[Chord], deadline_ticks: int,
     notes = tune.melody
     n = beat_range(tune).stop
     ints = np.zeros((n, len(encoder.columns)), dtype=np.int64)
-    floats = np.zeros((n, 24), dtype=np.float32)
+    floats = np.zeros((n, len(encoder.float_columns)), dtype=np.float32)
     labels = np.zeros(n, dtype=np.int64)
     i = 0
     for b in range(n):
@@ -265,8 +265,9 @@ def transpose_beats(ints: np.ndarray, floats: np.ndarray, labels: np.ndarray, t:
     if ints.shape[-1] > 6:  # beat-features/2: the key so far (24 = none) moves too
         k = ints[..., 6]
         ints[..., 6] = np.where(k < NO_KEY, (k % 12 + t) % 12 + 12 * (k >= 12), k)
-    floats = np.concatenate(
-        [np.roll(floats[..., :12], t, axis=-1), np.roll(floats[..., 12:], t, axis=-1)], axis=-1
+    floats = np.concatenate(  # blocks of 12 pitch classes (sounding, onsets, bars back)
+        [np.roll(floats[..., i : i + 12], t, axis=-1) for i in range(0, floats.shape[-1], 12)],
+        axis=-1,
     )
     return ints, floats, TRANSPOSE[labels, t]
 
@@ -291,7 +292,7 @@ def beat_batch(
     lengths = [min(len(s.labels), max_len) for s in seqs]
     T = max(lengths)
     ints = np.zeros((len(seqs), T, seqs[0].ints.shape[1]), dtype=np.int64)
-    floats = np.zeros((len(seqs), T, 24), dtype=np.float32)
+    floats = np.zeros((len(seqs), T, seqs[0].floats.shape[1]), dtype=np.float32)
     labels = np.zeros((len(seqs), T), dtype=np.int64)
     mask = np.zeros((len(seqs), T), dtype=bool)
     onsets = np.zeros((len(seqs), T, 12), dtype=np.float32)

@@ -7,7 +7,9 @@ dev part of the training split (for choices) or the validation split (for report
 Per source (folk dance tunes, chorales) and pooled: note-in-chord overall / first pass /
 repeated pass, change rate, coverage, the most pitch classes at once and the share of
 played beats whose chord has four pitch classes; plus with ``--memory`` the same with the
-tune memory (as the live part plays). Scored as in :mod:`instrument.evaluation.generators`.
+tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
+with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`).
+Scored as in :mod:`instrument.evaluation.generators`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from instrument.baselines.rules import RuleArranger
 from instrument.evaluation import generators as gen
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
+from instrument.models.harmony import HarmonyPolicy, ModelWithRules
 from instrument.models.loader import load_model
 from instrument.music import TICKS_PER_BEAT
 from training import accompaniment as A
@@ -74,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=0, help="at most this many tunes a source")
     p.add_argument("--hybrid", action="store_true",
                    help="also score each model on bar starts with the rules elsewhere")
+    p.add_argument("--policy", action="store_true",
+                   help="also score each model with the live harmony policy (default settings)")
+    p.add_argument("--key-weight", type=float, default=HarmonyPolicy.key_weight,
+                   help="the policy's key prior (log-probability per tone outside the key)")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     args = p.parse_args(argv)
     splits = A.load_splits(False)
@@ -90,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.hybrid:
             models[f"{m} bar-start hybrid"] = BarStartHybrid(model)
             models[f"{m} half-bar hybrid"] = BarStartHybrid(model, half=True)
+        if args.policy:
+            models[f"{m} policy"] = ModelWithRules(
+                model, RuleArranger(A.DEADLINE_TICKS), HarmonyPolicy(key_weight=args.key_weight))
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
     for name, model in models.items():
         t0 = time.time()

@@ -324,3 +324,33 @@ def check_against_torch(
     if worst > atol:
         raise AssertionError(f"ONNX and torch differ by {worst} (> {atol})")
     return worst
+
+
+def gru_net_from_graph(model: onnx.ModelProto, cfg: NetConfig) -> StepNet:
+    """The training graph (a :class:`StepNet`, eval mode) of an exported GRU step, its
+    weights read back from the ONNX initializers (the inverse of :func:`build_graph`), so
+    a shipped model can be checked against the network it was exported from."""
+    if cfg.arch != "gru":
+        raise ValueError("only GRU step graphs can be read back")
+    H = cfg.hidden
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+
+    def torch_gates(w: np.ndarray) -> np.ndarray:  # ONNX (z, r, h) -> torch (r, z, n)
+        z, r, n = w[:H], w[H : 2 * H], w[2 * H :]
+        return np.concatenate([r, z, n], axis=0)
+
+    sd: dict[str, np.ndarray] = {}
+    for i in range(len(cfg.int_vocab)):
+        sd[f"embeddings.{i}.weight"] = init[f"emb{i}"]
+    for layer in range(cfg.layers):
+        sd[f"gru.weight_ih_l{layer}"] = torch_gates(init[f"W{layer}"][0])
+        sd[f"gru.weight_hh_l{layer}"] = torch_gates(init[f"R{layer}"][0])
+        b = init[f"B{layer}"][0]
+        sd[f"gru.bias_ih_l{layer}"] = torch_gates(b[: 3 * H])
+        sd[f"gru.bias_hh_l{layer}"] = torch_gates(b[3 * H :])
+    for name in cfg.heads:
+        sd[f"heads.{name}.weight"] = init[f"{name}_w"].T
+        sd[f"heads.{name}.bias"] = init[f"{name}_b"]
+    net = StepNet(cfg)
+    net.load_state_dict({k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in sd.items()})
+    return net.eval()

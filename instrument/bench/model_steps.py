@@ -5,7 +5,9 @@
 For each model, tuned session options (one intra-op thread, spinning off, sequential)
 and onnxruntime's defaults are measured over the same stream of steps after warm-up:
 ``run`` is ``session.run`` alone (the model's own timer), ``step`` the whole ``step()``
-call the engine makes (encoding, run, log-softmax). The Markov and rule fallbacks are
+call the engine makes (encoding, run, log-softmax); ``adaptive`` adds the tune memory,
+and for an accompaniment model with a harmony policy ``adaptive_policy`` also the rule
+arranger's step and the policy, as the live part decides a beat. The Markov and rule fallbacks are
 timed the same way. Every duration goes into a
 :class:`~instrument.realtime.histogram.TimingHistogram` (10 us bins, as for audio cycles
 and live steps); percentiles are in milliseconds, the upper edge of their bin.
@@ -25,6 +27,7 @@ from instrument.baselines import MarkovContinuator, RuleArranger
 from instrument.memory.adaptive import AdaptiveContinuator
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import BeatInput
+from instrument.models.harmony import ModelWithRules
 from instrument.models.loader import load_model
 from instrument.music import GridNote, Meter
 from instrument.realtime.histogram import TimingHistogram
@@ -136,6 +139,10 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
                 res["adaptive"] = (bench_continuation(model, steps, markov())["step"]
                                    if name == "continuation"
                                    else bench_accompaniment(model, steps, TuneMemory())["step"])
+                if getattr(model, "policy", None) is not None:
+                    # As the live part plays it: with the rules and the harmony policy.
+                    both = ModelWithRules(model, RuleArranger(), model.policy)
+                    res["adaptive_policy"] = bench_accompaniment(both, steps, TuneMemory())["step"]
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res

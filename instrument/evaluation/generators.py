@@ -347,6 +347,17 @@ def continuation_comparison(
     }
 
 
+def as_played(neural: Accompanist, deadline_ticks: int) -> Accompanist:
+    """The model as the live part plays it: with the rule arranger and its manifest's
+    harmony policy when it names one (:mod:`instrument.models.harmony`), else alone."""
+    policy = getattr(neural, "policy", None)
+    if policy is None:
+        return neural
+    from instrument.models.harmony import ModelWithRules
+
+    return ModelWithRules(neural, RuleArranger(deadline_ticks), policy)
+
+
 def accompaniment_comparison(
     neural: Accompanist,
     tunes: Sequence[Tune],
@@ -358,16 +369,20 @@ def accompaniment_comparison(
     """The published accompaniment rows: ``adaptive`` (the model with the tune memory,
     as the live part plays), ``model`` (alone), ``rules_adaptive`` (the fallback with the
     memory), ``rules`` (the rule arranger alone) and ``reference`` (a second track, or
-    None)."""
+    None). A model with a harmony policy (:mod:`instrument.models.harmony`) plays
+    ``adaptive`` with it, as live, and adds ``policy``: with it, without the memory."""
     rules = RuleArranger(deadline_ticks)
 
     def score(accompanist: Accompanist, adaptive: bool) -> dict:
         mem = TuneMemory(memory) if adaptive else None
         return accompaniment_metrics(accompanist, tunes, deadline_ticks, params, seed, mem)
 
+    played = as_played(neural, deadline_ticks)
+    extra = {} if played is neural else {"policy": score(played, False)}
     return {
-        "adaptive": score(neural, True),
+        "adaptive": score(played, True),
         "model": score(neural, False),
+        **extra,
         "rules_adaptive": score(rules, True),
         "rules": score(rules, False),
         "reference": reference_metrics(tunes),

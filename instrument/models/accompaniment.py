@@ -61,7 +61,19 @@ ENCODING_NAME = "beat-features/1"
 ENCODING_NAME_V2 = "beat-features/2"
 BEAT_INT_COLUMNS_V2 = (*BEAT_INT_COLUMNS, "key", "bar_in_phrase")
 PHRASE_BARS = 8
-ENCODINGS = {ENCODING_NAME: BEAT_INT_COLUMNS, ENCODING_NAME_V2: BEAT_INT_COLUMNS_V2}
+#: The melody forecast encoding: beat-features/2's columns plus, per pitch class, the
+#: melody onsets of the same beat one, two and four bars back (what the tune did at this
+#: place in the bar before: folk tunes repeat in bars, two-bar sequences and phrases).
+ENCODING_NAME_V3 = "beat-features/3"
+BARS_BACK = (1, 2, 4)
+BEAT_FLOAT_COLUMNS_V3 = BEAT_FLOAT_COLUMNS + tuple(
+    f"bar_back{k}_onset_{i}" for k in BARS_BACK for i in range(12))
+ENCODINGS = {ENCODING_NAME: BEAT_INT_COLUMNS, ENCODING_NAME_V2: BEAT_INT_COLUMNS_V2,
+             ENCODING_NAME_V3: BEAT_INT_COLUMNS_V2}
+FLOAT_COLUMNS = {ENCODING_NAME: BEAT_FLOAT_COLUMNS, ENCODING_NAME_V2: BEAT_FLOAT_COLUMNS,
+                 ENCODING_NAME_V3: BEAT_FLOAT_COLUMNS_V3}
+#: Beats of onsets the forecast remembers (four bars of the longest bar, and then some).
+ONSET_MEMORY = 64
 
 
 @dataclass(frozen=True)
@@ -186,7 +198,10 @@ class BeatEncoder:
     The window runs from the previous step's deadline to this one's,
     ``beat_tick - deadline_ticks``. With ``encoding`` :data:`ENCODING_NAME_V2` the integer
     row also carries the key heard so far (updated with this window's sounding pitch
-    classes) and the bar's place in an eight-bar phrase.
+    classes) and the bar's place in an eight-bar phrase; :data:`ENCODING_NAME_V3` adds
+    to the float row the melody onsets per pitch class of the same beat one, two and
+    four bars back (:data:`BARS_BACK`; zeros before the tune began), each note counted
+    in the beat it began in once it has been heard.
     """
 
     def __init__(self, deadline_ticks: int, encoding: str = ENCODING_NAME) -> None:
@@ -195,7 +210,9 @@ class BeatEncoder:
         self.deadline_ticks = deadline_ticks
         self.encoding = encoding
         self.columns = ENCODINGS[encoding]
-        self.keys = KeyTracker() if encoding == ENCODING_NAME_V2 else None
+        self.float_columns = FLOAT_COLUMNS[encoding]
+        self.keys = KeyTracker() if encoding in (ENCODING_NAME_V2, ENCODING_NAME_V3) else None
+        self.forecast = encoding == ENCODING_NAME_V3
         self.reset()
 
     def reset(self) -> None:
@@ -203,12 +220,15 @@ class BeatEncoder:
         self._prev_deadline: int | None = None
         if self.keys is not None:
             self.keys.reset()
+        # Ring of onsets per beat: row beat % ONSET_MEMORY, valid where _beat_of matches.
+        self._onsets = np.zeros((ONSET_MEMORY, 12), dtype=np.float32)
+        self._beat_of = np.full(ONSET_MEMORY, -1, dtype=np.int64)
 
     def encode(self, beat: BeatInput, rhythm: int) -> tuple[np.ndarray, np.ndarray]:
         """The (int row, float row) for one beat; advances the window."""
         deadline = beat.beat_tick - self.deadline_ticks
         start = deadline - TICKS_PER_BEAT if self._prev_deadline is None else self._prev_deadline
-        floats = np.zeros(24, dtype=np.float32)
+        floats = np.zeros(len(self.float_columns), dtype=np.float32)
         seq = ([self._last] if self._last is not None else []) + list(beat.notes)
         for i, n in enumerate(seq):
             end = seq[i + 1].onset if i + 1 < len(seq) else deadline
@@ -234,7 +254,25 @@ class BeatEncoder:
             self.keys.update(floats[:12].astype(np.float64))
             bar = beat.beat_tick // beat.meter.ticks_per_bar
             row += [self.keys.index, bar % PHRASE_BARS]
+        if self.forecast:
+            self._remember_onsets(beat.notes)
+            b = beat.beat_tick // TICKS_PER_BEAT
+            for j, k in enumerate(BARS_BACK):
+                back = b - k * beat.meter.beats_per_bar
+                slot = back % ONSET_MEMORY
+                if back >= 0 and self._beat_of[slot] == back:
+                    floats[24 + 12 * j: 36 + 12 * j] = self._onsets[slot]
         return np.array(row, dtype=np.int64), floats
+
+
+    def _remember_onsets(self, notes: tuple[GridNote, ...]) -> None:
+        for n in notes:
+            b = n.onset // TICKS_PER_BEAT
+            slot = b % ONSET_MEMORY
+            if self._beat_of[slot] != b:
+                self._beat_of[slot] = b
+                self._onsets[slot] = 0.0
+            self._onsets[slot, n.pitch % 12] += 1.0
 
 
 def encoding_spec(deadline_ticks: int, name: str = ENCODING_NAME) -> dict:
@@ -242,7 +280,7 @@ def encoding_spec(deadline_ticks: int, name: str = ENCODING_NAME) -> dict:
         "name": name,
         "ticks_per_beat": TICKS_PER_BEAT,
         "int_columns": list(ENCODINGS[name]),
-        "float_columns": list(BEAT_FLOAT_COLUMNS),
+        "float_columns": list(FLOAT_COLUMNS[name]),
         "chords": [c.name for c in CHORD_VOCAB],
         "start_chord": START,
         "rhythm_edges": list(RHYTHM_EDGES),
@@ -293,8 +331,14 @@ class NeuralAccompanist(Accompanist):
             top_p=float(d.get("top_p", 0.95)),
             hold=float(d.get("hold", 0.5)),
         )
+        # How the model plays with the rule arranger (instrument.models.harmony), when
+        # the manifest names it: the setting it was chosen and measured with.
+        from instrument.models.harmony import HarmonyPolicy
+
+        policy = d.get("harmony_policy")
+        self.policy = HarmonyPolicy(**policy) if isinstance(policy, dict) else None
         self._ints = np.zeros((1, len(self.encoder.columns)), dtype=np.int64)
-        self._floats = np.zeros((1, len(BEAT_FLOAT_COLUMNS)), dtype=np.float32)
+        self._floats = np.zeros((1, len(self.encoder.float_columns)), dtype=np.float32)
 
     @property
     def timer(self):

@@ -1,7 +1,7 @@
 """Key estimation from a pitch-class histogram (Krumhansl-Kessler), and a causal key
 tracker: a slowly decaying histogram of what has sounded, with hysteresis so the key
 does not flicker. Shared by the rule arranger (:mod:`instrument.baselines.rules`) and the
-accompaniment model's beat encoding (``beat-features/2``). Pure numpy."""
+accompaniment model's beat encodings (``beat-features/2`` and ``/3``). Pure numpy."""
 
 from __future__ import annotations
 

@@ -4,7 +4,10 @@ For every beat the ``Accompaniment`` decides, at the beat's planning time (``loo
 before it, and never later than the models' own deadline before the beat), the chord
 that will sound on it: from the melody notes that began before that deadline and its own
 previous chord. The neural model proposes within a step budget; if it is late, the rule
-arranger's chord plays, and the miss is counted. The chord is voiced with smooth voice
+arranger's chord plays, and the miss is counted. A model whose manifest names a
+harmony policy plays with the rule arranger (:func:`~instrument.models.harmony.combine`:
+between the bar's strong beats the rules' change of chord, and the key they hear
+weighing the model's chords). The chord is voiced with smooth voice
 leading (common tones held, the others moving least) in a configurable register, and the
 band plays it: the :class:`~instrument.parts.style_player.StylePlayer` renders the beat
 through the style (comping, bass and drums on their own parts) at the energy the player
@@ -43,6 +46,7 @@ from instrument.models.accompaniment import (
     ChordSamplingParams,
 )
 from instrument.models.chords import Chord
+from instrument.models.harmony import combine
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
@@ -279,6 +283,10 @@ class Accompaniment:
         used_neural = dist is not None
         if used_neural:
             self.neural_beats += 1
+            policy = getattr(self.neural, "policy", None)
+            if policy is not None:  # the rules between strong beats, the key they hear
+                dist = combine(beat_input, dist, rules_dist, getattr(self.rules, "key", None),
+                               policy)
         else:
             dist = rules_dist
             self.fallback_beats += 1

@@ -47,3 +47,33 @@ def test_unknown_beat_encodings_are_refused():
     with pytest.raises(ValueError, match="unknown beat encoding"):
         BeatEncoder(2, "beat-features/9")
     assert encoding_spec(2, ENCODING_NAME_V2)["int_columns"] == list(BEAT_INT_COLUMNS_V2)
+
+
+def test_the_forecast_columns_hold_the_same_beat_one_two_and_four_bars_back():
+    from instrument.models.accompaniment import (
+        BARS_BACK,
+        BEAT_FLOAT_COLUMNS_V3,
+        ENCODING_NAME_V3,
+    )
+
+    enc = BeatEncoder(2, ENCODING_NAME_V3)
+    meter = Meter(3, 4)
+    # One eighth-note pair a beat: beat b plays pitch classes b % 12 and (b + 5) % 12.
+    notes = [GridNote(48 + b % 12 + 5 * h, b * 12 + 6 * h, 6)
+             for b in range(30) for h in (0, 1)]
+    heard = 0
+    for b in range(31):
+        tick = b * TICKS_PER_BEAT
+        start = heard
+        while heard < len(notes) and notes[heard].onset < tick - 2:
+            heard += 1
+        _, floats = enc.encode(BeatInput(tick, meter, tuple(notes[start:heard])), 0)
+        assert floats.shape == (len(BEAT_FLOAT_COLUMNS_V3),)
+        for j, k in enumerate(BARS_BACK):
+            back = floats[24 + 12 * j: 36 + 12 * j]
+            source = b - 3 * k
+            expected = np.zeros(12)
+            if source >= 0:
+                expected[source % 12] += 1
+                expected[(source + 5) % 12] += 1
+            np.testing.assert_array_equal(back, expected, err_msg=f"beat {b}, {k} bars back")

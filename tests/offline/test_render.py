@@ -205,10 +205,10 @@ def test_rendered_accompaniment_fits_the_melody_at_least_as_well_as_the_rules(tm
 
 
 def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
-    """The live part steps the model and its tune memory as ``instrument evaluate``
-    does, from the piece's start: the chords it plays are the ones the published metrics
-    were measured on."""
-    from instrument.evaluation.generators import run_accompanist
+    """The live part steps the model (with its harmony policy and the rules) and its tune
+    memory as ``instrument evaluate`` does, from the piece's start: the chords it plays
+    are the ones the published metrics were measured on."""
+    from instrument.evaluation.generators import as_played, run_accompanist
     from instrument.memory.tune_memory import TuneMemory
     from instrument.parts.factory import load_models
 
@@ -218,8 +218,8 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
                     file_tempo=True)  # the file's grid, as evaluation steps it
     played = {c.beat: c.chord for c in result.chords if c.neural}
     assert len(played) > 20
-    evaluated = run_accompanist(load_models(config).accompaniment, read_midi(REEL), 2,
-                                memory=TuneMemory())
+    evaluated = run_accompanist(as_played(load_models(config).accompaniment, 2),
+                                read_midi(REEL), 2, memory=TuneMemory())
     same = [b for b, chord in played.items() if b < len(evaluated) and evaluated[b] == chord]
     assert len(same) == len([b for b in played if b < len(evaluated)])
 
@@ -325,5 +325,7 @@ def test_the_accompaniment_changes_its_mind_on_the_repeat(tmp_path, accompanist)
     assert all(c is not None and c.root == 2 for c in later[4:])  # D, from the third pass
     first = [c for c in d_bar(0) if c is not None]
     assert sum(c.root == 2 for c in first) < len(first)  # the first pass had not
-    assert min(fit(p) for p in range(2, PASSES)) >= fit(0) + 0.1
+    # Better by 0.1, or to 0.9 at least where the first pass already fitted nearly that well
+    # (the model with its harmony policy fits 0.9 the first time through).
+    assert min(fit(p) for p in range(2, PASSES)) >= min(fit(0) + 0.1, 0.9)
     assert max(len(c.pitch_classes) for c in chords.values()) <= 4

@@ -33,7 +33,7 @@ def test_split_is_by_melody_content_and_holds_out_about_a_tenth():
     assert data.is_validation([*m[:17], 60, 62]) == data.is_validation(m)
 
 
-@pytest.mark.parametrize("encoding", ["beat-features/1", "beat-features/2"])
+@pytest.mark.parametrize("encoding", ["beat-features/1", "beat-features/2", "beat-features/3"])
 def test_transposed_beat_features_equal_features_of_the_transposed_tune(encoding):
     t = tune([60, 64, 67, 72, 71, 67, 62, 65, 69, 67, 64, 60] * 2)
     t.chords = harmonize.harmonize(t)

@@ -1,0 +1,76 @@
+"""What deciding one beat's chord costs with learning on, on validation tunes.
+
+    python -m benchmarks.harmony_beat_cost [MANIFEST] [--tunes 200]
+
+Per beat, in one process on the engine's path: the ONNX step alone (the model's own
+timer), the step with the rule arranger and the manifest's harmony policy
+(:mod:`instrument.models.harmony`), and the whole decision with the tune memory's observe
+and blend and the greedy sample. Milliseconds, p50 / p99 / p99.9, as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from instrument.baselines.rules import RuleArranger
+from instrument.evaluation.generators import beat_range
+from instrument.memory.tune_memory import TuneMemory
+from instrument.models import ChordSamplingParams, load_model
+from instrument.models.accompaniment import BeatInput
+from instrument.models.harmony import ModelWithRules
+from instrument.music import TICKS_PER_BEAT
+
+
+def quantiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.array(seconds) * 1000.0
+    return {k: round(float(np.percentile(ms, q)), 3) for k, q in
+            (("p50", 50), ("p99", 99), ("p999", 99.9))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training import accompaniment as A
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.harmony_beat_cost",
+                                description=__doc__)
+    p.add_argument("manifest", nargs="?", default="accompaniment")
+    p.add_argument("--tunes", type=int, default=200)
+    args = p.parse_args(argv)
+    splits = A.load_splits(False)
+    tunes = (splits["offline"][2] + splits["chorale"][2])[: args.tunes]
+    model = load_model(args.manifest)
+    model.warm_up()
+    acc = ModelWithRules(model, RuleArranger(model.deadline_ticks), model.policy) \
+        if model.policy else model
+    memory, params, rng = TuneMemory(), ChordSamplingParams(temperature=0.0), \
+        np.random.default_rng(0)
+    steps, decisions = [], []
+    for tune in tunes:
+        acc.reset()
+        memory.reset()
+        prev, i, notes = None, 0, tune.melody
+        for b in range(beat_range(tune).stop):
+            tick = b * TICKS_PER_BEAT
+            start = i
+            while i < len(notes) and notes[i].onset < tick - model.deadline_ticks:
+                i += 1
+            beat = BeatInput(tick, tune.meter, tuple(notes[start:i]), prev)
+            t0 = time.perf_counter()
+            dist = acc.step(beat)
+            t1 = time.perf_counter()
+            memory.observe(beat)
+            prev = acc.sample(memory.blend(dist), params, rng)
+            t2 = time.perf_counter()
+            steps.append(t1 - t0)
+            decisions.append(t2 - t0)
+    print(json.dumps({"beats": len(steps), "model_step_ms": model.timer.summary_ms(),
+                      "step_with_rules_and_policy_ms": quantiles(steps),
+                      "beat_decision_with_memory_ms": quantiles(decisions)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

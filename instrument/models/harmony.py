@@ -1,0 +1,112 @@
+"""The chord each beat from both accompanists: the model, and between the bar's strong
+beats the rule arranger's change of chord (optionally, the key the rules hear).
+
+The model plays the beats where a folk or song harmony changes (a bar's first beat and,
+in a bar of an even number of beats, its middle) and every beat where the rule arranger
+would keep the chord. Between those strong beats, where the rule arranger changes chord
+(the chord it held no longer fits the notes just heard, another diatonic one does), its
+chord plays: it reacts to the last beat's notes more sharply than the model, which
+predicts the strong beats well and quick turns late. On a chorale-like melody (a chord a
+beat) the rules rarely change against the model's chord, so the model keeps its beats.
+
+With ``key_weight`` above 0 the model's distribution is also weighed by the key the rule
+arranger hears (:class:`~instrument.models.keys.KeyTracker`, with hysteresis): each chord
+tone outside the key's scale (in minor, the natural minor with the leading note) costs
+``key_weight`` in log-probability. It helped the ``beat-features/2`` model a little and
+not the ``beat-features/3`` one on the dev split, whose manifest ships it at 0.
+
+Chosen on the dev split (``python -m training.harmony_eval --split dev --policy``); the
+manifest names the policy (``sampling.harmony_policy``) and reports the model alone and
+with it. :func:`combine` is the one rule, used live by
+:class:`~instrument.parts.accompaniment.Accompaniment` (which steps both accompanists
+anyway: the rules are the fallback) and offline by :class:`ModelWithRules`. Its cost is an
+argmax over the rules' distribution (and with the key prior one pass over the chord
+vocabulary) per beat: constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
+from instrument.models.chords import TEMPLATES
+from instrument.music import TICKS_PER_BEAT, Meter
+
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor with the leading note
+_TEMPLATES = TEMPLATES.astype(np.float64)
+
+
+@dataclass(frozen=True)
+class HarmonyPolicy:
+    """``key_weight``: log-probability per chord tone outside the heard key (0: off).
+    ``rules_between``: between strong beats, the rules' chord where they change it."""
+
+    key_weight: float = 0.0
+    rules_between: bool = True
+
+    def to_json(self) -> dict:
+        return {"key_weight": self.key_weight, "rules_between": self.rules_between}
+
+
+def strong_beat(beat_tick: int, meter: Meter) -> bool:
+    """The first beat of a bar, or the middle one of a bar of an even number of beats."""
+    bpb = meter.beats_per_bar
+    pos = (beat_tick // TICKS_PER_BEAT) % bpb
+    return pos == 0 or (bpb % 2 == 0 and pos == bpb // 2)
+
+
+def out_of_key_tones(key: tuple[int, bool]) -> np.ndarray:
+    """Per chord of the vocabulary, how many of its tones lie outside ``key``'s scale."""
+    tonic, minor = key
+    inside = np.zeros(12)
+    inside[[(tonic + d) % 12 for d in (MINOR_SCALE if minor else MAJOR_SCALE)]] = 1.0
+    return _TEMPLATES @ (1.0 - inside)
+
+
+def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
+            key: tuple[int, bool] | None, policy: HarmonyPolicy) -> ChordDistribution:
+    """The distribution to play ``beat`` from (see the module docstring)."""
+    prev = beat.previous_chord
+    if (policy.rules_between and prev is not None and not prev.is_silent
+            and not strong_beat(beat.beat_tick, beat.meter)
+            and rules.top().identity != prev.identity):
+        return rules
+    if policy.key_weight <= 0 or key is None:
+        return model
+    logp = model.logp - policy.key_weight * out_of_key_tones(key)
+    logp = logp - np.logaddexp.reduce(logp)
+    return ChordDistribution(logp, model.beat_tick, model.previous)
+
+
+class ModelWithRules(Accompanist):
+    """A model and the rule arranger stepped together every beat, played by
+    :func:`combine` (offline evaluation and rendering; live, the part combines them)."""
+
+    def __init__(self, model: Accompanist, rules, policy: HarmonyPolicy | None = None) -> None:
+        self.model = model
+        self.rules = rules
+        self.policy = policy or HarmonyPolicy()
+        self.harmonic_rhythm = None
+
+    def reset(self) -> None:
+        self.model.reset()
+        self.rules.reset()
+
+    def step(self, beat: BeatInput) -> ChordDistribution:
+        self.model.harmonic_rhythm = self.rules.harmonic_rhythm = self.harmonic_rhythm
+        d_model, d_rules = self.model.step(beat), self.rules.step(beat)
+        return combine(beat, d_model, d_rules, self.rules.key, self.policy)
+
+    def sample(self, dist, params, rng):
+        return self.model.sample(dist, params, rng)
+
+    @property
+    def deadline_ticks(self) -> int:
+        return self.model.deadline_ticks
+
+    @property
+    def timer(self):
+        return self.model.timer

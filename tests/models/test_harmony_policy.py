@@ -1,0 +1,118 @@
+"""The shipped accompaniment as it plays live (the model with its manifest's harmony
+policy: the rules' changes between strong beats, the key they hear): a plain C major tune
+is harmonised in C major from its first bar, and a tune that modulates to G major is
+followed into G. Plus the policy's pieces on their own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrument.baselines.rules import RuleArranger
+from instrument.evaluation.generators import run_accompanist
+from instrument.models import load_model
+from instrument.models.accompaniment import BeatInput, ChordDistribution
+from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
+from instrument.models.harmony import (
+    HarmonyPolicy,
+    ModelWithRules,
+    combine,
+    out_of_key_tones,
+    strong_beat,
+)
+from instrument.models.tune import Tune
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+M44 = Meter(4, 4)
+C_MAJOR = {0, 2, 4, 5, 7, 9, 11}
+G_MAJOR = {7, 9, 11, 0, 2, 4, 6}
+# A plain C major tune: arpeggios and scale steps outlining I, IV, V, I (8 bars).
+IN_C = [[60, 64, 67, 64], [65, 67, 69, 67], [67, 65, 64, 62], [(60, 2), (67, 2)],
+        [64, 65, 67, 72], [71, 69, 67, 65], [64, 62, 67, 71], [(72, 4)]]
+# The same tune goes on in G major, its F sharp heard from the second bar (8 bars).
+IN_G = [[67, 71, 74, 71], [72, 69, 66, 69], [71, 67, 74, 71], [69, 66, (62, 2)],
+        [67, 71, 74, 79], [78, 76, 74, 72], [71, 69, 66, 69], [(67, 4)]]
+MODULATION_BAR = 8
+WITHIN_BARS = 4  # the new key's chords from this many bars after the modulation
+
+
+def tune(bars) -> Tune:
+    notes, t = [], 0
+    for bar in bars:
+        for item in bar:
+            pitch, beats = item if isinstance(item, tuple) else (item, 1)
+            notes.append(GridNote(pitch, t, beats * TICKS_PER_BEAT, 80))
+            t += beats * TICKS_PER_BEAT
+    return Tune("test", M44, notes)
+
+
+@pytest.fixture(scope="module")
+def played():
+    model = load_model("accompaniment")
+    model.warm_up()
+    assert model.policy is not None, "the shipped manifest names its harmony policy"
+    return ModelWithRules(model, RuleArranger(model.deadline_ticks), model.policy)
+
+
+def bars_of(chords):
+    return [chords[b: b + 4] for b in range(0, len(chords), 4)]
+
+
+def test_a_plain_c_major_tune_is_harmonised_in_c_major_from_its_first_bar(played):
+    chords = run_accompanist(played, tune(IN_C), 2)
+    heard = [c for c in chords if not c.is_silent]
+    assert chords[0].is_silent and len(heard) == len(chords) - 1  # plays from beat 1 on
+    outside = [c.name for c in heard if not set(c.pitch_classes) <= C_MAJOR]
+    assert outside == [], outside
+    assert heard[0].identity in {Chord(r, "maj", r).identity for r in (0, 5, 7)} | {
+        Chord(9, "min", 9).identity}  # I, IV, V or vi
+    assert any(c.root == 0 and c.quality == "maj" for c in chords[:8])  # the tonic, bars 1-2
+
+
+def test_a_tune_that_modulates_to_g_major_is_followed_into_g(played):
+    chords = run_accompanist(played, tune(IN_C + IN_G), 2)
+    bars = bars_of(chords)
+    after = [c for bar in bars[MODULATION_BAR + WITHIN_BARS:] for c in bar]
+    assert after and all(set(c.pitch_classes) <= G_MAJOR for c in after), \
+        [c.name for c in after]
+    # The new key's own chords sound: its dominant (or any chord with the F sharp).
+    new_key = [c for bar in bars[MODULATION_BAR:] for c in bar if 6 in c.pitch_classes]
+    assert new_key, [c.name for bar in bars[MODULATION_BAR:] for c in bar]
+    # Before the modulation the C major tune is not heard in G.
+    before = [c for bar in bars[:MODULATION_BAR] for c in bar if not c.is_silent]
+    assert all(6 not in c.pitch_classes for c in before)
+
+
+def dist(chord: Chord, tick: int) -> ChordDistribution:
+    logp = np.full(N_CHORDS, -20.0)
+    logp[CHORD_INDEX[chord]] = 0.0
+    return ChordDistribution(logp, tick, None)
+
+
+def test_strong_beats_and_the_rules_between_them():
+    assert [strong_beat(b * TICKS_PER_BEAT, M44) for b in range(5)] == \
+        [True, False, True, False, True]
+    assert [strong_beat(b * TICKS_PER_BEAT, Meter(3, 4)) for b in range(3)] == \
+        [True, False, False]
+    c, f, g = Chord(0, "maj", 0), Chord(5, "maj", 5), Chord(7, "maj", 7)
+    policy = HarmonyPolicy(key_weight=0.0)
+    for beat, rules_chord, expected in ((1, f, f), (1, c, g), (2, f, g), (3, f, f)):
+        tick = beat * TICKS_PER_BEAT
+        got = combine(BeatInput(tick, M44, (), c), dist(g, tick), dist(rules_chord, tick),
+                      None, policy).top()
+        assert got == expected, (beat, rules_chord, got)
+
+
+def test_the_key_prior_counts_tones_outside_the_key():
+    outside = out_of_key_tones((0, False))
+    assert outside[CHORD_INDEX[Chord(0, "maj", 0)]] == 0
+    assert outside[CHORD_INDEX[Chord(2, "7", 2)]] == 1  # D7: its F sharp
+    assert outside[CHORD_INDEX[Chord(5, "min", 5)]] == 1  # Fm: its A flat
+    assert out_of_key_tones((9, True))[CHORD_INDEX[Chord(4, "7", 4)]] == 0  # E7 in A minor
+    tick = TICKS_PER_BEAT * 4
+    logp = np.full(N_CHORDS, -10.0)
+    logp[CHORD_INDEX[Chord(5, "min", 5)]] = -1.0
+    logp[CHORD_INDEX[Chord(5, "maj", 5)]] = -1.5
+    model = ChordDistribution(logp, tick, None)
+    got = combine(BeatInput(tick, M44, (), None), model, model, (0, False), HarmonyPolicy(2.0))
+    assert got.top() == Chord(5, "maj", 5) and np.isclose(np.exp(got.logp).sum(), 1.0)

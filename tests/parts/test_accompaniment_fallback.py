@@ -1,0 +1,67 @@
+"""The accompaniment part with the shipped model on the threaded deadline runner: a model
+step that comes too late is not waited for; the rule arranger's chord plays that beat,
+the miss is counted, and the model plays again on the next beats (its state kept)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from instrument.baselines.rules import RuleArranger
+from instrument.models import ChordSamplingParams, load_model
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
+from instrument.parts.deadline import DeadlineRunner
+from instrument.timing.beat import BeatClock
+
+LATE = {5, 6}
+SLACK = 0.05  # the runner is asked for each step 50 ms before its deadline
+
+
+class LateOnSomeBeats:
+    """The real model, but its steps for the beats in ``LATE`` take 150 ms."""
+
+    def __init__(self, model):
+        self.model = model
+        self.deadline_ticks = model.deadline_ticks
+
+    def reset(self):
+        self.model.reset()
+
+    def step(self, beat):
+        if beat.beat_tick // TICKS_PER_BEAT in LATE:
+            time.sleep(0.15)
+        return self.model.step(beat)
+
+    def sample(self, dist, params, rng):
+        return self.model.sample(dist, params, rng)
+
+
+def test_a_late_model_step_is_replaced_by_the_rules_chord_and_the_model_plays_on():
+    model = load_model("accompaniment")
+    model.warm_up()
+    clock = BeatClock(120.0, Meter(4, 4))
+    clock.start(100.0)
+    fake_now = [0.0]
+    runner = DeadlineRunner("accompaniment", lambda: fake_now[0])
+    part = Accompaniment(RuleArranger(2), LateOnSomeBeats(model), runner,
+                         AccompanimentSettings(), ChordSamplingParams(temperature=0.0),
+                         np.random.default_rng(0))
+    scale = [60, 64, 67, 64, 65, 69, 67, 65, 64, 62, 60, 67]
+    try:
+        part.begin(1)
+        for b in range(1, 12):
+            part.hear_onset(GridNote(scale[b - 1], (b - 1) * TICKS_PER_BEAT, TICKS_PER_BEAT))
+            fake_now[0] = clock.time_at(b) - part.settings.safety - SLACK
+            part.plan(clock.time_at(b) - part.planning_lead(clock), clock)
+            if b in LATE:
+                time.sleep(0.2)  # the late step finishes before the next beat is planned
+    finally:
+        runner.close()
+    by_beat = {c.beat: c for c in part.history}
+    assert sorted(by_beat) == list(range(1, 12))
+    assert {b for b, c in by_beat.items() if not c.neural} == LATE
+    assert all(not by_beat[b].chord.is_silent for b in LATE)  # the rules' chord sounded
+    assert part.fallback_beats == len(LATE) and runner.stats.misses == len(LATE)
+    assert part.neural_beats == 11 - len(LATE)
