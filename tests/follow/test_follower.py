@@ -285,3 +285,15 @@ def test_a_slow_air_to_a_box_told_100_is_not_doubled(bar):
     beats = played_beats(48, 70.0)
     tr = follow(notes_on(beats, bar, 4), beats, FOUR, bpm=100.0)
     assert tr.bpm[-1] == pytest.approx(70.0, rel=0.02)
+
+
+def test_a_box_told_the_tempo_played_starts_at_it():
+    # The level prior around 120 bpm must not pull the first beats off the told tempo.
+    beats = played_beats(12, 90.0)
+    f = BeatFollower(THREE, 90.0)
+    bpms = []
+    for t, pitch, velocity in notes_on(beats, (0, 1, 2), 3):
+        f.onset(t, pitch, velocity)
+        f.advance(t + 0.01)
+        bpms.append(f.bpm)
+    assert np.allclose(bpms[2:], 90.0, rtol=0.03)
