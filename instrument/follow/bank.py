@@ -287,10 +287,29 @@ class HypothesisBank:
     # -- comparing ------------------------------------------------------------------
 
     def totals(self, center_period: float, prior_octaves: float) -> np.ndarray:
-        """Each hypothesis's score: evidence, best bar phase and the tempo prior."""
+        """Each hypothesis's score: evidence, best bar phase and the tempo prior.
+
+        The tempo prior is log-normal around ``center_period`` (the configured tempo)
+        times one around ``resonance_bpm``, the beat rate tunes are mostly felt and
+        notated at: a tune of quarters at 145 bpm is also one of eighths at 72, and to a
+        box told 100 bpm the two are about as near; the second prior tips it to 145.
+        The second counts only away from the configured tempo (``resonance_near``), so
+        it chooses between tempo levels without moving the peak off the told tempo.
+        """
+        s = self.settings
         mix = np.logaddexp.reduce(self.style, axis=1) - math.log(self.tables.styles)
-        mix *= self.settings.style_weight
-        prior = -0.5 * (np.log2(self.P / center_period) / prior_octaves) ** 2
+        mix *= s.style_weight
+        away = np.log2(center_period / self.P)  # octaves faster than the configured tempo
+        prior = -0.5 * (away / prior_octaves) ** 2
+        if s.resonance_octaves > 0.0:
+            # Relative to the configured tempo's, and faded in away from it (as the
+            # cube of the distance near it): the told tempo stays the prior's peak, and
+            # the resonance speaks only between levels half an octave and more apart.
+            here = math.log2(60.0 / (center_period * s.resonance_bpm))
+            there = np.log2(60.0 / (self.P * s.resonance_bpm))
+            lift = -0.5 * (there**2 - here**2) / s.resonance_octaves**2
+            near = s.resonance_near**2
+            prior += lift * away**2 / (away**2 + near)
         return mix + self.common + self.bar.max(axis=1) + prior
 
     def next_beats(self, t: float) -> np.ndarray:

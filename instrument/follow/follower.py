@@ -3,7 +3,8 @@
 :class:`BeatFollower` hears note-ons (``onset``), groups chords, and keeps a bank of
 competing beat hypotheses (:mod:`instrument.follow.bank`). The first onset seeds the
 bank with every starting tempo of the lock range, the onset on each point of the beat;
-the configured tempo is a prior over them that settles half and double time, and the
+the configured tempo is a prior over them that settles half and double time (with a
+second, weaker one around 120 bpm, the beat rate tunes are mostly felt at), and the
 metrical prior and the melody settle the rest. The best hypothesis, with hysteresis, is
 the *leader*: its beats are the follower's beats, numbered from 0 (the first downbeat)
 with downbeats at multiples of the meter's beats per bar. Accents choose among

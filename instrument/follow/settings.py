@@ -29,6 +29,16 @@ class FollowSettings:
 
     # Lock: competing hypotheses scored against the metrical prior and the accents.
     prior_octaves: float = 0.35  # sd of the tempo prior around the configured tempo
+    # A second tempo prior, whatever the configured tempo: the beat rate music is mostly
+    # felt and notated at (about 2 Hz; van Noorden & Moelants 1999, Moelants 2002). On
+    # dev, 300 tunes told 100 bpm, played at 80-150 (issue17 / steady): in phase after
+    # four bars 75.7 / 78.0 % without it, 80.3 / 82.0 % with it; half-time tunes
+    # 29 / 28 -> 12 / 14, double-time 2 / 1 unchanged (sd 0.4: 81.3 %, 10 half;
+    # 0.7: 79.0 %, 15; 1.0: 76.7 %, 25; issue17, before the fade near the told tempo,
+    # which keeps a song told 90 and played at 90 from starting at 98).
+    resonance_bpm: float = 120.0  # its centre ...
+    resonance_octaves: float = 0.5  # ... and sd (0: none) ...
+    resonance_near: float = 0.25  # ... fading out within about this of the told tempo
     min_lock_bpm: float = 40.0  # the tempos a lock may start from
     max_lock_bpm: float = 240.0
     lock_periods: int = 21  # starting tempos tried, log-spaced over that range

@@ -263,3 +263,37 @@ def test_a_long_gig_stays_bounded():
         t = beats[-1]
     assert f.onsets > 3000
     assert most <= settings.bank_size
+
+
+# A song in quarters and eighths, and a reel in running eighths.
+SONG = (0, 1, 2, 2.5, 3)
+REEL = (0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5)
+
+
+@pytest.mark.parametrize("bar", [SONG, BAR, REEL])
+def test_a_fast_tune_to_a_box_told_100_is_followed_at_its_tempo_not_half(bar):
+    # 145 bpm is nearer 100 than 72.5 only just: the beat rate tunes are felt at
+    # (about 120 bpm) tips it.
+    beats = played_beats(64, 145.0)
+    tr = follow(notes_on(beats, bar, 4), beats, FOUR, bpm=100.0)
+    assert tr.bpm[-1] == pytest.approx(145.0, rel=0.02)
+    assert tr.errors_ms(TWO_BARS).max() <= 10.0
+
+
+@pytest.mark.parametrize("bar", [SONG, BAR, REEL])
+def test_a_slow_air_to_a_box_told_100_is_not_doubled(bar):
+    beats = played_beats(48, 70.0)
+    tr = follow(notes_on(beats, bar, 4), beats, FOUR, bpm=100.0)
+    assert tr.bpm[-1] == pytest.approx(70.0, rel=0.02)
+
+
+def test_a_box_told_the_tempo_played_starts_at_it():
+    # The level prior around 120 bpm must not pull the first beats off the told tempo.
+    beats = played_beats(12, 90.0)
+    f = BeatFollower(THREE, 90.0)
+    bpms = []
+    for t, pitch, velocity in notes_on(beats, (0, 1, 2), 3):
+        f.onset(t, pitch, velocity)
+        f.advance(t + 0.01)
+        bpms.append(f.bpm)
+    assert np.allclose(bpms[2:], 90.0, rtol=0.03)
