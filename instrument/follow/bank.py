@@ -302,8 +302,8 @@ class HypothesisBank:
         away = np.log2(center_period / self.P)  # octaves faster than the configured tempo
         prior = -0.5 * (away / prior_octaves) ** 2
         if s.resonance_octaves > 0.0:
-            # Relative to the configured tempo's, and faded in away from it (as the
-            # cube of the distance near it): the told tempo stays the prior's peak, and
+            # Relative to the configured tempo's, and faded in away from it (by
+            # away² / (away² + near²)): the told tempo stays the prior's peak, and
             # the resonance speaks only between levels half an octave and more apart.
             here = math.log2(60.0 / (center_period * s.resonance_bpm))
             there = np.log2(60.0 / (self.P * s.resonance_bpm))
