@@ -17,8 +17,11 @@ Band (following the player, on the offline clock), and what its parts did.
 - **cost**: the engine-thread time of rendering one beat through the style
   (:meth:`~instrument.parts.style_player.StylePlayer.play_beat`), in microseconds.
 
-Single-threaded; the chords come from the rule arranger (the models are measured by
-``instrument evaluate``), so a figure here is the band's rhythm, not its harmony model.
+Single-threaded. The chords come from the rule arranger unless :func:`play_band` is
+handed the accompaniment model (then the model with its harmony policy and the tune
+memory, as live, each step taken at once): the harmony models themselves are measured by
+``instrument evaluate``; here the figures are the band's rhythm and where its harmony
+moves in the played bar.
 """
 
 from __future__ import annotations
@@ -74,8 +77,10 @@ class BandResult:
 
 
 def play_band(performance: Performance, style: str, meter: str | None = None,
-              markov: MarkovContinuator | None = None) -> BandResult:
-    """The Band (accompany mode, following) playing along with ``performance``."""
+              markov: MarkovContinuator | None = None,
+              accompaniment: object | None = None) -> BandResult:
+    """The Band (accompany mode, following) playing along with ``performance``; its
+    chords from ``accompaniment`` (a loaded model) or, when None, the rule arranger."""
     config = Config()
     config.mode = "accompany"
     config.tempo.source = "follow"
@@ -88,7 +93,7 @@ def play_band(performance: Performance, style: str, meter: str | None = None,
     if markov is None:
         markov = MarkovContinuator.from_prior(config.models_dir() / config.models.markov_prior)
     engine: Engine | None = None
-    band = build_band(config, LoadedModels(None, None, markov, []), clock.now,
+    band = build_band(config, LoadedModels(None, accompaniment, markov, []), clock.now,
                       cancel=lambda part: engine.cancel(part), live=False, seed=0,
                       retime=lambda part, move: engine.retime(part, move))
     engine = Engine(clock, [out], parts=[band], late_leads=band.late_leads)

@@ -52,3 +52,19 @@ def test_instrument_evaluate_band_reports_each_style_choice():
     auto = result["auto"]
     assert auto["onset_error_ms_p50_p90"]["drums"][1] <= 50
     assert auto["band_notes_per_bar_mean"] > result["pad"]["band_notes_per_bar_mean"]
+
+
+def test_handed_the_shipped_model_the_band_plays_its_chords_over_the_followed_bar():
+    from instrument.config import Config
+    from instrument.parts.factory import load_models
+
+    model = load_models(Config(), warm_up=False).accompaniment
+    assert model is not None, "the shipped accompaniment model did not load"
+    performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=2,
+                          style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
+    with_model = play_band(performance, "reel", accompaniment=model)
+    with_rules = play_band(performance, "reel")
+    assert with_model.changes != with_rules.changes  # the model's harmony, not the rules'
+    assert with_model.harmony >= with_rules.harmony
+    for part in ("bass", "drums"):
+        assert np.percentile(with_model.onset_errors_ms[part], 90) <= 40
