@@ -23,7 +23,7 @@ from instrument.baselines.rules import RuleArranger
 from instrument.evaluation import generators as gen
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
-from instrument.models.harmony import HarmonyPolicy, ModelWithRules
+from instrument.models.harmony import HarmonyPolicy, ModelWithRules, strong_beat
 from instrument.models.loader import load_model
 from instrument.music import TICKS_PER_BEAT
 from training import accompaniment as A
@@ -45,11 +45,9 @@ class BarStartHybrid(Accompanist):
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
-        bpb = beat.meter.beats_per_bar
-        pos = (beat.beat_tick // TICKS_PER_BEAT) % bpb
-        if pos == 0 or (self.half and bpb % 2 == 0 and pos == bpb // 2):
-            return d_model
-        return d_rules
+        first = (beat.beat_tick // TICKS_PER_BEAT) % beat.meter.beats_per_bar == 0
+        return d_model if first or (self.half and strong_beat(beat.beat_tick, beat.meter)) \
+            else d_rules
 
 
 def score(accompanist, tunes, memory: bool) -> dict:

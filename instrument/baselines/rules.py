@@ -34,6 +34,7 @@ from instrument.models.keys import (  # noqa: F401 - re-exported: the rules' key
     KEY_PROFILES,
     MAJOR_PROFILE,
     MINOR_PROFILE,
+    KeyTracker,
     estimate_key,
     key_correlations,
 )
@@ -70,33 +71,26 @@ class RuleArranger(Accompanist):
     ) -> None:
         self.encoder = BeatEncoder(deadline_ticks)
         self.hysteresis = hysteresis
-        self.key_decay = 0.5 ** (1.0 / key_half_life_beats)
-        self.key_margin = key_margin
+        self.keys = KeyTracker(key_half_life_beats, key_margin)
         self.sharpness = sharpness
         self.harmonic_rhythm = None
         self.reset()
 
     def reset(self) -> None:
         self.encoder.reset()
-        self.histogram = np.zeros(12)
-        self.key: tuple[int, bool] | None = None
+        self.keys.reset()
         self._heard = False
+
+    @property
+    def key(self) -> tuple[int, bool] | None:
+        """The key heard so far (tonic, is_minor), None before anything was heard."""
+        return self.keys.key
 
     def _hysteresis(self) -> float:
         if self.harmonic_rhythm is None:
             return self.hysteresis
         # 0.25 changes a beat -> strong hold; 1.0 -> almost none.
         return float(np.clip(1.5 * (1.0 - self.harmonic_rhythm), 0.0, 1.5))
-
-    def _update_key(self) -> tuple[int, bool]:
-        corr = key_correlations(self.histogram)
-        best = int(np.argmax(corr))
-        if self.key is not None:
-            cur = self.key[0] + 12 * self.key[1]
-            if corr[best] - corr[cur] < self.key_margin:
-                return self.key
-        self.key = (best % 12, best >= 12)
-        return self.key
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         _, floats = self.encoder.encode(beat, 0)
@@ -106,8 +100,10 @@ class RuleArranger(Accompanist):
         if not self._heard:
             logits[CHORD_INDEX[NO_CHORD]] = 0.0
             return ChordDistribution(logits, beat.beat_tick, beat.previous_chord)
-        self.histogram = self.histogram * self.key_decay + sounding
-        tonic, minor = self._update_key()
+        key = self.keys.update(sounding)
+        if key is None:  # heard, but no pitch class weighs more than another yet
+            key = self.keys.key = (0, False)
+        tonic, minor = key
         evidence = sounding + 0.5 * onsets
         scale = max(evidence.sum(), 1e-6)
         prev = beat.previous_chord

@@ -264,7 +264,6 @@ class BeatEncoder:
                     floats[24 + 12 * j: 36 + 12 * j] = self._onsets[slot]
         return np.array(row, dtype=np.int64), floats
 
-
     def _remember_onsets(self, notes: tuple[GridNote, ...]) -> None:
         for n in notes:
             b = n.onset // TICKS_PER_BEAT
