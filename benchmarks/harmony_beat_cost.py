@@ -16,12 +16,10 @@ import time
 
 import numpy as np
 
-from instrument.baselines.rules import RuleArranger
-from instrument.evaluation.generators import beat_range
+from instrument.evaluation.generators import as_played, beat_range
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models import ChordSamplingParams, load_model
 from instrument.models.accompaniment import BeatInput
-from instrument.models.harmony import ModelWithRules
 from instrument.music import TICKS_PER_BEAT
 
 
@@ -43,8 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     tunes = (splits["offline"][2] + splits["chorale"][2])[: args.tunes]
     model = load_model(args.manifest)
     model.warm_up()
-    acc = ModelWithRules(model, RuleArranger(model.deadline_ticks), model.policy) \
-        if model.policy else model
+    acc = as_played(model, model.deadline_ticks)
     memory, params, rng = TuneMemory(), ChordSamplingParams(temperature=0.0), \
         np.random.default_rng(0)
     steps, decisions = [], []

@@ -24,10 +24,10 @@ import numpy as np
 
 from instrument import places
 from instrument.baselines import MarkovContinuator, RuleArranger
+from instrument.evaluation.generators import as_played
 from instrument.memory.adaptive import AdaptiveContinuator
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import BeatInput
-from instrument.models.harmony import ModelWithRules
 from instrument.models.loader import load_model
 from instrument.music import GridNote, Meter
 from instrument.realtime.histogram import TimingHistogram
@@ -139,10 +139,11 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
                 res["adaptive"] = (bench_continuation(model, steps, markov())["step"]
                                    if name == "continuation"
                                    else bench_accompaniment(model, steps, TuneMemory())["step"])
-                if getattr(model, "policy", None) is not None:
-                    # As the live part plays it: with the rules and the harmony policy.
-                    both = ModelWithRules(model, RuleArranger(), model.policy)
-                    res["adaptive_policy"] = bench_accompaniment(both, steps, TuneMemory())["step"]
+                played = model if name == "continuation" else \
+                    as_played(model, model.deadline_ticks)
+                if played is not model:  # as the live part plays it: rules and policy
+                    res["adaptive_policy"] = bench_accompaniment(played, steps,
+                                                                 TuneMemory())["step"]
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res
