@@ -387,9 +387,14 @@ class BarReader:
             return 0.0
         return without_start(meter, phase) - without_start(other, other_phase)
 
-    def terms(self, used: set[str] | None = None) -> dict[str, np.ndarray]:
+    def terms(self, used: set[str] | None = None,
+              per_onset: bool = False) -> dict[str, np.ndarray]:
         """Each cue's log-likelihood ratio per reading, before its weight (of the cues
-        in ``used``; None: all of :data:`TERMS`)."""
+        in ``used``; None: all of :data:`TERMS`). ``per_onset``: each onset's part of
+        the rhythm, length, degree, interval, turn and accent cues, as rows (onsets
+        heard, oldest first, by readings; the others are left out), so that a listener
+        with hindsight can sum them over any stretch of the tune with the whole tune's
+        key and density style."""
         tab = self.tables
         need = set(TERMS) if used is None else used
         order = self._ordered()
@@ -402,6 +407,17 @@ class BarReader:
         cls = bar_class(pos, tab.compound[None, :])
         zero = np.zeros(len(L))
         out: dict[str, np.ndarray] = {name: zero for name in need}
+
+        def total(part: np.ndarray, rows: slice = slice(None)) -> np.ndarray:
+            """``part`` ([onsets in ``rows``, readings]) weighted by age: summed, or
+            one row per onset heard with ``per_onset``."""
+            weighted = age[rows, None] * part
+            if not per_onset:
+                return weighted.sum(axis=0)
+            full = np.zeros((n, len(L)))
+            full[rows] = weighted
+            return full
+
         # The density style heard, per reading's kind (a reel's bar is not a chorale's).
         beats = (x[-1] - x[0]) / TPB + 1.0
         st = np.where(tab.compound, density_style(n, beats, True),
@@ -420,25 +436,26 @@ class BarReader:
                     rows = np.arange(len(L))
                     full = cum[rows, L]
                     on[1:] += (qb - qa) * full + cum[rows, rb] - cum[rows, ra]
-                out["rhythm" + suffix] = (age[:, None] * on).sum(axis=0)
+                out["rhythm" + suffix] = total(on)
             if "length" + suffix in need and n > 1:
                 length = tab.length[style, m, cls[:-1], d[:, None]]
-                out["length" + suffix] = (age[:-1, None] * length).sum(axis=0)
+                out["length" + suffix] = total(length, slice(0, n - 1))
             if "degree" + suffix in need:
-                out["degree" + suffix] = (
-                    age[:, None] * tab.degree[style, m, cls, degree[:, None]]).sum(axis=0)
-        if "harmony" in need and n > 1:
+                out["degree" + suffix] = total(tab.degree[style, m, cls, degree[:, None]])
+        if "harmony" in need and n > 1 and not per_onset:
             out["harmony"] = self._harmony(rel, L, age)
         if "interval" in need and n > 1:
-            out["interval"] = (age[1:, None] * tab.interval[
-                m, cls[1:], interval_class(step)[:, None]]).sum(axis=0)
+            out["interval"] = total(tab.interval[m, cls[1:], interval_class(step)[:, None]],
+                                    slice(1, n))
         if "turn" in need and n > 2:
-            out["turn"] = (age[1:-1, None] * tab.turn[
-                m, cls[1:-1], turn_class(step)[:, None]]).sum(axis=0)
-        if "phrase" in need:
+            out["turn"] = total(tab.turn[m, cls[1:-1], turn_class(step)[:, None]],
+                                slice(1, n - 1))
+        if "phrase" in need and not per_onset:
             out["phrase"] = self._phrase(x, pitch, rel, age)
         if "accent" in need:
-            out["accent"] = (age[:, None] * accent[:, None] * (pos == 0)).sum(axis=0)
+            out["accent"] = total(accent[:, None] * (pos == 0))
+        if per_onset:
+            return {name: v for name, v in out.items() if np.ndim(v) == 2}
         if "start" in need and self.count:
             start = (self.first[0] - TPB * tab.phase) % L
             out["start"] = tab.start[m, bar_class(start, tab.compound)]

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from instrument.follow.bar import BarReader
+from instrument.midifile.bar_path import bar_path
 from instrument.music import TICKS_PER_BEAT, Meter
 from instrument.timing.beat import BeatClock, BeatMapping, beat_at, time_at
 from instrument.timing.tempo_map import FILE_TICKS_PER_QUARTER, beat_quarters
@@ -97,6 +98,7 @@ class Layout:
     frozen_knots: int  # knots before this one are final
     frozen_time: float
     ticks_per_beat: int
+    relaid: bool = False  # every event laid anew (at close, the bar moved within the file)
 
     def beat(self, t: float) -> float:
         """The continuous beat number at time ``t``."""
@@ -316,9 +318,34 @@ class Hindsight:
         if final:
             frozen_time = math.inf
         self._read_bar(ki, kt, frozen_time if not final else math.inf, final)
+        relaid = final and self._move_bar(beats)
+        if relaid:
+            ki = np.array([k[0] for k in self._knots], dtype=float)
+            kt = np.array([k[1] for k in self._knots])
         bar = self.meter.beats_per_bar
         return Layout(ki, kt, self.meter, (-self.phase) % bar, len(self._knots),
-                      frozen_time, self.ticks_per_beat)
+                      frozen_time, self.ticks_per_beat, relaid)
+
+    def _move_bar(self, beats: np.ndarray) -> bool:
+        """At close: read the bar bar by bar over the whole performance
+        (:func:`~instrument.midifile.bar_path.bar_path`); where it moved within the
+        performance, the beats, knots and phase are laid anew on the path (True: the
+        whole file is laid again)."""
+        chords = self._chords(self.onsets)
+        if len(chords) < 2 or len(beats) < 2 or self.reader.count == 0:
+            return False
+        start = int(self.reader.first[0])
+        times, downbeat, phases = bar_path(beats, chords, self.meter, self.snap, start)
+        if np.all(phases == phases[0]) or len(times) < 2:
+            return False  # one bar phase throughout: the reader's reading stands
+        h = self.history
+        for j in range(1, len(times)):
+            times[j] = min(max(times[j], times[j - 1] + h.shortest), times[j - 1] + h.longest)
+        self._beats = [float(b) for b in times]
+        self._knots = []
+        self._knots = self._lay_knots(times)
+        self.phase = downbeat
+        return True
 
     def _smooth(self, beats: np.ndarray, frozen: int) -> np.ndarray:
         """Refit the beats from ``frozen`` on to the onsets near them (module doc)."""
@@ -385,19 +412,11 @@ class Hindsight:
         end = bisect.bisect_left(self.onset_times, until)
         reader = self.reader
         if end > heard:
-            n = len(self.onsets)
-            mean = self._velocity_sum / n
-            sd = max(4.0, math.sqrt(max(0.0, self._velocity_squares / n - mean * mean)))
-            group: list[tuple[float, int, int]] = []
-            for onset in self.onsets[heard:end]:
-                if group and onset[0] - group[0][0] > CHORD:
-                    self._hear_chord(group, ki, kt, mean, sd, score=False)
-                    group = []
-                group.append(onset)
-            if group and (final or end < len(self.onsets)):
-                self._hear_chord(group, ki, kt, mean, sd, score=False)
-            elif group:
-                end -= len(group)  # the chord may not be complete: next time
+            groups = self._groups(self.onsets[heard:end])
+            if groups and not (final or end < len(self.onsets)):
+                end -= len(groups.pop())  # the chord may not be complete: next time
+            for t, pitch, accent in self._chords_of(groups):
+                self._hear_chord(t, pitch, accent, ki, kt)
             self._heard = end
             self._place_start()
             reader.rescore()
@@ -448,12 +467,34 @@ class Hindsight:
         reader.first[0] = round((intercept + slope * reader.first_time) / snap) * snap
         self._start_placed = True
 
-    def _hear_chord(self, group, ki, kt, mean: float, sd: float, score: bool = True) -> None:
-        t = group[0][0]
-        pitch = max(p for _t, p, _v in group)
-        velocity = max(v for _t, _p, v in group)
+    @staticmethod
+    def _groups(onsets: list[tuple[float, int, int]]) -> list[list[tuple[float, int, int]]]:
+        """Onsets within ``CHORD`` of a group's first are one chord."""
+        groups: list[list[tuple[float, int, int]]] = []
+        for onset in onsets:
+            if groups and onset[0] - groups[-1][0][0] <= CHORD:
+                groups[-1].append(onset)
+            else:
+                groups.append([onset])
+        return groups
+
+    def _chords_of(self, groups) -> list[tuple[float, int, float]]:
+        """Each chord as the bar reader hears it: its time, its highest pitch and its
+        accent (the loudest velocity against the player's mean, in deviations, within
+        +-3)."""
+        n = len(self.onsets)
+        mean = self._velocity_sum / n
+        sd = max(4.0, math.sqrt(max(0.0, self._velocity_squares / n - mean * mean)))
+        return [(g[0][0], max(p for _t, p, _v in g),
+                 max(-3.0, min(3.0, (max(v for _t, _p, v in g) - mean) / sd)))
+                for g in groups]
+
+    def _chords(self, onsets: list[tuple[float, int, int]]) -> list[tuple[float, int, float]]:
+        return self._chords_of(self._groups(onsets))
+
+    def _hear_chord(self, t: float, pitch: int, accent: float, ki: np.ndarray,
+                    kt: np.ndarray) -> None:
         beat = float(np.interp(t, kt, ki)) if t <= kt[-1] else float(
             ki[-1] + (t - kt[-1]) * (ki[-1] - ki[-2]) / (kt[-1] - kt[-2]))
-        accent = max(-3.0, min(3.0, (velocity - mean) / sd))
         snap = self.snap
-        self.reader.hear(round(beat * TICKS_PER_BEAT / snap) * snap, t, pitch, accent, score)
+        self.reader.hear(round(beat * TICKS_PER_BEAT / snap) * snap, t, pitch, accent, False)

@@ -18,7 +18,9 @@ file is laid in hindsight (``instrument.midifile.hindsight``): at each flush the
 the bar lines and the events of the last ``TAIL_BEATS`` beats are laid anew from
 everything heard (one continuous beat sequence, smoothed to the onsets, the bar read over
 the whole performance); older ones are frozen and appended once; a new bar phase rewrites
-each track's first delta (a whole-file atomic rewrite). The file's tick 0 is a bar line,
+each track's first delta (a whole-file atomic rewrite). At close the bar is read bar by bar
+over the whole performance; where it moved within it, the whole file is laid again (the
+events are kept for this). The file's tick 0 is a bar line,
 up to a bar before the session's start.
 
 Otherwise the conductor track follows the beat clock (``BeatClock``): at each flush the file's beat
@@ -132,8 +134,8 @@ class _Track:
         self.first: int | None = None
         self.body = bytearray()
         self.tail: list[tuple[float, mido.Message | mido.MetaMessage]] = []
-        #: The frozen events as laid (time, message), kept while the file's beat unit may
-        #: still change (the meter heard): a new unit lays them all again.
+        #: The frozen events as laid (time, message), kept in hindsight: a new beat unit
+        #: (the meter heard) or a bar moved at close lays them all again.
         self.frozen: list[tuple[float, mido.Message | mido.MetaMessage]] | None = None
         self.stable = len(head)  # bytes of the track in the file that stay as they are
 
@@ -310,7 +312,7 @@ class SmfRecorder:
             name = _events([mido.MetaMessage("track_name", name=part)])
             index = self._file.add_track(name)
             track = _Track(index, self.channels.get(part, 1) - 1, name)
-            if self.hindsight is not None and self.hindsight.reader.configured is None:
+            if self.hindsight is not None:
                 track.frozen = []
             self._tracks[part] = track
         return track
@@ -517,8 +519,9 @@ class SmfRecorder:
         layout = self.hindsight.layout(last if final else horizon, final)
         old = self._layout
         moved = old is None or old.offset != layout.offset or old.meter != layout.meter
-        if old is not None and old.ticks_per_beat != layout.ticks_per_beat:
-            # The heard meter changed kind: a new beat unit, every tick laid again.
+        if old is not None and (old.ticks_per_beat != layout.ticks_per_beat or layout.relaid):
+            # The heard meter changed kind (a new beat unit), or at close the bar moved
+            # within the performance (new beats): every tick laid again.
             for track in self._tracks.values():
                 track.unfreeze()
             self._conductor.unfreeze()

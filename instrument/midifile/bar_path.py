@@ -1,0 +1,148 @@
+"""The bar over the whole performance, at the recording's close: a path of bar phases.
+
+While playing, the recording in hindsight (:mod:`instrument.midifile.hindsight`) reads
+one bar phase for the whole performance: where the live follower's beats slipped (a beat
+gained or lost in a tempo wobble), every bar line after the slip is off by the beats it
+slipped. At close everything is heard, and :func:`bar_path` reads the bar bar by bar:
+
+1. The recorded beats are cut in chunks of one bar (``bar`` beats of the recorded
+   numbering, from the beat before the first onset).
+2. A :class:`~instrument.follow.bar.BarReader` with no decay hears every onset on the
+   recorded numbering, with the whole tune's key and density style, and gives each
+   onset's part of each cue per bar phase (:meth:`~instrument.follow.bar.BarReader.terms`
+   with ``per_onset``); weighted with the live weights and summed per chunk, they score
+   each phase in each chunk. Where the tune began (the start cue, placed as the
+   hindsight reader placed it) counts in the first chunk.
+3. A Viterbi path of phases through the chunks: staying costs nothing, moving the bar
+   costs ``SWITCH`` (log-likelihood), so the bar moves only where the music insists.
+4. The file's beats: the chosen downbeats on the recorded numbering, ``bar`` file beats
+   evenly between consecutive ones (where the bar moved, the bar across the move holds
+   the recorded beats between its downbeats: a bar played as the player played it, a
+   little faster or slower in the file), whole recorded beats before the first and after
+   the last.
+
+With one phase for the whole performance the path is the hindsight reader's reading
+(the same cues, the same weights), and nothing changes. The cost is one pass of the
+reader's cues over every onset and a Viterbi over bars x phases: about 10 ms a minute
+of performance (measured in tests/midifile). Runs once, at close, on the recorder's
+thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from instrument.follow.bar import TERMS, BarReader
+from instrument.music import TICKS_PER_BEAT, Meter
+
+#: Log-likelihood a new bar phase must gain to move the bar (once). Chosen on the dev
+#: split (200 recordings, issue-17 renders, ``python -m training.evaluate_recording
+#: --split dev``): 10: 80.5 % bars right (one gained, one lost); 20: 81.0 % (one gained,
+#: none lost); 40: 80.5 % (none moved); without a path: 80.5 %.
+SWITCH = 20.0
+
+
+def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], meter: Meter,
+             snap: int, start_tick: int | None = None,
+             switch: float = SWITCH) -> tuple[np.ndarray, int, np.ndarray]:
+    """Read the bar chunk by chunk over recorded ``beats`` (times, one per recorded
+    beat) from ``chords`` (time, highest pitch, accent; sorted), heard on ticks rounded
+    to ``snap``; ``start_tick``: where the tune began for the start cue, in ticks of the
+    recorded numbering (None: the first chord's).
+
+    Returns the file's beat times, the index of the first of them that is a downbeat
+    (modulo the bar), and the phase chosen in each chunk (recorded beats modulo the bar).
+    """
+    bar = meter.beats_per_bar
+    beats = np.asarray(beats, dtype=float)
+    t = np.array([c[0] for c in chords], dtype=float)
+    index = _index(beats)
+    x = index(t)
+    first = math.floor(x[0])
+    chunks = max(1, math.ceil((x[-1] + 1.0 - first) / bar))
+    chunk = np.clip(np.floor((x - first) / bar).astype(np.int64), 0, chunks - 1)
+
+    reader = BarReader(meter, len(t), 1.0)
+    ticks = np.round(x * TICKS_PER_BEAT / snap).astype(np.int64) * snap
+    for k, (when, pitch, accent) in enumerate(chords):
+        reader.hear(int(ticks[k]), float(when), int(pitch), float(accent), score=False)
+    weights = reader.weights
+    used = {name for name in TERMS if getattr(weights, name)}
+    rows = reader.terms(used, per_onset=True)
+    per_onset = sum(getattr(weights, name) * part for name, part in rows.items())
+    score = np.zeros((chunks, bar))
+    np.add.at(score, chunk, per_onset)
+    if start_tick is not None:
+        reader.first[0] = start_tick
+    score[0] += weights.start * np.asarray(reader.terms({"start"})["start"], dtype=float)
+    # The phases of the reader's rows: row r says beats r, r + bar... are downbeats.
+    score = score[:, np.argsort(reader.tables.phase)]
+
+    phases = _viterbi(score, switch)
+    return (*_file_beats(beats, phases, first, bar), phases)
+
+
+def _index(beats: np.ndarray):
+    """The recorded beat number at times ``t`` (the first and last beat's tempo
+    beyond the beats)."""
+    n = len(beats)
+    idx = np.arange(n, dtype=float)
+
+    def at(t: np.ndarray) -> np.ndarray:
+        out = np.interp(t, beats, idx)
+        lo, hi = t < beats[0], t > beats[-1]
+        out[lo] = (t[lo] - beats[0]) / (beats[1] - beats[0])
+        out[hi] = n - 1 + (t[hi] - beats[-1]) / (beats[-1] - beats[-2])
+        return out
+
+    return at
+
+
+def _time(beats: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The time of recorded beat numbers ``x`` (fractional; extrapolated at the ends)."""
+    n = len(beats)
+    out = np.interp(x, np.arange(n, dtype=float), beats)
+    lo, hi = x < 0, x > n - 1
+    out[lo] = beats[0] + x[lo] * (beats[1] - beats[0])
+    out[hi] = beats[-1] + (x[hi] - (n - 1)) * (beats[-1] - beats[-2])
+    return out
+
+
+def _viterbi(score: np.ndarray, switch: float) -> np.ndarray:
+    """The best path of states through ``score`` ([chunk, state]) where a change of
+    state costs ``switch``."""
+    chunks, states = score.shape
+    total = score[0].copy()
+    back = np.zeros((chunks, states), dtype=np.int64)
+    for c in range(1, chunks):
+        best = int(np.argmax(total))
+        stay = total >= total[best] - switch
+        back[c] = np.where(stay, np.arange(states), best)
+        total = np.where(stay, total, total[best] - switch) + score[c]
+    path = [int(np.argmax(total))]
+    for c in range(chunks - 1, 0, -1):
+        path.append(int(back[c][path[-1]]))
+    return np.array(path[::-1], dtype=np.int64)
+
+
+def _file_beats(beats: np.ndarray, phases: np.ndarray, first: int,
+                bar: int) -> tuple[np.ndarray, int]:
+    """The file's beat times for the chosen phase of each chunk (module doc, 4), and
+    the index of a downbeat among them modulo the bar."""
+    downs: list[int] = []
+    for c, phase in enumerate(phases):
+        lo = first + c * bar
+        d = lo + (int(phase) - lo) % bar
+        if not downs or d - downs[-1] >= (bar + 1) // 2:
+            downs.append(d)
+        # else the bar moved on by less than half a bar: the bar before the move holds
+        # the beats up to the chunk's next downbeat.
+    x: list[float] = list(range(0, downs[0]))
+    for a, b in itertools.pairwise(downs):
+        x.extend(a + (b - a) * j / bar for j in range(bar))
+    x.extend(range(downs[-1], max(len(beats), downs[-1] + 1)))
+    return _time(beats, np.asarray(x, dtype=float)), max(0, downs[0]) % bar
