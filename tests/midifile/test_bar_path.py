@@ -1,0 +1,116 @@
+"""The bar read bar by bar at the recording's close: where the live beat slipped (a beat
+gained in a tempo wobble), the file's bar lines still fall on the played downbeats on
+both sides of the slip, with no beat of no length and every tempo in 30-300 bpm."""
+
+from __future__ import annotations
+
+import itertools
+
+import mido
+import numpy as np
+
+from instrument.engine.engine import TimedEvent
+from instrument.follow.evaluate import downbeat_f1
+from instrument.midifile.bar_path import bar_path
+from instrument.midifile.recorder import SmfRecorder
+from instrument.music import Meter
+from instrument.timing.beat import BeatClock
+from training.evaluate_recording import file_bar_lines
+
+# A 4/4 tune: a half note on the downbeat (the tonic or the fifth), then a quarter and
+# two eighths; in beats from the bar line, with pitches.
+_BARS = [
+    [(0.0, 67), (2.0, 71), (3.0, 69), (3.5, 71)],
+    [(0.0, 74), (2.0, 72), (3.0, 71), (3.5, 69)],
+    [(0.0, 67), (2.0, 64), (3.0, 66), (3.5, 64)],
+    [(0.0, 62), (2.0, 66), (3.0, 69), (3.5, 66)],
+]
+PERIOD = 0.5  # s a beat: 120 bpm
+START = 1.0  # the first downbeat
+
+
+def played(bars: int) -> list[tuple[float, int]]:
+    """(time, pitch) of every note of ``bars`` bars played steadily."""
+    return [(START + (4 * k + at) * PERIOD, pitch)
+            for k in range(bars) for at, pitch in _BARS[k % 4]]
+
+
+def test_a_beat_gained_mid_tune_moves_the_bar_once_and_the_bars_stay_on_the_music():
+    # The recorded beats gained a beat after bar 8: from there the music's downbeats
+    # are recorded beats 33, 37... instead of 32, 36...
+    notes = played(16)
+    steady = START + PERIOD * np.arange(66)
+    beats = np.concatenate([steady[:32], [steady[31] + 0.5 * PERIOD], steady[32:]])
+    chords = [(t, p, 0.0) for t, p in notes]
+    times, downbeat, phases = bar_path(beats, chords, Meter(4, 4), 3)
+    assert phases[0] == 0 and phases[-1] == 1
+    assert np.count_nonzero(np.diff(phases)) == 1  # moved once
+    file_downs = times[downbeat::4]
+    played_downs = START + 4 * PERIOD * np.arange(16)
+    assert downbeat_f1(played_downs, file_downs[file_downs <= played_downs[-1] + 0.1],
+                       0.05) == 1.0
+    assert np.all(np.diff(times) > 0.6 * PERIOD)  # no beat squeezed to nothing
+
+
+def test_one_bar_phase_throughout_leaves_the_recorded_beats_as_they_are():
+    notes = played(12)
+    beats = START - PERIOD + PERIOD * np.arange(52)  # the first downbeat is beat 1
+    times, downbeat, phases = bar_path(beats, [(t, p, 0.0) for t, p in notes],
+                                       Meter(4, 4), 3)
+    assert np.all(phases == 1)
+    assert np.allclose(times, beats)
+    assert downbeat == 1
+
+
+def record_with_slip(path) -> tuple[list[tuple[float, int]], SmfRecorder]:
+    """The tune played steadily for 16 bars into a recorder whose beat clock ran a
+    quarter fast through bar 8 (five beats where four were played), then went on at
+    the played tempo, numbered one beat on."""
+    notes = played(16)
+    now = [0.0]
+    clock = BeatClock(bpm=120.0, meter=Meter(4, 4))
+    clock.start(START)
+    recorder = SmfRecorder(path, 0.0, lambda: now[0], beat=clock, hindsight=True)
+    for t, pitch in notes:
+        recorder.play(TimedEvent(t, "player", (0x90, pitch, 80)))
+        recorder.play(TimedEvent(t + 0.2, "player", (0x80, pitch, 0)))
+    wobble = START + 28 * PERIOD
+    t = 0.0
+    while t < notes[-1][0] + 2.0:
+        t += 0.5
+        if abs(t - wobble) < 1e-9:
+            clock.set_tempo(150.0, wobble)
+        if abs(t - (wobble + 4 * PERIOD)) < 1e-9:
+            clock.set_tempo(120.0, t)
+        now[0] = t
+        recorder.flush()
+    assert recorder.close()
+    return notes, recorder
+
+
+def test_a_recording_whose_live_beat_slipped_has_its_bar_lines_on_the_played_bars(tmp_path):
+    notes, recorder = record_with_slip(tmp_path / "s.mid")
+    assert recorder.full_relayouts >= 1  # the bar moved at close: the file laid again
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    tempo_ticks, tempi, tick = [], [], 0
+    for m in smf.tracks[0]:
+        tick += m.time
+        if m.type == "set_tempo":
+            tempo_ticks.append(tick)
+            tempi.append(m.tempo)
+    bpm = [mido.tempo2bpm(t) for t in tempi]
+    assert min(bpm) >= 30 and max(bpm) <= 300, (min(bpm), max(bpm))
+    assert all(a != b for a, b in itertools.pairwise(tempi))  # only where it changed
+    assert len(set(tempo_ticks)) == len(tempo_ticks)  # no beat of no length
+    # The played downbeats are the file's bar lines before and after the slip; at the
+    # slip (the bar the clock ran fast through) the bar line is within a beat.
+    lines, _, _ = file_bar_lines(tmp_path / "s.mid", notes[0][0])
+    played_downs = START + 4 * PERIOD * np.arange(16)
+    slip = START + 28 * PERIOD
+    away = np.abs(played_downs - slip) > 0.5
+    heard = lines[(lines > START - 0.1) & (lines <= notes[-1][0])]
+    assert downbeat_f1(played_downs[away], heard[np.abs(heard - slip) > PERIOD], 0.05) == 1.0
+    assert np.min(np.abs(heard - slip)) < PERIOD
+    assert len(heard) == len(played_downs)  # no bar line gained or lost
+    player = next(t for t in smf.tracks if t.name == "player")
+    assert sum(m.type == "note_on" and m.velocity > 0 for m in player) == len(notes)
