@@ -41,8 +41,9 @@ from instrument.music import TICKS_PER_BEAT, Meter
 
 #: Log-likelihood a new bar phase must gain to move the bar (once). Chosen on the dev
 #: split (200 recordings, issue-17 renders, ``python -m training.evaluate_recording
-#: --split dev``): 10: 80.5 % bars right (one gained, one lost); 20: 81.0 % (one gained,
-#: none lost); 40: 80.5 % (none moved); without a path: 80.5 %.
+#: --split dev``): 10: 80.5 % bars right (one gained, one lost); 15, 20 and 25: 81.0 %
+#: (one gained, none lost); 40: 80.5 % (none moved); without a path: 80.5 %. Capping
+#: each bar's evidence (at 2 or 4 a bar, the switch scaled alike) lost 3-11 recordings.
 SWITCH = 20.0
 
 

@@ -34,12 +34,20 @@ flush of the recorder:
    beat within ``KNOT_TOLERANCE`` beats of its time: tempo events only where the tempo
    changed. Every beat lasts 30 to 300 quarter notes a minute.
 
+5. **At close**, the bar is read once more, bar by bar over the whole performance
+   (:func:`~instrument.midifile.bar_path.bar_path`): where the live beat slipped (a
+   beat gained or lost), one phase for the whole file puts every bar line after the slip
+   off; the path moves the bar there (rarely: ``bar_path.SWITCH``), and the file's beats,
+   knots and every event are laid anew on it (:attr:`Layout.relaid`). With one phase
+   throughout, the reading above stands.
+
 What is older than the last ``TAIL_BEATS`` beats is *frozen*: its beat times, knots and
 the events laid on them are never laid again, so a flush costs the tail, the same in the
 third hour as in the first minute. Only a new bar phase (or meter) moves the frozen part,
 and then only by whole bars: every event's tick moves by the same amount
 (:attr:`Layout.offset`), which the recorder writes by changing the first delta time of
-each track. Runs on the recorder's thread.
+each track; the bar moved at close (5) lays everything again, once. Runs on the
+recorder's thread.
 """
 
 from __future__ import annotations
