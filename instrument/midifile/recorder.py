@@ -206,6 +206,9 @@ class SmfRecorder:
         if hindsight is None:
             hindsight = beat.follows_player
         self.hindsight: Hindsight | None = None
+        #: In hindsight, at close, the bar was read to move within the performance: the
+        #: whole file was laid again on the moved bar (``instrument.midifile.bar_path``).
+        self.bar_moved_at_close = False
         if hindsight:
             ticks = round(FILE_TICKS_PER_QUARTER * beat_quarters(meter_now))
             self.hindsight = Hindsight(start_time, beat, None if hear_meter else meter_now,
@@ -529,6 +532,8 @@ class SmfRecorder:
             self._frozen_tempo = None
             moved = True
         self._layout = layout
+        if layout.relaid:
+            self.bar_moved_at_close = True
         if moved and old is not None:
             self.full_relayouts += 1
         self._lay_conductor(layout, moved)
