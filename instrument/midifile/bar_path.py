@@ -65,7 +65,7 @@ def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], mete
     t = np.array([c[0] for c in chords], dtype=float)
     index = _index(beats)
     x = index(t)
-    first = math.floor(x[0])
+    first = max(0, math.floor(x[0]))  # no bar before the recording's first beat
     chunks = max(1, math.ceil((x[-1] + 1.0 - first) / bar))
     chunk = np.clip(np.floor((x - first) / bar).astype(np.int64), 0, chunks - 1)
 
