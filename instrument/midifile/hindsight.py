@@ -486,7 +486,8 @@ class Hindsight:
                 groups.append([onset])
         return groups
 
-    def _chords_of(self, groups) -> list[tuple[float, int, float]]:
+    def _chords_of(self, groups: list[list[tuple[float, int, int]]]
+                   ) -> list[tuple[float, int, float]]:
         """Each chord as the bar reader hears it: its time, its highest pitch and its
         accent (the loudest velocity against the player's mean, in deviations, within
         +-3)."""
