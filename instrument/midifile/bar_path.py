@@ -1,9 +1,12 @@
-"""The bar over the whole performance, at the recording's close: a path of bar phases.
+"""The beat and bar over the whole performance, at the recording's close.
 
 While playing, the recording in hindsight (:mod:`instrument.midifile.hindsight`) reads
 one bar phase for the whole performance: where the live follower's beats slipped (a beat
 gained or lost in a tempo wobble), every bar line after the slip is off by the beats it
-slipped. At close everything is heard, and :func:`bar_path` reads the bar bar by bar:
+slipped; where its beat sat between the player's all along, every note is half a beat
+off. At close everything is heard. First, :func:`half_beat_lead` asks the melody whether
+the beats belong half a beat later (:func:`half_beat_later`; they move when it says so
+by ``HALF_BEAT_MARGIN``). Then :func:`bar_path` reads the bar bar by bar:
 
 1. The recorded beats are cut in chunks of one bar (``bar`` beats of the recorded
    numbering, from the beat before the first onset).
@@ -38,6 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from instrument.follow.bar import TERMS, BarReader
+from instrument.follow.prior import INTERVAL_CODES, interval_code, tick_class
+from instrument.follow.prior_data import MELODY
 from instrument.music import TICKS_PER_BEAT, Meter
 
 #: Log-likelihood a new bar phase must gain to move the bar (once). Chosen on the dev
@@ -47,6 +52,13 @@ from instrument.music import TICKS_PER_BEAT, Meter
 #: each bar's evidence (at 2 or 4 a bar, the switch scaled alike) lost 3-11 recordings;
 #: chunks of half a bar (even bars) changed nothing at 20 and lost one at 10.
 SWITCH = 20.0
+#: Log-likelihood the melody's motion must gain on beats half a beat later for the whole
+#: file's beats to move there (:func:`half_beat_lead`). On the dev split (200
+#: recordings) the files whose bars were right would gain at most 6.2 (9 of 161 gain at
+#: all); the one whose live beat sat between the played ones nearly all through gains
+#: 21.5 (its bars right once moved); three half a beat off for part of the tune gain
+#: 20.1 (moved, still wrong: partly off either way), 2.8 and 2.8.
+HALF_BEAT_MARGIN = 10.0
 
 
 def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], meter: Meter,
@@ -87,6 +99,38 @@ def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], mete
 
     phases = _viterbi(score, switch)
     return (*_file_beats(beats, phases, first, bar), phases)
+
+
+def half_beat_lead(beats: np.ndarray, chords: Sequence[tuple[float, int, float]],
+                   compound: bool) -> float:
+    """How much likelier the melody's motion is on beats half a beat after the recorded
+    ones than on the recorded ones: the summed log-ratio of each note's intervals into
+    and out of it at its place in the beat (the follower's table,
+    :func:`~instrument.follow.prior.rhythm_prior`'s ``melody``: a leap lands on the
+    beat, a passing note falls between), on the grid of :func:`half_beat_later` less on
+    ``beats``."""
+    melody = np.asarray(MELODY["compound" if compound else "simple"])
+    pitch = [c[1] for c in chords]
+    if len(pitch) < 3:
+        return 0.0
+    codes = np.array([interval_code(b - a) * INTERVAL_CODES + interval_code(c - b)
+                      for a, b, c in zip(pitch, pitch[1:], pitch[2:], strict=False)])
+    t = np.array([c[0] for c in chords[1:-1]], dtype=float)
+    lead = 0.0
+    for grid, sign in ((half_beat_later(beats), 1.0), (beats, -1.0)):
+        ticks = np.round(_index(grid)(t) * TICKS_PER_BEAT).astype(np.int64) % TICKS_PER_BEAT
+        places = np.array([tick_class(int(k), compound) for k in ticks])
+        lead += sign * float(melody[places, codes].sum())
+    return lead
+
+
+def half_beat_later(beats: np.ndarray) -> np.ndarray:
+    """Beats halfway between the recorded ones, from half a beat before the first to
+    half a beat after the last."""
+    beats = np.asarray(beats, dtype=float)
+    mid = 0.5 * (beats[:-1] + beats[1:])
+    return np.concatenate([[beats[0] - 0.5 * (beats[1] - beats[0])], mid,
+                           [beats[-1] + 0.5 * (beats[-1] - beats[-2])]])
 
 
 def _index(beats: np.ndarray):

@@ -34,12 +34,14 @@ flush of the recorder:
    beat within ``KNOT_TOLERANCE`` beats of its time: tempo events only where the tempo
    changed. Every beat lasts 30 to 300 quarter notes a minute.
 
-5. **At close**, the bar is read once more, bar by bar over the whole performance
+5. **At close**, the beats move half a beat later when the melody's motion says the
+   live beat sat between the played ones (``bar_path.HALF_BEAT_MARGIN``), and the bar is
+   read once more, bar by bar over the whole performance
    (:func:`~instrument.midifile.bar_path.bar_path`): where the live beat slipped (a
    beat gained or lost), one phase for the whole file puts every bar line after the slip
-   off; the path moves the bar there (rarely: ``bar_path.SWITCH``), and the file's beats,
-   knots and every event are laid anew on it (:attr:`Layout.relaid`). With one phase
-   throughout, the reading above stands.
+   off; the path moves the bar there (rarely: ``bar_path.SWITCH``). Either way the
+   file's beats, knots and every event are laid anew (:attr:`Layout.relaid`); with the
+   beats where they were and one phase throughout, the reading above stands.
 
 What is older than the last ``TAIL_BEATS`` beats is *frozen*: its beat times, knots and
 the events laid on them are never laid again, so a flush costs the tail, the same in the
@@ -59,7 +61,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from instrument.follow.bar import BarReader
-from instrument.midifile.bar_path import bar_path
+from instrument.midifile.bar_path import (
+    HALF_BEAT_MARGIN,
+    bar_path,
+    half_beat_later,
+    half_beat_lead,
+)
 from instrument.music import TICKS_PER_BEAT, Meter
 from instrument.timing.beat import BeatClock, BeatMapping, beat_at, time_at
 from instrument.timing.tempo_map import FILE_TICKS_PER_QUARTER, beat_quarters
@@ -343,8 +350,12 @@ class Hindsight:
         if len(chords) < 2 or len(beats) < 2 or self.reader.count == 0:
             return False
         start = int(self.reader.first[0])
+        later = half_beat_lead(beats, chords, self.meter.compound) > HALF_BEAT_MARGIN
+        if later:  # the live beat sat between the played ones
+            beats = half_beat_later(beats)
+            start += TICKS_PER_BEAT // 2
         times, downbeat, phases = bar_path(beats, chords, self.meter, self.snap, start)
-        if np.all(phases == phases[0]) or len(times) < 2:
+        if (np.all(phases == phases[0]) and not later) or len(times) < 2:
             return False  # one bar phase throughout: the reader's reading stands
         h = self.history
         for j in range(1, len(times)):

@@ -11,7 +11,7 @@ import numpy as np
 
 from instrument.engine.engine import TimedEvent
 from instrument.follow.evaluate import downbeat_f1
-from instrument.midifile.bar_path import bar_path
+from instrument.midifile.bar_path import HALF_BEAT_MARGIN, bar_path, half_beat_lead
 from instrument.midifile.recorder import SmfRecorder
 from instrument.music import Meter
 from instrument.timing.beat import BeatClock
@@ -114,3 +114,63 @@ def test_a_recording_whose_live_beat_slipped_has_its_bar_lines_on_the_played_bar
     assert len(heard) == len(played_downs)  # no bar line gained or lost
     player = next(t for t in smf.tracks if t.name == "player")
     assert sum(m.type == "note_on" and m.velocity > 0 for m in player) == len(notes)
+
+
+# A tune in eighths whose melody leaps onto each beat and steps between beats, a dotted
+# quarter note on each downbeat: (eighth of the bar, pitch).
+_EIGHTHS = [
+    [(0, 67), (3, 71), (4, 74), (5, 72), (6, 71), (7, 69)],
+    [(0, 67), (3, 66), (4, 67), (5, 69), (6, 71), (7, 67)],
+    [(0, 72), (3, 67), (4, 66), (5, 67), (6, 69), (7, 66)],
+    [(0, 67), (3, 72), (4, 71), (5, 69), (6, 67), (7, 62)],
+]
+
+
+def eighths(bars: int) -> list[tuple[float, int]]:
+    return [(START + (8 * k + j) * PERIOD / 2, pitch)
+            for k in range(bars) for j, pitch in _EIGHTHS[k % 4]]
+
+
+def test_the_melody_tells_beats_half_a_beat_off_from_the_played_ones():
+    chords = [(t, p, 0.0) for t, p in eighths(16)]
+    played_beats = START + PERIOD * np.arange(-1, 70)
+    assert half_beat_lead(played_beats, chords, False) < 0.0
+    assert half_beat_lead(played_beats + PERIOD / 2, chords, False) > HALF_BEAT_MARGIN
+
+
+def test_a_recording_whose_live_beat_sat_between_the_played_ones_is_laid_on_them(tmp_path):
+    # The follower's beat fell on the eighths between the player's beats all along: every
+    # note was a half beat off in the file. At close the melody moves the file's beats.
+    notes = eighths(16)
+    now = [0.0]
+    clock = BeatClock(bpm=120.0, meter=Meter(4, 4))
+    clock.start(START + PERIOD / 2)
+    recorder = SmfRecorder(tmp_path / "s.mid", 0.0, lambda: now[0], beat=clock,
+                           hindsight=True)
+    for t, pitch in notes:
+        recorder.play(TimedEvent(t, "player", (0x90, pitch, 80)))
+        recorder.play(TimedEvent(t + 0.2, "player", (0x80, pitch, 0)))
+    while now[0] < notes[-1][0] + 2.0:
+        now[0] += 0.5
+        recorder.flush()
+    assert recorder.close()
+    assert recorder.bar_moved_at_close
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    bpm = [mido.tempo2bpm(m.tempo) for m in smf.tracks[0] if m.type == "set_tempo"]
+    assert min(bpm) >= 30 and max(bpm) <= 300
+    lines, _, _ = file_bar_lines(tmp_path / "s.mid", notes[0][0])
+    played_downs = START + 4 * PERIOD * np.arange(16)
+    heard = lines[(lines > START + 1.0) & (lines <= notes[-1][0])]
+    assert downbeat_f1(played_downs[1:], heard, 0.05) == 1.0
+    # The notes on the played beats are on the file's beats (480 ticks a quarter).
+    player = next(t for t in smf.tracks if t.name == "player")
+    ticks, tick = [], 0
+    for m in player:
+        tick += m.time
+        if m.type == "note_on" and m.velocity > 0:
+            ticks.append(tick)
+    assert len(ticks) == len(notes)
+    beat_of_note = [(t - START) / PERIOD for t, _ in notes]
+    on_beat = np.array([k for k, b in zip(ticks, beat_of_note, strict=True)
+                        if abs(b - round(b)) < 1e-6]) - ticks[0]
+    assert np.all(np.abs((on_beat + 240) % 480 - 240) <= 24)
