@@ -32,7 +32,9 @@ the simple meters' rhythm prior (``AUTO_BANK_METER``, in use at the start) and o
 the compound meters' (6/8): the leader comes from the one in use, and they trade places
 when the other's best hypothesis, its beat three eighths where the leader's has two (or
 the other way round), beats the leader by ``kind_margin``. (One bank with the simple and
-compound styles mixed took many simple tunes at a beat of three eighths.) For a status
+compound styles mixed took many simple tunes at a beat of three eighths.) When a new
+leader's tempo is ``meter_forget`` or more from the old one, the bar reader starts its
+evidence afresh, the earlier onsets no longer placed on the beats. For a status
 display: ``meter``, ``meter_auto``, ``bar_confidence`` and ``meter_confidence`` (0..1),
 ``bar_moves``.
 
@@ -364,14 +366,21 @@ class BeatFollower:
 
     def _carry_reader(self, before: tuple[float, float, float], t: float) -> None:
         """The leader changed: move the bar reader's onsets to its numbering (by whole
-        beats when the beat is the same, else placed afresh on the new grid)."""
+        beats when the beat is the same, else placed afresh on the new grid). With the
+        meter heard, a new leader ``meter_forget`` or more from the old tempo (in log
+        ratio) also has the reader drop the onsets heard before it: the new grid,
+        extrapolated back over a tempo that moved, puts them off the beats they were on,
+        and a meter chosen on such a history then holds (``meter_margin``)."""
         anchor_time, anchor_beat, period = before
         old = anchor_beat + (t - anchor_time) / period
         moved = self.beat_at(t) - old
         if abs(period / self._period - 1.0) < 0.03 and abs(moved - round(moved)) < 0.1:
             self._reader.shift(round(moved))
-        else:
-            self._reader.remap(self.beat_at)
+            return
+        self._reader.remap(self.beat_at)
+        forget = self.settings.meter_forget
+        if self.meter_auto and forget > 0.0 and abs(math.log(period / self._period)) > forget:
+            self._reader.forget()
 
     def _read_bar(self, i: int, now: float, long_note: bool) -> None:
         """Move the bar when the reader's best reading has beaten the one in use
