@@ -256,3 +256,24 @@ def test_the_notes_a_beat_speak_for_the_meters_written_in_such_notes():
             assert part["2/4"] > max(part["4/4"], part["3/4"]) + 2.0
         else:
             assert min(part["4/4"], part["3/4"]) > part["2/4"] + 2.0
+
+
+# A hymn in quarters, halves and a whole note at each phrase end, 4/4 (units of a
+# quarter).
+HYMN = [
+    [(67, 1), (67, 1), (69, 1), (71, 1)], [(72, 2), (71, 2)],
+    [(69, 1), (67, 1), (66, 1), (69, 1)], [(67, 4)],
+    [(71, 1), (72, 1), (74, 1), (74, 1)], [(76, 2), (74, 2)],
+    [(72, 1), (71, 1), (69, 2)], [(67, 4)],
+] * 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_hymn_played_with_drift_to_a_box_told_no_meter_stays_in_four_four(seed):
+    # Where the follower briefly takes another tempo at a held note (seed 1), the notes
+    # heard before, placed on that tempo's beats, read as 3/4; the reader drops them and
+    # the bar stays the hymn's.
+    result, follower = run(tune("hymn", Meter(4, 4), HYMN, [(62, 1)], unit=12), None,
+                           DRIFTING, seed)
+    assert follower.meter == Meter(4, 4) and result.meter_right
+    assert result.downbeat_f1_4 >= IN_PHASE
