@@ -21,7 +21,10 @@ the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follow
 the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar) when the
 notes heard lead by the margin on their own (where the tune began does not move it),
 else after a long note (a beat or longer: a phrase end) or once the reading has led for
-``bar_wait`` onsets. A move renumbers the beats ahead so that the new downbeats are
+``bar_wait`` onsets. A heard meter must lead by ``meter_margin`` to replace the one in use, by
+``bar_margin`` only while that one was taken fewer than ``meter_settle`` onsets ago (the
+4/4 it starts from too): a meter chosen on the first notes gives way easily, one that
+has held stays. A move renumbers the beats ahead so that the new downbeats are
 multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
 beats shorter; no number is given twice); ``bar_moves`` counts them.
 
@@ -121,6 +124,7 @@ class BeatFollower:
         self._reader.reset()
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
+        self._meter_at = 0  # the bar reader's onset count when the meter last changed
         self._tapped = False
         self._heard_at: float | None = None  # the last onset heard (not a tap)
         self.bar_moves = 0
@@ -242,6 +246,7 @@ class BeatFollower:
         elif relock:
             if self._paused(onset.time):
                 self._reader.reset()
+                self._meter_at = 0
             self._relock(onset.time, accent, length, contour)
         else:
             bank.hear(onset.time, accent, length, contour)
@@ -390,6 +395,8 @@ class BeatFollower:
         meter, phase = reader.best()
         lead = float(reader.scores.max()) - reader.score_of(self.meter, 0)
         margin = s.bar_margin if meter == self.meter else s.meter_margin
+        if meter != self.meter and reader.count - self._meter_at < s.meter_settle:
+            margin = s.bar_margin  # a meter just taken (or the 4/4 it starts from) is held loosely
         if (meter, phase) == (self.meter, 0) or lead <= margin:
             self._waited = 0
             return
@@ -401,6 +408,8 @@ class BeatFollower:
         if not (early or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset
+        if meter != self.meter:
+            self._meter_at = reader.count
         self.meter = meter
         self._phase = (phase - self._offset) % meter.beats_per_bar
         self._renumber(i, now)

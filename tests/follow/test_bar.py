@@ -277,3 +277,14 @@ def test_a_hymn_played_with_drift_to_a_box_told_no_meter_stays_in_four_four(seed
                            DRIFTING, seed)
     assert follower.meter == Meter(4, 4) and result.meter_right
     assert result.downbeat_f1_4 >= IN_PHASE
+
+
+@pytest.mark.parametrize("style", [FLAT, DRIFTING])
+def test_a_waltz_opening_with_a_hemiola_is_heard_in_three_four_within_eight_bars(style):
+    # Three half notes over its first two bars sound duple, then the waltz proper: the
+    # meter taken on the opening gives way to 3/4 by the first phrase end (it held until
+    # bar 12 to 14 when a meter, once taken, needed meter_margin to be replaced).
+    t = tune("waltz", Meter(3, 4), [[(65, 2), (69, 2), (72, 2)], *WALTZ], unit=12)
+    result, follower = run(t, None, style)
+    assert follower.meter == Meter(3, 4) and result.meter_right
+    assert result.bars_to_bar is not None and result.bars_to_bar <= 8
