@@ -30,7 +30,8 @@ length_style 0.22, degree_style 0.14, interval 0.08, turn 0.1) these chose the p
 keeps the live weights.
 ``--fit-meter`` does the same over every reading of every candidate meter (two, four and
 eight bars in) for the weights that choose the meter (the kind, the meter's prior share,
-the repetition features' coefficients ``REPETITION``), the phase cues' weights fixed.
+the density's, the repetition features' coefficients ``REPETITION``), the phase cues'
+weights fixed.
 
 ``--search`` runs :class:`instrument.follow.bar.BarReader` on the exact grid of dev tunes
 (the tune's ticks, with the numbering shifted by a random number of beats), with each
@@ -74,12 +75,14 @@ def _candidates(tunes: Sequence[Tune]) -> list[Tune]:
 def bar_stats(tunes: Sequence[Tune]) -> dict:
     """The tables of :mod:`instrument.follow.bar_data` (see the module docstring)."""
     from instrument.follow.bar import (
+        DENSITY_EDGES,
         DURATION_EDGES,
         METERS,
         REPEAT_LAGS,
         STYLES,
         KeyFinder,
         bar_class,
+        density_class,
         density_style,
         duration_class,
         interval_class,
@@ -106,6 +109,7 @@ def bar_stats(tunes: Sequence[Tune]) -> dict:
                            "start": np.full(n, SMOOTH), "repeat": np.full((2, n), SMOOTH),
                            "interval": np.full((n, 11), SMOOTH),
                            "turn": np.full((n, 9), SMOOTH), "tunes": 0,
+                           "density": np.full(len(DENSITY_EDGES) + 1, SMOOTH),
                            "styles": [{"bars": 0, "onset": np.zeros(m.ticks_per_bar),
                                        "length": np.zeros((n, nd)), "degree": np.zeros((n, 12))}
                                       for _ in range(STYLES)]}
@@ -167,6 +171,7 @@ def bar_stats(tunes: Sequence[Tune]) -> dict:
             np.add.at(row["repeat"], (event, cls[idx]), 1.0)
             np.add.at(kind["repeat"], (event, place[idx]), 1.0)
         row["start"][cls[0]] += 1.0
+        row["density"][density_class(len(onsets), (onsets[-1] - onsets[0]) / TPB + 1.0)] += 1.0
         kind["start"][place[0]] += 1.0
         off = onsets % TPB
         np.add.at(kind["offbeat"], off[off != 0], 1.0)
@@ -199,7 +204,7 @@ def bar_stats(tunes: Sequence[Tune]) -> dict:
             "start": norm(row["start"]), "repeat": norm(row["repeat"]),
             "interval": norm(row["interval"]),
             "turn": norm(row["turn"]),
-            "tunes": row["tunes"] + 1, "styles": by_style(row),
+            "tunes": row["tunes"] + 1, "styles": by_style(row), "density": norm(row["density"]),
         }
     out_k, offbeat = {}, {}
     for key, kind in kinds.items():
@@ -227,9 +232,11 @@ def write_data(stats: dict, path: Path = DATA_PATH) -> None:
         "per tick of the bar the share of bars with an onset there (``onset``); per place",
         "class of the bar (beat * 4 + place in the beat) the distribution of the notes'",
         "length classes (``length``) and scale degrees (``degree``), and of where tunes",
-        "begin (``start``); ``tunes``: how many tunes (plus one). ``KINDS[kind]``: the same",
-        "for an average beat of simple or compound meters; ``OFFBEAT[kind]``: where in the",
-        "beat off-beat onsets fall; ``TUNES``: all tunes counted.",
+        "begin (``start``); ``tunes``: how many tunes (plus one); ``density``: the share of",
+        "its tunes in each density class (onsets a beat, ``bar.DENSITY_EDGES``).",
+        "``KINDS[kind]``: the same for an average beat of simple or compound meters;",
+        "``OFFBEAT[kind]``: where in the beat off-beat onsets fall; ``TUNES``: all tunes",
+        "counted.",
         '"""',
         "",
     ]
@@ -387,13 +394,13 @@ def fit_meter(tunes: Sequence[Tune], checkpoints: Sequence[int] = (2, 4, 8), see
         k = 0
         for x in [*ticks, math.inf]:
             while k < len(stops) and x >= stops[k]:
-                terms = reader.terms({*phase, "kind", "meter_prior"})
+                terms = reader.terms({*phase, "kind", "meter_prior", "density"})
                 order = reader._ordered()
                 age = reader.decay ** np.arange(len(order) - 1, -1, -1, dtype=float)
                 rep = reader.repetition_features(reader.x[order], reader.pitch[order], age)
                 fixed = sum(getattr(w0, name) * terms[name] for name in phase)
                 rows.append(np.column_stack([fixed, terms["kind"], terms["meter_prior"],
-                                             rep[reader.tables.meter_of]]))
+                                             terms["density"], rep[reader.tables.meter_of]]))
                 tab = reader.tables
                 right.append(int(np.flatnonzero((tab.meter_of == tab.meters.index(m))
                                                 & ((tab.phase - shift) % m.beats_per_bar
@@ -404,13 +411,13 @@ def fit_meter(tunes: Sequence[Tune], checkpoints: Sequence[int] = (2, 4, 8), see
             reader.hear(x + shift * TPB, x / TPB, onsets[x], 0.0)
     A = np.array(rows)
     y = np.array(right)
-    w = np.array([1.0, w0.kind, w0.meter_prior, *([0.0] * 6)])
+    w = np.array([1.0, w0.kind, w0.meter_prior, w0.density, *([0.0] * (A.shape[2] - 4))])
     w = _adam(A, np.ones(A.shape[:2], dtype=bool), y, w, np.arange(1, A.shape[2]), False, steps)
     meter_of = BarReader(None).tables.meter_of
     right_share = float(np.mean(meter_of[(A @ w).argmax(axis=1)] == meter_of[y]))
     print(f"{len(y)} readings, meter right {right_share:.3f} (in sample)")
     return {"kind": round(float(w[1]), 2), "meter_prior": round(float(w[2]), 2),
-            "REPETITION": [round(float(v), 3) for v in w[3:]]}
+            "density": round(float(w[3]), 2), "REPETITION": [round(float(v), 3) for v in w[4:]]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

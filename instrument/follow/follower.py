@@ -21,7 +21,10 @@ the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follow
 the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar) when the
 notes heard lead by the margin on their own (where the tune began does not move it),
 else after a long note (a beat or longer: a phrase end) or once the reading has led for
-``bar_wait`` onsets. A move renumbers the beats ahead so that the new downbeats are
+``bar_wait`` onsets. A heard meter must lead by ``meter_margin`` to replace the one in use, by
+``bar_margin`` only while that one was taken fewer than ``meter_settle`` onsets ago (the
+4/4 it starts from too): a meter chosen on the first notes gives way easily, one that
+has held stays. A move renumbers the beats ahead so that the new downbeats are
 multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
 beats shorter; no number is given twice); ``bar_moves`` counts them.
 
@@ -32,7 +35,9 @@ the simple meters' rhythm prior (``AUTO_BANK_METER``, in use at the start) and o
 the compound meters' (6/8): the leader comes from the one in use, and they trade places
 when the other's best hypothesis, its beat three eighths where the leader's has two (or
 the other way round), beats the leader by ``kind_margin``. (One bank with the simple and
-compound styles mixed took many simple tunes at a beat of three eighths.) For a status
+compound styles mixed took many simple tunes at a beat of three eighths.) When a new
+leader's tempo is ``meter_forget`` or more from the old one, the bar reader starts its
+evidence afresh, the earlier onsets no longer placed on the beats. For a status
 display: ``meter``, ``meter_auto``, ``bar_confidence`` and ``meter_confidence`` (0..1),
 ``bar_moves``.
 
@@ -119,6 +124,7 @@ class BeatFollower:
         self._reader.reset()
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
+        self._meter_at = 0  # the bar reader's onset count when the meter last changed
         self._tapped = False
         self._heard_at: float | None = None  # the last onset heard (not a tap)
         self.bar_moves = 0
@@ -240,6 +246,7 @@ class BeatFollower:
         elif relock:
             if self._paused(onset.time):
                 self._reader.reset()
+                self._meter_at = 0
             self._relock(onset.time, accent, length, contour)
         else:
             bank.hear(onset.time, accent, length, contour)
@@ -364,14 +371,21 @@ class BeatFollower:
 
     def _carry_reader(self, before: tuple[float, float, float], t: float) -> None:
         """The leader changed: move the bar reader's onsets to its numbering (by whole
-        beats when the beat is the same, else placed afresh on the new grid)."""
+        beats when the beat is the same, else placed afresh on the new grid). With the
+        meter heard, a new leader ``meter_forget`` or more from the old tempo (in log
+        ratio) also has the reader drop the onsets heard before it: the new grid,
+        extrapolated back over a tempo that moved, puts them off the beats they were on,
+        and a meter chosen on such a history then holds (``meter_margin``)."""
         anchor_time, anchor_beat, period = before
         old = anchor_beat + (t - anchor_time) / period
         moved = self.beat_at(t) - old
         if abs(period / self._period - 1.0) < 0.03 and abs(moved - round(moved)) < 0.1:
             self._reader.shift(round(moved))
-        else:
-            self._reader.remap(self.beat_at)
+            return
+        self._reader.remap(self.beat_at)
+        forget = self.settings.meter_forget
+        if self.meter_auto and forget > 0.0 and abs(math.log(period / self._period)) > forget:
+            self._reader.forget()
 
     def _read_bar(self, i: int, now: float, long_note: bool) -> None:
         """Move the bar when the reader's best reading has beaten the one in use
@@ -381,6 +395,8 @@ class BeatFollower:
         meter, phase = reader.best()
         lead = float(reader.scores.max()) - reader.score_of(self.meter, 0)
         margin = s.bar_margin if meter == self.meter else s.meter_margin
+        if meter != self.meter and reader.count - self._meter_at < s.meter_settle:
+            margin = s.bar_margin  # a meter just taken (or the 4/4 it starts from) is held loosely
         if (meter, phase) == (self.meter, 0) or lead <= margin:
             self._waited = 0
             return
@@ -392,6 +408,8 @@ class BeatFollower:
         if not (early or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset
+        if meter != self.meter:
+            self._meter_at = reader.count
         self.meter = meter
         self._phase = (phase - self._offset) % meter.beats_per_bar
         self._renumber(i, now)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from instrument.follow import BeatFollower
+from instrument.follow.bar import BarReader
 from instrument.follow.evaluate import IN_PHASE, simulate
 from instrument.follow.performance import PerformanceStyle, perform
 from instrument.models.tune import Tune
@@ -214,3 +215,76 @@ def test_a_song_in_eight_four_with_a_pickup_is_read_in_phase(seed):
     t = tune("song", Meter(8, 4), SONG, [(62, 1)], unit=12)
     result, _ = run(t, Meter(8, 4), seed=seed)
     assert result.downbeat_f1_4 >= IN_PHASE
+
+
+# Two-bar figures of 2/4 played twice each, a run and a close; units of a sixteenth
+# (3 ticks) for the busy tune, of an eighth (6 ticks) for the plain one.
+FIGURES = [
+    [(67, 1), (71, 1), (74, 1), (71, 1), (72, 1), (76, 1), (72, 1), (69, 1)],
+    [(71, 1), (74, 1), (79, 1), (74, 1), (72, 2), (69, 2)],
+] * 2 + [
+    [(74, 1), (72, 1), (71, 1), (72, 1), (74, 1), (76, 1), (78, 1), (79, 1)],
+    [(76, 1), (74, 1), (72, 1), (71, 1), (69, 2), (66, 2)],
+] * 2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_busy_tune_is_heard_in_two_four_and_the_same_figures_in_eighths_in_four_four(seed):
+    # As such tunes are written: four notes a beat in bars of two beats, two a beat in
+    # bars of four.
+    busy = tune("busy", Meter(2, 4), FIGURES * 3, [(62, 2)], unit=3)
+    result, follower = run(busy, None, seed=seed)
+    assert follower.meter == Meter(2, 4) and result.meter_right
+    assert result.downbeat_f1_4 >= IN_PHASE
+    plain = tune("plain", Meter(4, 4), FIGURES * 3, [(62, 2)], unit=6)
+    result, follower = run(plain, None, seed=seed)
+    assert follower.meter == Meter(4, 4) and result.meter_right
+    assert result.downbeat_f1_4 >= IN_PHASE
+
+
+def test_the_notes_a_beat_speak_for_the_meters_written_in_such_notes():
+    # Heard with no meter set: four notes a beat speak for 2/4 over 4/4 and 3/4 (2/4
+    # tunes run in shorter notes), one a beat for 4/4 and 3/4 over 2/4.
+    for per_beat in (4, 1):
+        reader = BarReader(None)
+        for k in range(32):
+            reader.hear(k * 12 // per_beat, k * 0.6 / per_beat, 60 + k % 5, 0.0)
+        density = reader.terms({"density"})["density"]
+        tab = reader.tables
+        part = {str(m): float(density[tab.meter_of == i][0]) for i, m in enumerate(tab.meters)}
+        if per_beat == 4:
+            assert part["2/4"] > max(part["4/4"], part["3/4"]) + 2.0
+        else:
+            assert min(part["4/4"], part["3/4"]) > part["2/4"] + 2.0
+
+
+# A hymn in quarters, halves and a whole note at each phrase end, 4/4 (units of a
+# quarter).
+HYMN = [
+    [(67, 1), (67, 1), (69, 1), (71, 1)], [(72, 2), (71, 2)],
+    [(69, 1), (67, 1), (66, 1), (69, 1)], [(67, 4)],
+    [(71, 1), (72, 1), (74, 1), (74, 1)], [(76, 2), (74, 2)],
+    [(72, 1), (71, 1), (69, 2)], [(67, 4)],
+] * 3
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_hymn_played_with_drift_to_a_box_told_no_meter_stays_in_four_four(seed):
+    # Where the follower briefly takes another tempo at a held note (seed 1), the notes
+    # heard before, placed on that tempo's beats, read as 3/4; the reader drops them and
+    # the bar stays the hymn's.
+    result, follower = run(tune("hymn", Meter(4, 4), HYMN, [(62, 1)], unit=12), None,
+                           DRIFTING, seed)
+    assert follower.meter == Meter(4, 4) and result.meter_right
+    assert result.downbeat_f1_4 >= IN_PHASE
+
+
+@pytest.mark.parametrize("style", [FLAT, DRIFTING])
+def test_a_waltz_opening_with_a_hemiola_is_heard_in_three_four_within_eight_bars(style):
+    # Three half notes over its first two bars sound duple, then the waltz proper: the
+    # meter taken on the opening gives way to 3/4 by the first phrase end (it held until
+    # bar 12 to 14 when a meter, once taken, needed meter_margin to be replaced).
+    t = tune("waltz", Meter(3, 4), [[(65, 2), (69, 2), (72, 2)], *WALTZ], unit=12)
+    result, follower = run(t, None, style)
+    assert follower.meter == Meter(3, 4) and result.meter_right
+    assert result.bars_to_bar is not None and result.bars_to_bar <= 8
