@@ -124,7 +124,7 @@ def load_sets(tiny: bool, labels: str = "offline") -> dict[str, tuple[list[Tune]
 
 def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict,
                   encoding: str = acc.ENCODING_NAME, policy: HarmonyPolicy | None = None,
-                  ) -> dict:
+                  hold: float = 0.5) -> dict:
     state_inputs, state_outputs, state_pairs = state_specs(cfg)
     return {
         "format": MANIFEST_FORMAT,
@@ -152,7 +152,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         ],
         "state": state_pairs,
         "encoding": acc.encoding_spec(DEADLINE_TICKS, encoding),
-        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5,
+        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": hold,
                      **({"harmony_policy": policy.to_json()} if policy else {})},
         "network": cfg.to_json(),
         "training": training,
@@ -229,6 +229,10 @@ def reevaluate(args: argparse.Namespace) -> int:
 
     manifest_path = args.out / f"{NAME}.json"
     old = read_manifest(manifest_path)
+    if args.hold is not None:  # the hold to ship: the metrics below are drawn with it
+        data_ = json.loads(manifest_path.read_text())
+        data_["sampling"]["hold"] = args.hold
+        write_manifest(data_, manifest_path)
     sets = load_sets(args.tiny)
     neural = load_model(manifest_path)
     neural.warm_up()
@@ -260,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="the harmony policy the manifest names (instrument.models.harmony): "
                              "its key prior; chosen on the dev split with "
                              "training.harmony_eval --policy")
+    parser.add_argument("--hold", type=float, default=None,
+                        help="the manifest's sampling.hold, with which the live part and the "
+                             "evaluators draw its chords (default 0.5; with --evaluate-only, "
+                             "the manifest's own unless given); chosen on the dev split with "
+                             "training.harmony_eval --hold")
     parser.add_argument("--no-policy", action="store_true",
                         help="the manifest names no harmony policy: the model plays alone")
     parser.add_argument("--skip-eval", action="store_true",
@@ -361,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     manifest_path = args.out / f"{NAME}.json"
     policy = None if args.no_policy else HarmonyPolicy(key_weight=args.key_weight)
-    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding, policy),
+    hold = 0.5 if args.hold is None else args.hold
+    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding, policy, hold),
                    manifest_path)
     if args.skip_eval:
         return 0
@@ -372,8 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = validation_metrics(neural, sets, with_steering=not args.tiny)
     training["total_seconds"] = round(time.time() - t_start, 1)
     training["process_cpu_seconds"] = round(time.process_time() - c_start, 1)
-    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding, policy),
-                   manifest_path)
+    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding, policy,
+                                 hold), manifest_path)
     print(f"evaluation {time.time() - t0:.1f} s; total {training['total_seconds']} s")
     print(json.dumps(metrics["steering"], indent=2))
     return 0

@@ -9,7 +9,9 @@ repeated pass, change rate, coverage, the most pitch classes at once and the sha
 played beats whose chord has four pitch classes; plus with ``--memory`` the same with the
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
 with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`).
-Scored as in :mod:`instrument.evaluation.generators`.
+Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
+part draws them; ``--hold`` tries another), the rules' with 0.5. Scored as in
+:mod:`instrument.evaluation.generators`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from instrument.baselines.rules import RuleArranger
@@ -50,11 +53,15 @@ class BarStartHybrid(Accompanist):
             else d_rules
 
 
-def score(accompanist, tunes, memory: bool) -> dict:
+def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
+    """Greedy, with the accompanist's own hold (its manifest's) unless ``hold`` is given."""
     tally = gen._PassTallies()
     four = played = 0
+    params = accompanist.decoding(0.0)
+    if hold is not None:
+        params = replace(params, hold=hold)
     for tune in tunes:
-        chords = gen.run_accompanist(accompanist, tune, A.DEADLINE_TICKS,
+        chords = gen.run_accompanist(accompanist, tune, A.DEADLINE_TICKS, params,
                                      memory=TuneMemory() if memory else None)
         gen._score_chords(tally, tune, chords)
         span = [c for c in chords[gen.beat_range(tune).start:] if not c.is_silent]
@@ -79,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="also score each model with the live harmony policy (default settings)")
     p.add_argument("--key-weight", type=float, default=HarmonyPolicy.key_weight,
                    help="the policy's key prior (log-probability per tone outside the key)")
+    p.add_argument("--hold", type=float, default=None,
+                   help="draw the models' chords with this hold instead of their manifests' "
+                        "sampling.hold (the rules keep 0.5)")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     args = p.parse_args(argv)
     splits = A.load_splits(False)
@@ -101,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
     for name, model in models.items():
         t0 = time.time()
-        row = {s: score(model, t, False) for s, t in sets.items()}
+        hold = None if name == "rules" else args.hold
+        row = {s: score(model, t, False, hold) for s, t in sets.items()}
         if args.memory:
-            row["all_memory"] = score(model, sets["all"], True)
-            row["offline_memory"] = score(model, sets["offline"], True)
+            row["all_memory"] = score(model, sets["all"], True, hold)
+            row["offline_memory"] = score(model, sets["offline"], True, hold)
         out[name] = row
         print(f"{name} ({time.time() - t0:.0f} s): {json.dumps(row)}", flush=True)
     if args.json:
