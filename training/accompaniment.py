@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -223,16 +224,27 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
     }
 
 
+def policy_of(args: argparse.Namespace, base: HarmonyPolicy | None = None) -> HarmonyPolicy:
+    """``base`` (or the default policy) with the key weight the flags give, if any."""
+    base = base or HarmonyPolicy()
+    return base if args.key_weight is None else replace(base, key_weight=args.key_weight)
+
+
 def reevaluate(args: argparse.Namespace) -> int:
     """Recompute the metrics of an exported model (same data, split and code as training)."""
     from instrument.models.manifest import read_manifest
 
     manifest_path = args.out / f"{NAME}.json"
     old = read_manifest(manifest_path)
-    if args.hold is not None:  # the hold to ship: the metrics below are drawn with it
-        data_ = json.loads(manifest_path.read_text())
+    # The hold and the policy to ship, where given: the metrics below are drawn with them.
+    data_ = json.loads(manifest_path.read_text())
+    if args.hold is not None:
         data_["sampling"]["hold"] = args.hold
-        write_manifest(data_, manifest_path)
+    if not args.no_policy and args.key_weight is not None:
+        named = data_["sampling"].get("harmony_policy")
+        base = HarmonyPolicy(**named) if isinstance(named, dict) else None
+        data_["sampling"]["harmony_policy"] = policy_of(args, base).to_json()
+    write_manifest(data_, manifest_path)
     sets = load_sets(args.tiny)
     neural = load_model(manifest_path)
     neural.warm_up()
@@ -260,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nic-weight", type=float, default=0.0,
                         help="weight of an extra loss: minus the expected share of the next "
                              "beat's melody onsets that lie in the chord (0: labels only)")
-    parser.add_argument("--key-weight", type=float, default=0.0,
+    parser.add_argument("--key-weight", type=float, default=None,
                         help="the harmony policy the manifest names (instrument.models.harmony): "
-                             "its key prior; chosen on the dev split with "
+                             "its key prior (default 0; with --evaluate-only, the manifest's "
+                             "own unless given); chosen on the dev split with "
                              "training.harmony_eval --policy")
     parser.add_argument("--hold", type=float, default=None,
                         help="the manifest's sampling.hold, with which the live part and the "
@@ -369,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m training.accompaniment " + " ".join(argv or sys.argv[1:]),
     }
     manifest_path = args.out / f"{NAME}.json"
-    policy = None if args.no_policy else HarmonyPolicy(key_weight=args.key_weight)
+    policy = None if args.no_policy else policy_of(args)
     hold = 0.5 if args.hold is None else args.hold
     write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding, policy, hold),
                    manifest_path)
