@@ -8,7 +8,8 @@ Per source (folk dance tunes, chorales) and pooled: note-in-chord overall / firs
 repeated pass, change rate, coverage, the most pitch classes at once and the share of
 played beats whose chord has four pitch classes; plus with ``--memory`` the same with the
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
-with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`).
+with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`;
+its manifest's policy unless ``--key-weight`` is given).
 Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
 part draws them; ``--hold`` tries another), the rules' with 0.5. Scored as in
 :mod:`instrument.evaluation.generators`.
@@ -83,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hybrid", action="store_true",
                    help="also score each model on bar starts with the rules elsewhere")
     p.add_argument("--policy", action="store_true",
-                   help="also score each model with the live harmony policy (default settings)")
-    p.add_argument("--key-weight", type=float, default=HarmonyPolicy.key_weight,
-                   help="the policy's key prior (log-probability per tone outside the key)")
+                   help="also score each model with the live harmony policy (its manifest's, "
+                        "else the default settings)")
+    p.add_argument("--key-weight", type=float, default=None,
+                   help="the policy's key prior (log-probability per tone outside the key) "
+                        "instead of the manifest's")
     p.add_argument("--hold", type=float, default=None,
                    help="draw the models' chords with this hold instead of their manifests' "
                         "sampling.hold (the rules keep 0.5)")
@@ -106,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
             models[f"{m} bar-start hybrid"] = BarStartHybrid(model)
             models[f"{m} half-bar hybrid"] = BarStartHybrid(model, half=True)
         if args.policy:
-            models[f"{m} policy"] = ModelWithRules(
-                model, RuleArranger(A.DEADLINE_TICKS), HarmonyPolicy(key_weight=args.key_weight))
+            policy = model.policy or HarmonyPolicy()
+            if args.key_weight is not None:
+                policy = replace(policy, key_weight=args.key_weight)
+            models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
     for name, model in models.items():
         t0 = time.time()
