@@ -18,7 +18,7 @@ import numpy as np
 
 from instrument.evaluation.generators import as_played, beat_range
 from instrument.memory.tune_memory import TuneMemory
-from instrument.models import ChordSamplingParams, load_model
+from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput
 from instrument.music import TICKS_PER_BEAT
 
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.manifest)
     model.warm_up()
     acc = as_played(model, model.deadline_ticks)
-    memory, params, rng = TuneMemory(), ChordSamplingParams(temperature=0.0), \
-        np.random.default_rng(0)
+    memory, params, rng = TuneMemory(), acc.decoding(0.0), np.random.default_rng(0)
     steps, decisions = [], []
     for tune in tunes:
         acc.reset()

@@ -26,6 +26,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,7 @@ def load_sets(tiny: bool, labels: str = "offline") -> dict[str, tuple[list[Tune]
 
 def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict,
                   encoding: str = acc.ENCODING_NAME, policy: HarmonyPolicy | None = None,
-                  ) -> dict:
+                  hold: float = 0.5) -> dict:
     state_inputs, state_outputs, state_pairs = state_specs(cfg)
     return {
         "format": MANIFEST_FORMAT,
@@ -152,7 +153,7 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
         ],
         "state": state_pairs,
         "encoding": acc.encoding_spec(DEADLINE_TICKS, encoding),
-        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": 0.5,
+        "sampling": {"temperature": 0.0, "top_p": 0.95, "hold": hold,
                      **({"harmony_policy": policy.to_json()} if policy else {})},
         "network": cfg.to_json(),
         "training": training,
@@ -223,12 +224,27 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
     }
 
 
+def policy_of(args: argparse.Namespace, base: HarmonyPolicy | None = None) -> HarmonyPolicy:
+    """``base`` (or the default policy) with the key weight the flags give, if any."""
+    base = base or HarmonyPolicy()
+    return base if args.key_weight is None else replace(base, key_weight=args.key_weight)
+
+
 def reevaluate(args: argparse.Namespace) -> int:
     """Recompute the metrics of an exported model (same data, split and code as training)."""
     from instrument.models.manifest import read_manifest
 
     manifest_path = args.out / f"{NAME}.json"
     old = read_manifest(manifest_path)
+    # The hold and the policy to ship, where given: the metrics below are drawn with them.
+    data_ = json.loads(manifest_path.read_text())
+    if args.hold is not None:
+        data_["sampling"]["hold"] = args.hold
+    if not args.no_policy and args.key_weight is not None:
+        named = data_["sampling"].get("harmony_policy")
+        base = HarmonyPolicy(**named) if isinstance(named, dict) else None
+        data_["sampling"]["harmony_policy"] = policy_of(args, base).to_json()
+    write_manifest(data_, manifest_path)
     sets = load_sets(args.tiny)
     neural = load_model(manifest_path)
     neural.warm_up()
@@ -256,10 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nic-weight", type=float, default=0.0,
                         help="weight of an extra loss: minus the expected share of the next "
                              "beat's melody onsets that lie in the chord (0: labels only)")
-    parser.add_argument("--key-weight", type=float, default=0.0,
+    parser.add_argument("--key-weight", type=float, default=None,
                         help="the harmony policy the manifest names (instrument.models.harmony): "
-                             "its key prior; chosen on the dev split with "
+                             "its key prior (default 0; with --evaluate-only, the manifest's "
+                             "own unless given); chosen on the dev split with "
                              "training.harmony_eval --policy")
+    parser.add_argument("--hold", type=float, default=None,
+                        help="the manifest's sampling.hold, with which the live part and the "
+                             "evaluators draw its chords (default 0.5; with --evaluate-only, "
+                             "the manifest's own unless given); chosen on the dev split with "
+                             "training.harmony_eval --hold")
     parser.add_argument("--no-policy", action="store_true",
                         help="the manifest names no harmony policy: the model plays alone")
     parser.add_argument("--skip-eval", action="store_true",
@@ -360,8 +382,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m training.accompaniment " + " ".join(argv or sys.argv[1:]),
     }
     manifest_path = args.out / f"{NAME}.json"
-    policy = None if args.no_policy else HarmonyPolicy(key_weight=args.key_weight)
-    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding, policy),
+    policy = None if args.no_policy else policy_of(args)
+    hold = 0.5 if args.hold is None else args.hold
+    write_manifest(manifest_dict(cfg, onnx_path, training, {}, args.encoding, policy, hold),
                    manifest_path)
     if args.skip_eval:
         return 0
@@ -372,8 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics = validation_metrics(neural, sets, with_steering=not args.tiny)
     training["total_seconds"] = round(time.time() - t_start, 1)
     training["process_cpu_seconds"] = round(time.process_time() - c_start, 1)
-    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding, policy),
-                   manifest_path)
+    write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding, policy,
+                                 hold), manifest_path)
     print(f"evaluation {time.time() - t0:.1f} s; total {training['total_seconds']} s")
     print(json.dumps(metrics["steering"], indent=2))
     return 0

@@ -8,8 +8,11 @@ Per source (folk dance tunes, chorales) and pooled: note-in-chord overall / firs
 repeated pass, change rate, coverage, the most pitch classes at once and the share of
 played beats whose chord has four pitch classes; plus with ``--memory`` the same with the
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
-with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`).
-Scored as in :mod:`instrument.evaluation.generators`.
+with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`;
+its manifest's policy unless ``--key-weight`` is given).
+Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
+part draws them; ``--hold`` tries another), the rules' with 0.5. Scored as in
+:mod:`instrument.evaluation.generators`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from instrument.baselines.rules import RuleArranger
@@ -50,11 +54,15 @@ class BarStartHybrid(Accompanist):
             else d_rules
 
 
-def score(accompanist, tunes, memory: bool) -> dict:
+def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
+    """Greedy, with the accompanist's own hold (its manifest's) unless ``hold`` is given."""
     tally = gen._PassTallies()
     four = played = 0
+    params = accompanist.decoding(0.0)
+    if hold is not None:
+        params = replace(params, hold=hold)
     for tune in tunes:
-        chords = gen.run_accompanist(accompanist, tune, A.DEADLINE_TICKS,
+        chords = gen.run_accompanist(accompanist, tune, A.DEADLINE_TICKS, params,
                                      memory=TuneMemory() if memory else None)
         gen._score_chords(tally, tune, chords)
         span = [c for c in chords[gen.beat_range(tune).start:] if not c.is_silent]
@@ -76,9 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hybrid", action="store_true",
                    help="also score each model on bar starts with the rules elsewhere")
     p.add_argument("--policy", action="store_true",
-                   help="also score each model with the live harmony policy (default settings)")
-    p.add_argument("--key-weight", type=float, default=HarmonyPolicy.key_weight,
-                   help="the policy's key prior (log-probability per tone outside the key)")
+                   help="also score each model with the live harmony policy (its manifest's, "
+                        "else the default settings)")
+    p.add_argument("--key-weight", type=float, default=None,
+                   help="the policy's key prior (log-probability per tone outside the key) "
+                        "instead of the manifest's")
+    p.add_argument("--hold", type=float, default=None,
+                   help="draw the models' chords with this hold instead of their manifests' "
+                        "sampling.hold (the rules keep 0.5)")
     p.add_argument("--json", type=Path, default=None, help="write the results here")
     args = p.parse_args(argv)
     splits = A.load_splits(False)
@@ -96,15 +109,18 @@ def main(argv: list[str] | None = None) -> int:
             models[f"{m} bar-start hybrid"] = BarStartHybrid(model)
             models[f"{m} half-bar hybrid"] = BarStartHybrid(model, half=True)
         if args.policy:
-            models[f"{m} policy"] = ModelWithRules(
-                model, RuleArranger(A.DEADLINE_TICKS), HarmonyPolicy(key_weight=args.key_weight))
+            policy = model.policy or HarmonyPolicy()
+            if args.key_weight is not None:
+                policy = replace(policy, key_weight=args.key_weight)
+            models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
     for name, model in models.items():
         t0 = time.time()
-        row = {s: score(model, t, False) for s, t in sets.items()}
+        hold = None if name == "rules" else args.hold
+        row = {s: score(model, t, False, hold) for s, t in sets.items()}
         if args.memory:
-            row["all_memory"] = score(model, sets["all"], True)
-            row["offline_memory"] = score(model, sets["offline"], True)
+            row["all_memory"] = score(model, sets["all"], True, hold)
+            row["offline_memory"] = score(model, sets["offline"], True, hold)
         out[name] = row
         print(f"{name} ({time.time() - t0:.0f} s): {json.dumps(row)}", flush=True)
     if args.json:

@@ -71,7 +71,6 @@ def _clean(obj):
 def evaluate_directory(args: argparse.Namespace) -> dict:
     from instrument.baselines.markov import MarkovContinuator
     from instrument.evaluation.generators import accompaniment_comparison, continuation_comparison
-    from instrument.models.accompaniment import ChordSamplingParams
     from instrument.models.loader import load_model
     from instrument.models.tune import read_midi
     from instrument.places import models_dir as shipped_or_configured
@@ -92,10 +91,10 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
     accompanist = load_model(args.accompaniment, providers, models_dir)
     accompanist.warm_up()
     deadline = accompanist.deadline_ticks
-    params = None
+    temperature = 0.0
     seed = 0
     if args.seed is not None:
-        params = ChordSamplingParams(temperature=args.temperature)
+        temperature = args.temperature
         seed = args.seed
 
     def new_markov() -> MarkovContinuator:
@@ -104,7 +103,7 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
     return {
         "files": len(tunes),
         "continuation": continuation_comparison(continuation, new_markov, tunes),
-        "accompaniment": accompaniment_comparison(accompanist, tunes, deadline, params, seed),
+        "accompaniment": accompaniment_comparison(accompanist, tunes, deadline, temperature, seed),
         "markov_prior": str(prior) if prior.exists() else None,
         "deadline_ticks_before_beat": deadline,
     }

@@ -27,19 +27,19 @@ adapts within each tune only.
 Accompaniment, per beat: the accompanist runs online over the melody, stepped at each
 beat's deadline (``beat - deadline_ticks``) with the melody notes that began before it
 and with its own previous chord fed back; chords are drawn greedily (temperature 0)
-unless a seed and temperature are given. With a :class:`~instrument.memory.tune_memory.
-TuneMemory` (reset between tunes), the memory observes each beat's notes and its
-recollection is blended into the distribution before the chord is drawn, as the live
-part does; a beat's own notes reach the memory only when the next beat is planned, so
-nothing is learned before it is scored. ``note_in_chord``: share of melody notes whose
-pitch class sounds in the accompaniment at their onset, counting only notes during which
-the accompaniment sounds (``coverage`` is the share of notes counted). ``change_rate``:
-share of beat boundaries, from the first melody beat to the last, where the chord (root
-and quality) changes. ``max_pitch_classes``: the most pitch classes any chord played
-sounds at once. For a reference accompaniment (a second MIDI track) chords are labelled
-per beat from the pitches sounding at the beat, and note-in-chord uses the reference
-pitches sounding at each melody onset.
-"""
+unless a seed and temperature are given, with the accompanist's own ``hold`` (the
+manifest's ``sampling.hold``), as the live part draws them. With a
+:class:`~instrument.memory.tune_memory.TuneMemory` (reset between tunes), the memory
+observes each beat's notes and its recollection is blended into the distribution before
+the chord is drawn, as the live part does; a beat's own notes reach the memory only when
+the next beat is planned, so nothing is learned before it is scored. ``note_in_chord``:
+share of melody notes whose pitch class sounds in the accompaniment at their onset,
+counting only notes during which the accompaniment sounds (``coverage`` is the share of
+notes counted). ``change_rate``: share of beat boundaries, from the first melody beat to
+the last, where the chord (root and quality) changes. ``max_pitch_classes``: the most
+pitch classes any chord played sounds at once. For a reference accompaniment (a second
+MIDI track) chords are labelled per beat from the pitches sounding at the beat, and
+note-in-chord uses the reference pitches sounding at each melody onset. """
 
 from __future__ import annotations
 
@@ -178,8 +178,10 @@ def run_accompanist(
     memory: TuneMemory | None = None,
 ) -> list[Chord]:
     """Chords for beats 0..last melody beat, planned online (one step per beat); with a
-    ``memory`` (reset first), its recollection blended in as the live part does."""
-    params = params or ChordSamplingParams(temperature=0.0)
+    ``memory`` (reset first), its recollection blended in as the live part does. Without
+    ``params``, greedy with the accompanist's own hold and top-p (its manifest's
+    ``sampling``, :meth:`~instrument.models.accompaniment.Accompanist.decoding`)."""
+    params = params or accompanist.decoding(0.0)
     rng = rng or np.random.default_rng(0)
     accompanist.reset()
     if memory is not None:
@@ -362,7 +364,7 @@ def accompaniment_comparison(
     neural: Accompanist,
     tunes: Sequence[Tune],
     deadline_ticks: int,
-    params: ChordSamplingParams | None = None,
+    temperature: float = 0.0,
     seed: int = 0,
     memory: MemorySettings | None = None,
 ) -> dict:
@@ -370,12 +372,15 @@ def accompaniment_comparison(
     as the live part plays), ``model`` (alone), ``rules_adaptive`` (the fallback with the
     memory), ``rules`` (the rule arranger alone) and ``reference`` (a second track, or
     None). A model with a harmony policy (:mod:`instrument.models.harmony`) plays
-    ``adaptive`` with it, as live, and adds ``policy``: with it, without the memory."""
+    ``adaptive`` with it, as live, and adds ``policy``: with it, without the memory.
+    Each accompanist draws at ``temperature`` with its own hold (the model: its
+    manifest's)."""
     rules = RuleArranger(deadline_ticks)
 
     def score(accompanist: Accompanist, adaptive: bool) -> dict:
         mem = TuneMemory(memory) if adaptive else None
-        return accompaniment_metrics(accompanist, tunes, deadline_ticks, params, seed, mem)
+        return accompaniment_metrics(accompanist, tunes, deadline_ticks,
+                                     accompanist.decoding(temperature), seed, mem)
 
     played = as_played(neural, deadline_ticks)
     extra = {} if played is neural else {"policy": score(played, False)}

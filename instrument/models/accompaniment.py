@@ -23,7 +23,7 @@ MIDI callback. ``NeuralAccompanist.step`` is exactly one ONNX run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -126,6 +126,19 @@ def hold_bonus(hold: float) -> float:
     """Log-odds added to the probability of keeping the previous chord (0 at hold=0.5)."""
     h = min(max(hold, 1e-4), 1 - 1e-4)
     return float(np.clip(2.0 * np.log(h / (1.0 - h)), -8.0, 8.0))
+
+
+def density_hold(density: float, neutral: float = 0.5) -> float:
+    """The ``hold`` for the density control (0 sparse .. 1 busy) around an accompanist's
+    own ``neutral`` hold (its manifest's ``sampling.hold``): their log-odds add, so the
+    middle of the control (0.5) plays the hold the model was measured with, a sparser
+    setting holds more and a busier one less; kept within 0.05..0.95."""
+    def logit(x: float) -> float:
+        x = min(max(x, 1e-4), 1 - 1e-4)
+        return float(np.log(x / (1.0 - x)))
+
+    h = 1.0 / (1.0 + np.exp(-(logit(neutral) + logit(1.0 - density))))
+    return float(min(0.95, max(0.05, h)))
 
 
 def change_probability(dist: ChordDistribution, hold: float = 0.5) -> float:
@@ -294,6 +307,9 @@ class Accompanist(ABC):
 
     #: Target chord changes per beat, or None to follow the melody's style. Settable live.
     harmonic_rhythm: float | None = None
+    #: How this accompanist's chords are drawn unless told otherwise (the neural model:
+    #: its manifest's ``sampling``, hold included); greedy with a neutral hold here.
+    default_params: ChordSamplingParams = ChordSamplingParams(temperature=0.0)
 
     @abstractmethod
     def reset(self) -> None:
@@ -312,6 +328,11 @@ class Accompanist(ABC):
     ) -> Chord:
         """Draw the chord to play (see :func:`sample_chord`); commits nothing."""
         return sample_chord(dist, params, rng)
+
+    def decoding(self, temperature: float = 0.0) -> ChordSamplingParams:
+        """Its :attr:`default_params` (hold, top-p) at ``temperature``: how an evaluator
+        draws this accompanist's chords, as the live part does."""
+        return replace(self.default_params, temperature=temperature)
 
 
 class NeuralAccompanist(Accompanist):
@@ -376,6 +397,7 @@ __all__ = [
     "ChordDistribution",
     "ChordSamplingParams",
     "NeuralAccompanist",
+    "density_hold",
     "rhythm_bucket",
     "sample_chord",
 ]

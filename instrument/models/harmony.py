@@ -104,6 +104,11 @@ class ModelWithRules(Accompanist):
         return self.model.sample(dist, params, rng)
 
     @property
+    def default_params(self):
+        """The model's (its manifest's hold): the pair is drawn from as the model is."""
+        return self.model.default_params
+
+    @property
     def deadline_ticks(self) -> int:
         return self.model.deadline_ticks
 

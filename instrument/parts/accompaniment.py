@@ -7,7 +7,9 @@ previous chord. The neural model proposes within a step budget; if it is late, t
 arranger's chord plays, and the miss is counted. A model whose manifest names a
 harmony policy plays with the rule arranger (:func:`~instrument.models.harmony.combine`:
 between the bar's strong beats the rules' change of chord, and the key they hear
-weighing the model's chords). The chord is voiced with smooth voice
+weighing the model's chords). The chord is drawn with ``sampling``, whose ``hold`` the
+Band sets around the model's own (:attr:`Accompaniment.neutral_hold`, the manifest's
+``sampling.hold``) by the density control. The chord is voiced with smooth voice
 leading (common tones held, the others moving least) in a configurable register, and the
 band plays it: the :class:`~instrument.parts.style_player.StylePlayer` renders the beat
 through the style (comping, bass and drums on their own parts) at the energy the player
@@ -123,6 +125,14 @@ class Accompaniment:
         self.neural_beats = 0
         self.fallback_beats = 0
         self.reset()
+
+    @property
+    def neutral_hold(self) -> float:
+        """The ``hold`` at the middle of the density control: the model's manifest's
+        ``sampling.hold`` (the setting it was chosen and measured with), 0.5 for the
+        rule arranger alone."""
+        defaults = getattr(self.neural or self.rules, "default_params", None)
+        return defaults.hold if defaults is not None else 0.5
 
     def reset(self) -> None:
         """Forget the beat and the plans (a panic, a restarted beat); the tune stays."""

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from instrument.config import PresetConfig
 from instrument.engine.engine import PlayerState, TimedEvent
 from instrument.midi import messages as mm
-from instrument.models.accompaniment import ChordSamplingParams
+from instrument.models.accompaniment import ChordSamplingParams, density_hold
 from instrument.models.sampling import SamplingParams
 from instrument.music import GridNote, Meter
 from instrument.names import BAND_PARTS, SOUNDING_PARTS, Mode, Part
@@ -177,16 +177,17 @@ class Band:
         self.accompaniment.energy_override = energy
 
     def apply_density(self, density: float, override_energy: bool = False) -> None:
-        """0 sparse .. 1 busy: chords change less or more; responses are shorter or
-        longer; moved live (``override_energy``), it also sets the band's energy until
-        the next tune."""
+        """0 sparse .. 1 busy: chords change less or more (the hold around the model's
+        own, :func:`~instrument.models.accompaniment.density_hold`: 0.5 plays its
+        manifest's hold); responses are shorter or longer; moved live
+        (``override_energy``), it also sets the band's energy until the next tune."""
         self.settings.density = density
         if override_energy:
             self.apply_energy(density)
         a = self.accompaniment
         a.sampling = ChordSamplingParams(
             temperature=a.sampling.temperature, top_p=a.sampling.top_p,
-            hold=min(0.95, max(0.05, 1.0 - density)),
+            hold=density_hold(density, a.neutral_hold),
         )
         self.responder.settings.length_ratio = 0.5 + density
 

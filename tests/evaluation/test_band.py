@@ -60,11 +60,18 @@ def test_handed_the_shipped_model_the_band_plays_its_chords_over_the_followed_ba
 
     model = load_models(Config(), warm_up=False).accompaniment
     assert model is not None, "the shipped accompaniment model did not load"
-    performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=2,
-                          style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
-    with_model = play_band(performance, "reel", accompaniment=model)
-    with_rules = play_band(performance, "reel")
-    assert with_model.changes != with_rules.changes  # the model's harmony, not the rules'
-    assert with_model.harmony >= with_rules.harmony
-    for part in ("bass", "drums"):
-        assert np.percentile(with_model.onset_errors_ms[part], 90) <= 40
+    harmony = {"model": [], "rules": []}
+    differs = []
+    for seed in range(4):  # four performances of the reel: one tune, one tempo, is noise
+        performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=seed,
+                              style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
+        with_model = play_band(performance, "reel", accompaniment=model)
+        with_rules = play_band(performance, "reel")
+        differs.append(with_model.changes != with_rules.changes)
+        if seed == 2:  # the bass and drums on the followed beat, on this performance
+            for part in ("bass", "drums"):
+                assert np.percentile(with_model.onset_errors_ms[part], 90) <= 40
+        harmony["model"].append(with_model.harmony)
+        harmony["rules"].append(with_rules.harmony)
+    assert any(differs)  # the model's harmony, not the rules'
+    assert np.mean(harmony["model"]) >= np.mean(harmony["rules"]), harmony
