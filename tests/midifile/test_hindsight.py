@@ -30,6 +30,23 @@ _BARS = [
 ]
 
 
+def playable_tempo_map(smf: mido.MidiFile) -> list[int]:
+    """The file's tempi (us a quarter), asserting what a DAW needs of its tempo map:
+    every tempo within 30-300 bpm, an event only where the tempo changes, and never two
+    at one tick (a beat of no length)."""
+    tempo_ticks, tempi, tick = [], [], 0
+    for m in smf.tracks[0]:
+        tick += m.time
+        if m.type == "set_tempo":
+            tempo_ticks.append(tick)
+            tempi.append(m.tempo)
+    bpm = [mido.tempo2bpm(t) for t in tempi]
+    assert min(bpm) >= 30 and max(bpm) <= 300, (min(bpm), max(bpm))
+    assert all(a != b for a, b in itertools.pairwise(tempi))
+    assert len(set(tempo_ticks)) == len(tempo_ticks)
+    return tempi
+
+
 def pickup_tune() -> Tune:
     notes = [GridNote(62, 4 * Q, Q // 2), GridNote(64, 4 * Q + Q // 2, Q // 2),
              GridNote(66, 5 * Q, Q)]  # the pickup: beats 3 and 4 of bar 0
@@ -62,19 +79,8 @@ def test_a_drifting_performance_the_follower_renumbered_gets_the_played_bars(tmp
     assert recorder.close()
     assert recorder.hindsight.history.renumberings  # the live follower moved its bar
     smf = mido.MidiFile(tmp_path / "s.mid")
-    tempo_ticks, tempi, tick = [], [], 0
-    for m in smf.tracks[0]:
-        tick += m.time
-        if m.type == "set_tempo":
-            tempo_ticks.append(tick)
-            tempi.append(m.tempo)
-    bpm = [mido.tempo2bpm(t) for t in tempi]
-    assert min(bpm) >= 30 and max(bpm) <= 300, (min(bpm), max(bpm))
-    # Tempo events only where the tempo changes, never two at one tick (a beat of no
-    # length), far fewer than beats.
-    assert all(a != b for a, b in itertools.pairwise(tempi))
-    assert len(set(tempo_ticks)) == len(tempo_ticks)
-    assert len(tempi) < 0.5 * len(perf.beat_times)
+    tempi = playable_tempo_map(smf)
+    assert len(tempi) < 0.5 * len(perf.beat_times)  # far fewer tempo events than beats
     # The played downbeats are the file's bar lines after the first phrase (four bars).
     lines, _, _ = file_bar_lines(tmp_path / "s.mid", perf.onsets[0][0])
     beats = np.arange(len(perf.beat_times)) + perf.first_beat
