@@ -116,6 +116,16 @@ def _recordable(message: tuple[int, ...], channel: int) -> mido.Message | None:
     return None
 
 
+def _kept(events) -> list[tuple[float, bytes | mido.MetaMessage]]:
+    """Frozen ``events`` (time, message) as a track keeps them: channel messages as bytes."""
+    return [(t, m if m.is_meta else bytes(m.bin())) for t, m in events]
+
+
+def _message(kept: bytes | mido.MetaMessage) -> mido.Message | mido.MetaMessage:
+    """A kept event's message again (see :func:`_kept`)."""
+    return mido.Message.from_bytes(kept) if isinstance(kept, bytes) else kept
+
+
 class _Track:
     """One part's events not yet due, and where its last encoded event sits.
 
@@ -135,13 +145,15 @@ class _Track:
         self.body = bytearray()
         self.tail: list[tuple[float, mido.Message | mido.MetaMessage]] = []
         #: The frozen events as laid (time, message), kept in hindsight: a new beat unit
-        #: (the meter heard) or a bar moved at close lays them all again.
-        self.frozen: list[tuple[float, mido.Message | mido.MetaMessage]] | None = None
+        #: (the meter heard) or a bar moved at close lays them all again. A channel
+        #: message is kept as its bytes (:func:`_kept`): about 12 MB per 100,000 events
+        #: against 33 MB as mido messages, for a session that may run for hours.
+        self.frozen: list[tuple[float, bytes | mido.MetaMessage]] | None = None
         self.stable = len(head)  # bytes of the track in the file that stay as they are
 
     def unfreeze(self) -> None:
         """Forget the encoded body: the frozen events are laid again with the tail."""
-        self.tail = (self.frozen or []) + self.tail
+        self.tail = [(t, _message(m)) for t, m in self.frozen or []] + self.tail
         self.frozen = [] if self.frozen is not None else None
         self.first = None
         self.last_tick = 0
@@ -586,7 +598,7 @@ class SmfRecorder:
         rest = [(layout.beat_tick(t), msg) for t, msg in events[cut:]]
         track.tail = events[cut:]
         if track.frozen is not None:
-            track.frozen.extend(events[:cut])
+            track.frozen.extend(_kept(events[:cut]))
         self.encoded += len(new)
         self.relaid += len(rest)
         self._write_track(track, new, rest, layout, moved)
