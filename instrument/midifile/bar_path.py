@@ -75,8 +75,7 @@ def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], mete
     bar = meter.beats_per_bar
     beats = np.asarray(beats, dtype=float)
     t = np.array([c[0] for c in chords], dtype=float)
-    index = _index(beats)
-    x = index(t)
+    x = _index(beats, t)
     first = max(0, math.floor(x[0]))  # no bar before the recording's first beat
     chunks = max(1, math.ceil((x[-1] + 1.0 - first) / bar))
     chunk = np.clip(np.floor((x - first) / bar).astype(np.int64), 0, chunks - 1)
@@ -118,7 +117,7 @@ def half_beat_lead(beats: np.ndarray, chords: Sequence[tuple[float, int, float]]
     t = np.array([c[0] for c in chords[1:-1]], dtype=float)
     lead = 0.0
     for grid, sign in ((half_beat_later(beats), 1.0), (beats, -1.0)):
-        ticks = np.round(_index(grid)(t) * TICKS_PER_BEAT).astype(np.int64) % TICKS_PER_BEAT
+        ticks = np.round(_index(grid, t) * TICKS_PER_BEAT).astype(np.int64) % TICKS_PER_BEAT
         places = np.array([tick_class(int(k), compound) for k in ticks])
         lead += sign * float(melody[places, codes].sum())
     return lead
@@ -133,29 +132,24 @@ def half_beat_later(beats: np.ndarray) -> np.ndarray:
                            [beats[-1] + 0.5 * (beats[-1] - beats[-2])]])
 
 
-def _index(beats: np.ndarray):
-    """The recorded beat number at times ``t`` (the first and last beat's tempo
-    beyond the beats)."""
-    n = len(beats)
-    idx = np.arange(n, dtype=float)
-
-    def at(t: np.ndarray) -> np.ndarray:
-        out = np.interp(t, beats, idx)
-        lo, hi = t < beats[0], t > beats[-1]
-        out[lo] = (t[lo] - beats[0]) / (beats[1] - beats[0])
-        out[hi] = n - 1 + (t[hi] - beats[-1]) / (beats[-1] - beats[-2])
-        return out
-
-    return at
+def _index(beats: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The recorded beat numbers at times ``t``."""
+    return _extended(t, beats, np.arange(len(beats), dtype=float))
 
 
 def _time(beats: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The time of recorded beat numbers ``x`` (fractional; extrapolated at the ends)."""
-    n = len(beats)
-    out = np.interp(x, np.arange(n, dtype=float), beats)
-    lo, hi = x < 0, x > n - 1
-    out[lo] = beats[0] + x[lo] * (beats[1] - beats[0])
-    out[hi] = beats[-1] + (x[hi] - (n - 1)) * (beats[-1] - beats[-2])
+    """The time of recorded beat numbers ``x`` (fractional)."""
+    return _extended(x, np.arange(len(beats), dtype=float), beats)
+
+
+def _extended(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """``np.interp(x, xp, fp)``, continued beyond either end along the end segment (the
+    first and last beat's tempo beyond the beats)."""
+    x = np.asarray(x, dtype=float)
+    out = np.interp(x, xp, fp)
+    lo, hi = x < xp[0], x > xp[-1]
+    out[lo] = fp[0] + (x[lo] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
+    out[hi] = fp[-1] + (x[hi] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
     return out
 
 
