@@ -131,8 +131,7 @@ class Accompaniment:
         """The ``hold`` at the middle of the density control: the model's manifest's
         ``sampling.hold`` (the setting it was chosen and measured with), 0.5 for the
         rule arranger alone."""
-        defaults = getattr(self.neural or self.rules, "default_params", None)
-        return defaults.hold if defaults is not None else 0.5
+        return (self.neural or self.rules).default_params.hold
 
     def reset(self) -> None:
         """Forget the beat and the plans (a panic, a restarted beat); the tune stays."""

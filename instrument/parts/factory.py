@@ -151,9 +151,7 @@ def build_band(
     accompaniment = Accompaniment(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,
-        ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p,
-                            hold=getattr(models.accompaniment, "default_params",
-                                         ChordSamplingParams()).hold),
+        ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
         rng, memory=TuneMemory(), dynamics=dynamics, styles=styles,
     )
     accompaniment.player.settings.bass_range = (a.bass_low, a.bass_high)
