@@ -213,7 +213,8 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
                     "online at each beat's deadline",
         "policy": "with the manifest's harmony policy (instrument.models.harmony: the rule "
                   "arranger stepped beside the model; between a bar's strong beats its chord "
-                  "where it changes chord, and its key weighing the model's chords), as the "
+                  "where it changes chord, its key weighing the model's chords, and over a "
+                  "busy melody a hold on the beats between the strong ones), as the "
                   "live part plays; 'model' is the model alone",
         "adaptive": "the tune memory (instrument.memory.tune_memory, default settings "
                     "chosen on the dev split) observes each beat and blends its "
@@ -225,9 +226,11 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
 
 
 def policy_of(args: argparse.Namespace, base: HarmonyPolicy | None = None) -> HarmonyPolicy:
-    """``base`` (or the default policy) with the key weight the flags give, if any."""
-    base = base or HarmonyPolicy()
-    return base if args.key_weight is None else replace(base, key_weight=args.key_weight)
+    """``base`` (or the default policy) with the key weight and weak-beat holds the flags
+    give, if any."""
+    given = {k: getattr(args, k) for k in ("key_weight", "weak_hold", "weak_hold_rules")
+             if getattr(args, k) is not None}
+    return replace(base or HarmonyPolicy(), **given)
 
 
 def reevaluate(args: argparse.Namespace) -> int:
@@ -240,7 +243,8 @@ def reevaluate(args: argparse.Namespace) -> int:
     data_ = json.loads(manifest_path.read_text())
     if args.hold is not None:
         data_["sampling"]["hold"] = args.hold
-    if not args.no_policy and args.key_weight is not None:
+    if not args.no_policy and any(getattr(args, k) is not None
+                                  for k in ("key_weight", "weak_hold", "weak_hold_rules")):
         named = data_["sampling"].get("harmony_policy")
         base = HarmonyPolicy(**named) if isinstance(named, dict) else None
         data_["sampling"]["harmony_policy"] = policy_of(args, base).to_json()
@@ -277,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
                              "its key prior (default 0; with --evaluate-only, the manifest's "
                              "own unless given); chosen on the dev split with "
                              "training.harmony_eval --policy")
+    parser.add_argument("--weak-hold", type=float, default=None,
+                        help="the harmony policy's hold on the beats between strong ones over "
+                             "a busy melody, for the model (default 0; with --evaluate-only, "
+                             "the manifest's own unless given); chosen on the dev split with "
+                             "training.harmony_eval --policy --weak-hold")
+    parser.add_argument("--weak-hold-rules", type=float, default=None,
+                        help="the same for the rule arranger's changes (default 0)")
     parser.add_argument("--hold", type=float, default=None,
                         help="the manifest's sampling.hold, with which the live part and the "
                              "evaluators draw its chords (default 0.5; with --evaluate-only, "

@@ -8,8 +8,11 @@ Per source (folk dance tunes, chorales) and pooled: note-in-chord overall / firs
 repeated pass, change rate, coverage, the most pitch classes at once and the share of
 played beats whose chord has four pitch classes; plus with ``--memory`` the same with the
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
-with the rules between strong beats and the key prior (:mod:`instrument.models.harmony`;
-its manifest's policy unless ``--key-weight`` is given).
+with the rules between strong beats, the key prior and the weak-beat hold
+(:mod:`instrument.models.harmony`; its manifest's policy unless ``--key-weight``,
+``--weak-hold``, ``--weak-hold-rules`` are given). Every row also says where in the bar
+the chords change (on the bar line, the half bar, elsewhere; by the score's bars), beside
+the same for the human chord symbols of every tune that has them.
 Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
 part draws them; ``--hold`` tries another), the rules' with 0.5. Scored as in
 :mod:`instrument.evaluation.generators`.
@@ -54,10 +57,37 @@ class BarStartHybrid(Accompanist):
             else d_rules
 
 
+PLACES = ("bar_line", "half_bar", "elsewhere")
+
+
+def count_places(counts: dict[str, int], tune, chords) -> None:
+    """Add where in the bar (by the score's own bars) the chord changes in ``chords``
+    (one per beat, over the tune's melody) to ``counts``: on the bar line, on the half
+    bar of a bar of an even number of beats, elsewhere."""
+    bpb = tune.meter.beats_per_bar
+    beats = gen.beat_range(tune)
+    previous = None
+    for b in beats:
+        chord = chords[b] if b < len(chords) else None
+        if chord is None or chord.is_silent:
+            continue
+        if previous is not None and chord.identity != previous.identity:
+            pos = b % bpb
+            place = 0 if pos == 0 else 1 if bpb % 2 == 0 and pos == bpb // 2 else 2
+            counts[PLACES[place]] += 1
+        previous = chord
+
+
+def place_shares(counts: dict[str, int]) -> dict:
+    total = max(sum(counts.values()), 1)
+    return {p: round(counts[p] / total, 3) for p in PLACES}
+
+
 def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
     """Greedy, with the accompanist's own hold (its manifest's) unless ``hold`` is given."""
     tally = gen._PassTallies()
     four = played = 0
+    places = dict.fromkeys(PLACES, 0)
     params = accompanist.decoding(0.0)
     if hold is not None:
         params = replace(params, hold=hold)
@@ -65,6 +95,7 @@ def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
         chords = gen.run_accompanist(accompanist, tune, A.DEADLINE_TICKS, params,
                                      memory=TuneMemory() if memory else None)
         gen._score_chords(tally, tune, chords)
+        count_places(places, tune, chords)
         span = [c for c in chords[gen.beat_range(tune).start:] if not c.is_silent]
         played += len(span)
         four += sum(len(c.pitch_classes) >= 4 for c in span)
@@ -72,7 +103,8 @@ def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
     return {"nic": round(r["note_in_chord"], 4), "first": round(r["first"]["note_in_chord"], 4),
             "repeated": round(r["repeated"]["note_in_chord"], 4),
             "change_rate": round(r["change_rate"], 4), "coverage": round(r["coverage"], 4),
-            "max_pcs": r["max_pitch_classes"], "four_pc_share": round(four / max(played, 1), 4)}
+            "max_pcs": r["max_pitch_classes"], "four_pc_share": round(four / max(played, 1), 4),
+            "changes_by_place": place_shares(places)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key-weight", type=float, default=None,
                    help="the policy's key prior (log-probability per tone outside the key) "
                         "instead of the manifest's")
+    p.add_argument("--weak-hold", type=float, default=None,
+                   help="the policy's hold on beats that are not strong (log-probability) "
+                        "instead of the manifest's")
+    p.add_argument("--weak-hold-rules", type=float, default=None,
+                   help="the same for the rule arranger's changes between strong beats")
     p.add_argument("--hold", type=float, default=None,
                    help="draw the models' chords with this hold instead of their manifests' "
                         "sampling.hold (the rules keep 0.5)")
@@ -112,8 +149,20 @@ def main(argv: list[str] | None = None) -> int:
             policy = model.policy or HarmonyPolicy()
             if args.key_weight is not None:
                 policy = replace(policy, key_weight=args.key_weight)
+            if args.weak_hold is not None:
+                policy = replace(policy, weak_hold=args.weak_hold)
+            if args.weak_hold_rules is not None:
+                policy = replace(policy, weak_hold_rules=args.weak_hold_rules)
             models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
+    human = dict.fromkeys(PLACES, 0)
+    # A reference, not a choice: every tune with chord symbols (there are few).
+    symbols = [t for part in splits["symbols"] for t in part]
+    for tune in symbols:
+        count_places(human, tune, tune.chords)
+    human_row = place_shares(human) | {"tunes": len(symbols)}
+    out["human_chord_symbols_changes_by_place"] = human_row
+    print(f"human chord symbols: {json.dumps(human_row)}", flush=True)
     for name, model in models.items():
         t0 = time.time()
         hold = None if name == "rules" else args.hold

@@ -6,8 +6,10 @@ that will sound on it: from the melody notes that began before that deadline and
 previous chord. The neural model proposes within a step budget; if it is late, the rule
 arranger's chord plays, and the miss is counted. A model whose manifest names a
 harmony policy plays with the rule arranger (:func:`~instrument.models.harmony.combine`:
-between the bar's strong beats the rules' change of chord, and the key they hear
-weighing the model's chords). The chord is drawn with ``sampling``, whose ``hold`` the
+between the bar's strong beats the rules' change of chord, the key they hear weighing
+the model's chords, and while the melody is busy a hold on the beats between the strong
+ones, counted from the melody the part hears: :class:`~instrument.models.harmony.
+MelodyPace`). The chord is drawn with ``sampling``, whose ``hold`` the
 Band sets around the model's own (:attr:`Accompaniment.neutral_hold`, the manifest's
 ``sampling.hold``) by the density control. The chord is voiced with smooth voice
 leading (common tones held, the others moving least) in a configurable register, and the
@@ -48,7 +50,7 @@ from instrument.models.accompaniment import (
     ChordSamplingParams,
 )
 from instrument.models.chords import Chord
-from instrument.models.harmony import combine
+from instrument.models.harmony import MelodyPace, combine
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
@@ -124,6 +126,7 @@ class Accompaniment:
         self.history: list[ChordChoice] = []
         self.neural_beats = 0
         self.fallback_beats = 0
+        self.pace = MelodyPace()
         self.reset()
 
     @property
@@ -136,6 +139,7 @@ class Accompaniment:
     def reset(self) -> None:
         """Forget the beat and the plans (a panic, a restarted beat); the tune stays."""
         self.rules.reset()
+        self.pace.reset()
         if self.neural is not None:
             self.neural.reset()
         self._heard: list[GridNote] = []
@@ -285,6 +289,7 @@ class Accompaniment:
             neural = self.neural
             future = self.runner.submit(lambda: neural.step(beat_input))
         rules_dist = self.rules.step(beat_input)
+        pace = self.pace.update(beat_input)
         dist = None
         if future is not None:
             deadline = clock.time_at(beat) - self.settings.safety
@@ -295,7 +300,7 @@ class Accompaniment:
             policy = getattr(self.neural, "policy", None)
             if policy is not None:  # the rules between strong beats, the key they hear
                 dist = combine(beat_input, dist, rules_dist, getattr(self.rules, "key", None),
-                               policy)
+                               policy, pace)
         else:
             dist = rules_dist
             self.fallback_beats += 1

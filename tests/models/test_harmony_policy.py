@@ -1,9 +1,13 @@
 """The shipped accompaniment as it plays live (the model with its manifest's harmony
-policy: the rules' changes between strong beats, the key they hear): a plain C major tune
-is harmonised in C major from its first bar, and a tune that modulates to G major is
-followed into G. Plus the policy's pieces on their own."""
+policy: the rules' changes between strong beats, the key they hear, the hold on weak
+beats over a busy melody): a plain C major tune is harmonised in C major from its first
+bar, a tune that modulates to G major is followed into G, a busy waltz changes chord on
+its downbeats, a hymn still a chord a beat. Plus the policy's pieces on their own."""
 
 from __future__ import annotations
+
+import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,6 +19,7 @@ from instrument.models.accompaniment import BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
 from instrument.models.harmony import (
     HarmonyPolicy,
+    MelodyPace,
     ModelWithRules,
     combine,
     out_of_key_tones,
@@ -116,3 +121,64 @@ def test_the_key_prior_counts_tones_outside_the_key():
     model = ChordDistribution(logp, tick, None)
     got = combine(BeatInput(tick, M44, (), None), model, model, (0, False), HarmonyPolicy(2.0))
     assert got.top() == Chord(5, "maj", 5) and np.isclose(np.exp(got.logp).sum(), 1.0)
+
+
+M34 = Meter(3, 4)
+# A busy waltz in C, G7, C, F: running eighths with passing tones between chord tones.
+BUSY_WALTZ = [[60, 62, 64, 65, 67, 64], [65, 67, 71, 69, 67, 65], [64, 62, 60, 64, 67, 72],
+              [69, 67, 65, 64, 65, 69], [67, 69, 71, 72, 74, 71], [67, 65, 64, 62, 60, 62],
+              [64, 65, 67, 69, 71, 72], [72, 71, 69, 67, 65, 64]] * 2
+# A hymn: a note a beat, the harmony free to move with each.
+HYMN = [[60, 62, 64, 65], [67, 65, 64, 62], [64, 65, 67, 69], [67, 65, 64, 60]] * 2
+
+
+def eighths(bars, meter: Meter) -> Tune:
+    notes = [GridNote(p, i * TICKS_PER_BEAT // 2, TICKS_PER_BEAT // 2, 80)
+             for i, p in enumerate(p for bar in bars for p in bar)]
+    return Tune("test", meter, notes)
+
+
+def without_weak_hold(played) -> ModelWithRules:
+    policy = replace(played.policy, weak_hold=0.0, weak_hold_rules=0.0)
+    return ModelWithRules(played.model, RuleArranger(played.model.deadline_ticks), policy)
+
+
+def weak_beat_changes(chords, meter: Meter) -> int:
+    return sum(a.identity != b.identity and not strong_beat(i * TICKS_PER_BEAT, meter)
+               for i, (a, b) in enumerate(itertools.pairwise(chords), start=1)
+               if not a.is_silent)
+
+
+def test_over_a_busy_melody_the_chord_changes_on_the_strong_beats(played):
+    assert played.policy.weak_hold > 0 and played.policy.weak_hold_rules > 0, \
+        "the shipped policy holds on weak beats"
+    waltz = eighths(BUSY_WALTZ, M34)
+    held = run_accompanist(played, waltz, 2)
+    free = run_accompanist(without_weak_hold(played), waltz, 2)
+    assert weak_beat_changes(held, M34) <= weak_beat_changes(free, M34) // 2, \
+        ([c.name for c in held], [c.name for c in free])
+    assert sum(a.identity != b.identity for a, b in itertools.pairwise(held[1:])) >= 4
+
+
+def test_a_hymn_a_note_a_beat_keeps_its_chord_a_beat(played):
+    hymn = tune(HYMN)
+    held = run_accompanist(played, hymn, 2)
+    assert held == run_accompanist(without_weak_hold(played), hymn, 2)
+
+
+def test_the_weak_beat_hold_and_the_pace_that_turns_it_on():
+    c, g = Chord(0, "maj", 0), Chord(7, "maj", 7)
+    policy = HarmonyPolicy(weak_hold=8.0, weak_hold_rules=8.0, busy_onsets=1.2)
+    logp = np.full(N_CHORDS, -20.0)
+    logp[CHORD_INDEX[g]], logp[CHORD_INDEX[c]] = np.log(0.9), np.log(0.1)
+    for beat, pace, expected in ((1, 2.0, c), (2, 2.0, g), (1, 1.0, g), (3, 2.0, c)):
+        tick = beat * TICKS_PER_BEAT
+        model = ChordDistribution(logp, tick, c)
+        got = combine(BeatInput(tick, M44, (), c), model, model, None, policy, pace)
+        assert got.top() == expected, (beat, pace, got)
+        assert np.isclose(np.exp(got.logp).sum(), 1.0)
+    pace = MelodyPace()
+    notes = (GridNote(60, 0, 240, 80),) * 3
+    rates = [pace.update(BeatInput(b * TICKS_PER_BEAT, M34, notes if b < 6 else (), None))
+             for b in range(12)]
+    assert rates[5] == 3.0 and rates[8] == 1.5 and rates[11] == 0.0  # two bars of 3/4
