@@ -64,7 +64,7 @@ class HarmonyPolicy:
     rules_between: bool = True
     weak_hold: float = 0.0
     weak_hold_rules: float = 0.0
-    busy_onsets: float = 1.5
+    busy_onsets: float = 1.2
 
     def to_json(self) -> dict:
         return {"key_weight": self.key_weight, "rules_between": self.rules_between,
