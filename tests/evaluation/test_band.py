@@ -75,3 +75,32 @@ def test_handed_the_shipped_model_the_band_plays_its_chords_over_the_followed_ba
         harmony["rules"].append(with_rules.harmony)
     assert any(differs)  # the model's harmony, not the rules'
     assert np.mean(harmony["model"]) >= np.mean(harmony["rules"]), harmony
+
+
+def test_over_a_busy_reel_the_band_moves_its_chords_on_the_strong_beats():
+    """The shipped policy's weak-beat hold, heard in the band: fewer chord changes off the
+    followed bar's strong beats than with the hold off, the melody as often in the chord."""
+    from dataclasses import replace
+
+    from instrument.config import Config
+    from instrument.parts.factory import load_models
+
+    model = load_models(Config(), warm_up=False).accompaniment
+    assert model is not None and model.policy.weak_hold > 0
+    shipped = model.policy
+    off = dict.fromkeys(("shipped", "off"), 0)
+    harmony: dict[str, list[float]] = {"shipped": [], "off": []}
+    try:
+        for seed in range(4):
+            performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=seed,
+                                  style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
+            for name, policy in (("shipped", shipped),
+                                 ("off", replace(shipped, weak_hold=0.0, weak_hold_rules=0.0))):
+                model.policy = policy
+                result = play_band(performance, "reel", accompaniment=model)
+                off[name] += result.changes["elsewhere"]
+                harmony[name].append(result.harmony)
+    finally:
+        model.policy = shipped
+    assert off["shipped"] <= off["off"] - 2, off
+    assert np.mean(harmony["shipped"]) >= np.mean(harmony["off"]) - 0.02, harmony
