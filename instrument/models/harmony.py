@@ -20,9 +20,9 @@ keeping the chord in the model's distribution and ``weak_hold_rules`` in the rul
 (before the rules' change is looked at), so a reel's or a waltz's chords change on the
 bar line and the half bar, as a band's do, and a passing note does not move them. Over
 a melody of a note a beat (a hymn, a chorale) the chord stays free to change on any
-beat: such harmony does move with every note. On the dev split (the stop-18 model, with the tune memory) the folk
-tunes' changes between strong beats fell from 21 to 16 % of their changes for 0.0015 of
-first-pass note-in-chord, the chorales' unchanged.
+beat: such harmony does move with every note. On the dev split (the stop-18 model, with
+the tune memory) the folk tunes' changes between strong beats fell from 21 to 16 % of
+their changes for 0.0015 of first-pass note-in-chord, the chorales' unchanged.
 
 Chosen on the dev split (``python -m training.harmony_eval --split dev --policy``); the
 manifest names the policy (``sampling.harmony_policy``) and reports the model alone and
@@ -110,13 +110,12 @@ def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
     """The distribution to play ``beat`` from (see the module docstring); ``pace``: the
     melody's onsets a beat (:class:`MelodyPace`)."""
     prev = beat.previous_chord
-    if pace >= policy.busy_onsets and prev is not None and not prev.is_silent \
-            and not strong_beat(beat.beat_tick, beat.meter):
-        model, rules = _held(model, prev, policy.weak_hold), \
-            _held(rules, prev, policy.weak_hold_rules)
-    if (policy.rules_between and prev is not None and not prev.is_silent
-            and not strong_beat(beat.beat_tick, beat.meter)
-            and rules.top().identity != prev.identity):
+    between = prev is not None and not prev.is_silent \
+        and not strong_beat(beat.beat_tick, beat.meter)
+    if between and pace >= policy.busy_onsets:
+        model = _held(model, prev, policy.weak_hold)
+        rules = _held(rules, prev, policy.weak_hold_rules)
+    if policy.rules_between and between and rules.top().identity != prev.identity:
         return rules
     if policy.key_weight <= 0 or key is None:
         return model

@@ -298,7 +298,7 @@ class Accompaniment:
         if used_neural:
             self.neural_beats += 1
             policy = getattr(self.neural, "policy", None)
-            if policy is not None:  # the rules between strong beats, the key they hear
+            if policy is not None:  # the rules between strong beats, the key, the holds
                 dist = combine(beat_input, dist, rules_dist, getattr(self.rules, "key", None),
                                policy, pace)
         else:
