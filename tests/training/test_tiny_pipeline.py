@@ -31,7 +31,9 @@ def tiny_models(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny-models")
     assert continuation.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
-    assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
+    # The shipped policy's flags (its manifest's training command names them).
+    assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--key-weight",
+                               "2", "--weak-hold", "8", "--weak-hold-rules", "25"]) == 0
     return out
 
 
@@ -48,6 +50,10 @@ def test_tiny_training_exports_loadable_models_with_manifests(tiny_models):
     assert isinstance(cont, NeuralContinuator) and isinstance(acc, NeuralAccompanist)
     assert "model" in read_manifest(tiny_models / "continuation.json").metrics
     assert "all" in read_manifest(tiny_models / "accompaniment.json").metrics["by_source"]
+    shipped = json.loads((REPO / "exported_models" / "accompaniment.json").read_text())
+    written = json.loads((tiny_models / "accompaniment.json").read_text())
+    assert written["sampling"]["harmony_policy"] == shipped["sampling"]["harmony_policy"]
+    assert acc.policy.weak_hold == 8.0 and acc.policy.weak_hold_rules == 25.0
 
 
 @pytest.mark.slow
