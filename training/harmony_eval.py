@@ -28,6 +28,7 @@ from pathlib import Path
 
 from instrument.baselines.rules import RuleArranger
 from instrument.evaluation import generators as gen
+from instrument.evaluation.band import PLACES, place_in_bar
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
 from instrument.models.harmony import HarmonyPolicy, ModelWithRules, strong_beat
@@ -57,24 +58,18 @@ class BarStartHybrid(Accompanist):
             else d_rules
 
 
-PLACES = ("bar_line", "half_bar", "elsewhere")
-
-
 def count_places(counts: dict[str, int], tune, chords) -> None:
-    """Add where in the bar (by the score's own bars) the chord changes in ``chords``
-    (one per beat, over the tune's melody) to ``counts``: on the bar line, on the half
-    bar of a bar of an even number of beats, elsewhere."""
+    """Add where in the bar (by the score's own bars: :func:`~instrument.evaluation.band.
+    place_in_bar`) the chord changes in ``chords`` (one per beat, over the tune's melody)
+    to ``counts``."""
     bpb = tune.meter.beats_per_bar
-    beats = gen.beat_range(tune)
     previous = None
-    for b in beats:
+    for b in gen.beat_range(tune):
         chord = chords[b] if b < len(chords) else None
         if chord is None or chord.is_silent:
             continue
         if previous is not None and chord.identity != previous.identity:
-            pos = b % bpb
-            place = 0 if pos == 0 else 1 if bpb % 2 == 0 and pos == bpb // 2 else 2
-            counts[PLACES[place]] += 1
+            counts[place_in_bar(b % bpb, bpb)] += 1
         previous = chord
 
 

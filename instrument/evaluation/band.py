@@ -163,7 +163,7 @@ PLACES = ("bar_line", "half_bar", "elsewhere")
 _ON = 0.15  # beats: a change this close to a place is on it
 
 
-def _place(position: float, beats_per_bar: int) -> str:
+def place_in_bar(position: float, beats_per_bar: int) -> str:
     """Where ``position`` (beats into the bar) is: see ``PLACES``."""
     if min(position, beats_per_bar - position) <= _ON:
         return "bar_line"
@@ -188,7 +188,7 @@ def _band_changes(perf: Performance, strikes: dict[float, set[int]], settled: fl
     for t in sorted(strikes):
         chord = frozenset(strikes[t])
         if previous is not None and chord != previous and settled <= t <= perf.onsets[-1][0]:
-            counts[_place(perf.beat_of(t) % bar, bar)] += 1
+            counts[place_in_bar(perf.beat_of(t) % bar, bar)] += 1
         previous = chord
     return counts
 
@@ -206,7 +206,7 @@ def _human_changes(perf: Performance) -> dict:
         sounding = frozenset(n.pitch % 12 for n in tune.accompaniment
                              if n.onset <= tick < n.onset + n.duration)
         if previous is not None and sounding != previous:
-            counts[_place((tick / TICKS_PER_BEAT) % bar, bar)] += 1
+            counts[place_in_bar((tick / TICKS_PER_BEAT) % bar, bar)] += 1
         previous = sounding
     return counts
 

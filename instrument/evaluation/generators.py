@@ -39,7 +39,8 @@ notes counted). ``change_rate``: share of beat boundaries, from the first melody
 the last, where the chord (root and quality) changes. ``max_pitch_classes``: the most
 pitch classes any chord played sounds at once. For a reference accompaniment (a second
 MIDI track) chords are labelled per beat from the pitches sounding at the beat, and
-note-in-chord uses the reference pitches sounding at each melody onset. """
+note-in-chord uses the reference pitches sounding at each melody onset.
+"""
 
 from __future__ import annotations
 
