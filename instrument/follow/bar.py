@@ -23,7 +23,13 @@ the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.
 - the harmony: the share of each bar's notes (by length) that the best-fitting triad holds,
   so a reading whose bars each sit in one chord wins over one that splits them (against
   the mean of the meter's readings: it chooses the phase, not the meter);
-- accents: louder, lower or fuller onsets on the reading's downbeats.
+- accents: louder, lower or fuller onsets on the reading's downbeats;
+- the bar network (:mod:`instrument.follow.bar_net`, a small GRU trained on the same
+  split): for each onset, the log-probability of the beat of the bar the reading puts
+  it on, given the melody up to it (against the mean of the meter's readings: it
+  chooses the phase, not the meter), with the meter configured only. It steps once
+  per onset; when the onsets are placed on a new grid (:meth:`BarReader.remap`) it
+  hears them again, and when they are forgotten it starts afresh.
 
 A configured meter with no tables of its own reads its bar as a whole number of bars of
 the longest candidate meter of its kind that fits (8/4 as two 4/4 bars, 6/4 as two 3/4:
@@ -106,6 +112,12 @@ def density_style(onsets: int, beats: float, compound: bool) -> int:
     return int(np.searchsorted(STYLE_EDGES[bool(compound)], onsets / max(beats, 1.0)))
 
 
+#: Onsets the bar network hears again (the latest) when the reader's onsets are placed
+#: on a new grid; the earlier ones then count nothing from it. Hearing all 64 again took
+#: up to tens of ms on the engine thread; in phase after four bars on 300 dev tunes
+#: (meter set): all 64 83.7 %, the last 16 XX %, none (the network started afresh) 69.7 %.
+NET_REHEAR = 16
+NET_FLOOR = -1.0
 REPEAT_LAGS = (1, 2, 4, 8)  # bars: a phrase repeated this many bars later
 #: Onsets a beat, the edges of the density classes that speak for a meter (with the meter
 #: heard): 2/4 tunes are written in shorter notes than 4/4 and 3/4 ones (in the fit
@@ -183,7 +195,12 @@ class BarWeights:
     every candidate meter's readings (``python -m training.fit_bar --fit-meter --limit
     1500``; the density, added later, fitted 0.78 there with the others as they were,
     meter right in sample 85.7 -> 87.6 %); the accent (the corpora have no velocities)
-    was chosen on played dev tunes and the synthetic accents of tests/follow."""
+    was chosen on played dev tunes and the synthetic accents of tests/follow. The bar
+    network's (``net``) was chosen on 300 dev tunes played in issue 17's drifting style
+    with the meter set (``python -m training.evaluate_follow --style issue17 --split dev
+    --limit 300``; in phase after four bars): 0 (no network) 80.3 %, 0.2 83.7 %, 0.5
+    83.0 %. With the meter heard the network is not run: it skewed the choice of meter
+    (78.1 -> 71.2 % right at 0.2), and a meter's readings are scored without it."""
 
     rhythm: float = 0.0
     length: float = 0.0
@@ -201,6 +218,7 @@ class BarWeights:
     density: float = 0.78
     interval: float = 0.69
     turn: float = 0.43
+    net: float = 0.2
 
 
 TERMS = tuple(f.name for f in fields(BarWeights))
@@ -257,6 +275,14 @@ def _tiled(table: dict, reps: int) -> dict:
     return out
 
 
+def _net_meter(meter: Meter) -> int:
+    """The index in METERS of the meter the bar network reads ``meter``'s bar in: its
+    own, or the longest of its kind whose bars it holds a whole number of; -1 if none."""
+    same = [i for i, m in enumerate(METERS) if m.compound == meter.compound
+            and meter.beats_per_bar % m.beats_per_bar == 0]
+    return max(same, key=lambda i: METERS[i].beats_per_bar) if same else -1
+
+
 class _Tables:
     """The learned tables of the candidate meters as padded arrays, one row per reading."""
 
@@ -283,6 +309,10 @@ class _Tables:
         self.turn = np.zeros((n, classes, 9))
         self.prior = np.zeros(n)
         self.density = np.zeros((n, len(DENSITY_EDGES) + 1))
+        # The bar network's meter for each (a longer bar read as bars of it), or -1.
+        self.net_meter = np.array([_net_meter(m) for m in meters])
+        self.net_beats = np.array([METERS[i].beats_per_bar if i >= 0 else 1
+                                   for i in self.net_meter])
         for k, m in enumerate(meters):
             t = _table_for(m)
             if t is None:
@@ -330,6 +360,11 @@ class BarReader:
         self.weights = weights or BarWeights()
         self.tables = _Tables((meter,) if meter is not None else METERS)
         self.keys = KeyFinder()
+        self.net = None
+        if self.weights.net and meter is not None:
+            from instrument.follow.bar_net import shipped
+
+            self.net = shipped()
         self.reset()
 
     def reset(self) -> None:
@@ -346,6 +381,17 @@ class BarReader:
         self.keys.reset()
         self.scores = np.zeros(len(self.tables.phase))
         self._start_part: np.ndarray | float = 0.0
+        self.tonic = np.zeros(n, dtype=np.int64)  # the key's tonic heard at each onset
+        self._restart_net()
+
+    def _restart_net(self) -> None:
+        """The bar network starts afresh on the onsets heard from now on."""
+        from instrument.follow.bar_net import CLASSES
+
+        meters = len(self.tables.meters)
+        self.net_lp = np.zeros((self.history, meters, CLASSES))
+        self.net_from = self.count
+        self._net_state = [self.net.zero_state() if self.net else None] * meters
 
     def hear(self, tick: int, t: float, pitch: int, accent: float, score: bool = True) -> None:
         """An onset at grid tick ``tick`` of the follower's numbering, heard at ``t``
@@ -355,9 +401,31 @@ class BarReader:
         if self.count == 0:
             self.first[0], self.first_time = tick, t
         self.count += 1
-        self.keys.hear(pitch)
+        self.tonic[j] = self.keys.hear(pitch)
+        if self.net is not None:
+            self._step_net(j)
         if score:
             self.scores = self._score()
+
+    def _step_net(self, j: int, order: np.ndarray | None = None) -> None:
+        """The bar network hears the onset in ring place ``j``, the last of ``order``
+        (default: the newest of the onsets heard since it started), once per meter."""
+        from instrument.follow.bar_net import METER_COLUMN, onset_features
+
+        if order is None:
+            order = self._ordered()[-min(self.count - self.net_from, self.history):]
+        tab = self.tables
+        row = onset_features(self.x[order], self.pitch[order], self.tonic[order], 0,
+                             last=True)[0]
+        for k, mi in enumerate(tab.net_meter):
+            if mi < 0:
+                continue
+            row[METER_COLUMN] = mi
+            logits, self._net_state[k] = self.net.step(row, self._net_state[k])
+            beats = tab.net_beats[k]
+            z = logits[:beats] - logits[:beats].max()
+            self.net_lp[j, k, :beats] = np.maximum(z - math.log(float(np.exp(z).sum())),
+                                                   NET_FLOOR)
 
     def rescore(self) -> None:
         """Score the readings on what was heard (after onsets heard without scoring)."""
@@ -375,6 +443,12 @@ class BarReader:
         for j in range(n):
             self.x[j] = round(beat_at(self.time[j]) * TPB)
         self.first[0] = round(beat_at(self.first_time) * TPB)
+        if self.net is not None:  # its answers were beats of the old grid: hear them again
+            order = self._ordered()[-NET_REHEAR:]
+            self._restart_net()
+            self.net_from = self.count - len(order)
+            for k, j in enumerate(order):
+                self._step_net(j, order[:k + 1])
 
     def forget(self) -> None:
         """Score only the onsets heard from now on (and where the tune began): the grid
@@ -474,6 +548,8 @@ class BarReader:
                                 slice(1, n - 1))
         if "phrase" in need and not per_onset:
             out["phrase"] = self._phrase(x, pitch, rel, age)
+        if "net" in need and self.net is not None:
+            out["net"] = self._net_term(order, pos, total)
         if "accent" in need:
             out["accent"] = total(accent[:, None] * (pos == 0))
         if per_onset:
@@ -539,6 +615,19 @@ class BarReader:
             m = tab.meter_of[r]
             out[r] += (age[idx, None] * tab.repeat[m[None, :], kind[:, None], cls]).sum(axis=0)
         return out
+
+    def _net_term(self, order: np.ndarray, pos: np.ndarray, total) -> np.ndarray:
+        """Per reading (or per onset and reading, through ``total``): the bar network's
+        log-probability that each onset falls on the beat the reading puts it on, less
+        its mean over the meter's readings (it chooses the phase, not the meter); onsets
+        heard before the network last started count nothing."""
+        tab = self.tables
+        m = tab.meter_of
+        beat = (pos // TPB) % tab.net_beats[m][None, :]
+        lp = self.net_lp[order[:, None], m[None, :], beat]
+        lp[np.arange(self.count - len(order), self.count) < self.net_from] = 0.0
+        share = (m[:, None] == np.arange(len(tab.meters))[None, :]) / np.bincount(m)
+        return total(lp - (lp @ share)[:, m])
 
     def _harmony(self, rel: np.ndarray, L: np.ndarray, age: np.ndarray) -> np.ndarray:
         """Per reading: the summed log share of each bar's note length held by the triad

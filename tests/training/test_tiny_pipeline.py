@@ -1,4 +1,4 @@
-"""A tiny training run of both models, through export, load and `instrument evaluate`.
+"""A tiny training run of the models, through export, load and `instrument evaluate`.
 
 Uses the two smallest files of each folk collection and 24 chorales (parsed once and
 cached under training/cache/), a one-layer 32-unit GRU and five optimizer steps: it
@@ -27,13 +27,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
-    from training import accompaniment, continuation
+    from training import accompaniment, bar_net, continuation
 
     out = tmp_path_factory.mktemp("tiny-models")
     assert continuation.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     # The shipped policy's flags (its manifest's training command names them).
     assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--key-weight",
                                "2", "--weak-hold", "8", "--weak-hold-rules", "25"]) == 0
+    assert bar_net.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     return out
 
 
@@ -54,6 +55,22 @@ def test_tiny_training_exports_loadable_models_with_manifests(tiny_models):
     written = json.loads((tiny_models / "accompaniment.json").read_text())
     assert written["sampling"]["harmony_policy"] == shipped["sampling"]["harmony_policy"]
     assert acc.policy.weak_hold == 8.0 and acc.policy.weak_hold_rules == 25.0
+
+
+@pytest.mark.slow
+def test_tiny_training_exports_a_bar_network_the_bar_reader_can_run(tiny_models):
+    from instrument.follow.bar_net import BarNet, onset_features
+
+    manifest = read_manifest(tiny_models / "bar.json")
+    assert manifest.task == "bar" and "--tiny" in manifest.training["command"].split()
+    for who in ("network_alone", "reader_tables"):
+        assert set(manifest.metrics[who]["validation"]) == {"bars_2", "bars_4", "bars_8",
+                                                            "whole"}
+    net = load_model("bar", models_dir=tiny_models)
+    assert isinstance(net, BarNet)
+    row = onset_features([0, 6, 12], [60, 62, 64], [0, 0, 0], 2)[-1]
+    logits, state = net.step(row, net.zero_state())
+    assert logits.shape == (4,) and state.shape == net.zero_state().shape
 
 
 @pytest.mark.slow

@@ -1,0 +1,122 @@
+"""The bar network: which beat of the bar each onset falls on, heard from the melody.
+
+A small GRU (``exported_models/bar.onnx``, trained by ``python -m training.bar_net`` on
+the fit part of the training split) steps once per onset of the melody on the
+follower's beat grid and gives, for the meter it is told, the log-probability of each
+beat of the bar for that onset. Its inputs say nothing about where the bar lines are,
+only what a listener hears relative to the onsets before (:func:`onset_features`):
+
+- where in the beat the onset falls (twelve ticks a beat), how many beats and grid
+  ticks since the onset before (a note's length), the melodic interval into it;
+- its scale degree in the key heard so far (:class:`~instrument.follow.bar.KeyFinder`);
+- whether the same pitch sounded exactly 1, 2, 3, 4, 6, 8, 12 or 16 beats earlier (a
+  phrase and its repeat begin at the same place of the bar);
+- the meter (one of :data:`~instrument.follow.bar.METERS`).
+
+So its answer can be turned into a score for every bar reading of that meter: reading
+``phase`` puts onset ``i`` on beat ``(beat_i - phase) mod bar`` of its bar.
+:class:`~instrument.follow.bar.BarReader` sums these per reading as its ``net`` cue.
+
+The network is a streaming step (one ONNX run per onset and meter, its GRU state fed
+back), run on the CPU with one thread: about 25-40 us a step on the 2-vCPU VM.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from instrument.music import TICKS_PER_BEAT
+
+TPB = TICKS_PER_BEAT
+#: Beats back at which the same pitch is looked for (a repeat's lag).
+REPEAT_BEATS = (1, 2, 3, 4, 6, 8, 12, 16)
+#: Vocabulary of each integer input column, in order: place in the beat, beats since
+#: the onset before (8 and more as 8; 9: none), the length class of that gap (9: none),
+#: the interval into the onset (-12..12 as 0..24; 25: none), the scale degree, the
+#: meter, then one 0/1 column per repeat lag.
+VOCAB = (TPB, 10, 10, 26, 12, 6) + (2,) * len(REPEAT_BEATS)
+NONE_BEATS, NONE_GAP, NONE_INTERVAL = 9, 9, 25
+METER_COLUMN = 5
+#: Beats of the bar the network tells apart (the most of any meter it knows).
+CLASSES = 4
+MODEL_NAME = "bar"
+
+
+def encoding_spec() -> dict:
+    """The input encoding this runtime implements (the manifest's must equal it)."""
+    from instrument.follow.bar import METERS
+
+    return {"name": "bar-onsets/1", "ticks_per_beat": TPB, "vocab": list(VOCAB),
+            "repeat_beats": list(REPEAT_BEATS), "meters": [str(m) for m in METERS],
+            "classes": CLASSES}
+
+
+def onset_features(x: np.ndarray, pitch: np.ndarray, tonic: np.ndarray,
+                   meter_index: int, last: bool = False) -> np.ndarray:
+    """The network's input rows ([onsets, len(VOCAB)], int64) for onsets at grid ticks
+    ``x`` (sorted, distinct) with ``pitch`` and the key's ``tonic`` heard at each; the
+    first has no onset before it. ``last``: the last onset's row only ([1, ...]; what
+    the reader needs as each onset comes, at a fraction of the cost)."""
+    from instrument.follow.bar import duration_class
+
+    x = np.asarray(x, dtype=np.int64)
+    pitch = np.asarray(pitch, dtype=np.int64)
+    n = len(x)
+    if n == 0:
+        return np.zeros((0, len(VOCAB)), dtype=np.int64)
+    rows = np.arange(n - 1, n) if last else np.arange(n)
+    xs, ps = x[rows], pitch[rows]
+    prev = x[np.maximum(rows - 1, 0)]
+    beats = np.where(rows > 0, np.clip(xs // TPB - prev // TPB, 0, 8), NONE_BEATS)
+    gap = np.where(rows > 0, np.minimum(duration_class(xs - prev), 8), NONE_GAP)
+    step = np.where(rows > 0, np.clip(ps - pitch[np.maximum(rows - 1, 0)], -12, 12) + 12,
+                    NONE_INTERVAL)
+    back = xs[:, None] - np.array(REPEAT_BEATS)[None, :] * TPB  # [rows, lags]
+    j = np.minimum(np.searchsorted(x, back), n - 1)
+    repeats = (x[j] == back) & (pitch[j] == ps[:, None]) & (back >= x[0])
+    cols = np.stack([xs % TPB, beats, gap, step, (ps - np.asarray(tonic)[rows]) % 12,
+                     np.full(len(rows), meter_index)], axis=1)
+    return np.concatenate([cols, repeats.astype(np.int64)], axis=1)
+
+
+class BarNet:
+    """The bar network's ONNX step (see the module docstring); made by
+    :func:`instrument.models.load_model` from a manifest of task ``bar``."""
+
+    def __init__(self, manifest, session) -> None:
+        self.manifest = manifest
+        self.session = session
+        self.state_shape = next(t.shape for t in manifest.inputs if t.name == "state_in")
+
+    def zero_state(self) -> np.ndarray:
+        return np.zeros(self.state_shape, dtype=np.float32)
+
+    def step(self, row: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One onset: its input row -> (logits of the beats of the bar, the next state)."""
+        logits, state = self.session.run(
+            ["beat_logits", "state_out"], {"features": row[None, :], "state_in": state})
+        return logits[0], state
+
+    def warm_up(self, steps: int = 8) -> None:
+        state = self.zero_state()
+        for _ in range(steps):
+            _, state = self.step(np.zeros(len(VOCAB), dtype=np.int64), state)
+
+
+@functools.cache
+def shipped() -> BarNet | None:
+    """The shipped network, loaded once per process (None where it cannot be loaded:
+    the bar is then read without it, and the reason is logged)."""
+    import logging
+
+    from instrument.models import ModelError, load_model
+
+    try:
+        net = load_model(MODEL_NAME)
+    except ModelError as exc:
+        logging.getLogger(__name__).warning("bar network not loaded: %s", exc)
+        return None
+    assert isinstance(net, BarNet)
+    return net

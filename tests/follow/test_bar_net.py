@@ -1,0 +1,89 @@
+"""The bar network: its inputs say nothing about where the bar lines are, its shipped
+ONNX step is the training graph's step, and it reads the bar of tunes written here."""
+
+import numpy as np
+import pytest
+
+from instrument.follow import bar_net
+from instrument.follow.bar import METERS, BarReader, BarWeights
+from instrument.follow.bar_net import TPB, onset_features
+from instrument.music import Meter
+from tests.follow.test_bar import POLKA, REEL, tune
+
+WALTZ = [
+    [(67, 4), (71, 2), (74, 2), (71, 2), (67, 2)], [(72, 4), (76, 4), (72, 4)],
+    [(74, 8), (71, 4)], [(67, 12)],
+    [(69, 4), (72, 4), (69, 4)], [(71, 4), (74, 2), (71, 2), (67, 4)],
+    [(66, 4), (69, 4), (72, 4)], [(67, 12)],
+] * 2
+
+
+def _onsets(t):
+    x = np.array([n.onset for n in t.melody])
+    pitch = np.array([n.pitch for n in t.melody])
+    return x, pitch
+
+
+def test_the_inputs_are_the_same_wherever_the_bar_lines_are():
+    x, pitch = _onsets(tune("reel", Meter(4, 4), REEL))
+    tonic = np.full(len(x), 2)
+    rows = onset_features(x, pitch, tonic, 2)
+    for beats in (1, 2, 3, 7):
+        assert np.array_equal(onset_features(x + beats * TPB, pitch, tonic, 2), rows)
+    assert rows[0, 1] == bar_net.NONE_BEATS  # the first onset has none before it
+    assert rows.shape == (len(x), len(bar_net.VOCAB))
+    assert (rows < np.array(bar_net.VOCAB)).all() and (rows >= 0).all()
+
+
+def test_a_repeat_a_bar_later_is_seen():
+    x, pitch = _onsets(tune("polka", Meter(2, 4), POLKA))
+    rows = onset_features(x, pitch, np.zeros(len(x), dtype=np.int64), 0)
+    eight_bars = 16  # beats: the polka repeats after eight bars of 2/4
+    col = 6 + bar_net.REPEAT_BEATS.index(eight_bars)
+    later = x >= x[0] + eight_bars * TPB
+    assert rows[later, col].all()
+    assert not rows[~later, col].any()
+
+
+def test_the_shipped_onnx_step_is_the_training_graphs_step():
+    torch = pytest.importorskip("torch", reason="the training graph needs the train extra")
+    pytest.importorskip("onnx", reason="the training graph needs the train extra")
+    import json
+
+    import onnx
+
+    from training.bar_net import net_config
+    from training.onnx_export import gru_net_from_graph
+
+    net = bar_net.shipped()
+    assert net is not None
+    network = json.loads(net.manifest.path.read_text())["network"]
+    cfg = net_config(network["hidden"], network["layers"])
+    graph = gru_net_from_graph(onnx.load(str(net.manifest.onnx_path)), cfg)
+    x, pitch = _onsets(tune("waltz", Meter(3, 4), WALTZ))
+    rows = onset_features(x, pitch, np.full(len(x), 7), METERS.index(Meter(3, 4)))
+    state = net.zero_state()
+    onnx_logits = []
+    for row in rows:
+        logits, state = net.step(row, state)
+        onnx_logits.append(logits)
+    with torch.no_grad():
+        torch_logits = graph(torch.from_numpy(rows)[None])[0]["beat"][0].numpy()
+    assert np.abs(np.array(onnx_logits) - torch_logits).max() < 1e-4
+
+
+@pytest.mark.parametrize("name,meter,bars", [("waltz", Meter(3, 4), WALTZ),
+                                              ("polka", Meter(2, 4), POLKA),
+                                              ("reel", Meter(4, 4), REEL)])
+def test_the_shipped_network_alone_reads_the_bar_wherever_the_numbering_starts(
+        name, meter, bars):
+    t = tune(name, meter, bars)
+    x, pitch = _onsets(t)
+    for shift in range(meter.beats_per_bar):
+        reader = BarReader(meter, 64, 0.99, BarWeights(**{f: 0.0 for f in (
+            "start", "accent", "kind", "repetition", "length_style", "degree_style",
+            "meter_prior", "density", "interval", "turn")}, net=1.0))
+        assert reader.net is not None
+        for k in range(len(x)):
+            reader.hear(int(x[k]) + shift * TPB, x[k] / TPB, int(pitch[k]), 0.0)
+        assert reader.best() == (meter, shift)
