@@ -107,7 +107,8 @@ def warm_one(manifest_path: Path, models_dir: Path, providers: list[str], cache:
     loaded = time.monotonic()
     model.warm_up()
     done = time.monotonic()
-    used = getattr(getattr(model, "stepper", None), "providers", None) or ["?"]
+    used = (getattr(model, "providers", None)
+            or getattr(getattr(model, "stepper", None), "providers", None) or ["?"])
     return (
         f"{manifest.name} ({manifest.task}) on {used[0]}: loaded in {loaded - started:.1f} s, "
         f"warmed up in {done - loaded:.1f} s"

@@ -113,10 +113,11 @@ def density_style(onsets: int, beats: float, compound: bool) -> int:
 
 
 #: Onsets the bar network hears again (the latest) when the reader's onsets are placed
-#: on a new grid; the earlier ones then count nothing from it. Hearing all 64 again took
-#: up to tens of ms on the engine thread; in phase after four bars on 300 dev tunes
-#: (meter set): all 64 83.7 %, the last 16 XX %, none (the network started afresh) 69.7 %.
+#: on a new grid (:meth:`BarReader.remap`); the earlier ones then count nothing from it.
+#: Hearing all 64 again took up to tens of ms on the engine thread.
 NET_REHEAR = 16
+#: The least log-probability an onset's network answer counts (nats): the network hears
+#: no dynamics, and unbounded it outweighed a player's accented downbeats for bars.
 NET_FLOOR = -1.0
 REPEAT_LAGS = (1, 2, 4, 8)  # bars: a phrase repeated this many bars later
 #: Onsets a beat, the edges of the density classes that speak for a meter (with the meter
@@ -198,9 +199,13 @@ class BarWeights:
     was chosen on played dev tunes and the synthetic accents of tests/follow. The bar
     network's (``net``) was chosen on 300 dev tunes played in issue 17's drifting style
     with the meter set (``python -m training.evaluate_follow --style issue17 --split dev
-    --limit 300``; in phase after four bars): 0 (no network) 80.3 %, 0.2 83.7 %, 0.5
-    83.0 %. With the meter heard the network is not run: it skewed the choice of meter
-    (78.1 -> 71.2 % right at 0.2), and a meter's readings are scored without it."""
+    --limit 300``), in phase after four bars: no network 80.3 %; 0.5 with the network
+    started afresh at each new grid 69.7 % (it took each restart for a tune's first
+    note), hearing all its onsets again 83.0 %; 0.2 hearing all again 83.7 %, the last
+    ``NET_REHEAR`` 83.3 %, and with ``NET_FLOOR`` (shipped) 83.0 % (0.4: 83.7 %). With
+    accents (``--style default``, before the floor): 83.0 -> 84.3 %. With the meter
+    heard the network is not run: it skewed the choice of meter (78.1 -> 71.2 % right
+    at 0.2)."""
 
     rhythm: float = 0.0
     length: float = 0.0

@@ -23,6 +23,7 @@ back), run on the CPU with one thread: about 25-40 us a step on the 2-vCPU VM.
 
 from __future__ import annotations
 
+import bisect
 import functools
 
 import numpy as np
@@ -66,7 +67,9 @@ def onset_features(x: np.ndarray, pitch: np.ndarray, tonic: np.ndarray,
     n = len(x)
     if n == 0:
         return np.zeros((0, len(VOCAB)), dtype=np.int64)
-    rows = np.arange(n - 1, n) if last else np.arange(n)
+    if last:
+        return _last_row(x, pitch, int(np.asarray(tonic)[-1]), meter_index)
+    rows = np.arange(n)
     xs, ps = x[rows], pitch[rows]
     prev = x[np.maximum(rows - 1, 0)]
     beats = np.where(rows > 0, np.clip(xs // TPB - prev // TPB, 0, 8), NONE_BEATS)
@@ -81,6 +84,27 @@ def onset_features(x: np.ndarray, pitch: np.ndarray, tonic: np.ndarray,
     return np.concatenate([cols, repeats.astype(np.int64)], axis=1)
 
 
+def _last_row(x: np.ndarray, pitch: np.ndarray, tonic: int, meter_index: int) -> np.ndarray:
+    """:func:`onset_features`'s last row, on scalars (a third of the cost, on the engine
+    thread at every onset; tests/follow/test_bar_net.py holds the two equal)."""
+    from instrument.follow.bar import DURATION_EDGES
+
+    xn, pn = int(x[-1]), int(pitch[-1])
+    row = [xn % TPB, NONE_BEATS, NONE_GAP, NONE_INTERVAL, (pn - tonic) % 12, meter_index]
+    if len(x) > 1:
+        xp = int(x[-2])
+        row[1] = min(max(xn // TPB - xp // TPB, 0), 8)
+        row[2] = min(bisect.bisect_right(DURATION_EDGES, xn - xp), 8)
+        row[3] = min(max(pn - int(pitch[-2]), -12), 12) + 12
+    back = xn - _REPEAT_TICKS
+    j = np.minimum(np.searchsorted(x, back), len(x) - 1)
+    repeats = (x[j] == back) & (pitch[j] == pn) & (back >= x[0])
+    return np.array([row + repeats.astype(int).tolist()], dtype=np.int64)
+
+
+_REPEAT_TICKS = np.array(REPEAT_BEATS) * TPB
+
+
 class BarNet:
     """The bar network's ONNX step (see the module docstring); made by
     :func:`instrument.models.load_model` from a manifest of task ``bar``."""
@@ -89,6 +113,7 @@ class BarNet:
         self.manifest = manifest
         self.session = session
         self.state_shape = next(t.shape for t in manifest.inputs if t.name == "state_in")
+        self.providers = session.get_providers()
 
     def zero_state(self) -> np.ndarray:
         return np.zeros(self.state_shape, dtype=np.float32)

@@ -35,6 +35,17 @@ def test_the_inputs_are_the_same_wherever_the_bar_lines_are():
     assert (rows < np.array(bar_net.VOCAB)).all() and (rows >= 0).all()
 
 
+def test_each_onsets_row_as_the_reader_asks_for_it_is_the_same_as_in_training():
+    x, pitch = _onsets(tune("waltz", Meter(3, 4), WALTZ))
+    x = np.concatenate([x, x[-1] + [3, 3 + 4 * TPB, 3 + 20 * TPB]])  # gaps up to 16+ beats
+    pitch = np.concatenate([pitch, [60, 61, 61]])
+    tonic = np.arange(len(x)) % 12
+    rows = onset_features(x, pitch, tonic, 1)
+    for k in range(len(x)):
+        assert np.array_equal(onset_features(x[:k + 1], pitch[:k + 1], tonic[:k + 1], 1,
+                                             last=True)[0], rows[k])
+
+
 def test_a_repeat_a_bar_later_is_seen():
     x, pitch = _onsets(tune("polka", Meter(2, 4), POLKA))
     rows = onset_features(x, pitch, np.zeros(len(x), dtype=np.int64), 0)
