@@ -6,8 +6,9 @@ follower's beat grid and gives, for the meter it is told, the log-probability of
 beat of the bar for that onset. Its inputs say nothing about where the bar lines are,
 only what a listener hears relative to the onsets before (:func:`onset_features`):
 
-- where in the beat the onset falls (twelve ticks a beat), how many beats and grid
-  ticks since the onset before (a note's length), the melodic interval into it;
+- where in the beat the onset falls (twelve ticks a beat), how many beats it lies past
+  the onset before and the length class of that gap (a note's length), the melodic
+  interval into it;
 - its scale degree in the key heard so far (:class:`~instrument.follow.bar.KeyFinder`);
 - whether the same pitch sounded exactly 1, 2, 3, 4, 6, 8, 12 or 16 beats earlier (a
   phrase and its repeat begin at the same place of the bar);
@@ -18,7 +19,9 @@ So its answer can be turned into a score for every bar reading of that meter: re
 :class:`~instrument.follow.bar.BarReader` sums these per reading as its ``net`` cue.
 
 The network is a streaming step (one ONNX run per onset and meter, its GRU state fed
-back), run on the CPU with one thread: about 25-40 us a step on the 2-vCPU VM.
+back), run on the CPU with one thread: about 35 us a step on the 2-vCPU VM. It is loaded
+once per process (:func:`shipped`); where it cannot be, the reader reads the bar without
+it and the reason is logged.
 """
 
 from __future__ import annotations
