@@ -29,7 +29,7 @@ the corpora (:mod:`instrument.follow.bar_data`, written by ``python -m training.
   it on, given the melody up to it (against the mean of the meter's readings: it
   chooses the phase, not the meter), with the meter configured only. It steps once
   per onset; when the onsets are placed on a new grid (:meth:`BarReader.remap`) it
-  hears them again, and when they are forgotten it starts afresh.
+  hears the latest of them again.
 
 A configured meter with no tables of its own reads its bar as a whole number of bars of
 the longest candidate meter of its kind that fits (8/4 as two 4/4 bars, 6/4 as two 3/4:
