@@ -21,7 +21,8 @@ by ``HALF_BEAT_MARGIN``). Then :func:`bar_path` reads the bar bar by bar:
    the beats it has counted, so after a slip its answers stay with the old bar for a
    while and per chunk they would move the bar where the music did not (on 200 dev
    recordings, bars right: without it 163, in every chunk 164, with SWITCH 40 167, in
-   the first chunk 171).
+   the first chunk 171, and 169 with each onset's answer floored as the live reader
+   floors it).
 3. A Viterbi path of phases through the chunks: staying costs nothing, moving the bar
    costs ``SWITCH`` (log-likelihood), so the bar moves only where the music insists.
 4. The file's beats: the chosen downbeats on the recorded numbering, ``bar`` file beats
@@ -99,7 +100,7 @@ def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], mete
     np.add.at(score, chunk, per_onset)
     if start_tick is not None:
         reader.first[0] = start_tick
-    whole = reader.terms({"start", "net"} & (used | {"start"}))
+    whole = reader.terms({"start"} | ({"net"} & used))
     score[0] += weights.start * np.asarray(whole["start"], dtype=float)
     if "net" in whole:
         score[0] += weights.net * np.asarray(whole["net"], dtype=float)
