@@ -225,12 +225,19 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
     }
 
 
+#: The harmony policy's settings the command line can give (here and in training.harmony_eval).
+POLICY_FLAGS = ("key_weight", "weak_hold", "weak_hold_rules")
+
+
+def policy_given(args: argparse.Namespace) -> dict:
+    """The policy settings the flags give (those left unset are not in it)."""
+    return {k: getattr(args, k) for k in POLICY_FLAGS if getattr(args, k) is not None}
+
+
 def policy_of(args: argparse.Namespace, base: HarmonyPolicy | None = None) -> HarmonyPolicy:
     """``base`` (or the default policy) with the key weight and weak-beat holds the flags
     give, if any."""
-    given = {k: getattr(args, k) for k in ("key_weight", "weak_hold", "weak_hold_rules")
-             if getattr(args, k) is not None}
-    return replace(base or HarmonyPolicy(), **given)
+    return replace(base or HarmonyPolicy(), **policy_given(args))
 
 
 def reevaluate(args: argparse.Namespace) -> int:
@@ -243,8 +250,7 @@ def reevaluate(args: argparse.Namespace) -> int:
     data_ = json.loads(manifest_path.read_text())
     if args.hold is not None:
         data_["sampling"]["hold"] = args.hold
-    if not args.no_policy and any(getattr(args, k) is not None
-                                  for k in ("key_weight", "weak_hold", "weak_hold_rules")):
+    if not args.no_policy and policy_given(args):
         named = data_["sampling"].get("harmony_policy")
         base = HarmonyPolicy(**named) if isinstance(named, dict) else None
         data_["sampling"]["harmony_policy"] = policy_of(args, base).to_json()

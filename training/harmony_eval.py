@@ -31,7 +31,7 @@ from instrument.evaluation import generators as gen
 from instrument.evaluation.band import PLACES, place_in_bar
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
-from instrument.models.harmony import HarmonyPolicy, ModelWithRules, strong_beat
+from instrument.models.harmony import ModelWithRules, strong_beat
 from instrument.models.loader import load_model
 from instrument.music import TICKS_PER_BEAT
 from training import accompaniment as A
@@ -141,13 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             models[f"{m} bar-start hybrid"] = BarStartHybrid(model)
             models[f"{m} half-bar hybrid"] = BarStartHybrid(model, half=True)
         if args.policy:
-            policy = model.policy or HarmonyPolicy()
-            if args.key_weight is not None:
-                policy = replace(policy, key_weight=args.key_weight)
-            if args.weak_hold is not None:
-                policy = replace(policy, weak_hold=args.weak_hold)
-            if args.weak_hold_rules is not None:
-                policy = replace(policy, weak_hold_rules=args.weak_hold_rules)
+            policy = A.policy_of(args, model.policy)
             models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
     human = dict.fromkeys(PLACES, 0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from instrument.follow import bar_net
-from instrument.follow.bar import METERS, BarReader, BarWeights
+from instrument.follow.bar import METERS, TERMS, BarReader, BarWeights
 from instrument.follow.bar_net import TPB, onset_features
 from instrument.music import Meter
 from tests.follow.test_bar import POLKA, REEL, tune
@@ -91,9 +91,8 @@ def test_the_shipped_network_alone_reads_the_bar_wherever_the_numbering_starts(
     t = tune(name, meter, bars)
     x, pitch = _onsets(t)
     for shift in range(meter.beats_per_bar):
-        reader = BarReader(meter, 64, 0.99, BarWeights(**{f: 0.0 for f in (
-            "start", "accent", "kind", "repetition", "length_style", "degree_style",
-            "meter_prior", "density", "interval", "turn")}, net=1.0))
+        reader = BarReader(meter, 64, 0.99,
+                           BarWeights(**{f: 0.0 for f in TERMS if f != "net"}, net=1.0))
         assert reader.net is not None
         for k in range(len(x)):
             reader.hear(int(x[k]) + shift * TPB, x[k] / TPB, int(pitch[k]), 0.0)
