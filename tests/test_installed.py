@@ -73,8 +73,9 @@ def test_evaluate_finds_the_installed_models(installed, tmp_path):
 def test_warmup_finds_the_installed_models(installed, tmp_path):
     done = run_outside(installed, tmp_path, "warmup", "--providers", "cpu")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.count("warmed up") == 3, done.stderr
+    assert done.stderr.count("warmed up") == 4, done.stderr
     assert "bar (bar) on CPUExecutionProvider" in done.stderr, done.stderr
+    assert "meter (meter) on CPUExecutionProvider" in done.stderr, done.stderr
 
 
 def test_render_plays_the_installed_models(installed, tmp_path):

@@ -1,6 +1,7 @@
-"""Train the bar network (:mod:`instrument.follow.bar_net`) and export it with a manifest.
+"""Train an onset network (:mod:`instrument.follow.bar_net`) and export it with a manifest.
 
     python -m training.bar_net                 # -> exported_models/bar.{onnx,json}
+    python -m training.bar_net --task meter    # -> exported_models/meter.{onnx,json}
     python -m training.bar_net --tiny --out /tmp/m   # smoke run (CI)
 
 Tunes: folk melodies and chorales from the extraction cache (``python -m
@@ -9,13 +10,17 @@ on the fit part of the training split (``training.data.split_dev``), its dev par
 to choose how the reader weighs the network, the validation split never seen. Each
 batch takes windows of ``--max-len`` onsets from random tunes (40 % from the tune's first
 onset, the rest from anywhere), half of them with every onset snapped to a sixteenth
-(a sixth of a beat in compound meters), as the recording in hindsight hears them, and
-the target of each onset is the beat of the bar it falls on (the corpus puts bar lines
-on multiples of the bar). The figures written into the manifest's ``metrics`` are
-phase accuracy on the exact grids of dev and validation tunes, the network alone (its
-summed log-probabilities over the onsets heard) beside the bar reader's tables
-(:class:`instrument.follow.bar.BarReader` without the network), after two, four and
-eight bars and over the whole tune.
+(a sixth of a beat in compound meters), as the recording in hindsight hears them. The
+bar network's target at each onset is the beat of the bar it falls on (the corpus puts
+bar lines on multiples of the bar), told the tune's meter; the meter network's is the
+tune's meter, told none. The figures written into the manifest's ``metrics`` are
+measured on the exact grids of dev and validation tunes after two, four and eight bars
+and over the whole tune: for the bar network, the share of tunes whose bar phase is
+read right by the network alone (its summed log-probabilities over the onsets heard)
+beside the bar reader's tables (:class:`instrument.follow.bar.BarReader` without the
+network); for the meter network, the share whose meter is read right by the network
+alone (its last answer), by the reader without it (the meter heard) and by the reader
+with it at its shipped weight.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from instrument.follow.bar import METERS, KeyFinder
-from instrument.follow.bar_net import CLASSES, MODEL_NAME, TPB, VOCAB, encoding_spec, onset_features
+from instrument.follow.bar import METER_NET_FLOOR, METERS, BarReader, BarWeights, KeyFinder
+from instrument.follow.bar_net import TASKS, TPB, VOCAB, encoding_spec, onset_features
 from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest
 from instrument.models.tune import Tune
 from training.loop import EXPORT_DIR, environment, rounded, seed_everything, state_specs, train
@@ -70,15 +75,18 @@ def usable(tunes: Sequence[Tune]) -> list[Tune]:
 
 
 class Windows:
-    """Training windows drawn from tunes (see the module docstring)."""
+    """Training windows drawn from tunes for the network of ``task`` (see the module
+    docstring)."""
 
-    def __init__(self, tunes: Sequence[Tune]) -> None:
+    def __init__(self, tunes: Sequence[Tune], task: str = "bar") -> None:
         self.tunes = [(tune_onsets(t), METERS.index(t.meter), t.meter) for t in tunes]
+        self.task = task
 
     def batch(self, size: int, length: int, rng: np.random.Generator):
+        """(input rows, targets, the classes allowed per window) of ``size`` windows."""
         ints = np.zeros((size, length, len(VOCAB)), dtype=np.int64)
         target = np.full((size, length), -100, dtype=np.int64)
-        allowed = np.zeros((size, CLASSES), dtype=bool)
+        allowed = np.zeros((size, TASKS[self.task][1]), dtype=bool)
         for b in range(size):
             (x, pitch, tonic), mi, meter = self.tunes[rng.integers(len(self.tunes))]
             if rng.random() < SNAP_SHARE:
@@ -90,11 +98,15 @@ class Windows:
             if rng.random() >= START_SHARE and len(x) > length:
                 start = int(rng.integers(0, len(x) - length))
             sl = slice(start, start + length)
-            rows = onset_features(x[sl], pitch[sl], tonic[sl], mi)
-            n = len(rows)
-            ints[b, :n] = rows
-            target[b, :n] = (x[sl] // TPB) % meter.beats_per_bar
-            allowed[b, :meter.beats_per_bar] = True
+            if self.task == "meter":
+                rows = onset_features(x[sl], pitch[sl], tonic[sl], 0)
+                target[b, :len(rows)] = mi
+                allowed[b] = True
+            else:
+                rows = onset_features(x[sl], pitch[sl], tonic[sl], mi)
+                target[b, :len(rows)] = (x[sl] // TPB) % meter.beats_per_bar
+                allowed[b, :meter.beats_per_bar] = True
+            ints[b, :len(rows)] = rows
         return torch.from_numpy(ints), torch.from_numpy(target), torch.from_numpy(allowed)
 
 
@@ -114,8 +126,6 @@ def phase_accuracy(net: StepNet | None, tunes: Sequence[Tune],
     (None: the whole tune), on their exact grids: by the network's summed
     log-probabilities (``net``), or by the bar reader's tables (``net`` None; a reader
     that forgets nothing for the whole tune)."""
-    from instrument.follow.bar import BarReader, BarWeights
-
     right = dict.fromkeys(checkpoints, 0)
     for tune in tqdm(tunes, desc="phase", unit="tune", mininterval=2.0, leave=False,
                      disable=None):
@@ -141,33 +151,78 @@ def phase_accuracy(net: StepNet | None, tunes: Sequence[Tune],
     return {("whole" if b is None else f"bars_{b}"): round(v / n, 4) for b, v in right.items()}
 
 
-def net_config(hidden: int, layers: int) -> NetConfig:
+def meter_accuracy(net: StepNet, tunes: Sequence[Tune], weight: float,
+                   checkpoints: Sequence[int | None] = (2, 4, 8, None)) -> dict:
+    """Shares of ``tunes`` whose meter is read right after each checkpoint's bars (None:
+    the whole tune) on their exact grids: by the meter network alone (``network``, its
+    answer after the last onset heard), by the bar reader with the meter heard and no
+    network (``reader``; one that forgets nothing for the whole tune), and by the reader
+    with the network at ``weight`` (``reader_with_network``)."""
+    ways = ("network", "reader", "reader_with_network")
+    right = {(w, b): 0 for w in ways for b in checkpoints}
+    for tune in tqdm(tunes, desc="meter", unit="tune", mininterval=2.0, leave=False,
+                     disable=None):
+        x, pitch, tonic = tune_onsets(tune)
+        rows = onset_features(x, pitch, tonic, 0)
+        with torch.no_grad():
+            lp = torch.log_softmax(net(torch.from_numpy(rows)[None])[0]["meter"][0], -1).numpy()
+        for bars in checkpoints:
+            n = len(x) if bars is None else max(1, int(np.searchsorted(
+                x, x[0] + bars * tune.meter.ticks_per_bar)))
+            reader = BarReader(None, max(64, n) if bars is None else 64,
+                               1.0 if bars is None else 0.99, BarWeights(meter_net=0.0))
+            for k in range(n):
+                reader.hear(int(x[k]), x[k] / TPB, int(pitch[k]), 0.0, score=False)
+            reader.rescore()
+            m = reader.tables.meter_of
+            both = reader.scores + weight * np.maximum(lp[n - 1], METER_NET_FLOOR)[m]
+            truth = METERS.index(tune.meter)
+            right["network", bars] += int(np.argmax(lp[n - 1])) == truth
+            right["reader", bars] += int(m[int(np.argmax(reader.scores))]) == truth
+            right["reader_with_network", bars] += int(m[int(np.argmax(both))]) == truth
+    n = max(1, len(tunes))
+    return {w: {("whole" if b is None else f"bars_{b}"): round(right[w, b] / n, 4)
+                for b in checkpoints} for w in ways}
+
+
+def net_config(hidden: int, layers: int, task: str = "bar") -> NetConfig:
+    head = "beat" if task == "bar" else "meter"
     return NetConfig(int_vocab=list(VOCAB), int_dims=list(DIMS), hidden=hidden,
-                     layers=layers, dropout=0.1, heads={"beat": CLASSES}, arch="gru")
+                     layers=layers, dropout=0.1, heads={head: TASKS[task][1]}, arch="gru")
 
 
-def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict) -> dict:
+DESCRIPTIONS = {
+    "bar": ("Bar network: one step per melody onset on the beat grid; returns logits for "
+            "the beat of the bar the onset falls on, in the meter given "
+            "(instrument.follow.bar_net).",
+            "beat of the bar 0..3 (only the meter's first beats count)"),
+    "meter": ("Meter network: one step per melody onset on the beat grid; returns logits "
+              "for the meter of the tune heard so far (instrument.follow.bar_net).",
+              "meter, in the order of encoding.meters"),
+}
+
+
+def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict,
+                  task: str = "bar") -> dict:
     state_inputs, state_outputs, state_pairs = state_specs(cfg)
+    output, classes = TASKS[task]
     return {
         "format": MANIFEST_FORMAT,
-        "name": MODEL_NAME,
+        "name": task,
         "version": VERSION,
-        "task": "bar",
-        "description": ("Bar network: one step per melody onset on the beat grid; returns "
-                        "logits for the beat of the bar the onset falls on, in the meter "
-                        "given (instrument.follow.bar_net)."),
+        "task": task,
+        "description": DESCRIPTIONS[task][0],
         "onnx": onnx_path.name,
         "sha256": sha256_file(onnx_path),
         "opset": OPSET,
         "inputs": [{"name": "features", "shape": [1, len(VOCAB)], "dtype": "int64",
                     "description": "one onset; columns as encoding.vocab"},
                    *state_inputs],
-        "outputs": [{"name": "beat_logits", "shape": [1, CLASSES], "dtype": "float32",
-                     "description": "beat of the bar 0..3 (only the meter's first beats "
-                                    "count)"},
+        "outputs": [{"name": output, "shape": [1, classes], "dtype": "float32",
+                     "description": DESCRIPTIONS[task][1]},
                     *state_outputs],
         "state": state_pairs,
-        "encoding": encoding_spec(),
+        "encoding": encoding_spec(task),
         "sampling": {},
         "network": cfg.to_json(),
         "training": training,
@@ -178,6 +233,8 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.bar_net",
                                  description=__doc__.split("\n\n")[0])
+    ap.add_argument("--task", choices=tuple(TASKS), default="bar",
+                    help="the bar network or the meter network")
     ap.add_argument("--out", type=Path, default=EXPORT_DIR)
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=64)
@@ -209,31 +266,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         limit = args.eval_limit or 10
         dev, val = pick(dev, limit, 0), pick(val, limit, 0)
     print(f"{len(fit)} fit tunes, {len(dev)} dev, {len(val)} validation")
-    windows = Windows(fit)
-    cfg = net_config(args.hidden, args.layers)
+    task = args.task
+    windows = Windows(fit, task)
+    cfg = net_config(args.hidden, args.layers, task)
+    head = next(iter(cfg.heads))
+    classes = TASKS[task][1]
     net = StepNet(cfg)
 
     def loss_fn(model: StepNet, g: np.random.Generator) -> torch.Tensor:
         ints, target, allowed = windows.batch(args.batch, args.max_len, g)
-        logits = model(ints)[0]["beat"].masked_fill(~allowed[:, None, :], -1e9)
-        return F.cross_entropy(logits.reshape(-1, CLASSES), target.reshape(-1),
+        logits = model(ints)[0][head].masked_fill(~allowed[:, None, :], -1e9)
+        return F.cross_entropy(logits.reshape(-1, classes), target.reshape(-1),
                                ignore_index=-100)
 
-    hist = train(net, loss_fn, args.steps, args.lr, rng, desc=MODEL_NAME)
-    model = build_graph(net, "features", None, head_outputs={"beat": "beat_logits"})
-    onnx_path = args.out / f"{MODEL_NAME}.onnx"
+    hist = train(net, loss_fn, args.steps, args.lr, rng, desc=task)
+    model = build_graph(net, "features", None, head_outputs={head: TASKS[task][0]})
+    onnx_path = args.out / f"{task}.onnx"
     save(model, onnx_path)
     diff = check_against_torch(net, model, "features", None)
     print(f"exported {onnx_path}; max |onnx - torch| = {diff:.2e}")
-    metrics = {
-        "what": "share of tunes whose bar phase is read right on their exact grid, meter "
-                "given, after 2/4/8 bars and over the whole tune",
-        "dev_tunes": len(dev), "validation_tunes": len(val),
-        "network_alone": {"dev": phase_accuracy(net, dev),
-                          "validation": phase_accuracy(net, val)},
-        "reader_tables": {"dev": phase_accuracy(None, dev),
-                          "validation": phase_accuracy(None, val)},
-    }
+    if task == "bar":
+        metrics = {
+            "what": "share of tunes whose bar phase is read right on their exact grid, "
+                    "meter given, after 2/4/8 bars and over the whole tune",
+            "dev_tunes": len(dev), "validation_tunes": len(val),
+            "network_alone": {"dev": phase_accuracy(net, dev),
+                              "validation": phase_accuracy(net, val)},
+            "reader_tables": {"dev": phase_accuracy(None, dev),
+                              "validation": phase_accuracy(None, val)},
+        }
+    else:
+        weight = BarWeights().meter_net
+        metrics = {
+            "what": "share of tunes whose meter is read right on their exact grid after "
+                    "2/4/8 bars and over the whole tune: the network alone, the bar reader "
+                    f"without it and with it (weight {weight})",
+            "dev_tunes": len(dev), "validation_tunes": len(val),
+            "dev": meter_accuracy(net, dev, weight),
+            "validation": meter_accuracy(net, val, weight),
+        }
     print(metrics)
     training = {
         "data": {"tunes": "folk melodies and chorales of the extraction cache, meters "
@@ -243,11 +314,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                             f"{SNAP_SHARE:.0%} snapped to sixteenths"},
         "steps": args.steps, "batch": args.batch, "lr": args.lr, "seed": args.seed,
         "loss": hist, "environment": environment(),
-        "command": "python -m training.bar_net" + (" --tiny" if args.tiny else ""),
+        "command": " ".join(["python -m training.bar_net"]
+                            + (["--task", task] if task != "bar" else [])
+                            + (["--steps", str(args.steps)] if args.steps != 5000 else [])
+                            + (["--tiny"] if args.tiny else [])),
         "total_seconds": round(time.time() - started, 1),
     }
-    write_manifest(manifest_dict(cfg, onnx_path, rounded(training), metrics),
-                   args.out / f"{MODEL_NAME}.json")
+    write_manifest(manifest_dict(cfg, onnx_path, rounded(training), metrics, task),
+                   args.out / f"{task}.json")
     return 0
 
 

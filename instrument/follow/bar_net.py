@@ -1,10 +1,9 @@
-"""The bar network: which beat of the bar each onset falls on, heard from the melody.
+"""The onset networks: the bar network and the meter network, heard from the melody.
 
-A small GRU (``exported_models/bar.onnx``, trained by ``python -m training.bar_net`` on
-the fit part of the training split) steps once per onset of the melody on the
-follower's beat grid and gives, for the meter it is told, the log-probability of each
-beat of the bar for that onset. Its inputs say nothing about where the bar lines are,
-only what a listener hears relative to the onsets before (:func:`onset_features`):
+Two small GRUs trained by ``python -m training.bar_net`` on the fit part of the training
+split step once per onset of the melody on the follower's beat grid, on the same input
+rows. Those rows say nothing about where the bar lines are, only what a listener hears
+relative to the onsets before (:func:`onset_features`):
 
 - where in the beat the onset falls (twelve ticks a beat), how many beats it lies past
   the onset before and the length class of that gap (a note's length), the melodic
@@ -12,16 +11,22 @@ only what a listener hears relative to the onsets before (:func:`onset_features`
 - its scale degree in the key heard so far (:class:`~instrument.follow.bar.KeyFinder`);
 - whether the same pitch sounded exactly 1, 2, 3, 4, 6, 8, 12 or 16 beats earlier (a
   phrase and its repeat begin at the same place of the bar);
-- the meter (one of :data:`~instrument.follow.bar.METERS`).
+- the meter the bar network is told (one of :data:`~instrument.follow.bar.METERS`; 0
+  for the meter network, which is told none).
 
-So its answer can be turned into a score for every bar reading of that meter: reading
-``phase`` puts onset ``i`` on beat ``(beat_i - phase) mod bar`` of its bar.
-:class:`~instrument.follow.bar.BarReader` sums these per reading as its ``net`` cue.
+- **The bar network** (task ``bar``, ``exported_models/bar.onnx``) gives, for the meter
+  it is told, the log-probability of each beat of the bar for that onset. So its answer
+  can be turned into a score for every bar reading of that meter: reading ``phase`` puts
+  onset ``i`` on beat ``(beat_i - phase) mod bar`` of its bar.
+- **The meter network** (task ``meter``, ``exported_models/meter.onnx``) gives, after each
+  onset, the log-probability of each meter of :data:`~instrument.follow.bar.METERS`
+  given the onsets heard so far.
 
-The network is a streaming step (one ONNX run per onset and meter, its GRU state fed
-back), run on the CPU with one thread: about 35 us a step on the 2-vCPU VM. It is loaded
-once per process (:func:`shipped`); where it cannot be, the reader reads the bar without
-it and the reason is logged.
+:class:`~instrument.follow.bar.BarReader` weighs them as its ``net`` and ``meter_net``
+cues. Each is a streaming step (one ONNX run per onset, and for the bar network per
+meter, the GRU state fed back), run on the CPU with one thread: about 35 us a step on
+the 2-vCPU VM. Each is loaded once per process (:func:`shipped`); where one cannot be,
+the reader reads the bar without it and the reason is logged.
 """
 
 from __future__ import annotations
@@ -43,18 +48,21 @@ REPEAT_BEATS = (1, 2, 3, 4, 6, 8, 12, 16)
 VOCAB = (TPB, 10, 10, 26, 12, 6) + (2,) * len(REPEAT_BEATS)
 NONE_BEATS, NONE_GAP, NONE_INTERVAL = 9, 9, 25
 METER_COLUMN = 5
-#: Beats of the bar the network tells apart (the most of any meter it knows).
+#: Beats of the bar the bar network tells apart (the most of any meter it knows).
 CLASSES = 4
-MODEL_NAME = "bar"
+#: The networks by task: their output's name, and how many classes it has (the meter
+#: network's are the meters of :data:`~instrument.follow.bar.METERS`, in order).
+TASKS = {"bar": ("beat_logits", CLASSES), "meter": ("meter_logits", 6)}
 
 
-def encoding_spec() -> dict:
-    """The input encoding this runtime implements (the manifest's must equal it)."""
+def encoding_spec(task: str = "bar") -> dict:
+    """The input encoding this runtime implements for the network of ``task`` (the
+    manifest's must equal it)."""
     from instrument.follow.bar import METERS
 
     return {"name": "bar-onsets/1", "ticks_per_beat": TPB, "vocab": list(VOCAB),
             "repeat_beats": list(REPEAT_BEATS), "meters": [str(m) for m in METERS],
-            "classes": CLASSES}
+            "classes": TASKS[task][1]}
 
 
 def onset_features(x: np.ndarray, pitch: np.ndarray, tonic: np.ndarray,
@@ -108,13 +116,14 @@ def _last_row(x: np.ndarray, pitch: np.ndarray, tonic: int, meter_index: int) ->
 _REPEAT_TICKS = np.array(REPEAT_BEATS) * TPB
 
 
-class BarNet:
-    """The bar network's ONNX step (see the module docstring); made by
-    :func:`instrument.models.load_model` from a manifest of task ``bar``."""
+class OnsetNet:
+    """An onset network's ONNX step (see the module docstring); made by
+    :func:`instrument.models.load_model` from a manifest of task ``bar`` or ``meter``."""
 
     def __init__(self, manifest, session) -> None:
         self.manifest = manifest
         self.session = session
+        self.output = TASKS[manifest.task][0]
         self.state_shape = next(t.shape for t in manifest.inputs if t.name == "state_in")
         self.providers = session.get_providers()
 
@@ -122,9 +131,10 @@ class BarNet:
         return np.zeros(self.state_shape, dtype=np.float32)
 
     def step(self, row: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One onset: its input row -> (logits of the beats of the bar, the next state)."""
+        """One onset: its input row -> (the logits of the beats of the bar, or of the
+        meters, and the next state)."""
         logits, state = self.session.run(
-            ["beat_logits", "state_out"], {"features": row[None, :], "state_in": state})
+            [self.output, "state_out"], {"features": row[None, :], "state_in": state})
         return logits[0], state
 
     def warm_up(self, steps: int = 8) -> None:
@@ -134,17 +144,17 @@ class BarNet:
 
 
 @functools.cache
-def shipped() -> BarNet | None:
-    """The shipped network, loaded once per process (None where it cannot be loaded:
-    the bar is then read without it, and the reason is logged)."""
+def shipped(task: str = "bar") -> OnsetNet | None:
+    """The shipped network of ``task``, loaded once per process (None where it cannot be
+    loaded: the bar is then read without it, and the reason is logged)."""
     import logging
 
     from instrument.models import ModelError, load_model
 
     try:
-        net = load_model(MODEL_NAME)
+        net = load_model(task)
     except ModelError as exc:
-        logging.getLogger(__name__).warning("bar network not loaded: %s", exc)
+        logging.getLogger(__name__).warning("%s network not loaded: %s", task, exc)
         return None
-    assert isinstance(net, BarNet)
+    assert isinstance(net, OnsetNet) and net.manifest.task == task
     return net

@@ -10,8 +10,8 @@ names the file and the mismatch, before any session exists:
 
 Then a session is created on the first usable execution provider, its own view of the
 inputs and outputs is checked once more, and the task's generator is returned
-(:class:`NeuralContinuator`, :class:`NeuralAccompanist`, or for the bar network
-:class:`~instrument.follow.bar_net.BarNet`). Call its ``warm_up()``
+(:class:`NeuralContinuator`, :class:`NeuralAccompanist`, or for the bar and meter
+networks :class:`~instrument.follow.bar_net.OnsetNet`). Call its ``warm_up()``
 before the first note is accepted. Loading runs before or beside the engine thread,
 never in the audio callback.
 """
@@ -31,7 +31,7 @@ from instrument.models.manifest import ModelManifest, read_manifest, verify_file
 from instrument.models.onnx_sessions import ModelError, create_session
 
 if TYPE_CHECKING:
-    from instrument.follow.bar_net import BarNet
+    from instrument.follow.bar_net import OnsetNet
 
 
 def manifest_path(path_or_name: os.PathLike | str, models_dir: os.PathLike | str | None) -> Path:
@@ -50,10 +50,10 @@ def check_encoding(manifest: ModelManifest) -> None:
     """The manifest's event encoding must equal the one this runtime implements."""
     if manifest.task == "continuation":
         expected = melody.encoding_spec()
-    elif manifest.task == "bar":
+    elif manifest.task in ("bar", "meter"):
         from instrument.follow.bar_net import encoding_spec
 
-        expected = encoding_spec()
+        expected = encoding_spec(manifest.task)
     else:
         deadline = manifest.encoding.get("deadline_ticks_before_beat")
         if not isinstance(deadline, int):
@@ -87,7 +87,7 @@ def load_model(
     models_dir: os.PathLike | str | None = None,
     engine_cache_dir: os.PathLike | str | None = None,
     tuned: bool = True,
-) -> NeuralContinuator | NeuralAccompanist | BarNet:
+) -> NeuralContinuator | NeuralAccompanist | OnsetNet:
     """Verify and open a model; see the module doc for the checks.
 
     ``providers``: config names in order of preference (``"tensorrt"``, ``"cuda"``,
@@ -98,8 +98,8 @@ def load_model(
     session = create_session(manifest.onnx_path, providers, tuned, engine_cache_dir)
     if manifest.task == "continuation":
         return NeuralContinuator(manifest, session)
-    if manifest.task == "bar":
-        from instrument.follow.bar_net import BarNet
+    if manifest.task in ("bar", "meter"):
+        from instrument.follow.bar_net import OnsetNet
 
-        return BarNet(manifest, session)
+        return OnsetNet(manifest, session)
     return NeuralAccompanist(manifest, session)

@@ -24,7 +24,7 @@ from instrument.models.onnx_sessions import ModelError
 from instrument.models.onnx_signature import SignatureError, read_signature
 
 MANIFEST_FORMAT = "instrument-model/1"
-TASKS = ("continuation", "accompaniment", "bar")
+TASKS = ("continuation", "accompaniment", "bar", "meter")
 DTYPES = ("float32", "int64")
 
 

@@ -35,6 +35,7 @@ def tiny_models(tmp_path_factory) -> Path:
     assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--key-weight",
                                "2", "--weak-hold", "8", "--weak-hold-rules", "25"]) == 0
     assert bar_net.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
+    assert bar_net.main(["--tiny", "--task", "meter", "--out", str(out), "--threads", "1"]) == 0
     return out
 
 
@@ -58,19 +59,25 @@ def test_tiny_training_exports_loadable_models_with_manifests(tiny_models):
 
 
 @pytest.mark.slow
-def test_tiny_training_exports_a_bar_network_the_bar_reader_can_run(tiny_models):
-    from instrument.follow.bar_net import BarNet, onset_features
+def test_tiny_training_exports_bar_and_meter_networks_the_bar_reader_can_run(tiny_models):
+    from instrument.follow.bar_net import OnsetNet, onset_features
 
+    checkpoints = {"bars_2", "bars_4", "bars_8", "whole"}
     manifest = read_manifest(tiny_models / "bar.json")
     assert manifest.task == "bar" and "--tiny" in manifest.training["command"].split()
     for who in ("network_alone", "reader_tables"):
-        assert set(manifest.metrics[who]["validation"]) == {"bars_2", "bars_4", "bars_8",
-                                                            "whole"}
-    net = load_model("bar", models_dir=tiny_models)
-    assert isinstance(net, BarNet)
+        assert set(manifest.metrics[who]["validation"]) == checkpoints
+    manifest = read_manifest(tiny_models / "meter.json")
+    assert manifest.task == "meter"
+    assert "--task meter" in manifest.training["command"]
+    for who in ("network", "reader", "reader_with_network"):
+        assert set(manifest.metrics["validation"][who]) == checkpoints
     row = onset_features([0, 6, 12], [60, 62, 64], [0, 0, 0], 2)[-1]
-    logits, state = net.step(row, net.zero_state())
-    assert logits.shape == (4,) and state.shape == net.zero_state().shape
+    for task, classes in (("bar", 4), ("meter", 6)):
+        net = load_model(task, models_dir=tiny_models)
+        assert isinstance(net, OnsetNet)
+        logits, state = net.step(row, net.zero_state())
+        assert logits.shape == (classes,) and state.shape == net.zero_state().shape
 
 
 @pytest.mark.slow
