@@ -251,6 +251,12 @@ def _log(shares) -> np.ndarray:
     return np.log(np.maximum(np.asarray(shares, dtype=float), 1e-5))
 
 
+def _floored_log_probs(logits: np.ndarray, floor: float) -> np.ndarray:
+    """A network's logits as log-probabilities, none below ``floor``."""
+    z = logits - logits.max()
+    return np.maximum(z - math.log(float(np.exp(z).sum())), floor)
+
+
 def _part_meter(meter: Meter) -> Meter | None:
     """The candidate meter whose bars ``meter``'s bar is read as: the one with its beats
     and kind (2/2 reads as 2/4), else, for a longer bar (8/4, 6/4, 12/4), the longest of
@@ -439,9 +445,7 @@ class BarReader:
                              last=True)[0]
         if self.meter_net is not None:
             logits, self._meter_state = self.meter_net.step(row, self._meter_state)
-            z = logits - logits.max()
-            self.meter_lp = np.maximum(z - math.log(float(np.exp(z).sum())),
-                                       METER_NET_FLOOR)
+            self.meter_lp = _floored_log_probs(logits, METER_NET_FLOOR)
         if self.net is None:
             return
         for k, mi in enumerate(tab.net_meter):
@@ -450,9 +454,7 @@ class BarReader:
             row[METER_COLUMN] = mi
             logits, self._net_state[k] = self.net.step(row, self._net_state[k])
             beats = tab.net_beats[k]
-            z = logits[:beats] - logits[:beats].max()
-            self.net_lp[j, k, :beats] = np.maximum(z - math.log(float(np.exp(z).sum())),
-                                                   NET_FLOOR)
+            self.net_lp[j, k, :beats] = _floored_log_probs(logits[:beats], NET_FLOOR)
 
     def rescore(self) -> None:
         """Score the readings on what was heard (after onsets heard without scoring)."""

@@ -36,6 +36,7 @@ import functools
 
 import numpy as np
 
+from instrument.follow.bar import DURATION_EDGES, METERS, duration_class
 from instrument.music import TICKS_PER_BEAT
 
 TPB = TICKS_PER_BEAT
@@ -52,14 +53,12 @@ METER_COLUMN = 5
 CLASSES = 4
 #: The networks by task: their output's name, and how many classes it has (the meter
 #: network's are the meters of :data:`~instrument.follow.bar.METERS`, in order).
-TASKS = {"bar": ("beat_logits", CLASSES), "meter": ("meter_logits", 6)}
+TASKS = {"bar": ("beat_logits", CLASSES), "meter": ("meter_logits", len(METERS))}
 
 
 def encoding_spec(task: str = "bar") -> dict:
     """The input encoding this runtime implements for the network of ``task`` (the
     manifest's must equal it)."""
-    from instrument.follow.bar import METERS
-
     return {"name": "bar-onsets/1", "ticks_per_beat": TPB, "vocab": list(VOCAB),
             "repeat_beats": list(REPEAT_BEATS), "meters": [str(m) for m in METERS],
             "classes": TASKS[task][1]}
@@ -71,8 +70,6 @@ def onset_features(x: np.ndarray, pitch: np.ndarray, tonic: np.ndarray,
     ``x`` (sorted, distinct) with ``pitch`` and the key's ``tonic`` heard at each; the
     first has no onset before it. ``last``: the last onset's row only ([1, ...]; what
     the reader needs as each onset comes, at a fraction of the cost)."""
-    from instrument.follow.bar import duration_class
-
     x = np.asarray(x, dtype=np.int64)
     pitch = np.asarray(pitch, dtype=np.int64)
     n = len(x)
@@ -98,8 +95,6 @@ def onset_features(x: np.ndarray, pitch: np.ndarray, tonic: np.ndarray,
 def _last_row(x: np.ndarray, pitch: np.ndarray, tonic: int, meter_index: int) -> np.ndarray:
     """:func:`onset_features`'s last row, on scalars (a third of the cost, on the engine
     thread at every onset; tests/follow/test_bar_net.py holds the two equal)."""
-    from instrument.follow.bar import DURATION_EDGES
-
     xn, pn = int(x[-1]), int(pitch[-1])
     row = [xn % TPB, NONE_BEATS, NONE_GAP, NONE_INTERVAL, (pn - tonic) % 12, meter_index]
     if len(x) > 1:
