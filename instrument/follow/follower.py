@@ -34,8 +34,10 @@ a configured meter is kept. With the meter heard two banks hear the onsets, one 
 the simple meters' rhythm prior (``AUTO_BANK_METER``, in use at the start) and one with
 the compound meters' (6/8): the leader comes from the one in use, and they trade places
 when the other's best hypothesis, its beat three eighths where the leader's has two (or
-the other way round), beats the leader by ``kind_margin``. (One bank with the simple and
-compound styles mixed took many simple tunes at a beat of three eighths.) When a new
+the other way round), beats the leader by ``kind_margin`` (a switch to the compound
+bank once the simple one has held for ``kind_after`` onsets, by ``kind_late_margin``).
+(One bank with the simple and compound styles mixed took many simple tunes at a beat of
+three eighths.) When a new
 leader's tempo is ``meter_forget`` or more from the old one, the bar reader starts its
 evidence afresh, the earlier onsets no longer placed on the beats. For a status
 display: ``meter``, ``meter_auto``, ``bar_confidence`` and ``meter_confidence`` (0..1),
@@ -125,6 +127,7 @@ class BeatFollower:
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
         self._meter_at = 0  # the bar reader's onset count when the meter last changed
+        self._kind_at = 0  # the onset count when the banks last traded places
         self._tapped = False
         self._heard_at: float | None = None  # the last onset heard (not a tap)
         self.bar_moves = 0
@@ -345,6 +348,7 @@ class BeatFollower:
         """With the meter heard: the bank of the other kind (simple or compound) scored
         too; when its best, at 3/2 of the leader's beat (to compound) or 2/3 of it (to
         simple) and within the lock's tempo range, beats the leader by ``kind_margin``
+        (to compound after ``kind_after`` onsets of simple, by ``kind_late_margin``),
         the banks trade places (its best then becomes the leader, keeping the
         downbeats). Returns the bank in use and its totals."""
         s = self.settings
@@ -362,10 +366,13 @@ class BeatFollower:
         ratio = float(other.P[j] / self._bank.P[i])
         bpm = 60.0 / float(other.P[j])
         near = min(abs(math.log(ratio / step)) for step in steps)
+        late = other.meter.compound and self.onsets - self._kind_at >= s.kind_after
+        margin = s.kind_late_margin if late else s.kind_margin
         if (near < 0.1 and s.min_lock_bpm <= bpm <= s.max_lock_bpm
-                and theirs[j] > totals[i] + s.kind_margin):
+                and theirs[j] > totals[i] + margin):
             self._bank, self._other = other, self._bank
             self._index_version = -1
+            self._kind_at = self.onsets
             return other, theirs
         return self._bank, totals
 

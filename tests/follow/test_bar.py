@@ -3,10 +3,12 @@ through the follower as the band reads it (:func:`instrument.follow.evaluate.sim
 The downbeats it plans are scored against the played ones from four bars after the first
 note (F1 >= 0.8 is in phase; a half-bar shift scores 0)."""
 
+import math
+
 import numpy as np
 import pytest
 
-from instrument.follow import BeatFollower
+from instrument.follow import BeatFollower, FollowSettings
 from instrument.follow.bar import BarReader
 from instrument.follow.evaluate import IN_PHASE, simulate
 from instrument.follow.performance import PerformanceStyle, perform
@@ -195,6 +197,24 @@ def test_a_jig_played_to_a_box_told_no_meter_is_heard_in_six_eight(style):
     assert follower.meter == Meter(6, 8) and result.meter_right
     assert result.kind == "same"
     assert result.downbeat_f1_4 >= IN_PHASE
+
+
+def test_a_medley_from_a_polka_into_a_jig_is_heard_in_six_eight_by_its_end():
+    # Once the simple hearing has held for the first bars, the compound one must win by
+    # more to take over (late, it mostly took a simple tune for 6/8); a change of tune
+    # still does. Allowed no late switch at all, the polka's meter would stay.
+    polka = tune("polka", Meter(2, 4), POLKA).melody
+    jig = tune("jig", Meter(6, 8), JIG, unit=4).melody
+    bar = Meter(2, 4).ticks_per_bar
+    after = -(-(polka[-1].onset + polka[-1].duration) // bar) * bar  # the next bar line
+    medley = Tune("medley", Meter(2, 4), polka + [
+        GridNote(n.pitch, n.onset + after, n.duration, 80) for n in jig], [])
+    perf = perform(medley, 0, FLAT)
+    for late_margin, heard in ((FollowSettings().kind_late_margin, Meter(6, 8)),
+                               (math.inf, Meter(2, 4))):
+        follower = BeatFollower(None, 100.0, FollowSettings(kind_late_margin=late_margin))
+        simulate(perf, follower, measure_cost=False)
+        assert follower.meter == heard
 
 
 # A song in 8/4 as some collections write it: each bar two bars of 4/4 (a half note on
