@@ -20,8 +20,9 @@ the tune began, the rhythm at each place of the bar, accents. When another readi
 the one in use by ``bar_margin`` (a heard meter by ``meter_margin``), the follower moves
 the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar) when the
 notes heard lead by the margin on their own (where the tune began does not move it),
-else after a long note (a beat or longer: a phrase end) or once the reading has led for
-``bar_wait`` onsets. A heard meter must lead by ``meter_margin`` to replace the one in use, by
+else after a long note (a beat or longer: a phrase end), once the reading has led for
+``bar_wait`` onsets, or at once when it leads by ``bar_sure`` (unless a tap set the
+bar). A heard meter must lead by ``meter_margin`` to replace the one in use, by
 ``bar_margin`` only while that one was taken fewer than ``meter_settle`` onsets ago (the
 4/4 it starts from too): a meter chosen on the first notes gives way easily, one that
 has held stays. A move renumbers the beats ahead so that the new downbeats are
@@ -412,7 +413,8 @@ class BeatFollower:
         # their own: where the tune began (the corpora's pickups) does not move a bar.
         early = (reader.count <= s.bar_early and not self._tapped
                  and reader.melody_lead(meter, phase, self.meter, 0) > margin)
-        if not (early or long_note or self._waited >= s.bar_wait):
+        sure = lead > s.bar_sure and not self._tapped
+        if not (early or sure or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset
         if meter != self.meter:

@@ -160,6 +160,29 @@ def test_a_bar_found_wrong_moves_at_a_phrase_end_without_replaying_a_beat():
     assert times[heard - 1] - times[heard - 2] >= 0.9 * (played[1] - played[0])
 
 
+def _moved_at(perf, follower: BeatFollower, moves: int) -> float:
+    """The played time (in bars) of the onset at which ``follower`` made its ``moves``th
+    bar move (inf if it never did), the onsets fed as the band reads them."""
+    for t, pitch, velocity in perf.onsets:
+        follower.onset(t, pitch, velocity)
+        follower.advance(t + 0.045)
+        if follower.bar_moves >= moves:
+            return perf.beat_of(t) / perf.beats_per_bar
+    return math.inf
+
+
+def test_a_reel_of_even_eighths_has_a_wrong_bar_moved_once_the_reader_is_sure():
+    # Its first notes put the bar a beat off; with no note long enough to mark a
+    # phrase end, the reading that leads waited bar_wait onsets (into the fifth bar).
+    # Far enough ahead (bar_sure) it moves the bar at once, by the fifth bar's downbeat.
+    perf = perform(tune("reel", Meter(4, 4), REEL), 0, FLAT)
+    assert _moved_at(perf, BeatFollower(Meter(4, 4), 100.0), 2) <= 4.1
+    waiting = BeatFollower(Meter(4, 4), 100.0, FollowSettings(bar_sure=math.inf))
+    assert _moved_at(perf, waiting, 2) >= 4.4
+    result, _ = run(tune("reel", Meter(4, 4), REEL), Meter(4, 4))
+    assert result.bar_moves == 2 and result.downbeat_f1_4 >= IN_PHASE
+
+
 def test_the_status_shows_the_meter_heard_and_how_sure_the_follower_is():
     follower = BeatFollower(Meter(4, 4), 100.0)
     assert not follower.meter_auto and follower.meter_confidence == 1.0
