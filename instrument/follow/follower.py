@@ -38,11 +38,10 @@ when the other's best hypothesis, its beat three eighths where the leader's has 
 the other way round), beats the leader by ``kind_margin`` (a switch to the compound
 bank once the simple one has held for ``kind_after`` onsets, by ``kind_late_margin``).
 (One bank with the simple and compound styles mixed took many simple tunes at a beat of
-three eighths.) When a new
-leader's tempo is ``meter_forget`` or more from the old one, the bar reader starts its
-evidence afresh, the earlier onsets no longer placed on the beats. For a status
-display: ``meter``, ``meter_auto``, ``bar_confidence`` and ``meter_confidence`` (0..1),
-``bar_moves``.
+three eighths.) When a new leader's tempo is ``meter_forget`` or more from the old one,
+the bar reader starts its evidence afresh, the earlier onsets no longer placed on the
+beats. For a status display: ``meter``, ``meter_auto``, ``bar_confidence`` and
+``meter_confidence`` (0..1), ``bar_moves``.
 
 Predictions: ``time_at(beat)``, ``beat_at(t)``, ``bpm``, and ``drive(clock)``, which sets
 a :class:`~instrument.timing.beat.BeatClock` to the leader's beat. Beat numbers only move on:

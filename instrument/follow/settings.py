@@ -83,7 +83,7 @@ class FollowSettings:
     kind_margin: float = 6.0  # meter heard: the other kind's bank must beat the leader by this
     # ... and the compound one, once the simple one has held this many onsets, by
     # kind_late_margin. On 300 dev tunes (issue17) 10 of 12 switches to compound after
-    # 24 onsets took a simple tune for 6/8 (7 of 48 before); meter right 83.0 -> 84.4 %,
+    # 24 onsets took a simple tune for 6/8 (7 of the 48 earlier ones); meter right 83.0 -> 84.4 %,
     # in phase after four bars 69.7 % either way (steady: 85.4 -> 85.8 %, 73.3 -> 73.0 %).
     kind_after: int = 24
     kind_late_margin: float = 12.0
