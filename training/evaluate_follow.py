@@ -5,6 +5,7 @@
     python -m training.evaluate_follow --stats         # the rhythm prior's figures
     python -m training.evaluate_follow --write-prior   # ... into instrument/follow/
     python -m training.evaluate_follow --style issue17 --auto   # issue 17's case, meter heard
+    python -m training.evaluate_follow --split dev --misses     # why tunes are out of phase
 
 Tunes come from the extraction cache (``training/corpus.py``: folk melodies and
 chorales, repeats expanded as played); it is never built here: run
@@ -31,7 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from instrument.follow.evaluate import evaluate_tunes, fixed_factory, follower_factory, usable
+from instrument.follow.evaluate import (
+    evaluate_tunes,
+    fixed_factory,
+    follower_factory,
+    miss_kind,
+    usable,
+)
 from instrument.follow.performance import ISSUE_17, STEADY, PerformanceStyle
 from instrument.follow.report import format_summary
 from instrument.models.tune import Tune
@@ -185,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--stats", action="store_true", help="print the rhythm prior's figures")
     ap.add_argument("--write-prior", action="store_true",
                     help="write them to instrument/follow/prior_data.py")
+    ap.add_argument("--misses", action="store_true",
+                    help="also list the tunes out of phase after four bars, by why")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from training.data import split, split_dev
@@ -213,15 +222,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.auto:
         factories["auto"] = follower_factory(auto=True)
     start = time.perf_counter()
-    result, _ = evaluate_tunes(picked, seed=args.seed, style=style, factories=factories)
+    result, per_tune = evaluate_tunes(picked, seed=args.seed, style=style, factories=factories)
+    if args.misses:
+        result["misses"] = {name: misses(per_tune[name]) for name in factories
+                            if name != "fixed"}
     result["split"] = args.split
     result["style"] = args.style
     result["seconds"] = round(time.perf_counter() - start, 1)
     if args.json:
         print(json.dumps(result))
-    else:
-        print(format_summary(result))
+        return 0
+    print(format_summary(result))
+    for name, kinds in result.get("misses", {}).items():
+        print(f"\n{name}: out of phase after four bars")
+        for kind, tunes in kinds.items():
+            print(f"  {kind}: {len(tunes)}")
+            for tune in tunes:
+                print(f"    {tune}")
     return 0
+
+
+def misses(results) -> dict[str, list[str]]:
+    """The tunes out of phase after four bars, by :func:`miss_kind`, the commonest
+    first; each as 'name (meter, start bpm, downbeat F1 after four bars)'."""
+    kinds: dict[str, list[str]] = {}
+    for r in results:
+        kind = miss_kind(r)
+        if kind is not None:
+            kinds.setdefault(kind, []).append(
+                f"{r.name} ({r.meter}, {r.start_bpm:.0f} bpm, F1 {r.downbeat_f1_4:.2f})")
+    return dict(sorted(kinds.items(), key=lambda kv: -len(kv[1])))
 
 
 if __name__ == "__main__":

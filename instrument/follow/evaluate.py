@@ -134,6 +134,24 @@ class TuneResult:
         return RATIO_NAMES[best] if abs(np.log(self.ratio / best)) < 0.08 else "other"
 
 
+def miss_kind(result: TuneResult) -> str | None:
+    """Why a tune is not in phase after four bars, or None when it is: the beat
+    (``level half`` and the like: the followed beat is not the played one; ``off-beat``:
+    it sits between the played ones), ``phase 3/4 off 1`` (the right beat, the followed
+    downbeats mostly on that beat of the played bar), or ``found late`` (mostly on the
+    played downbeats, but not from the fourth bar on: found later, lost for a while, or
+    the last downbeats early in a ritardando)."""
+    if result.downbeat_f1_4 is None or result.downbeat_f1_4 >= IN_PHASE:
+        return None
+    if result.kind != "same":
+        return f"level {result.kind}"
+    if result.on_beat is False:
+        return "off-beat"
+    if result.bar_phase is False:
+        return f"phase {result.meter} off {result.bar_offset}"
+    return "found late"
+
+
 def simulate(perf: Performance, follower, timing: BandTiming | None = None,
              measure_cost: bool = True) -> TuneResult:
     """Run ``follower`` over ``perf`` as the band would (see the module docstring)."""

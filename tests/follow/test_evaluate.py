@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from instrument.follow import BeatFollower
-from instrument.follow.evaluate import FixedTempo, simulate
+from instrument.follow.evaluate import FixedTempo, miss_kind, simulate
 from instrument.follow.performance import PerformanceStyle, perform
 from instrument.follow.report import evaluate_files, read_tunes
 from instrument.models.tune import Tune
@@ -65,6 +65,18 @@ def test_away_from_the_configured_tempo_the_fixed_clock_drifts_off_and_the_follo
     assert np.percentile(np.abs(fixed.errors_ms), 50) > 100.0
     assert np.percentile(np.abs(followed.errors_ms), 90) < 30.0
     assert fixed.kind == "other" and followed.kind == "same"
+
+
+def test_a_tune_out_of_phase_is_put_down_to_its_beat_its_bar_or_a_late_find():
+    perf = perform(_scale_tune(), 0, STEADY_100)
+    right = simulate(perf, FixedTempo(Meter(4, 4), 100.0))
+    assert miss_kind(right) is None
+    # The same clock started two beats late: the right beat, every downbeat on beat 3.
+    late = FixedTempo(Meter(4, 4), 100.0)
+    late.onset(perf.onsets[0][0] + 2 * 0.6, 60, 80)
+    assert miss_kind(simulate(perf, late)) == "phase 4/4 off 2"
+    # At half the played tempo: the beat itself is wrong.
+    assert miss_kind(simulate(perf, FixedTempo(Meter(4, 4), 50.0))) == "level half"
 
 
 def test_evaluating_the_shipped_files_reports_both_clocks():
