@@ -67,7 +67,7 @@ def test_away_from_the_configured_tempo_the_fixed_clock_drifts_off_and_the_follo
     assert fixed.kind == "other" and followed.kind == "same"
 
 
-def test_a_tune_out_of_phase_is_put_down_to_its_beat_its_bar_or_a_late_find():
+def test_a_tune_out_of_phase_is_put_down_to_its_beat_or_its_bar():
     perf = perform(_scale_tune(), 0, STEADY_100)
     right = simulate(perf, FixedTempo(Meter(4, 4), 100.0))
     assert miss_kind(right) is None
