@@ -162,8 +162,10 @@ class Engine:
         # Inputs stamped later than the clock (offline feeding) wait here for their time.
         self._later: list[tuple[float, int, InputEvent]] = []
         self._seq = itertools.count()
-        # part -> pitch -> [note-on due, note-off due or None], as handed to the outputs
-        self._notes: dict[str, dict[int, list]] = {}
+        # part -> pitch -> its notes as handed to the outputs, oldest first: [note-on due,
+        # note-off due or None]. A pitch can have two: one still sounding and its
+        # re-strike, handed out ahead of time.
+        self._notes: dict[str, dict[int, list[list]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.loops = 0  # passes (``step`` calls): the watchdog sees them advance
@@ -309,11 +311,17 @@ class Engine:
     def _to_outputs(self, event: TimedEvent) -> None:
         notes = self._notes.setdefault(event.part, {})
         if event.is_note_on:
-            notes[event.message[1]] = [event.due, None]
+            # Notes that ended by now can never sound again; one that ends later (its
+            # note-off handed out with this re-strike) is kept for a cancel before then.
+            now = self.clock.now()
+            spans = [n for n in notes.get(event.message[1], ()) if n[1] is None or n[1] > now]
+            spans.append([event.due, None])
+            notes[event.message[1]] = spans
         elif event.is_note_off:
-            note = notes.get(event.message[1])
-            if note is not None and note[1] is None:
-                note[1] = event.due
+            for note in notes.get(event.message[1], ()):
+                if note[1] is None:  # the oldest note of that pitch still on
+                    note[1] = event.due
+                    break
         for output in self.outputs:
             output.play(event)
 
@@ -347,8 +355,8 @@ class Engine:
 
     def _sounding_at(self, part: str, now: float) -> list[int]:
         return sorted(
-            pitch for pitch, (on, off) in self._notes.get(part, {}).items()
-            if on <= now and (off is None or off > now)
+            pitch for pitch, spans in self._notes.get(part, {}).items()
+            if any(on <= now and (off is None or off > now) for on, off in spans)
         )
 
     def _end_notes(self, part: str, now: float) -> None:

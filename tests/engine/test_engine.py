@@ -110,6 +110,30 @@ def test_cancel_drops_plans_and_ends_started_notes():
     assert engine.sounding("continuation") == set()
 
 
+def test_cancel_before_a_restrike_ends_the_note_still_sounding():
+    # A chord tone re-struck on the next beat: its note-off and the re-strike are handed
+    # out together, ahead of time. Cancelled before they are due, the note sounding
+    # then must still be ended (the re-strike had not begun: the outputs drop it).
+    class Restrike(EchoPart):
+        def on_input(self, event, player):
+            if event.message[0] & 0xF0 == 0x90 and event.message[2] > 0:
+                self.pending += [TimedEvent(0.2, self.name, (0x90, 67, 64)),
+                                 TimedEvent(1.0, self.name, (0x80, 67, 0)),
+                                 TimedEvent(1.0, self.name, (0x90, 67, 64)),
+                                 TimedEvent(2.0, self.name, (0x80, 67, 0))]
+
+    _clock, out, engine = make(lead=0.05, parts=[Restrike()])
+    engine.submit(InputEvent(0.0, (0x90, 60, 90)))
+    engine.advance_to(0.97)  # the note-off and re-strike due at 1.0 are handed out
+    assert sum(e[3] == (0x90, 67, 64) for e in out.log) == 2
+    engine.cancel("continuation")
+    assert out.log[-1] == (0.97, 0.97, "continuation", (0x80, 67, 0))
+    ons = sum(e[3] == (0x90, 67, 64) for e in out.log)
+    offs = sum(e[3] == (0x80, 67, 0) for e in out.log)
+    assert ons == offs == 1  # struck once, ended once: nothing left sounding
+    assert engine.sounding("continuation") == set()
+
+
 def test_controller_panic_silences_everything_and_ends_held_and_pedalled_notes():
     part = EchoPart(delay=0.2, length=1.0)
     _clock, out, engine = make(parts=[part])
