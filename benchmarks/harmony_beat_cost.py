@@ -5,7 +5,10 @@
 Per beat, in one process on the engine's path: the ONNX step alone (the model's own
 timer), the step with the rule arranger and the manifest's harmony policy
 (:mod:`instrument.models.harmony`), and the whole decision with the tune memory's observe
-and blend and the greedy sample. Milliseconds, p50 / p99 / p99.9, as JSON.
+and blend, the foresight's weighing and the greedy sample. With the policy's foresight,
+``forecast_ms`` is the melody forecast's step (:class:`~instrument.models.foresight.
+MelodyForecast`), which the live part runs on its own worker beside the model's step,
+under the same deadline. Milliseconds, p50 / p99 / p99.9, as JSON.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from instrument.evaluation.generators import as_played, beat_range
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput
+from instrument.models.foresight import MelodyForecast, foresee
 from instrument.music import TICKS_PER_BEAT
 
 
@@ -42,11 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     model = load_model(args.manifest)
     model.warm_up()
     acc = as_played(model, model.deadline_ticks)
+    policy = getattr(model, "policy", None)
+    forecast = None
+    if policy is not None and policy.foresight > 0:  # on its own worker, live
+        continuation = load_model("continuation")
+        continuation.warm_up()
+        forecast = MelodyForecast.beside(continuation)
     memory, params, rng = TuneMemory(), acc.decoding(0.0), np.random.default_rng(0)
-    steps, decisions = [], []
+    steps, decisions, forecasts = [], [], []
     for tune in tunes:
         acc.reset()
         memory.reset()
+        if forecast is not None:
+            forecast.reset()
         prev, i, notes = None, 0, tune.melody
         for b in range(beat_range(tune).stop):
             tick = b * TICKS_PER_BEAT
@@ -54,17 +66,26 @@ def main(argv: list[str] | None = None) -> int:
             while i < len(notes) and notes[i].onset < tick - model.deadline_ticks:
                 i += 1
             beat = BeatInput(tick, tune.meter, tuple(notes[start:i]), prev)
+            ahead = None
+            if forecast is not None:
+                t = time.perf_counter()
+                ahead = forecast.observe(beat)
+                forecasts.append(time.perf_counter() - t)
             t0 = time.perf_counter()
             dist = acc.step(beat)
             t1 = time.perf_counter()
             memory.observe(beat)
-            prev = acc.sample(memory.blend(dist), params, rng)
+            dist = memory.blend(dist)
+            if ahead is not None:
+                dist = foresee(dist, ahead, policy.foresight)
+            prev = acc.sample(dist, params, rng)
             t2 = time.perf_counter()
             steps.append(t1 - t0)
             decisions.append(t2 - t0)
     print(json.dumps({"beats": len(steps), "model_step_ms": model.timer.summary_ms(),
                       "step_with_rules_and_policy_ms": quantiles(steps),
-                      "beat_decision_with_memory_ms": quantiles(decisions)}))
+                      "beat_decision_with_memory_ms": quantiles(decisions),
+                      "forecast_ms": quantiles(forecasts) if forecasts else None}))
     return 0
 
 

@@ -49,6 +49,7 @@ from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manif
 from instrument.models.tune import Tune
 from training import corpus, data, harmonize
 from training.loop import (
+    EXPORT_DIR,
     RUNS_DIR,
     common_arguments,
     core_options,
@@ -161,15 +162,25 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
     }
 
 
-def evaluate_sets(model, sets, label: str) -> dict:
+def load_continuation(out: Path):
+    """The continuation model a policy's foresight reads (live, the box loads it beside
+    the accompaniment): ``out``'s own, else the shipped one."""
+    path = out / "continuation.json"
+    model = load_model(path if path.exists() else EXPORT_DIR / "continuation.json")
+    model.warm_up()
+    return model
+
+
+def evaluate_sets(model, sets, label: str, continuation=None) -> dict:
     """Per validation source and pooled: the model with its tune memory (``adaptive``,
-    with its harmony policy when it has one), alone, with the policy and no memory
-    (``policy``), the rule arranger with and without the memory, and the reference."""
+    with its harmony policy when it has one, its foresight from ``continuation``), alone,
+    with the policy and no memory (``policy``), the rule arranger with and without the
+    memory, and the reference."""
     out = {}
     for source, (_, val) in sets.items():
         if not val:
             continue
-        rows = accompaniment_comparison(model, val, DEADLINE_TICKS)
+        rows = accompaniment_comparison(model, val, DEADLINE_TICKS, continuation=continuation)
         entry = {"tunes": len(val), **{k: rounded(v) for k, v in rows.items()
                                        if k != "reference"}}
         if source == "offline":
@@ -180,7 +191,7 @@ def evaluate_sets(model, sets, label: str) -> dict:
         out[source] = entry
         print(f"{label} {source}: " + json.dumps(entry))
     pooled = [t for _, val in sets.values() for t in val]
-    rows = accompaniment_comparison(model, pooled, DEADLINE_TICKS)
+    rows = accompaniment_comparison(model, pooled, DEADLINE_TICKS, continuation=continuation)
     out["all"] = {"tunes": len(pooled), **{k: rounded(v) for k, v in rows.items()
                                            if k != "reference"}}
     print(f"{label} all: " + json.dumps(out["all"]))
@@ -205,8 +216,10 @@ def steering(model, sets) -> dict:
     return out
 
 
-def validation_metrics(neural, sets, with_steering: bool) -> dict:
-    per_source = evaluate_sets(neural, sets, "validation")
+def validation_metrics(neural, sets, with_steering: bool, out: Path) -> dict:
+    policy = getattr(neural, "policy", None)
+    continuation = load_continuation(out) if policy and policy.foresight > 0 else None
+    per_source = evaluate_sets(neural, sets, "validation", continuation)
     return {
         "split": "validation",
         "decoding": "greedy (change-or-keep, then chord), own previous chord fed back, "
@@ -214,8 +227,12 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
         "policy": "with the manifest's harmony policy (instrument.models.harmony: the rule "
                   "arranger stepped beside the model; between a bar's strong beats its chord "
                   "where it changes chord, its key weighing the model's chords, and over a "
-                  "busy melody a hold on the beats between the strong ones), as the "
+                  "busy melody a hold on the beats between the strong ones; with "
+                  "foresight, after the tune memory's blend, the chords weighed by the "
+                  "continuation model's forecast of the next melody note), as the "
                   "live part plays; 'model' is the model alone",
+        **({"foresight_from": {"continuation_sha256": continuation.manifest.sha256}}
+           if continuation is not None else {}),
         "adaptive": "the tune memory (instrument.memory.tune_memory, default settings "
                     "chosen on the dev split) observes each beat and blends its "
                     "recollection in, as the live part does; reset between tunes",
@@ -226,7 +243,7 @@ def validation_metrics(neural, sets, with_steering: bool) -> dict:
 
 
 #: The harmony policy's settings the command line can give (here and in training.harmony_eval).
-POLICY_FLAGS = ("key_weight", "weak_hold", "weak_hold_rules")
+POLICY_FLAGS = ("key_weight", "weak_hold", "weak_hold_rules", "foresight")
 
 
 def policy_given(args: argparse.Namespace) -> dict:
@@ -258,7 +275,7 @@ def reevaluate(args: argparse.Namespace) -> int:
     sets = load_sets(args.tiny)
     neural = load_model(manifest_path)
     neural.warm_up()
-    metrics = validation_metrics(neural, sets, with_steering=not args.tiny)
+    metrics = validation_metrics(neural, sets, not args.tiny, args.out)
     data_ = json.loads(manifest_path.read_text())
     data_["metrics"] = metrics
     if data_["sha256"] != old.sha256:  # pragma: no cover - the file was just verified
@@ -294,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
                              "training.harmony_eval --policy --weak-hold")
     parser.add_argument("--weak-hold-rules", type=float, default=None,
                         help="the same for the rule arranger's changes (default 0)")
+    parser.add_argument("--foresight", type=float, default=None,
+                        help="the harmony policy's weight of the continuation model's "
+                             "forecast of the next melody note (default 0; with "
+                             "--evaluate-only, the manifest's own unless given); chosen on "
+                             "the dev split with training.harmony_eval --policy --foresight")
     parser.add_argument("--hold", type=float, default=None,
                         help="the manifest's sampling.hold, with which the live part and the "
                              "evaluators draw its chords (default 0.5; with --evaluate-only, "
@@ -409,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     neural = load_model(manifest_path)
     neural.warm_up()
-    metrics = validation_metrics(neural, sets, with_steering=not args.tiny)
+    metrics = validation_metrics(neural, sets, not args.tiny, args.out)
     training["total_seconds"] = round(time.time() - t_start, 1)
     training["process_cpu_seconds"] = round(time.process_time() - c_start, 1)
     write_manifest(manifest_dict(cfg, onnx_path, training, metrics, args.encoding, policy,

@@ -10,7 +10,8 @@ played beats whose chord has four pitch classes; plus with ``--memory`` the same
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
 with the rules between strong beats, the key prior and the weak-beat hold
 (:mod:`instrument.models.harmony`; its manifest's policy unless ``--key-weight``,
-``--weak-hold``, ``--weak-hold-rules`` are given). Every row also says where in the bar
+``--weak-hold``, ``--weak-hold-rules``, ``--foresight`` are given; a foresight reads the
+shipped continuation model). Every row also says where in the bar
 the chords change (on the bar line, the half bar, elsewhere; by the score's bars), beside
 the same for the human chord symbols of every tune that has them.
 Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
@@ -31,6 +32,7 @@ from instrument.evaluation import generators as gen
 from instrument.evaluation.band import PLACES, place_in_bar
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
+from instrument.models.foresight import MelodyForecast
 from instrument.models.harmony import ModelWithRules, strong_beat
 from instrument.models.loader import load_model
 from instrument.music import TICKS_PER_BEAT
@@ -121,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                         "instead of the manifest's")
     p.add_argument("--weak-hold-rules", type=float, default=None,
                    help="the same for the rule arranger's changes between strong beats")
+    p.add_argument("--foresight", type=float, default=None,
+                   help="the policy's weight of the continuation model's forecast of the "
+                        "next melody note instead of the manifest's (the shipped "
+                        "continuation model's forecast, after the tune memory's blend)")
     p.add_argument("--hold", type=float, default=None,
                    help="draw the models' chords with this hold instead of their manifests' "
                         "sampling.hold (the rules keep 0.5)")
@@ -133,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         sets = {s: t[: args.limit] for s, t in sets.items()}
     sets["all"] = [t for s in ("offline", "chorale") for t in sets[s]]
     models = {"rules": RuleArranger(A.DEADLINE_TICKS)}
+    continuation = None
     for m in args.manifests:
         model = load_model(m)
         model.warm_up()
@@ -142,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
             models[f"{m} half-bar hybrid"] = BarStartHybrid(model, half=True)
         if args.policy:
             policy = A.policy_of(args, model.policy)
-            models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy)
+            forecast = None
+            if policy.foresight > 0:
+                continuation = continuation or A.load_continuation(A.EXPORT_DIR)
+                forecast = MelodyForecast.beside(continuation)
+            models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy,
+                                                   forecast)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
     human = dict.fromkeys(PLACES, 0)
     # A reference, not a choice: every tune with chord symbols (there are few).

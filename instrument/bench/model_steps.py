@@ -7,7 +7,8 @@ and onnxruntime's defaults are measured over the same stream of steps after warm
 ``run`` is ``session.run`` alone (the model's own timer), ``step`` the whole ``step()``
 call the engine makes (encoding, run, log-softmax); ``adaptive`` adds the tune memory,
 and for an accompaniment model with a harmony policy ``adaptive_policy`` also the rule
-arranger's step and the policy, as the live part decides a beat. The Markov and rule fallbacks are
+arranger's step and the policy (with its foresight, the continuation model's forecast
+step), as the live part decides a beat. The Markov and rule fallbacks are
 timed the same way. Every duration goes into a
 :class:`~instrument.realtime.histogram.TimingHistogram` (10 us bins, as for audio cycles
 and live steps); percentiles are in milliseconds, the upper edge of their bin.
@@ -107,6 +108,7 @@ def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> 
         if memory is not None:
             memory.observe(beat)
             dist = memory.blend(dist)
+        dist = model.look_ahead(dist)
         times.record(time.perf_counter() - t0)
         prev = dist.top()
     return {"step": _ms(times)}
@@ -124,6 +126,7 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
         return MarkovContinuator.from_prior(markov_path) if markov_path.exists() else (
             MarkovContinuator())
 
+    loaded: dict[str, object] = {}
     for name in ("continuation", "accompaniment"):
         out[name] = {}
         for label, tuned in (("tuned", True), ("default", False)):
@@ -139,8 +142,9 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
                 res["adaptive"] = (bench_continuation(model, steps, markov())["step"]
                                    if name == "continuation"
                                    else bench_accompaniment(model, steps, TuneMemory())["step"])
+                loaded[name] = model
                 played = model if name == "continuation" else \
-                    as_played(model, model.deadline_ticks)
+                    as_played(model, model.deadline_ticks, loaded.get("continuation"))
                 if played is not model:  # as the live part plays it: rules and policy
                     res["adaptive_policy"] = bench_accompaniment(played, steps,
                                                                  TuneMemory())["step"]

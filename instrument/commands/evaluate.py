@@ -103,7 +103,8 @@ def evaluate_directory(args: argparse.Namespace) -> dict:
     return {
         "files": len(tunes),
         "continuation": continuation_comparison(continuation, new_markov, tunes),
-        "accompaniment": accompaniment_comparison(accompanist, tunes, deadline, temperature, seed),
+        "accompaniment": accompaniment_comparison(accompanist, tunes, deadline, temperature, seed,
+                                                  continuation=continuation),
         "markov_prior": str(prior) if prior.exists() else None,
         "deadline_ticks_before_beat": deadline,
     }

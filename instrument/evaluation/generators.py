@@ -202,6 +202,7 @@ def run_accompanist(
         if memory is not None:
             memory.observe(beat)
             dist = memory.blend(dist)
+        dist = accompanist.look_ahead(dist)
         prev = accompanist.sample(dist, params, rng)
         chords.append(prev)
     return chords
@@ -350,15 +351,21 @@ def continuation_comparison(
     }
 
 
-def as_played(neural: Accompanist, deadline_ticks: int) -> Accompanist:
+def as_played(neural: Accompanist, deadline_ticks: int,
+              continuation: object | None = None) -> Accompanist:
     """The model as the live part plays it: with the rule arranger and its manifest's
-    harmony policy when it names one (:mod:`instrument.models.harmony`), else alone."""
+    harmony policy when it names one (:mod:`instrument.models.harmony`), else alone;
+    with a policy's foresight, the forecast of the ``continuation`` model (a
+    :class:`~instrument.models.continuation.NeuralContinuator`; the live part has one
+    whenever that model loaded), else none."""
     policy = getattr(neural, "policy", None)
     if policy is None:
         return neural
+    from instrument.models.foresight import MelodyForecast
     from instrument.models.harmony import ModelWithRules
 
-    return ModelWithRules(neural, RuleArranger(deadline_ticks), policy)
+    return ModelWithRules(neural, RuleArranger(deadline_ticks), policy,
+                          MelodyForecast.beside(continuation))
 
 
 def accompaniment_comparison(
@@ -368,14 +375,15 @@ def accompaniment_comparison(
     temperature: float = 0.0,
     seed: int = 0,
     memory: MemorySettings | None = None,
+    continuation: object | None = None,
 ) -> dict:
     """The published accompaniment rows: ``adaptive`` (the model with the tune memory,
     as the live part plays), ``model`` (alone), ``rules_adaptive`` (the fallback with the
     memory), ``rules`` (the rule arranger alone) and ``reference`` (a second track, or
     None). A model with a harmony policy (:mod:`instrument.models.harmony`) plays
-    ``adaptive`` with it, as live, and adds ``policy``: with it, without the memory.
-    Each accompanist draws at ``temperature`` with its own hold (the model: its
-    manifest's)."""
+    ``adaptive`` with it, as live (with its foresight, from the ``continuation`` model),
+    and adds ``policy``: with it, without the memory. Each accompanist draws at
+    ``temperature`` with its own hold (the model: its manifest's)."""
     rules = RuleArranger(deadline_ticks)
 
     def score(accompanist: Accompanist, adaptive: bool) -> dict:
@@ -383,7 +391,7 @@ def accompaniment_comparison(
         return accompaniment_metrics(accompanist, tunes, deadline_ticks,
                                      accompanist.decoding(temperature), seed, mem)
 
-    played = as_played(neural, deadline_ticks)
+    played = as_played(neural, deadline_ticks, continuation)
     extra = {} if played is neural else {"policy": score(played, False)}
     return {
         "adaptive": score(played, True),

@@ -216,6 +216,11 @@ class EngineSide:
                 "p99_ms": steps.get("p99_ms"),
                 "missed_deadlines": steps.get("misses", 0),
             }
+        ahead = band_status["foresight_steps"]
+        if ahead is not None:  # the melody forecast, on its own worker
+            models["accompaniment"]["foresight"] = {
+                "steps": ahead.get("steps", 0), "p50_ms": ahead.get("p50_ms"),
+                "p99_ms": ahead.get("p99_ms"), "missed_deadlines": ahead.get("misses", 0)}
         follow = band_status["follow"] or {}
         return {
             "pid": sound["pid"],

@@ -31,7 +31,9 @@ listed here are shown too)::
     midi_in, midi_out                  connected port names, or null
     audio                              {"backend", "rate", "buffer"}
     models                             {name: {"providers": [...], "fallback": reason|null,
-                                        "steps", "p50_ms", "p99_ms", "missed_deadlines"}}
+                                        "steps", "p50_ms", "p99_ms", "missed_deadlines"}};
+                                       the accompaniment's melody forecast, when it plays
+                                       with foresight, under its "foresight" (same keys)
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason
@@ -455,5 +457,12 @@ def format_status(status: dict) -> str:
                 f"{_ms(m.get('p50_ms')):>10} {_ms(m.get('p99_ms')):>10} "
                 f"{_text(m.get('missed_deadlines'), '-'):>7}"
             )
+            ahead = m.get("foresight")
+            if isinstance(ahead, dict):
+                lines.append(
+                    f"    {'  foresight':<16} {where:<24} {_text(ahead.get('steps'), '-'):>8} "
+                    f"{_ms(ahead.get('p50_ms')):>10} {_ms(ahead.get('p99_ms')):>10} "
+                    f"{_text(ahead.get('missed_deadlines'), '-'):>7}"
+                )
         lines += reasons
     return "\n".join(lines)

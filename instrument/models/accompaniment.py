@@ -329,6 +329,12 @@ class Accompanist(ABC):
         """Draw the chord to play (see :func:`sample_chord`); commits nothing."""
         return sample_chord(dist, params, rng)
 
+    def look_ahead(self, dist: ChordDistribution) -> ChordDistribution:
+        """The last step's distribution (after the tune memory's blend) weighed by the
+        melody this accompanist expects on the beat; unchanged unless it has foresight
+        (:class:`~instrument.models.harmony.ModelWithRules` with a forecast)."""
+        return dist
+
     def decoding(self, temperature: float = 0.0) -> ChordSamplingParams:
         """Its :attr:`default_params` (hold, top-p) at ``temperature``: how an evaluator
         draws this accompanist's chords, as the live part does."""

@@ -182,6 +182,17 @@ class NeuralContinuator(Continuator):
         rest = self._advance(note, meter)
         return self._run(enc.note_event(note, rest, meter))
 
+    def save(self) -> tuple:
+        """The streaming context (the model's state, the melody's end), to go back to
+        with :meth:`restore` after stepping notes that turned out wrong: one copy of the
+        state."""
+        return self.stepper.get_state(), self._prev_end
+
+    def restore(self, saved: tuple) -> None:
+        """Go back to a context :meth:`save` returned."""
+        state, self._prev_end = saved
+        self.stepper.set_state(state)
+
     def warm_up(self, meters: tuple[Meter, ...] = (Meter(4, 4), Meter(3, 4), Meter(6, 8),
                                                   Meter(2, 4)), steps: int = 32) -> None:
         """Run a few throwaway steps and cache start states; then reset and clear the timer.

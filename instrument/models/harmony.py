@@ -43,6 +43,7 @@ import numpy as np
 
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, IDENTITY, TEMPLATES, Chord
+from instrument.models.foresight import MelodyForecast, foresee
 from instrument.music import TICKS_PER_BEAT, Meter
 
 MAX_BEATS_PER_BAR = 12  # the longest bar MelodyPace counts two of
@@ -58,18 +59,22 @@ class HarmonyPolicy:
     ``weak_hold``, ``weak_hold_rules``: log-probability added to keeping the chord on a
     beat that is not strong, in the model's distribution and in the rules' (which is far
     sharper: its scores times ``RuleArranger.sharpness``), while the melody is busy: at
-    least ``busy_onsets`` onsets a beat (:class:`MelodyPace`). 0: off."""
+    least ``busy_onsets`` onsets a beat (:class:`MelodyPace`). 0: off.
+    ``foresight``: the weight of the continuation model's forecast of the next melody
+    note, applied after the tune memory's blend (:func:`~instrument.models.foresight.
+    foresee`); 0: off, and off wherever no continuation model is loaded."""
 
     key_weight: float = 0.0
     rules_between: bool = True
     weak_hold: float = 0.0
     weak_hold_rules: float = 0.0
     busy_onsets: float = 1.2
+    foresight: float = 0.0
 
     def to_json(self) -> dict:
         return {"key_weight": self.key_weight, "rules_between": self.rules_between,
                 "weak_hold": self.weak_hold, "weak_hold_rules": self.weak_hold_rules,
-                "busy_onsets": self.busy_onsets}
+                "busy_onsets": self.busy_onsets, "foresight": self.foresight}
 
 
 class MelodyPace:
@@ -134,25 +139,40 @@ def _held(dist: ChordDistribution, prev: Chord, bonus: float) -> ChordDistributi
 
 class ModelWithRules(Accompanist):
     """A model and the rule arranger stepped together every beat, played by
-    :func:`combine` (offline evaluation and rendering; live, the part combines them)."""
+    :func:`combine`, and with a ``forecast`` (and the policy's ``foresight``) weighed by
+    the melody note it expects in :meth:`look_ahead` (offline evaluation; live, the
+    part does the same)."""
 
-    def __init__(self, model: Accompanist, rules, policy: HarmonyPolicy | None = None) -> None:
+    def __init__(self, model: Accompanist, rules, policy: HarmonyPolicy | None = None,
+                 forecast: MelodyForecast | None = None) -> None:
         self.model = model
         self.rules = rules
         self.policy = policy or HarmonyPolicy()
+        self.forecast = forecast if self.policy.foresight > 0 else None
         self.harmonic_rhythm = None
         self.pace = MelodyPace()
+        self._ahead: np.ndarray | None = None
 
     def reset(self) -> None:
         self.model.reset()
         self.rules.reset()
         self.pace.reset()
+        if self.forecast is not None:
+            self.forecast.reset()
+        self._ahead = None
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         self.model.harmonic_rhythm = self.rules.harmonic_rhythm = self.harmonic_rhythm
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
+        if self.forecast is not None:
+            self._ahead = self.forecast.observe(beat)
         return combine(beat, d_model, d_rules, self.rules.key, self.policy,
                        self.pace.update(beat))
+
+    def look_ahead(self, dist: ChordDistribution) -> ChordDistribution:
+        if self._ahead is None:
+            return dist
+        return foresee(dist, self._ahead, self.policy.foresight)
 
     def sample(self, dist, params, rng):
         return self.model.sample(dist, params, rng)

@@ -9,9 +9,15 @@ harmony policy plays with the rule arranger (:func:`~instrument.models.harmony.c
 between the bar's strong beats the rules' change of chord, the key they hear weighing
 the model's chords, and while the melody is busy a hold on the beats between the strong
 ones, counted from the melody the part hears: :class:`~instrument.models.harmony.
-MelodyPace`). The chord is drawn with ``sampling``, whose ``hold`` the
-Band sets around the model's own (:attr:`Accompaniment.neutral_hold`, the manifest's
-``sampling.hold``) by the density control. The chord is voiced with smooth voice
+MelodyPace`). With the policy's ``foresight`` and the continuation model loaded, a
+:class:`~instrument.models.foresight.MelodyForecast` is stepped with the beat's notes on
+its own worker (``forecast_runner``), beside the model's step and under the same
+deadline, and the model's chord (after the tune memory's blend) is weighed by the melody
+note the continuation model expects on the beat; a forecast that is late leaves the
+model's chord as it was. The chord is drawn with
+``sampling``, whose ``hold`` the Band sets around the model's own
+(:attr:`Accompaniment.neutral_hold`, the manifest's ``sampling.hold``) by the density
+control. The chord is voiced with smooth voice
 leading (common tones held, the others moving least) in a configurable register, and the
 band plays it: the :class:`~instrument.parts.style_player.StylePlayer` renders the beat
 through the style (comping, bass and drums on their own parts) at the energy the player
@@ -50,6 +56,7 @@ from instrument.models.accompaniment import (
     ChordSamplingParams,
 )
 from instrument.models.chords import Chord
+from instrument.models.foresight import MelodyForecast, foresee
 from instrument.models.harmony import MelodyPace, combine
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
@@ -106,8 +113,14 @@ class Accompaniment:
         memory: TuneMemory | None = None,
         dynamics: Dynamics | None = None,
         styles: StyleLibrary | None = None,
+        forecast: MelodyForecast | None = None,
+        forecast_runner: DeadlineRunner | None = None,
     ) -> None:
         self.rules = rules
+        policy = getattr(neural, "policy", None)
+        self.foresight = policy.foresight if policy is not None and forecast else 0.0
+        self.forecast = forecast if self.foresight > 0 else None
+        self.forecast_runner = forecast_runner or runner
         self.dynamics = dynamics if dynamics is not None else Dynamics()
         self.energy = Energy()
         self.energy_override: float | None = None  # the density control, once moved
@@ -142,6 +155,8 @@ class Accompaniment:
         self.pace.reset()
         if self.neural is not None:
             self.neural.reset()
+        if self.forecast is not None:
+            self.forecast.reset()
         self._heard: list[GridNote] = []
         self._next_beat: int | None = None
         self._decided_until: float | None = None  # clock time of the last beat decided
@@ -273,10 +288,19 @@ class Accompaniment:
         tick = beat_tick - TICKS_PER_BEAT
         lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick, clock), None)
         if self.neural is not None:
-            neural = self.neural
-            self.runner.submit(lambda: neural.step(lead_in))  # in order, before the beat
+            self._submit(lead_in)  # in order, before the beat
         self._remember(lead_in, self.rules.step(lead_in))
         self._previous = NO_CHORD
+
+    def _submit(self, beat: BeatInput) -> tuple[Future, Future | None]:
+        """The model's step for ``beat`` and, with foresight, the melody forecast's, each
+        on its worker (both streaming: every beat is stepped, in order)."""
+        neural, forecast = self.neural, self.forecast
+        assert neural is not None
+        future = self.runner.submit(lambda: neural.step(beat))
+        if forecast is None:
+            return future, None
+        return future, self.forecast_runner.submit(lambda: forecast.observe(beat))
 
     def _decide(self, beat: int, now: float, clock: BeatClock) -> list[TimedEvent]:
         beat_tick = beat * TICKS_PER_BEAT
@@ -284,16 +308,17 @@ class Accompaniment:
             self._lead_in(beat_tick, clock)
         beat_input = BeatInput(beat_tick, clock.meter, self._visible_notes(beat_tick, clock),
                                self._previous)
-        future: Future | None = None
+        future = ahead_future = None
         if self.neural is not None:
-            neural = self.neural
-            future = self.runner.submit(lambda: neural.step(beat_input))
+            future, ahead_future = self._submit(beat_input)
         rules_dist = self.rules.step(beat_input)
         pace = self.pace.update(beat_input)
-        dist = None
+        dist = ahead = None
+        deadline = clock.time_at(beat) - self.settings.safety
         if future is not None:
-            deadline = clock.time_at(beat) - self.settings.safety
             dist = self.runner.take(future, deadline)
+        if ahead_future is not None:  # late: the model's chord plays without foresight
+            ahead = self.forecast_runner.take(ahead_future, deadline)
         used_neural = dist is not None
         if used_neural:
             self.neural_beats += 1
@@ -305,6 +330,8 @@ class Accompaniment:
             dist = rules_dist
             self.fallback_beats += 1
         dist = self._remember(beat_input, dist)
+        if used_neural and ahead is not None:
+            dist = foresee(dist, ahead, self.foresight)
         chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
         voicing = voice_chord(
             chord, self._voicing if self._voicing.upper else None,

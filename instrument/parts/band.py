@@ -474,6 +474,7 @@ class Band:
             "drums": a.player.settings.drums,
             "continuation_steps": r.runner.stats.summary(),
             "accompaniment_steps": a.runner.stats.summary(),
+            "foresight_steps": a.forecast_runner.stats.summary() if a.forecast else None,
             "tempo_source": str(self.transport.settings.tempo_source),
             "follow": follower.status() if follower is not None else None,
         }

@@ -23,6 +23,7 @@ from instrument.config import Config
 from instrument.memory.note_memory import NoteMemory
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import ChordSamplingParams
+from instrument.models.foresight import MelodyForecast
 from instrument.models.sampling import SamplingParams
 from instrument.music import Meter
 from instrument.names import TempoSource
@@ -153,6 +154,8 @@ def build_band(
         runner("accompaniment", now), accomp_settings,
         ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
         rng, memory=TuneMemory(), dynamics=dynamics, styles=styles,
+        forecast=MelodyForecast.beside(models.continuation),
+        forecast_runner=runner("foresight", now),
     )
     accompaniment.player.settings.bass_range = (a.bass_low, a.bass_high)
     accompaniment.player.settings.drums = a.drums

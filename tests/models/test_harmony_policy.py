@@ -1,8 +1,9 @@
 """The shipped accompaniment as it plays live (the model with its manifest's harmony
 policy: the rules' changes between strong beats, the key they hear, the hold on weak
-beats over a busy melody): a plain C major tune is harmonised in C major from its first
-bar, a tune that modulates to G major is followed into G, a busy waltz changes chord on
-its downbeats, a hymn still a chord a beat. Plus the policy's pieces on their own."""
+beats over a busy melody, the continuation model's forecast of the coming note): a plain
+C major tune is harmonised in C major from its first bar, a tune that modulates to G
+major is followed into G, a busy waltz changes chord on its downbeats, a hymn still a
+chord a beat. Plus the policy's pieces on their own."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from instrument.baselines.rules import RuleArranger
-from instrument.evaluation.generators import run_accompanist
+from instrument.evaluation.generators import as_played, run_accompanist
 from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
@@ -53,10 +54,14 @@ def tune(bars) -> Tune:
 
 @pytest.fixture(scope="module")
 def played():
+    """The shipped model as the live part plays it: its policy, with the continuation
+    model's forecast for its foresight."""
     model = load_model("accompaniment")
     model.warm_up()
     assert model.policy is not None, "the shipped manifest names its harmony policy"
-    return ModelWithRules(model, RuleArranger(model.deadline_ticks), model.policy)
+    continuation = load_model("continuation")
+    continuation.warm_up()
+    return as_played(model, model.deadline_ticks, continuation)
 
 
 def bars_of(chords):
@@ -140,7 +145,8 @@ def eighths(bars, meter: Meter) -> Tune:
 
 def without_weak_hold(played) -> ModelWithRules:
     policy = replace(played.policy, weak_hold=0.0, weak_hold_rules=0.0)
-    return ModelWithRules(played.model, RuleArranger(played.model.deadline_ticks), policy)
+    return ModelWithRules(played.model, RuleArranger(played.model.deadline_ticks), policy,
+                          played.forecast)  # one tune at a time: reset by each run
 
 
 def weak_beat_changes(chords, meter: Meter) -> int:

@@ -205,9 +205,9 @@ def test_rendered_accompaniment_fits_the_melody_at_least_as_well_as_the_rules(tm
 
 
 def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
-    """The live part steps the model (with its harmony policy and the rules) and its tune
-    memory as ``instrument evaluate`` does, from the piece's start: the chords it plays
-    are the ones the published metrics were measured on."""
+    """The live part steps the model (with its harmony policy, the rules and the melody
+    forecast) and its tune memory as ``instrument evaluate`` does, from the piece's start:
+    the chords it plays are the ones the published metrics were measured on."""
     from instrument.evaluation.generators import as_played, run_accompanist
     from instrument.memory.tune_memory import TuneMemory
     from instrument.parts.factory import load_models
@@ -218,7 +218,8 @@ def test_rendered_chords_are_the_ones_evaluation_measures(tmp_path):
                     file_tempo=True)  # the file's grid, as evaluation steps it
     played = {c.beat: c.chord for c in result.chords if c.neural}
     assert len(played) > 20
-    evaluated = run_accompanist(as_played(load_models(config).accompaniment, 2),
+    models = load_models(config)
+    evaluated = run_accompanist(as_played(models.accompaniment, 2, models.continuation),
                                 read_midi(REEL), 2, memory=TuneMemory())
     same = [b for b, chord in played.items() if b < len(evaluated) and evaluated[b] == chord]
     assert len(same) == len([b for b in played if b < len(evaluated)])

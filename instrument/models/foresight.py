@@ -1,0 +1,116 @@
+"""Foresight for the harmony: the melody note the continuation model expects next.
+
+When a beat's chord is decided, the note that will be struck on the beat has not been
+played yet, and it is the note the chord is heard against first. The continuation model
+(the one the duet plays from) predicts the next note of a melody it has heard, and it
+predicts a melody far better than the accompaniment model's own state does (about half
+its first guesses are right on a tune it has never heard, nearly all on a repeat).
+:class:`MelodyForecast` steps a continuator with the player's melody as the beats bring
+it and answers, at each beat's deadline, the pitch classes it expects of the next note;
+:func:`foresee` weighs a chord distribution by how much of that forecast each chord
+holds.
+
+The melody reaches the accompaniment as onsets only (a beat's :class:`~instrument.
+models.accompaniment.BeatInput` has no durations), so each note is taken as lasting
+until the next one begins (a legato reading: the continuation model's rests are then
+never used). The last note heard is still sounding at the deadline: it is stepped as
+ending on the beat (the next note then comes on the beat unless the model expects a
+rest), with the continuator's context saved before it; when the next note begins on the
+beat, as it mostly does, that step stands, else the context is put back and the note
+stepped again with the length it had. Cost per beat: one ONNX step per note the beat
+brought (plus one where a note did not end on a beat) and a copy of the model's state:
+constant (the continuation model keeps a fixed window of past notes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from instrument.models import melody as enc
+from instrument.models.accompaniment import BeatInput, ChordDistribution
+from instrument.models.chords import TEMPLATES
+from instrument.models.continuation import NeuralContinuator
+from instrument.music import GridNote, Meter
+
+FLOOR = 0.05  # a chord holding none of the forecast: log(FLOOR) per unit of weight
+_FOLD = np.zeros((enc.N_PITCHES, 12))
+_FOLD[np.arange(enc.N_PITCHES), (np.arange(enc.N_PITCHES) + enc.PITCH_LOW) % 12] = 1.0
+_TEMPLATES = TEMPLATES.astype(np.float64)
+_SOUNDING = _TEMPLATES.sum(axis=1) > 0  # every chord but the silent one
+
+
+class MelodyForecast:
+    """The pitch classes of the melody's next note, as a continuator expects them at each
+    beat's deadline (see the module docstring). One per part: it holds the continuator's
+    streaming state. Call :meth:`observe` once per beat, in order; :meth:`reset` when the
+    part forgets the beat."""
+
+    def __init__(self, continuator: NeuralContinuator) -> None:
+        self.continuator = continuator
+        self.reset()
+
+    @classmethod
+    def beside(cls, continuation: object | None) -> MelodyForecast | None:
+        """A forecast on its own continuator sharing ``continuation``'s ONNX session
+        (onnxruntime runs one session from several threads), or None when that is not
+        the neural continuation model (missing, or its Markov fallback)."""
+        if not isinstance(continuation, NeuralContinuator):
+            return None
+        return cls(NeuralContinuator(continuation.manifest, continuation.stepper.session))
+
+    def reset(self) -> None:
+        self.continuator.reset(0)
+        self._sounding: GridNote | None = None  # the last note heard
+        self._saved: tuple | None = None  # the context before it, while its end is assumed
+        self._assumed_end = 0
+        self._started = False
+        self._odds: np.ndarray | None = None  # the next note's, after the last stepped
+
+    def observe(self, beat: BeatInput) -> np.ndarray:
+        """Take ``beat``'s notes; the probability of each pitch class (12, summing to 1)
+        for the next note."""
+        cont, meter = self.continuator, beat.meter
+        if not self._started:
+            self._odds = cont.step(None, meter).pitch
+            self._started = True
+        for note in beat.notes:
+            if self._sounding is not None:
+                self._step(self._sounding, note.onset, meter, final=True)
+            self._sounding = note
+        if self._sounding is not None:
+            end = max(beat.beat_tick, self._sounding.onset + 1)
+            self._step(self._sounding, end, meter, final=False)
+        assert self._odds is not None
+        return _FOLD.T @ np.exp(self._odds)
+
+    def _step(self, note: GridNote, end: int, meter: Meter, final: bool) -> None:
+        """Have ``note`` stepped as lasting until ``end`` (``final``: its real end, else
+        assumed). A note already stepped with that end stands; with another, the context
+        saved before it is put back and it is stepped again."""
+        if self._saved is not None:
+            if self._assumed_end == end:
+                if final:
+                    self._saved = None
+                return
+            self.continuator.restore(self._saved)
+        self._saved = None if final else (self._saved or self.continuator.save())
+        self._assumed_end = end
+        self._odds = self.continuator.step(_lasting_until(note, end), meter).pitch
+
+
+def _lasting_until(note: GridNote, tick: int) -> GridNote:
+    return GridNote(note.pitch, note.onset, max(1, tick - note.onset), note.velocity)
+
+
+def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float) -> ChordDistribution:
+    """``dist`` with each sounding chord's log-probability raised by ``weight`` times the
+    log of the forecast's probability mass on its pitch classes (floored at
+    :data:`FLOOR`), among the sounding chords: the odds of playing no chord at all (before
+    the melody, after it) stay the model's."""
+    if weight <= 0:
+        return dist
+    logp = dist.logp.copy()
+    sounding = logp[_SOUNDING] + weight * np.log(FLOOR + _TEMPLATES[_SOUNDING] @ forecast)
+    logp[_SOUNDING] = sounding - np.logaddexp.reduce(sounding) + \
+        np.logaddexp.reduce(dist.logp[_SOUNDING])
+    return ChordDistribution(logp, dist.beat_tick, dist.previous)

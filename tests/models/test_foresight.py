@@ -1,0 +1,153 @@
+"""Foresight for the harmony, with the shipped continuation and accompaniment models
+really run: the melody note the continuation model expects on the coming beat, read
+without committing anything, and the chords weighed by it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from instrument.evaluation.generators import as_played, beat_range, run_accompanist
+from instrument.memory.tune_memory import TuneMemory
+from instrument.models import load_model
+from instrument.models.accompaniment import BeatInput, ChordDistribution
+from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
+from instrument.models.foresight import MelodyForecast, foresee
+from instrument.models.melody import N_PITCHES, PITCH_LOW
+from instrument.models.tune import read_midi
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+from .conftest import DATA
+
+FOLK = ("reel_4-4", "jig_6-8", "song_3-4")
+FOLD = np.eye(12)[(np.arange(N_PITCHES) + PITCH_LOW) % 12]  # pitch -> pitch class
+
+
+@pytest.fixture(scope="module")
+def continuation():
+    model = load_model("continuation")
+    model.warm_up()
+    return model
+
+
+@pytest.fixture(scope="module")
+def accompaniment():
+    model = load_model("accompaniment")
+    model.warm_up()
+    return model
+
+
+def beats(tune, deadline: int = 2):
+    """The tune's beats as the part hands them over: the notes begun before each
+    beat's deadline."""
+    notes, i = tune.melody, 0
+    for b in range(beat_range(tune).stop):
+        tick = b * TICKS_PER_BEAT
+        start = i
+        while i < len(notes) and notes[i].onset < tick - deadline:
+            i += 1
+        yield BeatInput(tick, tune.meter, tuple(notes[start:i])), notes[i:]
+
+
+def test_the_forecast_names_the_note_the_beat_brings(continuation):
+    """At each beat's deadline the forecast's likeliest pitch class is the next note's
+    far more often than the note just heard is (which is what a chord decided from the
+    notes heard leans on)."""
+    named = kept = counted = 0
+    for name in FOLK:
+        forecast = MelodyForecast.beside(continuation)
+        last = None
+        for beat, coming in beats(read_midi(DATA / f"{name}.mid")):
+            odds = forecast.observe(beat)
+            assert odds.shape == (12,) and odds.sum() == pytest.approx(1.0, abs=1e-5)
+            if beat.notes:
+                last = beat.notes[-1].pitch % 12
+            if coming and coming[0].onset < beat.beat_tick + TICKS_PER_BEAT and last is not None:
+                counted += 1
+                named += int(np.argmax(odds)) == coming[0].pitch % 12
+                kept += last == coming[0].pitch % 12
+    assert counted > 50
+    print(f"\nnext note named {named / counted:.2f}, same as the last {kept / counted:.2f}")
+    assert named / counted >= 0.5
+    assert named / counted >= kept / counted + 0.3
+
+
+def reference_forecast(continuation, heard: list[GridNote], beat_tick: int, meter):
+    """The forecast by its definition, from scratch: every note heard lasting until the
+    next began, the last until the beat."""
+    fresh = MelodyForecast.beside(continuation).continuator
+    odds = fresh.step(None, meter).pitch
+    for note, end in zip(heard, [n.onset for n in heard[1:]] + [beat_tick], strict=True):
+        odds = fresh.step(GridNote(note.pitch, note.onset, max(1, end - note.onset), 80),
+                          meter).pitch
+    return np.exp(odds) @ FOLD
+
+
+def test_a_note_stepped_on_an_assumed_length_is_stepped_again_with_its_own(continuation):
+    """The note still sounding at a beat's deadline is stepped as ending on the beat; a
+    note held past the beat, or one followed before it, is stepped again from the context
+    saved before it: at every beat the forecast is the one read with every length known."""
+    meter = Meter(4, 4)
+    # a note held over beat 2 (18), one followed after the next deadline (33 then 35),
+    # notes on the beat, and a note held over the last two beats (72)
+    onsets = [0, 6, 18, 30, 33, 35, 48, 54, 60, 72]
+    melody = [GridNote(60 + (i * 5) % 12, t, 1, 80) for i, t in enumerate(onsets)]
+    forecast = MelodyForecast.beside(continuation)
+    for b in range(1, 9):
+        tick = b * TICKS_PER_BEAT
+        new = tuple(n for n in melody if tick - TICKS_PER_BEAT - 2 <= n.onset < tick - 2)
+        got = forecast.observe(BeatInput(tick, meter, new))
+        heard = [n for n in melody if n.onset < tick - 2]
+        np.testing.assert_allclose(got, reference_forecast(continuation, heard, tick, meter),
+                                   atol=1e-5, err_msg=f"beat {b}")
+
+
+def test_observing_the_same_melody_again_forecasts_the_same():
+    """Two forecasts over one continuator session, reset in between: the same odds."""
+    model = load_model("continuation")
+    forecast = MelodyForecast.beside(model)
+    tune = read_midi(DATA / "reel_4-4.mid")
+    first = [forecast.observe(b) for b, _ in beats(tune)]
+    forecast.reset()
+    again = [forecast.observe(b) for b, _ in beats(tune)]
+    np.testing.assert_allclose(np.array(first), np.array(again), atol=1e-6)
+
+
+def test_foresee_raises_the_chords_that_hold_the_expected_note():
+    logp = np.full(N_CHORDS, -np.log(N_CHORDS))
+    dist = ChordDistribution(logp, 12, None)
+    expect_e = np.zeros(12)
+    expect_e[4] = 1.0
+    weighed = foresee(dist, expect_e, 3.0)
+    c_major, g_major = CHORD_INDEX[Chord(0, "maj", 0)], CHORD_INDEX[Chord(7, "maj", 7)]
+    assert weighed.logp[c_major] > weighed.logp[g_major] + 3.0  # (1.05 / 0.05) ** 3
+    assert np.exp(weighed.logp).sum() == pytest.approx(1.0)
+    assert foresee(dist, expect_e, 0.0) is dist
+    assert MelodyForecast.beside(None) is None  # no continuation model: no foresight
+
+
+def held(chords, tune) -> int:
+    """How many of the tune's melody notes the chord on their beat holds."""
+    return sum(n.pitch % 12 in chords[n.onset // TICKS_PER_BEAT].pitch_classes
+               for n in tune.melody if n.onset // TICKS_PER_BEAT < len(chords))
+
+
+def test_the_shipped_policy_looks_ahead_and_its_chords_hold_more_of_the_melody(
+        continuation, accompaniment):
+    """The shipped manifest's policy weighs its chords by the forecast; on the folk files,
+    learning the tune as the live part plays, the chords hold the melody's notes more
+    often with it than without."""
+    assert accompaniment.policy.foresight > 0
+    seeing = as_played(accompaniment, accompaniment.deadline_ticks, continuation)
+    blind = as_played(accompaniment, accompaniment.deadline_ticks)
+    assert seeing.forecast is not None and blind.forecast is None
+    hits = {"seeing": 0, "blind": 0}
+    notes = 0
+    for name in FOLK:
+        tune = read_midi(DATA / f"{name}.mid")
+        for label, played in (("seeing", seeing), ("blind", blind)):
+            hits[label] += held(run_accompanist(played, tune, 2, memory=TuneMemory()), tune)
+        notes += len(tune.melody)
+    print(f"\nnote in chord with foresight {hits['seeing'] / notes:.3f}, "
+          f"without {hits['blind'] / notes:.3f}")
+    assert hits["seeing"] > hits["blind"]
