@@ -7,8 +7,10 @@ and onnxruntime's defaults are measured over the same stream of steps after warm
 ``run`` is ``session.run`` alone (the model's own timer), ``step`` the whole ``step()``
 call the engine makes (encoding, run, log-softmax); ``adaptive`` adds the tune memory,
 and for an accompaniment model with a harmony policy ``adaptive_policy`` also the rule
-arranger's step and the policy (with its foresight, the continuation model's forecast
-step), as the live part decides a beat. The Markov and rule fallbacks are
+arranger's step and the policy, as the live part's model worker decides a beat;
+``adaptive_policy_foresight`` adds the policy's foresight, the continuation model's
+forecast of the next melody note (one step per melody note, on its own worker live: this
+is the two workers' cost per beat together). The Markov and rule fallbacks are
 timed the same way. Every duration goes into a
 :class:`~instrument.realtime.histogram.TimingHistogram` (10 us bins, as for audio cycles
 and live steps); percentiles are in milliseconds, the upper edge of their bin.
@@ -144,10 +146,14 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
                                    else bench_accompaniment(model, steps, TuneMemory())["step"])
                 loaded[name] = model
                 played = model if name == "continuation" else \
-                    as_played(model, model.deadline_ticks, loaded.get("continuation"))
+                    as_played(model, model.deadline_ticks)
                 if played is not model:  # as the live part plays it: rules and policy
                     res["adaptive_policy"] = bench_accompaniment(played, steps,
                                                                  TuneMemory())["step"]
+                    seeing = as_played(model, model.deadline_ticks, loaded.get("continuation"))
+                    if getattr(seeing, "forecast", None) is not None:  # and its foresight
+                        res["adaptive_policy_foresight"] = bench_accompaniment(
+                            seeing, steps, TuneMemory())["step"]
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res
@@ -177,15 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{res['steps']} steps per measurement; milliseconds (p50 / p99 / p99.9)")
     for name in ("continuation", "accompaniment"):
         for label, r in res[name].items():
-            for part in ("run", "step", "adaptive"):
+            for part in ("run", "step", "adaptive", "adaptive_policy",
+                         "adaptive_policy_foresight"):
                 if part not in r:
                     continue
                 m = r[part]
-                print(f"{name:<14} {label:<8} {part:<8} {m['p50']:7.3f} {m['p99']:7.3f} "
+                print(f"{name:<14} {label:<8} {part:<26} {m['p50']:7.3f} {m['p99']:7.3f} "
                       f"{m['p99.9']:7.3f}   on {r['providers'][0]}")
     for name in ("markov", "rules", "markov_adaptive", "rules_adaptive"):
         m = res[name]["step"]
-        print(f"{name:<14} {'numpy':<8} {'step':<8} {m['p50']:7.3f} {m['p99']:7.3f} "
+        print(f"{name:<14} {'numpy':<8} {'step':<26} {m['p50']:7.3f} {m['p99']:7.3f} "
               f"{m['p99.9']:7.3f}")
     return 0
 

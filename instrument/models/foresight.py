@@ -107,10 +107,10 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float) -> Cho
     log of the forecast's probability mass on its pitch classes (floored at
     :data:`FLOOR`), among the sounding chords: the odds of playing no chord at all (before
     the melody, after it) stay the model's."""
-    if weight <= 0:
+    mass = np.logaddexp.reduce(dist.logp[_SOUNDING])
+    if weight <= 0 or not np.isfinite(mass):  # off, or no chord is to sound at all
         return dist
     logp = dist.logp.copy()
     sounding = logp[_SOUNDING] + weight * np.log(FLOOR + _TEMPLATES[_SOUNDING] @ forecast)
-    logp[_SOUNDING] = sounding - np.logaddexp.reduce(sounding) + \
-        np.logaddexp.reduce(dist.logp[_SOUNDING])
+    logp[_SOUNDING] = sounding - np.logaddexp.reduce(sounding) + mass
     return ChordDistribution(logp, dist.beat_tick, dist.previous)

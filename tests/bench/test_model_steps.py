@@ -17,3 +17,8 @@ def test_bench_reports_percentiles_for_both_session_settings():
         assert adaptive["n"] == 60 and adaptive["p50"] >= res[name]["tuned"]["run"]["p50"]
     for name in ("markov", "rules", "markov_adaptive", "rules_adaptive"):
         assert res[name]["step"]["n"] == 60
+    # The shipped accompaniment plays with its policy and its foresight: the beat with the
+    # melody forecast costs more than without it (the forecast steps a second model).
+    tuned = res["accompaniment"]["tuned"]
+    assert tuned["adaptive_policy"]["n"] == tuned["adaptive_policy_foresight"]["n"] == 60
+    assert tuned["adaptive_policy_foresight"]["p50"] > tuned["adaptive_policy"]["p50"]

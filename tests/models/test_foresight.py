@@ -10,7 +10,7 @@ import pytest
 from instrument.evaluation.generators import as_played, beat_range, run_accompanist
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
-from instrument.models.accompaniment import BeatInput, ChordDistribution
+from instrument.models.accompaniment import NO_CHORD, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
 from instrument.models.foresight import MelodyForecast, foresee
 from instrument.models.melody import N_PITCHES, PITCH_LOW
@@ -123,6 +123,14 @@ def test_foresee_raises_the_chords_that_hold_the_expected_note():
     assert weighed.logp[c_major] > weighed.logp[g_major] + 3.0  # (1.05 / 0.05) ** 3
     assert np.exp(weighed.logp).sum() == pytest.approx(1.0)
     assert foresee(dist, expect_e, 0.0) is dist
+    # Whether to play at all stays the model's: the silent chord keeps its odds, and a
+    # distribution sure of silence (before the melody) stays so.
+    silent = CHORD_INDEX[NO_CHORD]
+    assert weighed.logp[silent] == pytest.approx(dist.logp[silent])
+    sure = np.full(N_CHORDS, -np.inf)
+    sure[silent] = 0.0
+    kept = foresee(ChordDistribution(sure, 0, None), expect_e, 3.0)
+    assert kept.top() == NO_CHORD and not np.isnan(kept.logp).any()
     assert MelodyForecast.beside(None) is None  # no continuation model: no foresight
 
 
