@@ -52,11 +52,14 @@ class MelodyForecast:
     @classmethod
     def beside(cls, continuation: object | None) -> MelodyForecast | None:
         """A forecast on its own continuator sharing ``continuation``'s ONNX session
-        (onnxruntime runs one session from several threads), or None when that is not
-        the neural continuation model (missing, or its Markov fallback)."""
+        (onnxruntime runs one session from several threads), warmed up (its start states
+        cached: a first step from cold took up to 9 ms), or None when that is not the
+        neural continuation model (missing, or its Markov fallback)."""
         if not isinstance(continuation, NeuralContinuator):
             return None
-        return cls(NeuralContinuator(continuation.manifest, continuation.stepper.session))
+        own = NeuralContinuator(continuation.manifest, continuation.stepper.session)
+        own.warm_up()
+        return cls(own)
 
     def reset(self) -> None:
         self.continuator.reset(0)
