@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             memory.observe(beat)
             dist = memory.blend(dist)
             if ahead is not None:
-                dist = foresee(dist, ahead, policy.foresight)
+                dist = foresee(dist, ahead, policy.foresight, memory.recall())
             prev = acc.sample(dist, params, rng)
             t2 = time.perf_counter()
             steps.append(t1 - t0)

@@ -12,7 +12,8 @@ once (:mod:`instrument.follow.performance`, ``--performance``: ``drift``, issue 
 drifting case with accents, or ``steady``) into the Band with the style ``--style``
 (``auto`` by default: chosen from the meter and the feel), its chords from the rule
 arranger or, with ``--harmony model``, the shipped accompaniment model with its harmony
-policy and the tune memory, as live. What is measured:
+policy (its foresight read from the shipped continuation model) and the tune memory, as
+live. What is measured:
 :mod:`instrument.evaluation.band`. Progress on a terminal; quiet with ``--json``.
 """
 
@@ -55,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     _, dev, validation = split_dev(corpus_tunes())
     tunes = pick(validation if args.split == "validation" else dev, args.limit, min_beats=48)
     markov = MarkovContinuator.from_prior(Config().models_dir() / Config().models.markov_prior)
-    accompaniment = None
+    accompaniment = continuation = None
     if args.harmony == "model":
-        accompaniment = load_models(Config()).accompaniment
+        models = load_models(Config())
+        accompaniment, continuation = models.accompaniment, models.continuation
         if accompaniment is None:
             print("evaluate_band: the accompaniment model did not load", file=sys.stderr)
             return 1
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, tune in enumerate(tunes):
         performance = perform(tune, args.seed + i, PERFORMANCES[args.performance])
         results.append(play_band(performance, args.style, markov=markov,
-                                 accompaniment=accompaniment))
+                                 accompaniment=accompaniment, continuation=continuation))
         if progress:
             print(f"\r{i + 1}/{len(tunes)} tunes", end="", file=sys.stderr, flush=True)
     if progress:

@@ -110,7 +110,7 @@ def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> 
         if memory is not None:
             memory.observe(beat)
             dist = memory.blend(dist)
-        dist = model.look_ahead(dist)
+        dist = model.look_ahead(dist, memory.recall() if memory is not None else 0.0)
         times.record(time.perf_counter() - t0)
         prev = dist.top()
     return {"step": _ms(times)}

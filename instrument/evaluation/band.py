@@ -78,9 +78,11 @@ class BandResult:
 
 def play_band(performance: Performance, style: str, meter: str | None = None,
               markov: MarkovContinuator | None = None,
-              accompaniment: object | None = None) -> BandResult:
+              accompaniment: object | None = None,
+              continuation: object | None = None) -> BandResult:
     """The Band (accompany mode, following) playing along with ``performance``; its
-    chords from ``accompaniment`` (a loaded model) or, when None, the rule arranger."""
+    chords from ``accompaniment`` (a loaded model; with its policy's foresight, from the
+    ``continuation`` model's forecast as live) or, when None, the rule arranger."""
     config = Config()
     config.mode = "accompany"
     config.tempo.source = "follow"
@@ -93,7 +95,7 @@ def play_band(performance: Performance, style: str, meter: str | None = None,
     if markov is None:
         markov = MarkovContinuator.from_prior(config.models_dir() / config.models.markov_prior)
     engine: Engine | None = None
-    band = build_band(config, LoadedModels(None, accompaniment, markov, []), clock.now,
+    band = build_band(config, LoadedModels(continuation, accompaniment, markov, []), clock.now,
                       cancel=lambda part: engine.cancel(part), live=False, seed=0,
                       retime=lambda part, move: engine.retime(part, move))
     engine = Engine(clock, [out], parts=[band], late_leads=band.late_leads)

@@ -199,10 +199,12 @@ def run_accompanist(
             i += 1
         beat = BeatInput(beat_tick, tune.meter, tuple(notes[start:i]), prev)
         dist = accompanist.step(beat)
+        recalled = 0.0
         if memory is not None:
             memory.observe(beat)
             dist = memory.blend(dist)
-        dist = accompanist.look_ahead(dist)
+            recalled = memory.recall()
+        dist = accompanist.look_ahead(dist, recalled)
         prev = accompanist.sample(dist, params, rng)
         chords.append(prev)
     return chords

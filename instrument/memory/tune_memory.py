@@ -325,6 +325,11 @@ class TuneMemory:
         ramp = (r.quality - s.min_quality) / max(s.full_quality - s.min_quality, 1e-9)
         return s.max_weight * min(1.0, ramp)
 
+    def recall(self) -> float:
+        """How clearly the music now is music heard before, 0..1: the current
+        recollection's blend weight as a share of ``max_weight`` (0 with none)."""
+        return self.weight() / self.settings.max_weight if self.settings.max_weight > 0 else 0.0
+
     def blend(self, dist: ChordDistribution) -> ChordDistribution:
         """``dist`` mixed with the recollection for its beat (see the module doc)."""
         w = self.weight()

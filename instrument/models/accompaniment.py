@@ -329,9 +329,10 @@ class Accompanist(ABC):
         """Draw the chord to play (see :func:`sample_chord`); commits nothing."""
         return sample_chord(dist, params, rng)
 
-    def look_ahead(self, dist: ChordDistribution) -> ChordDistribution:
-        """The last step's distribution (after the tune memory's blend) weighed by the
-        melody this accompanist expects on the beat; unchanged unless it has foresight
+    def look_ahead(self, dist: ChordDistribution, recalled: float = 0.0) -> ChordDistribution:
+        """The last step's distribution (after the tune memory's blend, which recalls
+        this music as clearly as ``recalled``, 0..1) weighed by the melody this
+        accompanist expects on the beat; unchanged unless it has foresight
         (:class:`~instrument.models.harmony.ModelWithRules` with a forecast)."""
         return dist
 

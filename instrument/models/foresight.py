@@ -8,7 +8,8 @@ its first guesses are right on a tune it has never heard, nearly all on a repeat
 :class:`MelodyForecast` steps a continuator with the player's melody as the beats bring
 it and answers, at each beat's deadline, the pitch classes it expects of the next note;
 :func:`foresee` weighs a chord distribution by how much of that forecast each chord
-holds.
+holds, less as the tune memory recalls the music more clearly (a repeat's remembered
+chord was fitted to the whole beat with hindsight; the forecast knows its first note).
 
 The melody reaches the accompaniment as onsets only (a beat's :class:`~instrument.
 models.accompaniment.BeatInput` has no durations), so each note is taken as lasting
@@ -105,11 +106,16 @@ def _lasting_until(note: GridNote, tick: int) -> GridNote:
     return GridNote(note.pitch, note.onset, max(1, tick - note.onset), note.velocity)
 
 
-def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float) -> ChordDistribution:
-    """``dist`` with each sounding chord's log-probability raised by ``weight`` times the
-    log of the forecast's probability mass on its pitch classes (floored at
-    :data:`FLOOR`), among the sounding chords: the odds of playing no chord at all (before
-    the melody, after it) stay the model's."""
+def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
+            recalled: float = 0.0) -> ChordDistribution:
+    """``dist`` with each sounding chord's log-probability raised by ``weight`` times
+    ``1 - recalled`` times the log of the forecast's probability mass on its pitch classes
+    (floored at :data:`FLOOR`), among the sounding chords: the odds of playing no chord
+    at all (before the melody, after it) stay the model's. ``recalled`` (0..1): how
+    clearly the tune memory recalls this music (:meth:`~instrument.memory.tune_memory.
+    TuneMemory.recall`); on a clear repeat its chord, fitted to the whole beat with
+    hindsight, knows more than a forecast of the beat's first note."""
+    weight *= 1.0 - min(max(recalled, 0.0), 1.0)
     mass = np.logaddexp.reduce(dist.logp[_SOUNDING])
     if weight <= 0 or not np.isfinite(mass):  # off, or no chord is to sound at all
         return dist

@@ -61,8 +61,9 @@ class HarmonyPolicy:
     sharper: its scores times ``RuleArranger.sharpness``), while the melody is busy: at
     least ``busy_onsets`` onsets a beat (:class:`MelodyPace`). 0: off.
     ``foresight``: the weight of the continuation model's forecast of the next melody
-    note, applied after the tune memory's blend (:func:`~instrument.models.foresight.
-    foresee`); 0: off, and off wherever no continuation model is loaded."""
+    note, applied after the tune memory's blend and as much as the memory does not
+    recall the music (:func:`~instrument.models.foresight.foresee`); 0: off, and off
+    wherever no continuation model is loaded."""
 
     key_weight: float = 0.0
     rules_between: bool = True
@@ -169,10 +170,10 @@ class ModelWithRules(Accompanist):
         return combine(beat, d_model, d_rules, self.rules.key, self.policy,
                        self.pace.update(beat))
 
-    def look_ahead(self, dist: ChordDistribution) -> ChordDistribution:
+    def look_ahead(self, dist: ChordDistribution, recalled: float = 0.0) -> ChordDistribution:
         if self._ahead is None:
             return dist
-        return foresee(dist, self._ahead, self.policy.foresight)
+        return foresee(dist, self._ahead, self.policy.foresight, recalled)
 
     def sample(self, dist, params, rng):
         return self.model.sample(dist, params, rng)

@@ -13,8 +13,8 @@ MelodyPace`). With the policy's ``foresight`` and the continuation model loaded,
 :class:`~instrument.models.foresight.MelodyForecast` is stepped with the beat's notes on
 its own worker (``forecast_runner``), beside the model's step and under the same
 deadline, and the model's chord (after the tune memory's blend) is weighed by the melody
-note the continuation model expects on the beat; a forecast that is late leaves the
-model's chord as it was. The chord is drawn with
+note the continuation model expects on the beat, as much as the memory does not recall
+the music; a forecast that is late leaves the model's chord as it was. The chord is drawn with
 ``sampling``, whose ``hold`` the Band sets around the model's own
 (:attr:`Accompaniment.neutral_hold`, the manifest's ``sampling.hold``) by the density
 control. The chord is voiced with smooth voice
@@ -331,7 +331,8 @@ class Accompaniment:
             self.fallback_beats += 1
         dist = self._remember(beat_input, dist)
         if used_neural and ahead is not None:
-            dist = foresee(dist, ahead, self.foresight)
+            recalled = self.memory.recall() if self.memory is not None else 0.0
+            dist = foresee(dist, ahead, self.foresight, recalled)
         chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
         voicing = voice_chord(
             chord, self._voicing if self._voicing.upper else None,

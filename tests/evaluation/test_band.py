@@ -58,14 +58,16 @@ def test_handed_the_shipped_model_the_band_plays_its_chords_over_the_followed_ba
     from instrument.config import Config
     from instrument.parts.factory import load_models
 
-    model = load_models(Config(), warm_up=False).accompaniment
+    models = load_models(Config(), warm_up=False)  # with its foresight, as live
+    model = models.accompaniment
     assert model is not None, "the shipped accompaniment model did not load"
     harmony = {"model": [], "rules": []}
     differs = []
     for seed in range(4):  # four performances of the reel: one tune, one tempo, is noise
         performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=seed,
                               style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
-        with_model = play_band(performance, "reel", accompaniment=model)
+        with_model = play_band(performance, "reel", accompaniment=model,
+                               continuation=models.continuation)
         with_rules = play_band(performance, "reel")
         differs.append(with_model.changes != with_rules.changes)
         if seed == 2:  # the bass and drums on the followed beat, on this performance

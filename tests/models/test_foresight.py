@@ -123,6 +123,11 @@ def test_foresee_raises_the_chords_that_hold_the_expected_note():
     assert weighed.logp[c_major] > weighed.logp[g_major] + 3.0  # (1.05 / 0.05) ** 3
     assert np.exp(weighed.logp).sum() == pytest.approx(1.0)
     assert foresee(dist, expect_e, 0.0) is dist
+    # As much as the tune memory does not recall the music: not at all on a clear repeat.
+    assert foresee(dist, expect_e, 3.0, recalled=1.0) is dist
+    halfway = foresee(dist, expect_e, 3.0, recalled=0.5)
+    gap = halfway.logp[c_major] - halfway.logp[g_major]
+    assert gap == pytest.approx((weighed.logp[c_major] - weighed.logp[g_major]) / 2)
     # Whether to play at all stays the model's: the silent chord keeps its odds, and a
     # distribution sure of silence (before the melody) stays so.
     silent = CHORD_INDEX[NO_CHORD]
