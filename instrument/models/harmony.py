@@ -61,9 +61,10 @@ class HarmonyPolicy:
     sharper: its scores times ``RuleArranger.sharpness``), while the melody is busy: at
     least ``busy_onsets`` onsets a beat (:class:`MelodyPace`). 0: off.
     ``foresight``: the weight of the continuation model's forecast of the next melody
-    note, applied after the tune memory's blend and as much as the memory does not
-    recall the music (:func:`~instrument.models.foresight.foresee`); 0: off, and off
-    wherever no continuation model is loaded."""
+    note, applied after the tune memory's blend, as much as the memory does not recall
+    the music (:func:`~instrument.models.foresight.foresee`), and not on the beats the
+    weak-beat hold holds (:func:`holding`); 0: off, and off wherever no continuation
+    model is loaded."""
 
     key_weight: float = 0.0
     rules_between: bool = True
@@ -110,18 +111,34 @@ def out_of_key_tones(key: tuple[int, bool]) -> np.ndarray:
     return _TEMPLATES @ (1.0 - inside)
 
 
+def _between(beat: BeatInput) -> bool:
+    """A chord sounds and ``beat`` is not one of the bar's strong beats."""
+    prev = beat.previous_chord
+    return prev is not None and not prev.is_silent and not strong_beat(beat.beat_tick,
+                                                                        beat.meter)
+
+
+def holding(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> bool:
+    """Whether ``policy`` holds the chord on ``beat``: a beat between the strong ones,
+    over a busy melody (``pace``, :class:`MelodyPace`), with a weak-beat hold set. The
+    foresight is not weighed there either: a forecast of the next passing note must not
+    move a chord the band holds through the bar."""
+    return (policy.weak_hold > 0 or policy.weak_hold_rules > 0) and \
+        pace >= policy.busy_onsets and _between(beat)
+
+
 def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
             key: tuple[int, bool] | None, policy: HarmonyPolicy,
             pace: float = 0.0) -> ChordDistribution:
     """The distribution to play ``beat`` from (see the module docstring); ``pace``: the
     melody's onsets a beat (:class:`MelodyPace`)."""
     prev = beat.previous_chord
-    between = prev is not None and not prev.is_silent \
-        and not strong_beat(beat.beat_tick, beat.meter)
-    if between and pace >= policy.busy_onsets:
+    between = _between(beat)
+    if holding(beat, policy, pace):
         model = _held(model, prev, policy.weak_hold)
         rules = _held(rules, prev, policy.weak_hold_rules)
-    if policy.rules_between and between and rules.top().identity != prev.identity:
+    if policy.rules_between and between and prev is not None \
+            and rules.top().identity != prev.identity:
         return rules
     if policy.key_weight <= 0 or key is None:
         return model
@@ -165,10 +182,11 @@ class ModelWithRules(Accompanist):
     def step(self, beat: BeatInput) -> ChordDistribution:
         self.model.harmonic_rhythm = self.rules.harmonic_rhythm = self.harmonic_rhythm
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
-        if self.forecast is not None:
-            self._ahead = self.forecast.observe(beat)
-        return combine(beat, d_model, d_rules, self.rules.key, self.policy,
-                       self.pace.update(beat))
+        pace = self.pace.update(beat)
+        if self.forecast is not None:  # stepped every beat, weighed where not held
+            ahead = self.forecast.observe(beat)
+            self._ahead = None if holding(beat, self.policy, pace) else ahead
+        return combine(beat, d_model, d_rules, self.rules.key, self.policy, pace)
 
     def look_ahead(self, dist: ChordDistribution, recalled: float = 0.0) -> ChordDistribution:
         if self._ahead is None:

@@ -57,7 +57,7 @@ from instrument.models.accompaniment import (
 )
 from instrument.models.chords import Chord
 from instrument.models.foresight import MelodyForecast, foresee
-from instrument.models.harmony import MelodyPace, combine
+from instrument.models.harmony import MelodyPace, combine, holding
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
@@ -320,9 +320,9 @@ class Accompaniment:
         if ahead_future is not None:  # late: the model's chord plays without foresight
             ahead = self.forecast_runner.take(ahead_future, deadline)
         used_neural = dist is not None
+        policy = getattr(self.neural, "policy", None)
         if used_neural:
             self.neural_beats += 1
-            policy = getattr(self.neural, "policy", None)
             if policy is not None:  # the rules between strong beats, the key, the holds
                 dist = combine(beat_input, dist, rules_dist, getattr(self.rules, "key", None),
                                policy, pace)
@@ -330,7 +330,8 @@ class Accompaniment:
             dist = rules_dist
             self.fallback_beats += 1
         dist = self._remember(beat_input, dist)
-        if used_neural and ahead is not None:
+        if used_neural and ahead is not None and policy is not None \
+                and not holding(beat_input, policy, pace):  # not where the band holds
             recalled = self.memory.recall() if self.memory is not None else 0.0
             dist = foresee(dist, ahead, self.foresight, recalled)
         chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)

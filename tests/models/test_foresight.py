@@ -14,7 +14,7 @@ from instrument.models.accompaniment import NO_CHORD, BeatInput, ChordDistributi
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
 from instrument.models.foresight import MelodyForecast, foresee
 from instrument.models.melody import N_PITCHES, PITCH_LOW
-from instrument.models.tune import read_midi
+from instrument.models.tune import Tune, read_midi
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 from .conftest import DATA
@@ -164,3 +164,30 @@ def test_the_shipped_policy_looks_ahead_and_its_chords_hold_more_of_the_melody(
     print(f"\nnote in chord with foresight {hits['seeing'] / notes:.3f}, "
           f"without {hits['blind'] / notes:.3f}")
     assert hits["seeing"] > hits["blind"]
+
+
+def test_no_foresight_on_the_beats_the_band_holds_its_chord_through(continuation,
+                                                                     accompaniment):
+    """Over a busy melody the policy holds the chord between the bar's strong beats; the
+    forecast of the next passing note does not move it there, and does on strong beats."""
+    from instrument.models.harmony import holding, strong_beat
+
+    played = as_played(accompaniment, accompaniment.deadline_ticks, continuation)
+    meter = Meter(3, 4)
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65]
+    tune_notes = [GridNote(scale[i % 12], i * 6, 6, 80) for i in range(96)]  # eighths
+    played.reset()
+    weighed = {"strong": 0, "held": 0}
+    previous = None
+    for beat, _ in beats(Tune("waltz", meter, tune_notes)):
+        beat = BeatInput(beat.beat_tick, meter, beat.notes, previous)
+        dist = played.step(beat)
+        ahead = played.look_ahead(dist)
+        changed = not np.allclose(ahead.logp, dist.logp)
+        if strong_beat(beat.beat_tick, meter) and beat.beat_tick >= 4 * 36:
+            weighed["strong"] += changed
+        elif holding(beat, played.policy, 2.0):
+            assert ahead is dist  # held: the forecast is not weighed
+            weighed["held"] += 1
+        previous = played.sample(ahead, played.decoding(), np.random.default_rng(0))
+    assert weighed["held"] >= 20 and weighed["strong"] >= 4
