@@ -30,7 +30,9 @@ SAMPLE = {
     "audio": {"backend": "jack", "rate": 48000, "buffer": 64},
     "models": {
         "accompaniment": {"providers": ["CPUExecutionProvider"], "steps": 812,
-                          "p50_ms": 0.21, "p99_ms": 0.6, "missed_deadlines": 0},
+                          "p50_ms": 0.21, "p99_ms": 0.6, "missed_deadlines": 0,
+                          "foresight": {"steps": 812, "p50_ms": 1.05, "p99_ms": 2.2,
+                                        "missed_deadlines": 1}},
         "continuation": {"fallback": "model file missing", "steps": 0},
     },
     "steps": 812,
@@ -189,6 +191,8 @@ def test_format_status_is_readable():
     assert "jack, 48000 Hz, 64 frames" in text
     assert "1:02:05" in text
     assert "accompaniment    CPU " in text and "0.21 ms" in text and "0.60 ms" in text
+    foresight = next(line for line in text.splitlines() if "foresight" in line)
+    assert "1.05 ms" in foresight and "2.20 ms" in foresight and foresight.rstrip()[-1] == "1"
     assert "continuation     fallback" in text and "continuation: model file missing" in text
     assert "session-20250101-200000.mid" in text
 
