@@ -23,7 +23,8 @@ from instrument.evaluation.generators import as_played, beat_range
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput
-from instrument.models.foresight import MelodyForecast, foresee
+from instrument.models.foresight import foresee
+from instrument.models.harmony import MelodyPace, forecast_for, foresight_weight
 from instrument.music import TICKS_PER_BEAT
 
 
@@ -47,16 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     model.warm_up()
     acc = as_played(model, model.deadline_ticks)
     policy = getattr(model, "policy", None)
-    forecast = None
+    continuation = None
     if policy is not None and policy.foresight > 0:  # on its own worker, live
         continuation = load_model("continuation")
-        continuation.warm_up()
-        forecast = MelodyForecast.beside(continuation)
+    forecast = forecast_for(policy, continuation)
+    pace = MelodyPace()  # the part's: the forecast is not weighed where the policy holds
     memory, params, rng = TuneMemory(), acc.decoding(0.0), np.random.default_rng(0)
     steps, decisions, forecasts = [], [], []
     for tune in tunes:
         acc.reset()
         memory.reset()
+        pace.reset()
         if forecast is not None:
             forecast.reset()
         prev, i, notes = None, 0, tune.melody
@@ -74,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             dist = acc.step(beat)
             t1 = time.perf_counter()
+            onsets = pace.update(beat)
             memory.observe(beat)
             dist = memory.blend(dist)
             if ahead is not None:
-                dist = foresee(dist, ahead, policy.foresight, memory.recall())
+                weight = foresight_weight(beat, policy, onsets)
+                dist = foresee(dist, ahead, weight, memory.recall())
             prev = acc.sample(dist, params, rng)
             t2 = time.perf_counter()
             steps.append(t1 - t0)

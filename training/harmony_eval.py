@@ -32,8 +32,7 @@ from instrument.evaluation import generators as gen
 from instrument.evaluation.band import PLACES, place_in_bar
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
-from instrument.models.foresight import MelodyForecast
-from instrument.models.harmony import ModelWithRules, strong_beat
+from instrument.models.harmony import ModelWithRules, forecast_for, strong_beat
 from instrument.models.loader import load_model
 from instrument.music import TICKS_PER_BEAT
 from training import accompaniment as A
@@ -149,10 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             models[f"{m} half-bar hybrid"] = BarStartHybrid(model, half=True)
         if args.policy:
             policy = A.policy_of(args, model.policy)
-            forecast = None
-            if policy.foresight > 0:
-                continuation = continuation or A.load_continuation(A.EXPORT_DIR)
-                forecast = MelodyForecast.beside(continuation)
+            if policy.foresight > 0 and continuation is None:
+                continuation = A.load_continuation(A.EXPORT_DIR)
+            forecast = forecast_for(policy, continuation)
             models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy,
                                                    forecast)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}

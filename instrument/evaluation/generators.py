@@ -363,11 +363,10 @@ def as_played(neural: Accompanist, deadline_ticks: int,
     policy = getattr(neural, "policy", None)
     if policy is None:
         return neural
-    from instrument.models.foresight import MelodyForecast
-    from instrument.models.harmony import ModelWithRules
+    from instrument.models.harmony import ModelWithRules, forecast_for
 
     return ModelWithRules(neural, RuleArranger(deadline_ticks), policy,
-                          MelodyForecast.beside(continuation))
+                          forecast_for(policy, continuation))
 
 
 def accompaniment_comparison(

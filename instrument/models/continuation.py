@@ -50,6 +50,10 @@ class NextNoteDistribution:
     def top_pitch(self) -> int:
         return enc.PITCH_LOW + int(np.argmax(self.pitch))
 
+    def pitch_classes(self) -> np.ndarray:
+        """The probability of each pitch class (12, summing to 1) for the next note."""
+        return np.bincount(_PITCH_PCS, weights=np.exp(self.pitch), minlength=12)
+
 
 def pitch_mask(pitch_classes: frozenset[int] | None) -> np.ndarray | None:
     """Boolean mask over the pitch vocabulary for a set of allowed pitch classes."""

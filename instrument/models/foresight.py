@@ -27,17 +27,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from instrument.models import melody as enc
 from instrument.models.accompaniment import BeatInput, ChordDistribution
 from instrument.models.chords import TEMPLATES
-from instrument.models.continuation import NeuralContinuator
+from instrument.models.continuation import NeuralContinuator, NextNoteDistribution
 from instrument.music import GridNote, Meter
 
 FLOOR = 0.05  # a chord holding none of the forecast: log(FLOOR) per unit of weight
-_FOLD = np.zeros((enc.N_PITCHES, 12))
-_FOLD[np.arange(enc.N_PITCHES), (np.arange(enc.N_PITCHES) + enc.PITCH_LOW) % 12] = 1.0
-_TEMPLATES = TEMPLATES.astype(np.float64)
-_SOUNDING = _TEMPLATES.sum(axis=1) > 0  # every chord but the silent one
+_SOUNDING = TEMPLATES.sum(axis=1) > 0  # every chord but the silent one
+_SOUNDING_TEMPLATES = TEMPLATES[_SOUNDING].astype(np.float64)
 
 
 class MelodyForecast:
@@ -68,14 +65,14 @@ class MelodyForecast:
         self._saved: tuple | None = None  # the context before it, while its end is assumed
         self._assumed_end = 0
         self._started = False
-        self._odds: np.ndarray | None = None  # the next note's, after the last stepped
+        self._odds: NextNoteDistribution | None = None  # after the last note stepped
 
     def observe(self, beat: BeatInput) -> np.ndarray:
         """Take ``beat``'s notes; the probability of each pitch class (12, summing to 1)
         for the next note."""
         cont, meter = self.continuator, beat.meter
         if not self._started:
-            self._odds = cont.step(None, meter).pitch
+            self._odds = cont.step(None, meter)
             self._started = True
         for note in beat.notes:
             if self._sounding is not None:
@@ -85,7 +82,7 @@ class MelodyForecast:
             end = max(beat.beat_tick, self._sounding.onset + 1)
             self._step(self._sounding, end, meter, final=False)
         assert self._odds is not None
-        return _FOLD.T @ np.exp(self._odds)
+        return self._odds.pitch_classes()
 
     def _step(self, note: GridNote, end: int, meter: Meter, final: bool) -> None:
         """Have ``note`` stepped as lasting until ``end`` (``final``: its real end, else
@@ -99,7 +96,7 @@ class MelodyForecast:
             self.continuator.restore(self._saved)
         self._saved = None if final else (self._saved or self.continuator.save())
         self._assumed_end = end
-        self._odds = self.continuator.step(_lasting_until(note, end), meter).pitch
+        self._odds = self.continuator.step(_lasting_until(note, end), meter)
 
 
 def _lasting_until(note: GridNote, tick: int) -> GridNote:
@@ -116,10 +113,13 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
     TuneMemory.recall`); on a clear repeat its chord, fitted to the whole beat with
     hindsight, knows more than a forecast of the beat's first note."""
     weight *= 1.0 - min(max(recalled, 0.0), 1.0)
-    mass = np.logaddexp.reduce(dist.logp[_SOUNDING])
-    if weight <= 0 or not np.isfinite(mass):  # off, or no chord is to sound at all
+    if weight <= 0:
         return dist
+    sounding = dist.logp[_SOUNDING]
+    mass = np.logaddexp.reduce(sounding)
+    if not np.isfinite(mass):  # no chord is to sound at all
+        return dist
+    sounding = sounding + weight * np.log(FLOOR + _SOUNDING_TEMPLATES @ forecast)
     logp = dist.logp.copy()
-    sounding = logp[_SOUNDING] + weight * np.log(FLOOR + _TEMPLATES[_SOUNDING] @ forecast)
     logp[_SOUNDING] = sounding - np.logaddexp.reduce(sounding) + mass
     return ChordDistribution(logp, dist.beat_tick, dist.previous)

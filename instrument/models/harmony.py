@@ -127,6 +127,22 @@ def holding(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> bool:
         pace >= policy.busy_onsets and _between(beat)
 
 
+def foresight_weight(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> float:
+    """The weight of the melody forecast on ``beat`` (:func:`~instrument.models.
+    foresight.foresee`): the policy's ``foresight``, none where it holds the chord."""
+    return 0.0 if holding(beat, policy, pace) else policy.foresight
+
+
+def forecast_for(policy: HarmonyPolicy | None, continuation: object | None
+                 ) -> MelodyForecast | None:
+    """The melody forecast ``policy`` asks for: one on its own copy of the
+    ``continuation`` model (:meth:`~instrument.models.foresight.MelodyForecast.beside`)
+    when it has foresight, else None (and nothing is warmed up)."""
+    if policy is None or policy.foresight <= 0:
+        return None
+    return MelodyForecast.beside(continuation)
+
+
 def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
             key: tuple[int, bool] | None, policy: HarmonyPolicy,
             pace: float = 0.0) -> ChordDistribution:
@@ -157,19 +173,20 @@ def _held(dist: ChordDistribution, prev: Chord, bonus: float) -> ChordDistributi
 
 class ModelWithRules(Accompanist):
     """A model and the rule arranger stepped together every beat, played by
-    :func:`combine`, and with a ``forecast`` (and the policy's ``foresight``) weighed by
-    the melody note it expects in :meth:`look_ahead` (offline evaluation; live, the
-    part does the same)."""
+    :func:`combine`, and with a ``forecast`` (:func:`forecast_for`) weighed by the melody
+    note it expects in :meth:`look_ahead` (:func:`foresight_weight`; offline evaluation;
+    live, the part does the same)."""
 
     def __init__(self, model: Accompanist, rules, policy: HarmonyPolicy | None = None,
                  forecast: MelodyForecast | None = None) -> None:
         self.model = model
         self.rules = rules
         self.policy = policy or HarmonyPolicy()
-        self.forecast = forecast if self.policy.foresight > 0 else None
+        self.forecast = forecast
         self.harmonic_rhythm = None
         self.pace = MelodyPace()
         self._ahead: np.ndarray | None = None
+        self._ahead_weight = 0.0
 
     def reset(self) -> None:
         self.model.reset()
@@ -183,15 +200,15 @@ class ModelWithRules(Accompanist):
         self.model.harmonic_rhythm = self.rules.harmonic_rhythm = self.harmonic_rhythm
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
         pace = self.pace.update(beat)
-        if self.forecast is not None:  # stepped every beat, weighed where not held
-            ahead = self.forecast.observe(beat)
-            self._ahead = None if holding(beat, self.policy, pace) else ahead
+        if self.forecast is not None:  # stepped every beat
+            self._ahead = self.forecast.observe(beat)
+            self._ahead_weight = foresight_weight(beat, self.policy, pace)
         return combine(beat, d_model, d_rules, self.rules.key, self.policy, pace)
 
     def look_ahead(self, dist: ChordDistribution, recalled: float = 0.0) -> ChordDistribution:
         if self._ahead is None:
             return dist
-        return foresee(dist, self._ahead, self.policy.foresight, recalled)
+        return foresee(dist, self._ahead, self._ahead_weight, recalled)
 
     def sample(self, dist, params, rng):
         return self.model.sample(dist, params, rng)

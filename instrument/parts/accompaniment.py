@@ -57,7 +57,7 @@ from instrument.models.accompaniment import (
 )
 from instrument.models.chords import Chord
 from instrument.models.foresight import MelodyForecast, foresee
-from instrument.models.harmony import MelodyPace, combine, holding
+from instrument.models.harmony import MelodyPace, combine, foresight_weight
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 from instrument.names import Part
@@ -117,9 +117,7 @@ class Accompaniment:
         forecast_runner: DeadlineRunner | None = None,
     ) -> None:
         self.rules = rules
-        policy = getattr(neural, "policy", None)
-        self.foresight = policy.foresight if policy is not None and forecast else 0.0
-        self.forecast = forecast if self.foresight > 0 else None
+        self.forecast = forecast  # the policy's (harmony.forecast_for), or None
         self.forecast_runner = forecast_runner or runner
         self.dynamics = dynamics if dynamics is not None else Dynamics()
         self.energy = Energy()
@@ -330,10 +328,9 @@ class Accompaniment:
             dist = rules_dist
             self.fallback_beats += 1
         dist = self._remember(beat_input, dist)
-        if used_neural and ahead is not None and policy is not None \
-                and not holding(beat_input, policy, pace):  # not where the band holds
+        if used_neural and ahead is not None and policy is not None:
             recalled = self.memory.recall() if self.memory is not None else 0.0
-            dist = foresee(dist, ahead, self.foresight, recalled)
+            dist = foresee(dist, ahead, foresight_weight(beat_input, policy, pace), recalled)
         chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
         voicing = voice_chord(
             chord, self._voicing if self._voicing.upper else None,

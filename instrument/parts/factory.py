@@ -23,7 +23,7 @@ from instrument.config import Config
 from instrument.memory.note_memory import NoteMemory
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import ChordSamplingParams
-from instrument.models.foresight import MelodyForecast
+from instrument.models.harmony import forecast_for
 from instrument.models.sampling import SamplingParams
 from instrument.music import Meter
 from instrument.names import TempoSource
@@ -149,13 +149,13 @@ def build_band(
                   a.style, ", ".join(styles.names))
         accomp_settings.style = AUTO
     dynamics = Dynamics()
+    forecast = forecast_for(getattr(models.accompaniment, "policy", None), models.continuation)
     accompaniment = Accompaniment(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,
         ChordSamplingParams(temperature=temperature(models.accompaniment, 0.0), top_p=m.top_p),
         rng, memory=TuneMemory(), dynamics=dynamics, styles=styles,
-        forecast=MelodyForecast.beside(models.continuation),
-        forecast_runner=runner("foresight", now),
+        forecast=forecast, forecast_runner=runner("foresight", now) if forecast else None,
     )
     accompaniment.player.settings.bass_range = (a.bass_low, a.bass_high)
     accompaniment.player.settings.drums = a.drums

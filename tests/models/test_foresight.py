@@ -13,14 +13,12 @@ from instrument.models import load_model
 from instrument.models.accompaniment import NO_CHORD, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
 from instrument.models.foresight import MelodyForecast, foresee
-from instrument.models.melody import N_PITCHES, PITCH_LOW
 from instrument.models.tune import Tune, read_midi
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 from .conftest import DATA
 
 FOLK = ("reel_4-4", "jig_6-8", "song_3-4")
-FOLD = np.eye(12)[(np.arange(N_PITCHES) + PITCH_LOW) % 12]  # pitch -> pitch class
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +74,11 @@ def reference_forecast(continuation, heard: list[GridNote], beat_tick: int, mete
     """The forecast by its definition, from scratch: every note heard lasting until the
     next began, the last until the beat."""
     fresh = MelodyForecast.beside(continuation).continuator
-    odds = fresh.step(None, meter).pitch
+    odds = fresh.step(None, meter)
     for note, end in zip(heard, [n.onset for n in heard[1:]] + [beat_tick], strict=True):
         odds = fresh.step(GridNote(note.pitch, note.onset, max(1, end - note.onset), 80),
-                          meter).pitch
-    return np.exp(odds) @ FOLD
+                          meter)
+    return odds.pitch_classes()
 
 
 def test_a_note_stepped_on_an_assumed_length_is_stepped_again_with_its_own(continuation):
@@ -191,3 +189,15 @@ def test_no_foresight_on_the_beats_the_band_holds_its_chord_through(continuation
             weighed["held"] += 1
         previous = played.sample(ahead, played.decoding(), np.random.default_rng(0))
     assert weighed["held"] >= 20 and weighed["strong"] >= 4
+
+
+def test_the_next_notes_pitch_classes_gather_its_octaves():
+    from instrument.models.continuation import NextNoteDistribution
+    from instrument.models.melody import N_PITCHES, PITCH_LOW
+
+    pitch = np.full(N_PITCHES, -np.inf)
+    pitch[[64 - PITCH_LOW, 76 - PITCH_LOW]] = np.log(0.3)  # E in two octaves
+    pitch[67 - PITCH_LOW] = np.log(0.4)  # G
+    odds = NextNoteDistribution(pitch, np.zeros(1), np.zeros(1), np.zeros(1), 0)
+    np.testing.assert_allclose(odds.pitch_classes()[[4, 7]], [0.6, 0.4])
+    assert odds.pitch_classes().sum() == pytest.approx(1.0)
