@@ -45,7 +45,12 @@ from instrument.models.chords import N_CHORDS, TEMPLATES
 from instrument.models.harmony import HarmonyPolicy
 from instrument.models.keys import NO_KEY
 from instrument.models.loader import load_model
-from instrument.models.manifest import MANIFEST_FORMAT, sha256_file, write_manifest
+from instrument.models.manifest import (
+    MANIFEST_FORMAT,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
 from instrument.models.tune import Tune
 from training import corpus, data, harmonize
 from training.loop import (
@@ -162,13 +167,26 @@ def manifest_dict(cfg: NetConfig, onnx_path: Path, training: dict, metrics: dict
     }
 
 
-def load_continuation(out: Path):
-    """The continuation model a policy's foresight reads (live, the box loads it beside
-    the accompaniment): ``out``'s own, else the shipped one."""
+def continuation_manifest(out: Path) -> Path:
+    """The continuation model the foresight reads (live, the box loads it beside the
+    accompaniment): ``out``'s own, else the shipped one."""
     path = out / "continuation.json"
-    model = load_model(path if path.exists() else EXPORT_DIR / "continuation.json")
+    return path if path.exists() else EXPORT_DIR / "continuation.json"
+
+
+def load_continuation(out: Path):
+    """The :func:`continuation_manifest`'s model, warmed up."""
+    model = load_model(continuation_manifest(out))
     model.warm_up()
     return model
+
+
+def forecasts_for(tunes: list[Tune], manifest_path: Path) -> list[np.ndarray]:
+    """The melody forecast at every beat of each tune (:mod:`training.forecasts`)."""
+    from training.forecasts import tune_forecasts
+
+    return tune_forecasts(tunes, manifest_path, read_manifest(manifest_path).sha256,
+                          DEADLINE_TICKS)
 
 
 def evaluate_sets(model, sets, label: str, continuation=None) -> dict:
@@ -218,7 +236,8 @@ def steering(model, sets) -> dict:
 
 def validation_metrics(neural, sets, with_steering: bool, out: Path) -> dict:
     policy = getattr(neural, "policy", None)
-    continuation = load_continuation(out) if policy and policy.foresight > 0 else None
+    wants = (policy is not None and policy.foresight > 0) or neural.takes_forecast
+    continuation = load_continuation(out) if wants else None
     per_source = evaluate_sets(neural, sets, "validation", continuation)
     return {
         "split": "validation",
@@ -259,8 +278,6 @@ def policy_of(args: argparse.Namespace, base: HarmonyPolicy | None = None) -> Ha
 
 def reevaluate(args: argparse.Namespace) -> int:
     """Recompute the metrics of an exported model (same data, split and code as training)."""
-    from instrument.models.manifest import read_manifest
-
     manifest_path = args.out / f"{NAME}.json"
     old = read_manifest(manifest_path)
     # The hold and the policy to ship, where given: the metrics below are drawn with them.
@@ -295,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoding", choices=sorted(acc.ENCODINGS), default=acc.ENCODING_NAME,
                         help="beat features; beat-features/2 adds the key heard so far and "
                              "the bar's place in an eight-bar phrase; beat-features/3 also "
-                             "the melody of the same beat one, two and four bars back")
+                             "the melody of the same beat one, two and four bars back; "
+                             "beat-features/4 also the continuation model's forecast of the "
+                             "next melody note")
     parser.add_argument("--nic-weight", type=float, default=0.0,
                         help="weight of an extra loss: minus the expected share of the next "
                              "beat's melody onsets that lie in the chord (0: labels only)")
@@ -321,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
                              "evaluators draw its chords (default 0.5; with --evaluate-only, "
                              "the manifest's own unless given); chosen on the dev split with "
                              "training.harmony_eval --hold")
+    parser.add_argument("--forecast-dropout", type=float, default=0.15,
+                        help="with beat-features/4: the share of training sequences given "
+                             "no melody forecast (as on a box without the continuation "
+                             "model)")
     parser.add_argument("--no-policy", action="store_true",
                         help="the manifest names no harmony policy: the model plays alone")
     parser.add_argument("--skip-eval", action="store_true",
@@ -334,10 +357,17 @@ def main(argv: list[str] | None = None) -> int:
         args.steps, args.hidden, args.layers, args.batch = min(args.steps, 5), 32, 1, 8
 
     sets = load_sets(args.tiny, args.labels)
+    foresight = args.encoding == acc.ENCODING_NAME_V4
+    continuation = continuation_manifest(args.out) if foresight else None
     seqs: dict[str, list[data.BeatSequence]] = {}
+
+    def sequences(tunes: list[Tune], source: str) -> list[data.BeatSequence]:
+        ahead = forecasts_for(tunes, continuation) if continuation else [None] * len(tunes)
+        return [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source, args.encoding, f)
+                for t, f in zip(tunes, ahead, strict=True)]
+
     for source, (tr, _) in sets.items():
-        seqs[source] = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source, args.encoding)
-                        for t in tr]
+        seqs[source] = sequences(tr, source)
         print(f"{source}: {len(tr)} training tunes, {len(sets[source][1])} validation tunes, "
               f"{sum(len(s.labels) for s in seqs[source])} training beats")
     sources = [s for s in SOURCE_WEIGHTS if seqs.get(s)]
@@ -349,11 +379,17 @@ def main(argv: list[str] | None = None) -> int:
     net = StepNet(cfg)
     print(f"network: {net.n_params()} parameters")
 
+    forecast_columns = None
+    if foresight:
+        first = acc.FLOAT_COLUMNS[args.encoding].index("forecast_0")
+        forecast_columns = slice(first, first + 12)
+
     def loss_fn(model: StepNet, g: np.random.Generator) -> torch.Tensor:
         picks = g.choice(len(sources), size=args.batch, p=probs)
         batch = [seqs[sources[k]][g.integers(len(seqs[sources[k]]))] for k in picks]
-        ints, floats, labels, mask, onsets = data.beat_batch(batch, args.max_len, g,
-                                                             with_onsets=True)
+        ints, floats, labels, mask, onsets = data.beat_batch(
+            batch, args.max_len, g, with_onsets=True, forecast_columns=forecast_columns,
+            forecast_dropout=args.forecast_dropout)
         logits, _ = model(torch.from_numpy(ints), torch.from_numpy(floats))
         m = torch.from_numpy(mask)
         loss = F.cross_entropy(logits["chord"][m], torch.from_numpy(labels)[m])
@@ -373,9 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     mon_batches = {}
     for source, (_, val) in sets.items():
         if val:
-            vs = [data.beat_sequence(t, t.chords, DEADLINE_TICKS, source, args.encoding)
-                  for t in val[:64]]
-            mon_batches[source] = data.beat_batch(vs, args.max_len, mon_rng, prev_noise=0.0)
+            mon_batches[source] = data.beat_batch(sequences(val[:64], source), args.max_len,
+                                                  mon_rng, prev_noise=0.0)
 
     def monitor(model: StepNet) -> dict:
         out = {}
@@ -417,6 +452,12 @@ def main(argv: list[str] | None = None) -> int:
         },
         "steps": args.steps, "batch": args.batch, "max_len": args.max_len, "lr": args.lr,
         "seed": args.seed, "nic_weight": args.nic_weight, "loss": hist,
+        **({"forecast": {
+            "continuation_sha256": read_manifest(continuation).sha256,
+            "dropout": args.forecast_dropout,
+            "how": "training.forecasts: the shipped continuation model's forecast at each "
+                   "beat's deadline, on the tune's own key, transposed with the beat"}}
+           if continuation else {}),
         "environment": environment(),
         "command": "python -m training.accompaniment " + " ".join(argv or sys.argv[1:]),
     }

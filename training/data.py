@@ -226,10 +226,13 @@ class BeatSequence:
 
 
 def beat_sequence(tune: Tune, chords: Sequence[Chord], deadline_ticks: int,
-                  source: str, encoding: str = ENCODING_NAME) -> BeatSequence:
-    """Simulate the online step loop over the tune, teacher-forcing the previous chord.
-    ``onset_pcs`` counts the melody notes that begin in each beat by pitch class: the
-    notes that beat's chord is scored on (:mod:`instrument.evaluation.generators`)."""
+                  source: str, encoding: str = ENCODING_NAME,
+                  forecasts: np.ndarray | None = None) -> BeatSequence:
+    """Simulate the online step loop over the tune, teacher-forcing the previous chord;
+    ``forecasts``: the melody forecast at each beat (:mod:`training.forecasts`), for an
+    encoding that reads it. ``onset_pcs`` counts the melody notes that begin in each
+    beat by pitch class: the notes that beat's chord is scored on
+    (:mod:`instrument.evaluation.generators`)."""
     encoder = BeatEncoder(deadline_ticks, encoding)
     notes = tune.melody
     n = beat_range(tune).stop
@@ -243,8 +246,9 @@ def beat_sequence(tune: Tune, chords: Sequence[Chord], deadline_ticks: int,
         while i < len(notes) and notes[i].onset < tick - deadline_ticks:
             i += 1
         prev = chords[b - 1] if b > 0 else None
+        ahead = None if forecasts is None else forecasts[b]
         ints[b], floats[b] = encoder.encode(
-            BeatInput(tick, tune.meter, tuple(notes[start:i]), prev), 0
+            BeatInput(tick, tune.meter, tuple(notes[start:i]), prev, ahead), 0
         )
         labels[b] = CHORD_INDEX[chords[b] if b < len(chords) else NO_CHORD]
     span = [chords[b] for b in beat_range(tune) if b < len(chords)]
@@ -278,6 +282,7 @@ COMMON = np.array([CHORD_INDEX[Chord(r, q, r)] for r in range(12) for q in ("maj
 def beat_batch(
     seqs: Sequence[BeatSequence], max_len: int, rng: np.random.Generator,
     rate_dropout: float = 0.5, prev_noise: float = 0.2, with_onsets: bool = False,
+    forecast_columns: slice | None = None, forecast_dropout: float = 0.0,
 ):
     """Padded (ints [B,T,C], floats [B,T,24], labels [B,T], mask [B,T]), and with
     ``with_onsets`` the beats' melody onsets per pitch class [B,T,12] (same key) too.
@@ -288,6 +293,8 @@ def beat_batch(
     same tune, else a random common chord, never the target chord itself) while the
     target stays the true chord, so the model learns to correct its own mistakes when
     its output is fed back, without learning that chords are held more than they are.
+    With ``forecast_columns``, ``forecast_dropout`` of the sequences have the melody
+    forecast there zeroed: a box without the continuation model gives the model none.
     """
     lengths = [min(len(s.labels), max_len) for s in seqs]
     T = max(lengths)
@@ -311,6 +318,8 @@ def beat_batch(
                 cands = COMMON[IDENTITY[COMMON] != IDENTITY[lab[j]]]
             a[j, 0] = rng.choice(cands)
         a[:, 5] = 0 if rng.random() < rate_dropout else rhythm_bucket(s.rate)
+        if forecast_columns is not None and rng.random() < forecast_dropout:
+            f[:, forecast_columns] = 0.0
         ints[i, :n], floats[i, :n], labels[i, :n], mask[i, :n] = a, f, lab, True
     if with_onsets:
         return ints, floats, labels, mask, onsets

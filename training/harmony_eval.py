@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     for m in args.manifests:
         model = load_model(m)
         model.warm_up()
+        if model.takes_forecast:  # an input of the model's: given wherever it plays
+            continuation = continuation or A.load_continuation(A.EXPORT_DIR)
+            model.attach_forecast(forecast_for(None, continuation, model))
         models[str(m)] = model
         if args.hybrid:
             models[f"{m} bar-start hybrid"] = BarStartHybrid(model)
@@ -150,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             policy = A.policy_of(args, model.policy)
             if policy.foresight > 0 and continuation is None:
                 continuation = A.load_continuation(A.EXPORT_DIR)
-            forecast = forecast_for(policy, continuation)
+            forecast = model.forecast or forecast_for(policy, continuation)
             models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy,
                                                    forecast)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}

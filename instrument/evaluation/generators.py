@@ -359,14 +359,18 @@ def as_played(neural: Accompanist, deadline_ticks: int,
     harmony policy when it names one (:mod:`instrument.models.harmony`), else alone;
     with a policy's foresight, the forecast of the ``continuation`` model (a
     :class:`~instrument.models.continuation.NeuralContinuator`; the live part has one
-    whenever that model loaded), else none."""
-    policy = getattr(neural, "policy", None)
-    if policy is None:
-        return neural
+    whenever that model loaded), else none. A model that reads the forecast as an input
+    is given it here (:meth:`~instrument.models.accompaniment.NeuralAccompanist.
+    attach_forecast`), and keeps it when stepped alone."""
     from instrument.models.harmony import ModelWithRules, forecast_for
 
-    return ModelWithRules(neural, RuleArranger(deadline_ticks), policy,
-                          forecast_for(policy, continuation))
+    policy = getattr(neural, "policy", None)
+    forecast = forecast_for(policy, continuation, neural)
+    if policy is None:
+        if forecast is not None and getattr(neural, "takes_forecast", False):
+            neural.attach_forecast(forecast)
+        return neural
+    return ModelWithRules(neural, RuleArranger(deadline_ticks), policy, forecast)
 
 
 def accompaniment_comparison(

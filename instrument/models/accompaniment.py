@@ -23,7 +23,8 @@ MIDI callback. ``NeuralAccompanist.step`` is exactly one ONNX run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from instrument.models.melody import meter_index
 from instrument.models.runtime import OnnxStepper
 from instrument.models.sampling import log_softmax, sample_index
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+if TYPE_CHECKING:
+    from instrument.models.foresight import MelodyForecast
 
 #: Input-only chord index for "nothing played yet".
 START = N_CHORDS
@@ -68,10 +72,16 @@ ENCODING_NAME_V3 = "beat-features/3"
 BARS_BACK = (1, 2, 4)
 BEAT_FLOAT_COLUMNS_V3 = BEAT_FLOAT_COLUMNS + tuple(
     f"bar_back{k}_onset_{i}" for k in BARS_BACK for i in range(12))
+#: The foresight encoding: beat-features/3's columns plus the pitch classes the melody
+#: forecast expects of the next note (:attr:`BeatInput.forecast`; zeros when there is
+#: none: the model is trained with some forecasts left out, so it plays without one).
+ENCODING_NAME_V4 = "beat-features/4"
+BEAT_FLOAT_COLUMNS_V4 = BEAT_FLOAT_COLUMNS_V3 + tuple(f"forecast_{i}" for i in range(12))
 ENCODINGS = {ENCODING_NAME: BEAT_INT_COLUMNS, ENCODING_NAME_V2: BEAT_INT_COLUMNS_V2,
-             ENCODING_NAME_V3: BEAT_INT_COLUMNS_V2}
+             ENCODING_NAME_V3: BEAT_INT_COLUMNS_V2, ENCODING_NAME_V4: BEAT_INT_COLUMNS_V2}
 FLOAT_COLUMNS = {ENCODING_NAME: BEAT_FLOAT_COLUMNS, ENCODING_NAME_V2: BEAT_FLOAT_COLUMNS,
-                 ENCODING_NAME_V3: BEAT_FLOAT_COLUMNS_V3}
+                 ENCODING_NAME_V3: BEAT_FLOAT_COLUMNS_V3,
+                 ENCODING_NAME_V4: BEAT_FLOAT_COLUMNS_V4}
 #: Beats of onsets the forecast remembers (four bars of the longest bar, and then some).
 ONSET_MEMORY = 64
 
@@ -84,12 +94,16 @@ class BeatInput:
     ``notes``: melody notes that began after the previous step's deadline and before
     this one's, in onset order; their durations are ignored (not known yet).
     ``previous_chord``: the chord that sounds on the previous beat (None at the start).
+    ``forecast``: the probability of each pitch class (12) for the melody's next note,
+    as the melody forecast expects it at this deadline (:class:`~instrument.models.
+    foresight.MelodyForecast`), or None; only the foresight encoding reads it.
     """
 
     beat_tick: int
     meter: Meter
     notes: tuple[GridNote, ...] = ()
     previous_chord: Chord | None = None
+    forecast: np.ndarray | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -214,7 +228,8 @@ class BeatEncoder:
     classes) and the bar's place in an eight-bar phrase; :data:`ENCODING_NAME_V3` adds
     to the float row the melody onsets per pitch class of the same beat one, two and
     four bars back (:data:`BARS_BACK`; zeros before the tune began), each note counted
-    in the beat it began in once it has been heard.
+    in the beat it began in once it has been heard; :data:`ENCODING_NAME_V4` adds the
+    beat's :attr:`BeatInput.forecast` (zeros without one).
     """
 
     def __init__(self, deadline_ticks: int, encoding: str = ENCODING_NAME) -> None:
@@ -224,8 +239,9 @@ class BeatEncoder:
         self.encoding = encoding
         self.columns = ENCODINGS[encoding]
         self.float_columns = FLOAT_COLUMNS[encoding]
-        self.keys = KeyTracker() if encoding in (ENCODING_NAME_V2, ENCODING_NAME_V3) else None
-        self.forecast = encoding == ENCODING_NAME_V3
+        self.keys = None if encoding == ENCODING_NAME else KeyTracker()
+        self.bars_back = encoding in (ENCODING_NAME_V3, ENCODING_NAME_V4)
+        self.foresight = encoding == ENCODING_NAME_V4
         self.reset()
 
     def reset(self) -> None:
@@ -267,7 +283,7 @@ class BeatEncoder:
             self.keys.update(floats[:12].astype(np.float64))
             bar = beat.beat_tick // beat.meter.ticks_per_bar
             row += [self.keys.index, bar % PHRASE_BARS]
-        if self.forecast:
+        if self.bars_back:
             self._remember_onsets(beat.notes)
             b = beat.beat_tick // TICKS_PER_BEAT
             for j, k in enumerate(BARS_BACK):
@@ -275,6 +291,8 @@ class BeatEncoder:
                 slot = back % ONSET_MEMORY
                 if back >= 0 and self._beat_of[slot] == back:
                     floats[24 + 12 * j: 36 + 12 * j] = self._onsets[slot]
+        if self.foresight and beat.forecast is not None:
+            floats[60:72] = beat.forecast
         return np.array(row, dtype=np.int64), floats
 
     def _remember_onsets(self, notes: tuple[GridNote, ...]) -> None:
@@ -366,16 +384,37 @@ class NeuralAccompanist(Accompanist):
         self.policy = HarmonyPolicy(**policy) if isinstance(policy, dict) else None
         self._ints = np.zeros((1, len(self.encoder.columns)), dtype=np.int64)
         self._floats = np.zeros((1, len(self.encoder.float_columns)), dtype=np.float32)
+        self.forecast: MelodyForecast | None = None  # see attach_forecast
+        self.last_forecast: np.ndarray | None = None
 
     @property
     def timer(self):
         return self.stepper.timer
 
+    @property
+    def takes_forecast(self) -> bool:
+        """Whether its encoding reads the melody forecast (:data:`ENCODING_NAME_V4`)."""
+        return self.encoder.foresight
+
+    def attach_forecast(self, forecast: MelodyForecast | None) -> None:
+        """Step ``forecast`` with every beat before the model's own step and give the
+        model its answer (:attr:`BeatInput.forecast`; kept as :attr:`last_forecast`).
+        Only a model that :attr:`takes_forecast` is given one; without it, such a model
+        reads no forecast (zeros) and plays as it learned to without one."""
+        self.forecast = forecast if self.takes_forecast else None
+        self.last_forecast = None
+
     def reset(self) -> None:
         self.stepper.reset_state()
         self.encoder.reset()
+        if self.forecast is not None:
+            self.forecast.reset()
+        self.last_forecast = None
 
     def step(self, beat: BeatInput) -> ChordDistribution:
+        if self.forecast is not None:
+            self.last_forecast = self.forecast.observe(beat)
+            beat = replace(beat, forecast=self.last_forecast)
         ints, floats = self.encoder.encode(beat, rhythm_bucket(self.harmonic_rhythm))
         self._ints[0, :] = ints
         self._floats[0, :] = floats

@@ -133,14 +133,16 @@ def foresight_weight(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> flo
     return 0.0 if holding(beat, policy, pace) else policy.foresight
 
 
-def forecast_for(policy: HarmonyPolicy | None, continuation: object | None
-                 ) -> MelodyForecast | None:
-    """The melody forecast ``policy`` asks for: one on its own copy of the
+def forecast_for(policy: HarmonyPolicy | None, continuation: object | None,
+                 model: object | None = None) -> MelodyForecast | None:
+    """The melody forecast ``policy`` or ``model`` asks for: one on its own copy of the
     ``continuation`` model (:meth:`~instrument.models.foresight.MelodyForecast.beside`)
-    when it has foresight, else None (and nothing is warmed up)."""
-    if policy is None or policy.foresight <= 0:
-        return None
-    return MelodyForecast.beside(continuation)
+    when the policy has foresight or the model reads the forecast as an input
+    (:attr:`~instrument.models.accompaniment.NeuralAccompanist.takes_forecast`), else
+    None (and nothing is warmed up)."""
+    wanted = (policy is not None and policy.foresight > 0) or \
+        bool(getattr(model, "takes_forecast", False))
+    return MelodyForecast.beside(continuation) if wanted else None
 
 
 def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
@@ -183,6 +185,11 @@ class ModelWithRules(Accompanist):
         self.rules = rules
         self.policy = policy or HarmonyPolicy()
         self.forecast = forecast
+        # A model that reads the forecast steps it before its own step: shared, not twice.
+        self._model_forecasts = forecast is not None and \
+            bool(getattr(model, "takes_forecast", False))
+        if self._model_forecasts:
+            model.attach_forecast(forecast)
         self.harmonic_rhythm = None
         self.pace = MelodyPace()
         self._ahead: np.ndarray | None = None
@@ -192,7 +199,7 @@ class ModelWithRules(Accompanist):
         self.model.reset()
         self.rules.reset()
         self.pace.reset()
-        if self.forecast is not None:
+        if self.forecast is not None and not self._model_forecasts:
             self.forecast.reset()
         self._ahead = None
 
@@ -201,7 +208,8 @@ class ModelWithRules(Accompanist):
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
         pace = self.pace.update(beat)
         if self.forecast is not None:  # stepped every beat
-            self._ahead = self.forecast.observe(beat)
+            self._ahead = self.model.last_forecast if self._model_forecasts \
+                else self.forecast.observe(beat)
             self._ahead_weight = foresight_weight(beat, self.policy, pace)
         return combine(beat, d_model, d_rules, self.rules.key, self.policy, pace)
 

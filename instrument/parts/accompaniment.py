@@ -9,12 +9,15 @@ harmony policy plays with the rule arranger (:func:`~instrument.models.harmony.c
 between the bar's strong beats the rules' change of chord, the key they hear weighing
 the model's chords, and while the melody is busy a hold on the beats between the strong
 ones, counted from the melody the part hears: :class:`~instrument.models.harmony.
-MelodyPace`). With the policy's ``foresight`` and the continuation model loaded, a
-:class:`~instrument.models.foresight.MelodyForecast` is stepped with the beat's notes on
-its own worker (``forecast_runner``), beside the model's step and under the same
-deadline, and the model's chord (after the tune memory's blend) is weighed by the melody
-note the continuation model expects on the beat, as much as the memory does not recall
-the music; a forecast that is late leaves the model's chord as it was. The chord is drawn with
+MelodyPace`). With the continuation model loaded, a
+:class:`~instrument.models.foresight.MelodyForecast` is stepped with the beat's notes:
+inside the model's step when the model reads it as an input (the foresight encoding:
+:meth:`~instrument.models.accompaniment.NeuralAccompanist.attach_forecast`), else, with the
+policy's ``foresight``, on its own worker (``forecast_runner``), beside the model's step
+and under the same deadline. With the policy's ``foresight`` the model's chord (after the
+tune memory's blend) is weighed by the melody note the continuation model expects on the
+beat, as much as the memory does not recall the music; a forecast that is late leaves
+the model's chord as it was. The chord is drawn with
 ``sampling``, whose ``hold`` the Band sets around the model's own
 (:attr:`Accompaniment.neutral_hold`, the manifest's ``sampling.hold``) by the density
 control. The chord is voiced with smooth voice
@@ -117,7 +120,8 @@ class Accompaniment:
         forecast_runner: DeadlineRunner | None = None,
     ) -> None:
         self.rules = rules
-        self.forecast = forecast  # the policy's (harmony.forecast_for), or None
+        # The policy's (harmony.forecast_for) when the model does not step it, or None.
+        self.forecast = forecast
         self.forecast_runner = forecast_runner or runner
         self.dynamics = dynamics if dynamics is not None else Dynamics()
         self.energy = Energy()
@@ -291,11 +295,17 @@ class Accompaniment:
         self._previous = NO_CHORD
 
     def _submit(self, beat: BeatInput) -> tuple[Future, Future | None]:
-        """The model's step for ``beat`` and, with foresight, the melody forecast's, each
-        on its worker (both streaming: every beat is stepped, in order)."""
+        """The model's step for ``beat`` (its distribution, and the forecast it read
+        when it reads one) and, with the part's own forecast, the forecast's step, each on
+        its worker (both streaming: every beat is stepped, in order)."""
         neural, forecast = self.neural, self.forecast
         assert neural is not None
-        future = self.runner.submit(lambda: neural.step(beat))
+
+        def step() -> tuple[ChordDistribution, np.ndarray | None]:
+            dist = neural.step(beat)
+            return dist, getattr(neural, "last_forecast", None)
+
+        future = self.runner.submit(step)
         if forecast is None:
             return future, None
         return future, self.forecast_runner.submit(lambda: forecast.observe(beat))
@@ -314,7 +324,7 @@ class Accompaniment:
         dist = ahead = None
         deadline = clock.time_at(beat) - self.settings.safety
         if future is not None:
-            dist = self.runner.take(future, deadline)
+            dist, ahead = self.runner.take(future, deadline) or (None, None)
         if ahead_future is not None:  # late: the model's chord plays without foresight
             ahead = self.forecast_runner.take(ahead_future, deadline)
         used_neural = dist is not None

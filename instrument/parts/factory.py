@@ -149,7 +149,11 @@ def build_band(
                   a.style, ", ".join(styles.names))
         accomp_settings.style = AUTO
     dynamics = Dynamics()
-    forecast = forecast_for(getattr(models.accompaniment, "policy", None), models.continuation)
+    neural = models.accompaniment
+    forecast = forecast_for(getattr(neural, "policy", None), models.continuation, neural)
+    if forecast is not None and getattr(neural, "takes_forecast", False):
+        neural.attach_forecast(forecast)  # the model reads it: stepped in the model's job
+        forecast = None
     accompaniment = Accompaniment(
         RuleArranger(deadline_ticks=deadline_ticks), models.accompaniment,
         runner("accompaniment", now), accomp_settings,

@@ -3,6 +3,8 @@ in the phrase, computed causally as the model is stepped live."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,26 @@ def test_the_forecast_columns_hold_the_same_beat_one_two_and_four_bars_back():
                 expected[source % 12] += 1
                 expected[(source + 5) % 12] += 1
             np.testing.assert_array_equal(back, expected, err_msg=f"beat {b}, {k} bars back")
+
+
+def test_the_foresight_encoding_reads_the_beats_forecast_and_nothing_else_moves():
+    from instrument.models.accompaniment import BEAT_FLOAT_COLUMNS_V4, ENCODING_NAME_V4
+
+    meter = Meter(4, 4)
+    notes = [GridNote(60 + 2 * b % 12, b * TICKS_PER_BEAT, TICKS_PER_BEAT) for b in range(8)]
+    with_forecast, without, v3 = (BeatEncoder(2, name) for name in
+                                  (ENCODING_NAME_V4, ENCODING_NAME_V4, "beat-features/3"))
+    for b in range(1, 9):
+        beat = BeatInput(b * TICKS_PER_BEAT, meter, (notes[b - 1],))
+        forecast = np.zeros(12, dtype=np.float32)
+        forecast[(2 * b) % 12] = 0.75
+        forecast[(2 * b + 7) % 12] = 0.25
+        ints, floats = with_forecast.encode(replace(beat, forecast=forecast), 0)
+        ints_none, floats_none = without.encode(beat, 0)
+        ints_v3, floats_v3 = v3.encode(beat, 0)
+        assert floats.shape == (len(BEAT_FLOAT_COLUMNS_V4),)
+        np.testing.assert_array_equal(floats[-12:], forecast)
+        np.testing.assert_array_equal(floats_none[-12:], np.zeros(12))  # no forecast: zeros
+        np.testing.assert_array_equal(floats[:-12], floats_v3)
+        np.testing.assert_array_equal(ints, ints_v3)
+        np.testing.assert_array_equal(ints_none, ints_v3)

@@ -33,14 +33,18 @@ def test_split_is_by_melody_content_and_holds_out_about_a_tenth():
     assert data.is_validation([*m[:17], 60, 62]) == data.is_validation(m)
 
 
-@pytest.mark.parametrize("encoding", ["beat-features/1", "beat-features/2", "beat-features/3"])
+@pytest.mark.parametrize("encoding", ["beat-features/1", "beat-features/2", "beat-features/3",
+                                      "beat-features/4"])
 def test_transposed_beat_features_equal_features_of_the_transposed_tune(encoding):
     t = tune([60, 64, 67, 72, 71, 67, 62, 65, 69, 67, 64, 60] * 2)
     t.chords = harmonize.harmonize(t)
-    base = data.beat_sequence(t, t.chords, 2, "offline", encoding)
+    # A forecast that leans to the next note's pitch class (the foresight encoding's).
+    ahead = np.random.default_rng(0).dirichlet(np.ones(12), size=t.n_beats).astype(np.float32)
+    base = data.beat_sequence(t, t.chords, 2, "offline", encoding, ahead)
     for shift in (1, 5, 11):
         moved = t.transposed(shift)
-        expected = data.beat_sequence(moved, moved.chords, 2, "offline", encoding)
+        expected = data.beat_sequence(moved, moved.chords, 2, "offline", encoding,
+                                      np.roll(ahead, shift, axis=-1))
         ints, floats, labels = data.transpose_beats(base.ints, base.floats, base.labels, shift)
         np.testing.assert_array_equal(ints, expected.ints)
         np.testing.assert_allclose(floats, expected.floats)
@@ -95,3 +99,21 @@ def test_onnx_step_graph_matches_torch(n_floats):
     w[:8], w[8:16] = w[8:16].clone(), w[:8].clone()
     with pytest.raises(AssertionError):
         check_against_torch(with_bug, model, "ints", "floats" if n_floats else None)
+
+
+def test_training_batches_leave_the_forecast_out_of_the_share_of_sequences_asked():
+    t = tune([60, 64, 67, 72, 71, 67, 62, 65, 69, 67, 64, 60] * 2)
+    t.chords = harmonize.harmonize(t)
+    ahead = np.full((t.n_beats, 12), 1 / 12, dtype=np.float32)
+    seqs = [data.beat_sequence(t, t.chords, 2, "offline", "beat-features/4", ahead)] * 400
+    columns = slice(60, 72)
+    kept = []
+    for dropout in (0.0, 0.25, 1.0):
+        _, floats, _, mask = data.beat_batch(seqs, 64, np.random.default_rng(1),
+                                             forecast_columns=columns,
+                                             forecast_dropout=dropout)
+        has = floats[:, :, columns].sum(-1)[mask]
+        assert np.allclose(has[has > 0], 1.0)  # a forecast is kept whole or left out
+        kept.append(float(np.mean(floats[:, 0, columns].sum(-1) > 0)))
+    assert kept[0] == 1.0 and kept[2] == 0.0
+    assert 0.68 < kept[1] < 0.82
