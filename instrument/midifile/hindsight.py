@@ -12,7 +12,11 @@ flush of the recorder:
    (``renumberings``) and is no beat of its own: the sequence goes on from the beat
    before; a beat that comes less than half a beat after the one before is dropped, a gap
    of more than one and a half beats (the clock stopped) is filled with even beats.
-   While the clock stands still the beats go on at the last tempo.
+   While the clock stands still the beats go on at the last tempo. A renumbering by a
+   part of a beat before any beat is frozen (a clock started on a pickup's off-beat
+   eighth that locks onto the player's beat at the first downbeat) lays the beats so
+   far again on the new grid, back to the recording's start, as the clock's first beats
+   are: else every note before it would sit half a beat early in its bar.
 2. **A smoother**: each beat's time is refitted by a local weighted least-squares line
    through the player's onsets near it (within ``WINDOW`` beats, each at its place on
    the grid: a beat, or a half or third of one), so the file's beats are where the
@@ -146,6 +150,7 @@ class BeatHistory:
         quarters = beat_quarters(meter)
         self.shortest = 60.0 / MAX_FILE_BPM * quarters
         self.longest = 60.0 / MIN_FILE_BPM * quarters
+        self.start_time = start_time
         self.times: list[float] = [start_time]
         self.renumberings: list[tuple[float, float]] = []  # (time, beats jumped)
         #: The continuous number less the clock's of the latest beat the clock passed:
@@ -178,6 +183,13 @@ class BeatHistory:
                 jump = beat_at(mapping, start) - beat_at(old, start)
                 if abs(jump) > 0.25:
                     self.renumberings.append((start, jump))
+                if abs(jump - round(jump)) > 0.25 and self.frozen <= 1:
+                    # The clock found the player's beat half a beat off its first
+                    # guess (it started on an off-beat onset, a pickup's eighth): the
+                    # beats laid so far sat between the player's. Nothing is frozen:
+                    # they are laid again on the new grid, back to the recording's
+                    # start, as for the clock's first beats (_advance).
+                    self.live_offset = None
             self._state = (running, mapping)
             self._cursor = number
         self._advance(horizon)
@@ -201,7 +213,7 @@ class BeatHistory:
             # The clock's first beats: what came before them (the recording's start, at
             # the configured tempo) is laid again on their grid, back to the first beat
             # at or before the start, so the file does not begin with a beat of its own.
-            k = math.floor(beat_at(mapping, self.times[0]))
+            k = math.floor(beat_at(mapping, self.start_time))
             self.times = [time_at(mapping, k)]
             self.live_offset = -k
             self._until = self.times[0]

@@ -241,6 +241,33 @@ def test_where_the_tune_began_is_read_on_the_grid_the_player_settled_into():
     hindsight.layout(times[-1] + 2.0, final=True)
     reader = hindsight.reader
     x = reader.x[:reader.count]
-    assert x[0] % Q != 0  # the early grid put the pickup between two beats
+    assert x[0] % Q == 0  # the early beats laid again on the grid the clock locked to
     for k in range(5, len(x), 7):
         assert x[k] - reader.first[0] == round((beats[k] - beats[0]) * Q)
+
+
+def test_an_eighth_pickup_the_clock_started_on_is_recorded_where_it_was_played():
+    # A waltz with a three-eighth pickup: the follower starts its beat on the first
+    # onset (an off-beat) and finds the player's beat at the first downbeat, half a
+    # beat on (a renumbering of 1.5 beats). The pickup and the first downbeat must lie
+    # where the player played them in the file's bars, not half a beat early.
+    from instrument.midifile.hindsight import Hindsight
+    from instrument.timing.beat import BeatClock
+
+    period = 0.6
+    bar = [(0, 76), (1, 74), (1.5, 77), (2, 76), (2.5, 74)]
+    beats = [1.5, 2.0, 2.5] + [3 * b + at for b in range(1, 13) for at, _ in bar]
+    pitches = [67, 72, 74] + [p for _ in range(1, 13) for _, p in bar]
+    times = [1.0 + b * period for b in beats]
+    clock = BeatClock(bpm=100.0, meter=Meter(3, 4))
+    clock.start(times[0], 0.0)  # its beat on the pickup's first eighth
+    hindsight = Hindsight(0.0, clock, Meter(3, 4), 480)
+    for k, (t, pitch) in enumerate(zip(times, pitches, strict=True)):
+        if k == 3:
+            clock.align(t, 2.0)  # the downbeat: on the player's beats from here
+        hindsight.hear(t, pitch, 80)
+        hindsight.layout(t + 0.01)
+    layout = hindsight.layout(times[-1] + 2.0, final=True)
+    for t, b in zip(times, beats, strict=True):
+        off = (layout.beat(t) + layout.offset - b) % 3  # 0 when in its place in the bar
+        assert min(off, 3 - off) < 0.1, (t, b, off)
