@@ -360,15 +360,16 @@ def as_played(neural: Accompanist, deadline_ticks: int,
     with a policy's foresight, the forecast of the ``continuation`` model (a
     :class:`~instrument.models.continuation.NeuralContinuator`; the live part has one
     whenever that model loaded), else none. A model that reads the forecast as an input
-    is given it here (:meth:`~instrument.models.accompaniment.NeuralAccompanist.
-    attach_forecast`), and keeps it when stepped alone."""
+    is given it (:meth:`~instrument.models.accompaniment.NeuralAccompanist.
+    attach_forecast`; with the rules, again at each reset of the pair), and keeps it when
+    stepped alone."""
     from instrument.models.harmony import ModelWithRules, forecast_for
 
     policy = getattr(neural, "policy", None)
     forecast = forecast_for(policy, continuation, neural)
     if policy is None:
-        if forecast is not None and getattr(neural, "takes_forecast", False):
-            neural.attach_forecast(forecast)
+        if getattr(neural, "takes_forecast", False):
+            neural.attach_forecast(forecast)  # None: it reads none
         return neural
     return ModelWithRules(neural, RuleArranger(deadline_ticks), policy, forecast)
 

@@ -217,7 +217,7 @@ class EngineSide:
                 "missed_deadlines": steps.get("misses", 0),
             }
         ahead = band_status["foresight_steps"]
-        if ahead is not None:  # the melody forecast, on its own worker
+        if ahead is not None:  # the melody forecast, on its own worker or in the model's step
             models["accompaniment"]["foresight"] = {
                 "steps": ahead.get("steps", 0), "p50_ms": ahead.get("p50_ms"),
                 "p99_ms": ahead.get("p99_ms"), "missed_deadlines": ahead.get("misses", 0)}

@@ -33,7 +33,9 @@ listed here are shown too)::
     models                             {name: {"providers": [...], "fallback": reason|null,
                                         "steps", "p50_ms", "p99_ms", "missed_deadlines"}};
                                        the accompaniment's melody forecast, when it plays
-                                       with foresight, under its "foresight" (same keys)
+                                       with foresight, under its "foresight" (same keys;
+                                       missed_deadlines null where the model's step runs
+                                       it: the model's misses count it)
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason

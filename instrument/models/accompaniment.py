@@ -17,11 +17,13 @@ the previous chord. Sampling decides in two steps, change or keep, then which ch
 (:func:`sample_chord`), so greedy decoding changes chords as often as the model expects.
 
 Real-time rules: ``step`` and ``sample`` run on the engine thread, never in the audio or
-MIDI callback. ``NeuralAccompanist.step`` is exactly one ONNX run.
+MIDI callback. ``NeuralAccompanist.step`` is exactly one ONNX run, after the melody
+forecast's steps when the model reads one (:meth:`NeuralAccompanist.attach_forecast`).
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -43,6 +45,7 @@ from instrument.models.melody import meter_index
 from instrument.models.runtime import OnnxStepper
 from instrument.models.sampling import log_softmax, sample_index
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+from instrument.realtime.histogram import TimingHistogram
 
 if TYPE_CHECKING:
     from instrument.models.foresight import MelodyForecast
@@ -386,6 +389,7 @@ class NeuralAccompanist(Accompanist):
         self._floats = np.zeros((1, len(self.encoder.float_columns)), dtype=np.float32)
         self.forecast: MelodyForecast | None = None  # see attach_forecast
         self.last_forecast: np.ndarray | None = None
+        self.forecast_timer = TimingHistogram()  # each beat's forecast, inside step
 
     @property
     def timer(self):
@@ -413,7 +417,9 @@ class NeuralAccompanist(Accompanist):
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         if self.forecast is not None:
+            t0 = time.perf_counter()
             self.last_forecast = self.forecast.observe(beat)
+            self.forecast_timer.record(time.perf_counter() - t0)
             beat = replace(beat, forecast=self.last_forecast)
         ints, floats = self.encoder.encode(beat, rhythm_bucket(self.harmonic_rhythm))
         self._ints[0, :] = ints
@@ -433,6 +439,7 @@ class NeuralAccompanist(Accompanist):
             prev = self.step(BeatInput(tick, meter, (note,), prev)).top()
         self.reset()
         self.stepper.timer.reset()
+        self.forecast_timer.reset()
 
 
 __all__ = [

@@ -6,10 +6,13 @@ played yet, and it is the note the chord is heard against first. The continuatio
 predicts a melody far better than the accompaniment model's own state does (about half
 its first guesses are right on a tune it has never heard, nearly all on a repeat).
 :class:`MelodyForecast` steps a continuator with the player's melody as the beats bring
-it and answers, at each beat's deadline, the pitch classes it expects of the next note;
-:func:`foresee` weighs a chord distribution by how much of that forecast each chord
-holds, less as the tune memory recalls the music more clearly (a repeat's remembered
-chord was fitted to the whole beat with hindsight; the forecast knows its first note).
+it and answers, at each beat's deadline, the pitch classes it expects of the next note.
+The accompaniment model reads that answer as an input (the foresight encoding,
+``beat-features/4``: :meth:`~instrument.models.accompaniment.NeuralAccompanist.
+attach_forecast`), and :func:`foresee` weighs the chord distribution played by how much
+of the forecast each chord holds, less as the tune memory recalls the music more clearly
+(a repeat's remembered chord was fitted to the whole beat with hindsight; the forecast
+knows its first note).
 
 The melody reaches the accompaniment as onsets only (a beat's :class:`~instrument.
 models.accompaniment.BeatInput` has no durations), so each note is taken as lasting
@@ -28,13 +31,30 @@ from __future__ import annotations
 import numpy as np
 
 from instrument.models.accompaniment import BeatInput, ChordDistribution
-from instrument.models.chords import TEMPLATES
+from instrument.models.chords import CHORD_VOCAB, TEMPLATES
 from instrument.models.continuation import NeuralContinuator, NextNoteDistribution
 from instrument.music import GridNote, Meter
 
 FLOOR = 0.05  # a chord holding none of the forecast: log(FLOOR) per unit of weight
+#: How much of the forecast's mass a chord's seventh holds (its root, third and fifth
+#: hold all of theirs). Chosen on the dev split with the foresight encoding's model: 1.0
+#: played 37 % of beats as four-note chords and began a plain C major tune on Dm7.
+SEVENTH_SHARE = 0.75
+
+
+def _held_shares() -> np.ndarray:
+    """Per chord of the vocabulary and pitch class, the share of the forecast's mass
+    there that the chord holds: 1 on its root, third and fifth, :data:`SEVENTH_SHARE`
+    on a seventh, 0 elsewhere."""
+    shares = np.zeros((len(CHORD_VOCAB), 12))
+    for i, chord in enumerate(CHORD_VOCAB):
+        for k, pc in enumerate(chord.pitch_classes):
+            shares[i, pc] = 1.0 if k < 3 else SEVENTH_SHARE
+    return shares
+
+
 _SOUNDING = TEMPLATES.sum(axis=1) > 0  # every chord but the silent one
-_SOUNDING_TEMPLATES = TEMPLATES[_SOUNDING].astype(np.float64)
+_SOUNDING_TEMPLATES = _held_shares()[_SOUNDING]
 
 
 class MelodyForecast:
@@ -107,7 +127,9 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
             recalled: float = 0.0) -> ChordDistribution:
     """``dist`` with each sounding chord's log-probability raised by ``weight`` times
     ``1 - recalled`` times the log of the forecast's probability mass on its pitch classes
-    (floored at :data:`FLOOR`), among the sounding chords: the odds of playing no chord
+    (a seventh's counted at :data:`SEVENTH_SHARE`: a four-note chord is not to win for
+    holding more of any forecast; floored at :data:`FLOOR`), among the sounding chords:
+    the odds of playing no chord
     at all (before the melody, after it) stay the model's. ``recalled`` (0..1): how
     clearly the tune memory recalls this music (:meth:`~instrument.memory.tune_memory.
     TuneMemory.recall`); on a clear repeat its chord, fitted to the whole beat with

@@ -185,17 +185,20 @@ class ModelWithRules(Accompanist):
         self.rules = rules
         self.policy = policy or HarmonyPolicy()
         self.forecast = forecast
-        # A model that reads the forecast steps it before its own step: shared, not twice.
-        self._model_forecasts = forecast is not None and \
-            bool(getattr(model, "takes_forecast", False))
-        if self._model_forecasts:
-            model.attach_forecast(forecast)
+        # A model that reads the forecast steps it before its own step (shared, not
+        # stepped twice), or reads none when this pair has none: given again at every
+        # reset, so pairs sharing one model each play it with their own.
+        self._reads = bool(getattr(model, "takes_forecast", False))
+        self._model_forecasts = forecast is not None and self._reads
         self.harmonic_rhythm = None
         self.pace = MelodyPace()
         self._ahead: np.ndarray | None = None
         self._ahead_weight = 0.0
+        self.reset()
 
     def reset(self) -> None:
+        if self._reads:
+            self.model.attach_forecast(self.forecast)
         self.model.reset()
         self.rules.reset()
         self.pace.reset()

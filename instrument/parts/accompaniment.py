@@ -151,6 +151,21 @@ class Accompaniment:
         rule arranger alone."""
         return (self.neural or self.rules).default_params.hold
 
+    def foresight_summary(self) -> dict | None:
+        """The melody forecast's steps a beat, p50/p99 and misses (as the runners count
+        them), or None without one. Stepped inside the model's step, it misses nothing
+        of its own: the model's step does (``misses`` None)."""
+        if self.forecast is not None:
+            return self.forecast_runner.stats.summary()
+        if getattr(self.neural, "forecast", None) is None:
+            return None
+        timer = self.neural.forecast_timer
+        out: dict = {"steps": timer.count, "misses": None}
+        times = timer.summary_ms()
+        if times:
+            out.update(p50_ms=times["p50"], p99_ms=times["p99"])
+        return out
+
     def reset(self) -> None:
         """Forget the beat and the plans (a panic, a restarted beat); the tune stays."""
         self.rules.reset()

@@ -474,7 +474,7 @@ class Band:
             "drums": a.player.settings.drums,
             "continuation_steps": r.runner.stats.summary(),
             "accompaniment_steps": a.runner.stats.summary(),
-            "foresight_steps": a.forecast_runner.stats.summary() if a.forecast else None,
+            "foresight_steps": a.foresight_summary(),
             "tempo_source": str(self.transport.settings.tempo_source),
             "follow": follower.status() if follower is not None else None,
         }

@@ -12,7 +12,7 @@ from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
 from instrument.models.accompaniment import NO_CHORD, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
-from instrument.models.foresight import MelodyForecast, foresee
+from instrument.models.foresight import SEVENTH_SHARE, MelodyForecast, foresee
 from instrument.models.tune import Tune, read_midi
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
@@ -135,6 +135,20 @@ def test_foresee_raises_the_chords_that_hold_the_expected_note():
     kept = foresee(ChordDistribution(sure, 0, None), expect_e, 3.0)
     assert kept.top() == NO_CHORD and not np.isnan(kept.logp).any()
     assert MelodyForecast.beside(None) is None  # no continuation model: no foresight
+
+
+def test_a_chord_holding_the_expected_note_as_its_seventh_is_raised_less():
+    """A four-note chord holds more of any forecast; the seventh counts part of its share,
+    so a plain tune's forecast does not turn its chords into sevenths."""
+    assert 0.0 < SEVENTH_SHARE < 1.0
+    dist = ChordDistribution(np.full(N_CHORDS, -np.log(N_CHORDS)), 12, None)
+    expect_c = np.zeros(12)
+    expect_c[0] = 1.0
+    weighed = foresee(dist, expect_c, 6.0)
+    a_minor, d_minor7 = CHORD_INDEX[Chord(9, "min", 9)], CHORD_INDEX[Chord(2, "m7", 2)]
+    f_major, g_major = CHORD_INDEX[Chord(5, "maj", 5)], CHORD_INDEX[Chord(7, "maj", 7)]
+    assert weighed.logp[a_minor] == pytest.approx(weighed.logp[f_major])  # C a triad tone
+    assert weighed.logp[g_major] < weighed.logp[d_minor7] < weighed.logp[a_minor]
 
 
 def held(chords, tune) -> int:

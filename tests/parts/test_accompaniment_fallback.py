@@ -2,7 +2,8 @@
 step that comes too late is not waited for; the rule arranger's chord plays that beat,
 the miss is counted, and the model plays again on the next beats (its state kept). With
 the manifest's policy and its foresight the melody forecast is stepped on its own worker
-beside the model, every beat, whether the model's step was late or not."""
+beside the model, or inside the model's step when the model reads it, every beat, whether
+the model's step was late or not."""
 
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ class LateOnSomeBeats:
     def sample(self, dist, params, rng):
         return self.model.sample(dist, params, rng)
 
+    def __getattr__(self, name):  # the model's forecast and its timer
+        return getattr(self.model, name)
+
 
 class CountedForecast(MelodyForecast):
     """The real forecast, counting the beats it observed."""
@@ -57,7 +61,8 @@ class CountedForecast(MelodyForecast):
         return super().observe(beat)
 
 
-@pytest.mark.parametrize("foresight", [False, True], ids=["alone", "with foresight"])
+@pytest.mark.parametrize("foresight", [False, True, "in the model's step"],
+                         ids=["alone", "with foresight", "forecast read by the model"])
 def test_a_late_model_step_is_replaced_by_the_rules_chord_and_the_model_plays_on(foresight):
     model = load_model("accompaniment")
     model.warm_up()
@@ -65,13 +70,19 @@ def test_a_late_model_step_is_replaced_by_the_rules_chord_and_the_model_plays_on
     if foresight:
         assert model.policy.foresight > 0
         forecast = CountedForecast(load_model("continuation"))
+    if foresight == "in the model's step":  # as the factory gives it to a model that reads it
+        assert model.takes_forecast
+        model.attach_forecast(forecast)
+        foresight, inside, forecast = False, forecast, None
+    else:
+        inside = None
     clock = BeatClock(120.0, Meter(4, 4))
     clock.start(100.0)
     fake_now = [0.0]
     runner = DeadlineRunner("accompaniment", lambda: fake_now[0])
     ahead_runner = DeadlineRunner("foresight", lambda: fake_now[0])
     part = Accompaniment(RuleArranger(2), LateOnSomeBeats(model, model.policy if foresight
-                                                          else None), runner,
+                                                          or inside else None), runner,
                          AccompanimentSettings(), ChordSamplingParams(temperature=0.0),
                          np.random.default_rng(0), forecast=forecast,
                          forecast_runner=ahead_runner)
@@ -97,3 +108,8 @@ def test_a_late_model_step_is_replaced_by_the_rules_chord_and_the_model_plays_on
     if foresight:  # the lead-in beat 0, then every beat, in order, on its own worker
         assert forecast.observed == list(range(12))
         assert ahead_runner.stats.steps == 11 and ahead_runner.stats.misses == 0
+    if inside is not None:  # every beat, in order, late ones too, inside the model's step
+        assert inside.observed == list(range(12))
+        assert ahead_runner.stats.steps == 0
+        summary = part.foresight_summary()
+        assert summary is not None and summary["steps"] == 12 and summary["misses"] is None

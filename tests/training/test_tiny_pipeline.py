@@ -32,9 +32,9 @@ def tiny_models(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny-models")
     assert continuation.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     # The shipped policy's flags (its manifest's training command names them).
-    assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--key-weight",
-                               "2", "--weak-hold", "8", "--weak-hold-rules", "25",
-                               "--foresight", "6"]) == 0
+    assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--encoding",
+                               "beat-features/4", "--key-weight", "2", "--weak-hold", "8",
+                               "--weak-hold-rules", "25", "--foresight", "6"]) == 0
     assert bar_net.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     assert bar_net.main(["--tiny", "--task", "meter", "--out", str(out), "--threads", "1"]) == 0
     return out
@@ -57,6 +57,9 @@ def test_tiny_training_exports_loadable_models_with_manifests(tiny_models):
     written = json.loads((tiny_models / "accompaniment.json").read_text())
     assert written["sampling"]["harmony_policy"] == shipped["sampling"]["harmony_policy"]
     assert acc.policy.weak_hold == 8.0 and acc.policy.weak_hold_rules == 25.0
+    # It read the forecast of its own run's continuation model in training, as it will live.
+    assert acc.takes_forecast
+    assert written["training"]["forecast"]["continuation_sha256"] == cont.manifest.sha256
 
 
 @pytest.mark.slow
