@@ -21,13 +21,12 @@ import time
 
 import numpy as np
 
-from instrument.evaluation.generators import as_played, beat_range
+from instrument.evaluation.generators import as_played, heard_by_deadline
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput
 from instrument.models.foresight import foresee
 from instrument.models.harmony import MelodyPace, forecast_for, foresight_weight
-from instrument.music import TICKS_PER_BEAT
 
 
 def quantiles(seconds: list[float]) -> dict[str, float]:
@@ -65,13 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         pace.reset()
         if forecast is not None:
             forecast.reset()
-        prev, i, notes = None, 0, tune.melody
-        for b in range(beat_range(tune).stop):
-            tick = b * TICKS_PER_BEAT
-            start = i
-            while i < len(notes) and notes[i].onset < tick - model.deadline_ticks:
-                i += 1
-            beat = BeatInput(tick, tune.meter, tuple(notes[start:i]), prev)
+        prev = None
+        for tick, heard in heard_by_deadline(tune, model.deadline_ticks):
+            beat = BeatInput(tick, tune.meter, heard, prev)
             ahead = None
             if forecast is not None:
                 t = time.perf_counter()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from instrument.evaluation.generators import beat_range
+from instrument.evaluation.generators import beat_range, heard_by_deadline
 from instrument.models import melody as enc
 from instrument.models.accompaniment import (
     ENCODING_NAME,
@@ -239,16 +239,11 @@ def beat_sequence(tune: Tune, chords: Sequence[Chord], deadline_ticks: int,
     ints = np.zeros((n, len(encoder.columns)), dtype=np.int64)
     floats = np.zeros((n, len(encoder.float_columns)), dtype=np.float32)
     labels = np.zeros(n, dtype=np.int64)
-    i = 0
-    for b in range(n):
-        tick = b * TICKS_PER_BEAT
-        start = i
-        while i < len(notes) and notes[i].onset < tick - deadline_ticks:
-            i += 1
+    for b, (tick, heard) in enumerate(heard_by_deadline(tune, deadline_ticks)):
         prev = chords[b - 1] if b > 0 else None
         ahead = None if forecasts is None else forecasts[b]
         ints[b], floats[b] = encoder.encode(
-            BeatInput(tick, tune.meter, tuple(notes[start:i]), prev, ahead), 0
+            BeatInput(tick, tune.meter, heard, prev, ahead), 0
         )
         labels[b] = CHORD_INDEX[chords[b] if b < len(chords) else NO_CHORD]
     span = [chords[b] for b in beat_range(tune) if b < len(chords)]

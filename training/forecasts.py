@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from instrument.evaluation.generators import beat_range
+from instrument.evaluation.generators import heard_by_deadline
 from instrument.models.accompaniment import BeatInput
 from instrument.models.tune import Tune
-from instrument.music import TICKS_PER_BEAT
 from training.corpus import CACHE_DIR, default_workers
 
 _worker: dict = {}
@@ -39,20 +38,12 @@ def tune_key(tune: Tune, deadline_ticks: int) -> str:
 
 def forecasts_of(forecast, tune: Tune, deadline_ticks: int) -> np.ndarray:
     """(beats, 12): the forecast at each beat's deadline, beat 0 to the tune's last
-    melody beat, the notes given as :func:`~instrument.evaluation.generators.
-    run_accompanist` gives them."""
+    melody beat, each beat's notes as the accompaniment is handed them
+    (:func:`~instrument.evaluation.generators.heard_by_deadline`)."""
     forecast.reset()
-    notes = tune.melody
-    n = beat_range(tune).stop
-    out = np.zeros((n, 12), dtype=np.float32)
-    i = 0
-    for b in range(n):
-        tick = b * TICKS_PER_BEAT
-        start = i
-        while i < len(notes) and notes[i].onset < tick - deadline_ticks:
-            i += 1
-        out[b] = forecast.observe(BeatInput(tick, tune.meter, tuple(notes[start:i])))
-    return out
+    return np.array([forecast.observe(BeatInput(tick, tune.meter, heard))
+                     for tick, heard in heard_by_deadline(tune, deadline_ticks)],
+                    dtype=np.float32).reshape(-1, 12)
 
 
 def _init(manifest_path: str) -> None:

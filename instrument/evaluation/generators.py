@@ -45,7 +45,7 @@ note-in-chord uses the reference pitches sounding at each melody onset.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,7 +59,7 @@ from instrument.models.accompaniment import Accompanist, BeatInput, ChordSamplin
 from instrument.models.chords import NO_CHORD, Chord, fit_chord
 from instrument.models.continuation import Continuator
 from instrument.models.tune import Tune
-from instrument.music import TICKS_PER_BEAT
+from instrument.music import TICKS_PER_BEAT, GridNote
 
 LN2 = math.log(2.0)
 #: Share of equal notes for two two-bar windows to count as the same music.
@@ -170,6 +170,21 @@ def beat_range(tune: Tune) -> range:
     return range(first, last + 1)
 
 
+def heard_by_deadline(tune: Tune, deadline_ticks: int
+                      ) -> Iterator[tuple[int, tuple[GridNote, ...]]]:
+    """Each beat's tick, from beat 0 to the tune's last melody beat, with the melody notes
+    that began after the previous beat's deadline and before its own (``deadline_ticks``
+    before the beat): what the accompaniment is handed for that beat, live and here."""
+    notes = tune.melody
+    i = 0
+    for b in range(beat_range(tune).stop):
+        tick = b * TICKS_PER_BEAT
+        start = i
+        while i < len(notes) and notes[i].onset < tick - deadline_ticks:
+            i += 1
+        yield tick, tuple(notes[start:i])
+
+
 def run_accompanist(
     accompanist: Accompanist,
     tune: Tune,
@@ -187,17 +202,10 @@ def run_accompanist(
     accompanist.reset()
     if memory is not None:
         memory.reset()
-    notes = tune.melody
-    i = 0
     prev: Chord | None = None
     chords = []
-    for b in range(beat_range(tune).stop):
-        beat_tick = b * TICKS_PER_BEAT
-        deadline = beat_tick - deadline_ticks
-        start = i
-        while i < len(notes) and notes[i].onset < deadline:
-            i += 1
-        beat = BeatInput(beat_tick, tune.meter, tuple(notes[start:i]), prev)
+    for beat_tick, heard in heard_by_deadline(tune, deadline_ticks):
+        beat = BeatInput(beat_tick, tune.meter, heard, prev)
         dist = accompanist.step(beat)
         recalled = 0.0
         if memory is not None:
