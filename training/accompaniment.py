@@ -379,10 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     net = StepNet(cfg)
     print(f"network: {net.n_params()} parameters")
 
-    forecast_columns = None
-    if foresight:
-        first = acc.FLOAT_COLUMNS[args.encoding].index("forecast_0")
-        forecast_columns = slice(first, first + 12)
+    forecast_columns = acc.FORECAST_COLUMNS if foresight else None
 
     def loss_fn(model: StepNet, g: np.random.Generator) -> torch.Tensor:
         picks = g.choice(len(sources), size=args.batch, p=probs)

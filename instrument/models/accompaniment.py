@@ -80,6 +80,8 @@ BEAT_FLOAT_COLUMNS_V3 = BEAT_FLOAT_COLUMNS + tuple(
 #: none: the model is trained with some forecasts left out, so it plays without one).
 ENCODING_NAME_V4 = "beat-features/4"
 BEAT_FLOAT_COLUMNS_V4 = BEAT_FLOAT_COLUMNS_V3 + tuple(f"forecast_{i}" for i in range(12))
+#: Where the forecast sits in the foresight encoding's float row.
+FORECAST_COLUMNS = slice(len(BEAT_FLOAT_COLUMNS_V3), len(BEAT_FLOAT_COLUMNS_V4))
 ENCODINGS = {ENCODING_NAME: BEAT_INT_COLUMNS, ENCODING_NAME_V2: BEAT_INT_COLUMNS_V2,
              ENCODING_NAME_V3: BEAT_INT_COLUMNS_V2, ENCODING_NAME_V4: BEAT_INT_COLUMNS_V2}
 FLOAT_COLUMNS = {ENCODING_NAME: BEAT_FLOAT_COLUMNS, ENCODING_NAME_V2: BEAT_FLOAT_COLUMNS,
@@ -295,7 +297,7 @@ class BeatEncoder:
                 if back >= 0 and self._beat_of[slot] == back:
                     floats[24 + 12 * j: 36 + 12 * j] = self._onsets[slot]
         if self.foresight and beat.forecast is not None:
-            floats[60:72] = beat.forecast
+            floats[FORECAST_COLUMNS] = beat.forecast
         return np.array(row, dtype=np.int64), floats
 
     def _remember_onsets(self, notes: tuple[GridNote, ...]) -> None:
