@@ -1,6 +1,6 @@
 """What deciding one beat's chord costs with learning on, on validation tunes.
 
-    python -m benchmarks.harmony_beat_cost [MANIFEST] [--tunes 200]
+    python -m benchmarks.harmony_beat_cost [MANIFEST] [--tunes 200] [--no-ahead]
 
 Per beat, in one process on the engine's path: the ONNX step alone (the model's own
 timer), the step with the rule arranger and the manifest's harmony policy
@@ -10,7 +10,12 @@ and blend, the foresight's weighing and the greedy sample. With the policy's for
 MelodyForecast`), which the live part runs on its own worker beside the model's step,
 under the same deadline; a model that reads the forecast as an input (the foresight
 encoding) steps it inside its own step, and ``forecast_in_step_ms`` is that part of
-the step. Milliseconds, p50 / p99 / p99.9, as JSON.
+the step. As live, the forecast takes each beat's notes before its deadline (as they are
+heard) and steps the note sounding to the next beat after each decision (:meth:`~instrument.
+models.foresight.MelodyForecast.hear_ahead`, :meth:`~instrument.models.foresight.
+MelodyForecast.expect`), timed apart as ``ahead_ms`` (per note or beat, off the
+deadline); ``--no-ahead`` has it do all its work at the deadline, as when every note came
+just before it. Milliseconds, p50 / p99 / p99.9, as JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput
 from instrument.models.foresight import foresee
 from instrument.models.harmony import MelodyPace, forecast_for, foresight_weight
+from instrument.music import TICKS_PER_BEAT
 
 
 def quantiles(seconds: list[float]) -> dict[str, float]:
@@ -42,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                                 description=__doc__)
     p.add_argument("manifest", nargs="?", default="accompaniment")
     p.add_argument("--tunes", type=int, default=200)
+    p.add_argument("--no-ahead", action="store_true",
+                   help="the forecast does all its work at the deadline")
     args = p.parse_args(argv)
     splits = A.load_splits(False)
     tunes = (splits["offline"][2] + splits["chorale"][2])[: args.tunes]
@@ -55,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     # else, with foresight, it runs here as on its own worker live.
     acc = as_played(model, model.deadline_ticks, continuation)
     forecast = None if model.takes_forecast else forecast_for(policy, continuation)
+    stepped = None if args.no_ahead else (model.forecast or forecast)
     pace = MelodyPace()  # the part's: the forecast is not weighed where the policy holds
     memory, params, rng = TuneMemory(), acc.decoding(0.0), np.random.default_rng(0)
-    steps, decisions, forecasts = [], [], []
+    steps, decisions, forecasts, ahead_work = [], [], [], []
     for tune in tunes:
         acc.reset()
         memory.reset()
@@ -67,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         prev = None
         for tick, heard in heard_by_deadline(tune, model.deadline_ticks):
             beat = BeatInput(tick, tune.meter, heard, prev)
+            for note in heard if stepped is not None else ():
+                t = time.perf_counter()
+                stepped.hear_ahead(note, tick, tune.meter)
+                ahead_work.append(time.perf_counter() - t)
             ahead = None
             if forecast is not None:
                 t = time.perf_counter()
@@ -86,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             t2 = time.perf_counter()
             steps.append(t1 - t0)
             decisions.append(t2 - t0)
+            if stepped is not None:
+                stepped.expect(tick + TICKS_PER_BEAT, tune.meter)
+                ahead_work.append(time.perf_counter() - t2)
     print(json.dumps({"beats": len(steps), "model_step_ms": model.timer.summary_ms(),
                       "step_with_rules_and_policy_ms": quantiles(steps),
                       "beat_decision_with_memory_ms": quantiles(decisions),
                       "forecast_ms": quantiles(forecasts) if forecasts else None,
-                      "forecast_in_step_ms": model.forecast_timer.summary_ms() or None}))
+                      "forecast_in_step_ms": model.forecast_timer.summary_ms() or None,
+                      "ahead_ms": quantiles(ahead_work) if ahead_work else None}))
     return 0
 
 

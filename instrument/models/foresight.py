@@ -24,6 +24,15 @@ beat, as it mostly does, that step stands, else the context is put back and the 
 stepped again with the length it had. Cost per beat: one ONNX step per note the beat
 brought (plus one where a note did not end on a beat) and a copy of the model's state:
 constant (the continuation model keeps a fixed window of past notes).
+
+That work need not wait for the deadline: live, the part has the forecast take each note
+as it is heard (:meth:`MelodyForecast.hear_ahead`) and, after each beat's decision,
+step the note still sounding as lasting to the next beat (:meth:`MelodyForecast.
+expect`), on the worker that steps it, so at the deadline :meth:`MelodyForecast.observe`
+mostly finds its steps done. Both are speculation checked at the deadline: a beat that
+does not bring the notes taken ahead, in their order and meter, is stepped from the
+context before them, and a note assumed to end elsewhere is stepped again. The answers
+are the same whether or not anything was done ahead; only when the work is done moves.
 """
 
 from __future__ import annotations
@@ -86,23 +95,67 @@ class MelodyForecast:
         self._assumed_end = 0
         self._started = False
         self._odds: NextNoteDistribution | None = None  # after the last note stepped
+        self._ahead: list[GridNote] = []  # notes taken before their beat, in order
+        self._ahead_meter: Meter | None = None
+        self._before_ahead: tuple | None = None  # everything as it was before them
 
     def observe(self, beat: BeatInput) -> np.ndarray:
         """Take ``beat``'s notes; the probability of each pitch class (12, summing to 1)
         for the next note."""
-        cont, meter = self.continuator, beat.meter
-        if not self._started:
-            self._odds = cont.step(None, meter)
-            self._started = True
-        for note in beat.notes:
-            if self._sounding is not None:
-                self._step(self._sounding, note.onset, meter, final=True)
-            self._sounding = note
-        if self._sounding is not None:
-            end = max(beat.beat_tick, self._sounding.onset + 1)
-            self._step(self._sounding, end, meter, final=False)
+        notes = beat.notes
+        if self._before_ahead is not None:
+            taken = len(self._ahead)
+            if beat.meter == self._ahead_meter and notes[:taken] == tuple(self._ahead):
+                notes = notes[taken:]  # stepped already
+            else:  # the speculation was wrong: as if nothing had been taken ahead
+                self._put_back(self._before_ahead)
+            self._ahead, self._ahead_meter, self._before_ahead = [], None, None
+        for note in notes:
+            self._take(note, beat.meter)
+        self.expect(beat.beat_tick, beat.meter)
         assert self._odds is not None
         return self._odds.pitch_classes()
+
+    def hear_ahead(self, note: GridNote, beat_tick: int, meter: Meter) -> None:
+        """Take ``note`` now, before the deadline of the beat at ``beat_tick`` that is to
+        bring it, and assume it lasts to that beat (see the module docstring)."""
+        if self._before_ahead is None:
+            self._before_ahead = self._context()
+            self._ahead_meter = meter
+        elif meter != self._ahead_meter:
+            return  # left for the deadline, which will find the meter changed
+        self._ahead.append(note)
+        self._take(note, meter)
+        self.expect(beat_tick, meter)
+
+    def expect(self, beat_tick: int, meter: Meter) -> None:
+        """Step the note sounding as lasting until ``beat_tick`` (its onset at least one
+        tick later), unless it was stepped so already (see the module docstring)."""
+        if not self._started:
+            self._odds = self.continuator.step(None, meter)
+            self._started = True
+        if self._sounding is not None:
+            end = max(beat_tick, self._sounding.onset + 1)
+            self._step(self._sounding, end, meter, final=False)
+
+    def _take(self, note: GridNote, meter: Meter) -> None:
+        """The next melody note: the one sounding before it is stepped as ending at its
+        onset."""
+        if not self._started:
+            self._odds = self.continuator.step(None, meter)
+            self._started = True
+        if self._sounding is not None:
+            self._step(self._sounding, note.onset, meter, final=True)
+        self._sounding = note
+
+    def _context(self) -> tuple:
+        return (self.continuator.save(), self._sounding, self._saved, self._assumed_end,
+                self._started, self._odds)
+
+    def _put_back(self, context: tuple) -> None:
+        saved_model, self._sounding, self._saved, self._assumed_end, self._started, \
+            self._odds = context
+        self.continuator.restore(saved_model)
 
     def _step(self, note: GridNote, end: int, meter: Meter, final: bool) -> None:
         """Have ``note`` stepped as lasting until ``end`` (``final``: its real end, else

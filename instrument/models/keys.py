@@ -25,11 +25,14 @@ KEY_PROFILES = _normalised(np.array(
 
 
 def key_correlations(histogram: np.ndarray) -> np.ndarray:
-    """Pearson correlation of a pitch-class histogram with the 24 keys."""
+    """Pearson correlation of a pitch-class histogram with the 24 keys (all 0 for a flat
+    histogram)."""
     h = np.asarray(histogram, dtype=np.float64)
-    if h.std() == 0:
+    centred = h - h.mean()
+    spread = np.sqrt(centred @ centred)
+    if spread == 0:
         return np.zeros(24)
-    return KEY_PROFILES @ _normalised(h)
+    return KEY_PROFILES @ centred / spread
 
 
 def estimate_key(histogram: np.ndarray) -> tuple[int, bool]:
@@ -54,9 +57,9 @@ class KeyTracker:
 
     def update(self, sounding: np.ndarray) -> tuple[int, bool] | None:
         self.histogram = self.histogram * self.decay + sounding
-        if self.histogram.std() == 0:
-            return self.key
         corr = key_correlations(self.histogram)
+        if not corr.any():  # flat: nothing weighs more than anything else
+            return self.key
         best = int(np.argmax(corr))
         if self.key is not None:
             cur = self.key[0] + 12 * self.key[1]

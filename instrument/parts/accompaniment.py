@@ -14,7 +14,12 @@ MelodyPace`). With the continuation model loaded, a
 inside the model's step when the model reads it as an input (the foresight encoding:
 :meth:`~instrument.models.accompaniment.NeuralAccompanist.attach_forecast`), else, with the
 policy's ``foresight``, on its own worker (``forecast_runner``), beside the model's step
-and under the same deadline. With the policy's ``foresight`` the model's chord (after the
+and under the same deadline. Either way the forecast does most of its work before the
+deadline, on the worker that steps it: it takes each note as the part hears it (when the
+note is for the next beat to be decided) and, after each decision, steps the note still
+sounding as lasting to the next beat (:meth:`~instrument.models.foresight.MelodyForecast.
+hear_ahead`, :meth:`~instrument.models.foresight.MelodyForecast.expect`), so the step at
+the deadline is mostly the model's own. With the policy's ``foresight`` the model's chord (after the
 tune memory's blend) is weighed by the melody note the continuation model expects on the
 beat, as much as the memory does not recall the music; a forecast that is late leaves
 the model's chord as it was. The chord is drawn with
@@ -44,6 +49,8 @@ Engine thread only.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -62,12 +69,13 @@ from instrument.models.chords import Chord
 from instrument.models.foresight import MelodyForecast, foresee
 from instrument.models.harmony import MelodyPace, combine, foresight_weight
 from instrument.models.voicing import SILENT, Voicing, voice_chord
-from instrument.music import TICKS_PER_BEAT, GridNote
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 from instrument.names import Part
 from instrument.parts.deadline import DeadlineRunner
 from instrument.parts.dynamics import FOLLOW_SHARE, Dynamics
 from instrument.parts.energy import Energy
 from instrument.parts.style_player import StylePlayer
+from instrument.realtime.histogram import TimingHistogram
 from instrument.styles.library import AUTO, PAD, StyleLibrary
 from instrument.styles.style import Feel, Section
 from instrument.timing.beat import BeatClock
@@ -142,6 +150,7 @@ class Accompaniment:
         self.neural_beats = 0
         self.fallback_beats = 0
         self.pace = MelodyPace()
+        self.ahead_timer = TimingHistogram()  # the forecast's work before the deadlines
         self.reset()
 
     @property
@@ -156,25 +165,54 @@ class Accompaniment:
         them), or None without one. Stepped inside the model's step, it misses nothing
         of its own: the model's step does (``misses`` None)."""
         if self.forecast is not None:
-            return self.forecast_runner.stats.summary()
-        if getattr(self.neural, "forecast", None) is None:
+            out = self.forecast_runner.stats.summary()
+        elif getattr(self.neural, "forecast", None) is None:
             return None
-        timer = self.neural.forecast_timer
-        out: dict = {"steps": timer.count, "misses": None}
-        times = timer.summary_ms()
-        if times:
-            out.update(p50_ms=times["p50"], p99_ms=times["p99"])
+        else:
+            timer = self.neural.forecast_timer
+            out = {"steps": timer.count, "misses": None}
+            times = timer.summary_ms()
+            if times:
+                out.update(p50_ms=times["p50"], p99_ms=times["p99"])
+        ahead = self.ahead_timer.summary_ms()
+        if ahead:
+            out.update(ahead_p50_ms=ahead["p50"], ahead_p99_ms=ahead["p99"])
         return out
+
+    def _forecast_worker(self) -> tuple[MelodyForecast, DeadlineRunner] | None:
+        """The melody forecast this part steps, and the worker it is stepped on."""
+        if self.forecast is not None:
+            return self.forecast, self.forecast_runner
+        inside = getattr(self.neural, "forecast", None)
+        return (inside, self.runner) if inside is not None else None
+
+    def _ahead(self, work: Callable[[MelodyForecast], None]) -> None:
+        """Have the forecast do ``work`` on its worker, before the deadline that needs
+        it (timed in :attr:`ahead_timer`)."""
+        worker = self._forecast_worker()
+        if worker is None:
+            return
+        forecast, runner = worker
+        timer = self.ahead_timer
+
+        def run() -> None:
+            t0 = time.perf_counter()
+            work(forecast)
+            timer.record(time.perf_counter() - t0)
+
+        runner.submit_background(run)
 
     def reset(self) -> None:
         """Forget the beat and the plans (a panic, a restarted beat); the tune stays."""
         self.rules.reset()
         self.pace.reset()
+        # On their workers, after the work queued there (which touches their state).
         if self.neural is not None:
-            self.neural.reset()
+            self.runner.submit_background(self.neural.reset)
         if self.forecast is not None:
-            self.forecast.reset()
+            self.forecast_runner.submit_background(self.forecast.reset)
         self._heard: list[GridNote] = []
+        self._meter: Meter | None = None  # of the last beat decided
         self._next_beat: int | None = None
         self._decided_until: float | None = None  # clock time of the last beat decided
         self._previous: Chord | None = None
@@ -214,8 +252,13 @@ class Accompaniment:
     # -- inputs -----------------------------------------------------------------------
 
     def hear_onset(self, note: GridNote) -> None:
-        """A melody note began (the player's, or the instrument's own response)."""
+        """A melody note began (the player's, or the instrument's own response). The
+        forecast takes it at once when it is for the next beat to be decided."""
         self._heard.append(note)
+        meter, beat = self._meter, self._next_beat
+        if self.playing and meter is not None and beat is not None and \
+                note.onset < beat * TICKS_PER_BEAT - self.settings.deadline_ticks:
+            self._ahead(lambda f: f.hear_ahead(note, beat * TICKS_PER_BEAT, meter))
 
     def begin(self, first_beat: int) -> None:
         """Start playing from ``first_beat`` (a clock that has started)."""
@@ -372,6 +415,8 @@ class Accompaniment:
         self.history.append(ChordChoice(beat, chord, voicing, used_neural))
         self._previous = chord
         self._voicing = voicing
+        self._meter = meter = clock.meter
+        self._ahead(lambda f: f.expect((beat + 1) * TICKS_PER_BEAT, meter))
         return events
 
     def _choose_style_for_bar(self, beat: int, now: float, clock: BeatClock) -> None:

@@ -12,6 +12,8 @@ callback or the engine.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +25,8 @@ from typing import TypeVar
 from instrument.realtime.histogram import TimingHistogram
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,6 +73,13 @@ class DeadlineRunner:
 
         return self._pool.submit(timed)
 
+    def submit_background(self, work: Callable[[], object]) -> None:
+        """Queue ``work`` that no beat waits for, in order with the steps (it touches
+        the same state): not timed as a step; a failure is logged, and the steps after it
+        go on."""
+        with contextlib.suppress(RuntimeError):  # closed: nothing is to run any more
+            self._pool.submit(_logged(work, self.name))
+
     def take(self, future: Future[T], deadline: float) -> T | None:
         """The step's result if it is done by ``deadline`` (clock time), else None (a miss).
 
@@ -107,6 +118,9 @@ class ImmediateRunner(DeadlineRunner):
         self.stats.record(time.perf_counter() - started)
         return future
 
+    def submit_background(self, work: Callable[[], object]) -> None:
+        _logged(work, self.name)()
+
     def take(self, future: Future[T], deadline: float) -> T | None:
         self.stats.steps += 1
         if future.exception() is not None:
@@ -116,3 +130,13 @@ class ImmediateRunner(DeadlineRunner):
 
     def close(self) -> None:
         return None
+
+
+def _logged(work: Callable[[], object], name: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("%s: background work failed", name)
+
+    return run

@@ -100,6 +100,33 @@ def test_a_note_stepped_on_an_assumed_length_is_stepped_again_with_its_own(conti
                                    atol=1e-5, err_msg=f"beat {b}")
 
 
+def test_notes_taken_ahead_of_their_beat_forecast_what_the_deadline_would(continuation):
+    """Notes taken as they are heard (for the next beat, or guessed for the wrong one,
+    or in a meter the beat does not have) and the sounding note stepped ahead to the
+    next beat: at every deadline the same forecast as from the beat's notes alone."""
+    meter = Meter(4, 4)
+    onsets = [0, 6, 18, 30, 33, 35, 48, 54, 60, 72, 73, 90]
+    melody = [GridNote(62 + (i * 7) % 12, t, 1, 80) for i, t in enumerate(onsets)]
+    ahead = MelodyForecast.beside(continuation)
+    for b in range(1, 10):
+        tick = b * TICKS_PER_BEAT
+        new = tuple(n for n in melody if tick - TICKS_PER_BEAT - 2 <= n.onset < tick - 2)
+        for i, note in enumerate(new):
+            if b == 4 and i == 1:  # a guess that the note is for a later beat
+                ahead.hear_ahead(note, tick + TICKS_PER_BEAT, meter)
+            elif b == 6:  # heard in another meter: the deadline steps it again
+                ahead.hear_ahead(note, tick, Meter(3, 4))
+            else:
+                ahead.hear_ahead(note, tick, meter)
+        if b == 7:  # taken for this beat, but the beat is decided before it came
+            ahead.hear_ahead(GridNote(70, tick - 1, 1, 80), tick, meter)
+        got = ahead.observe(BeatInput(tick, meter, new))
+        ahead.expect(tick + TICKS_PER_BEAT, meter)
+        heard = [n for n in melody if n.onset < tick - 2]
+        np.testing.assert_allclose(got, reference_forecast(continuation, heard, tick, meter),
+                                   atol=1e-5, err_msg=f"beat {b}")
+
+
 def test_observing_the_same_melody_again_forecasts_the_same():
     """Two forecasts over one continuator session, reset in between: the same odds."""
     model = load_model("continuation")

@@ -14,6 +14,7 @@ import pytest
 
 from instrument.baselines.rules import RuleArranger
 from instrument.models import ChordSamplingParams, load_model
+from instrument.models.accompaniment import BeatInput
 from instrument.models.foresight import MelodyForecast
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
@@ -113,3 +114,78 @@ def test_a_late_model_step_is_replaced_by_the_rules_chord_and_the_model_plays_on
         assert ahead_runner.stats.steps == 0
         summary = part.foresight_summary()
         assert summary is not None and summary["steps"] == 12 and summary["misses"] is None
+
+
+class DeadlineCountedForecast(MelodyForecast):
+    """The real forecast, keeping what it answered at each deadline and counting the
+    continuation model's steps it took there (the rest it took ahead of the deadline)."""
+
+    def __init__(self, continuator):
+        step = continuator.step
+
+        def counted(note, meter):
+            self.steps_at_deadline += self._at_deadline
+            return step(note, meter)
+
+        continuator.step = counted
+        super().__init__(continuator)
+
+    def reset(self):
+        self.answers, self.steps_at_deadline, self._at_deadline = [], 0, False
+        super().reset()
+
+    def observe(self, beat):
+        self._at_deadline = True
+        try:
+            self.answers.append(super().observe(beat))
+        finally:
+            self._at_deadline = False
+        return self.answers[-1]
+
+
+def test_the_forecast_takes_the_notes_as_they_are_heard_and_the_deadline_finds_it_done():
+    """Played live (the model reading the forecast, on the threaded runner), the notes
+    reach the forecast as the part hears them and the note held over a beat is stepped
+    after each decision: at the deadlines the continuation model is not stepped at all
+    after the first beat, and the model reads the same forecasts as one that took every
+    note at its deadline."""
+    model = load_model("accompaniment")
+    model.warm_up()
+    continuation = load_model("continuation")
+    forecast = DeadlineCountedForecast(continuation)
+    model.attach_forecast(forecast)
+    clock = BeatClock(120.0, Meter(3, 4))
+    clock.start(100.0)
+    runner = DeadlineRunner("accompaniment", lambda: 0.0)  # no deadline is ever missed
+    part = Accompaniment(RuleArranger(2), model, runner, AccompanimentSettings(),
+                         ChordSamplingParams(temperature=0.0), np.random.default_rng(0))
+    # eighths, a note held over two beats, quarters, a pickup eighth before a beat
+    eighth = TICKS_PER_BEAT // 2
+    onsets = [eighth * e for e in (0, 1, 2, 3, 4, 8, 10, 12, 13, 14, 15, 18, 19, 20, 23)]
+    melody = [GridNote(62 + (i * 5) % 12, t, eighth, 80) for i, t in enumerate(onsets)]
+    last = onsets[-1] // TICKS_PER_BEAT + 2
+    try:
+        part.begin(1)
+        for b in range(1, last):
+            for note in melody:
+                if (b - 1) * TICKS_PER_BEAT - 2 <= note.onset < b * TICKS_PER_BEAT - 2:
+                    part.hear_onset(note)
+            part.plan(clock.time_at(b) - part.planning_lead(clock), clock)
+        runner.submit(lambda: None).result()  # the work queued before it is done
+    finally:
+        runner.close()
+    assert [c.beat for c in part.history] == list(range(1, last))
+    assert runner.stats.misses == 0
+    assert len(forecast.answers) == last
+    # the lead-in beat 0 starts the melody, and beat 1's two notes come before the
+    # first decision, after which the part takes notes ahead
+    assert forecast.steps_at_deadline == 1 + 2
+    reference = MelodyForecast(continuation.__class__(continuation.manifest,
+                                                      continuation.stepper.session))
+    for b, got in enumerate(forecast.answers):
+        heard = tuple(n for n in melody
+                      if (b - 1) * TICKS_PER_BEAT - 2 <= n.onset < b * TICKS_PER_BEAT - 2)
+        want = reference.observe(BeatInput(b * TICKS_PER_BEAT, Meter(3, 4), heard))
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"beat {b}")
+    summary = part.foresight_summary()
+    assert summary is not None and summary["steps"] == last and "ahead_p99_ms" in summary
