@@ -262,7 +262,14 @@ def validation_metrics(neural, sets, with_steering: bool, out: Path) -> dict:
 
 
 #: The harmony policy's settings the command line can give (here and in training.harmony_eval).
-POLICY_FLAGS = ("key_weight", "weak_hold", "weak_hold_rules", "foresight")
+POLICY_FLAGS = ("key_weight", "rules_between", "weak_hold", "weak_hold_rules", "foresight")
+
+
+def on_off(value: str) -> bool:
+    """A switch given on the command line as ``on`` or ``off``."""
+    if value not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{value!r}: on or off")
+    return value == "on"
 
 
 def policy_given(args: argparse.Namespace) -> dict:
@@ -323,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
                              "its key prior (default 0; with --evaluate-only, the manifest's "
                              "own unless given); chosen on the dev split with "
                              "training.harmony_eval --policy")
+    parser.add_argument("--rules-between", type=on_off, default=None, metavar="on|off",
+                        help="the harmony policy's rule arranger's chord where it changes "
+                             "between strong beats (default on; with --evaluate-only, the "
+                             "manifest's own unless given)")
     parser.add_argument("--weak-hold", type=float, default=None,
                         help="the harmony policy's hold on the beats between strong ones over "
                              "a busy melody, for the model (default 0; with --evaluate-only, "

@@ -10,8 +10,8 @@ played beats whose chord has four pitch classes; plus with ``--memory`` the same
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
 with the rules between strong beats, the key prior and the weak-beat hold
 (:mod:`instrument.models.harmony`; its manifest's policy unless ``--key-weight``,
-``--weak-hold``, ``--weak-hold-rules``, ``--foresight`` are given; a foresight reads the
-shipped continuation model). Every row also says where in the bar
+``--rules-between``, ``--weak-hold``, ``--weak-hold-rules``, ``--foresight`` are given;
+a foresight reads the shipped continuation model). Every row also says where in the bar
 the chords change (on the bar line, the half bar, elsewhere; by the score's bars), beside
 the same for the human chord symbols of every tune that has them.
 Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                         "else the default settings)")
     p.add_argument("--key-weight", type=float, default=None,
                    help="the policy's key prior (log-probability per tone outside the key) "
+                        "instead of the manifest's")
+    p.add_argument("--rules-between", type=A.on_off, default=None, metavar="on|off",
+                   help="the policy's rules' chord where they change between strong beats "
                         "instead of the manifest's")
     p.add_argument("--weak-hold", type=float, default=None,
                    help="the policy's hold on beats that are not strong (log-probability) "

@@ -8,9 +8,11 @@ and onnxruntime's defaults are measured over the same stream of steps after warm
 call the engine makes (encoding, run, log-softmax); ``adaptive`` adds the tune memory,
 and for an accompaniment model with a harmony policy ``adaptive_policy`` also the rule
 arranger's step and the policy, as the live part's model worker decides a beat;
-``adaptive_policy_foresight`` adds the policy's foresight, the continuation model's
-forecast of the next melody note (one step per melody note, on its own worker live: this
-is the two workers' cost per beat together). The Markov and rule fallbacks are
+``adaptive_policy_foresight`` adds the continuation model's forecast of the next melody
+note (the model reads it, and the policy weighs the chords by it), which takes each note
+before the beat's deadline, as live: ``adaptive_policy_foresight_ahead`` is that work, per
+beat, off the deadline (:meth:`~instrument.models.foresight.MelodyForecast.hear_ahead`,
+:meth:`~instrument.models.foresight.MelodyForecast.expect`). The Markov and rule fallbacks are
 timed the same way. Every duration goes into a
 :class:`~instrument.realtime.histogram.TimingHistogram` (10 us bins, as for audio cycles
 and live steps); percentiles are in milliseconds, the upper edge of their bin.
@@ -88,12 +90,14 @@ def bench_continuation(model, steps: int, markov: MarkovContinuator | None = Non
 
 
 def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> dict:
-    """``step`` of ``model``; with ``memory``, observing and blending as the live part."""
+    """``step`` of ``model``; with ``memory``, observing and blending as the live part;
+    with a melody forecast, its work before each deadline timed as ``ahead``."""
     notes = _melody(steps * 2, seed=1, phrase=32 if memory else None)
     model.reset()
     if memory is not None:
         memory.reset()
-    times = TimingHistogram()
+    forecast = getattr(model, "forecast", None)
+    times, ahead = TimingHistogram(), TimingHistogram()
     i = 0
     prev = None
     for b in range(steps):
@@ -105,6 +109,11 @@ def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> 
         while i < len(notes) and notes[i].onset < deadline:
             i += 1
         beat = BeatInput(b * 12, M44, tuple(notes[start:i]), prev)
+        if forecast is not None:  # as the notes were heard
+            t0 = time.perf_counter()
+            for note in beat.notes:
+                forecast.hear_ahead(note, beat.beat_tick, M44)
+            ahead.record(time.perf_counter() - t0)
         t0 = time.perf_counter()
         dist = model.step(beat)
         if memory is not None:
@@ -113,7 +122,11 @@ def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> 
         dist = model.look_ahead(dist, memory.recall() if memory is not None else 0.0)
         times.record(time.perf_counter() - t0)
         prev = dist.top()
-    return {"step": _ms(times)}
+        if forecast is not None:  # after the decision, the note sounding on
+            t0 = time.perf_counter()
+            forecast.expect(beat.beat_tick + 12, M44)
+            ahead.record(time.perf_counter() - t0)
+    return {"step": _ms(times)} | ({"ahead": _ms(ahead)} if forecast is not None else {})
 
 
 def run(steps: int, providers: list[str], models_dir) -> dict:
@@ -152,8 +165,9 @@ def run(steps: int, providers: list[str], models_dir) -> dict:
                                                                  TuneMemory())["step"]
                     seeing = as_played(model, model.deadline_ticks, loaded.get("continuation"))
                     if getattr(seeing, "forecast", None) is not None:  # and its foresight
-                        res["adaptive_policy_foresight"] = bench_accompaniment(
-                            seeing, steps, TuneMemory())["step"]
+                        timed = bench_accompaniment(seeing, steps, TuneMemory())
+                        res["adaptive_policy_foresight"] = timed["step"]
+                        res["adaptive_policy_foresight_ahead"] = timed["ahead"]
             res["providers"] = model.stepper.providers
             res["warm_up_ms"] = round(warm * 1e3, 1)
             out[name][label] = res
@@ -184,15 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("continuation", "accompaniment"):
         for label, r in res[name].items():
             for part in ("run", "step", "adaptive", "adaptive_policy",
-                         "adaptive_policy_foresight"):
+                         "adaptive_policy_foresight", "adaptive_policy_foresight_ahead"):
                 if part not in r:
                     continue
                 m = r[part]
-                print(f"{name:<14} {label:<8} {part:<26} {m['p50']:7.3f} {m['p99']:7.3f} "
+                print(f"{name:<14} {label:<8} {part:<32} {m['p50']:7.3f} {m['p99']:7.3f} "
                       f"{m['p99.9']:7.3f}   on {r['providers'][0]}")
     for name in ("markov", "rules", "markov_adaptive", "rules_adaptive"):
         m = res[name]["step"]
-        print(f"{name:<14} {'numpy':<8} {'step':<26} {m['p50']:7.3f} {m['p99']:7.3f} "
+        print(f"{name:<14} {'numpy':<8} {'step':<32} {m['p50']:7.3f} {m['p99']:7.3f} "
               f"{m['p99.9']:7.3f}")
     return 0
 

@@ -220,7 +220,9 @@ class EngineSide:
         if ahead is not None:  # the melody forecast, on its own worker or in the model's step
             models["accompaniment"]["foresight"] = {
                 "steps": ahead.get("steps", 0), "p50_ms": ahead.get("p50_ms"),
-                "p99_ms": ahead.get("p99_ms"), "missed_deadlines": ahead.get("misses", 0)}
+                "p99_ms": ahead.get("p99_ms"), "missed_deadlines": ahead.get("misses", 0),
+                "ahead_p50_ms": ahead.get("ahead_p50_ms"),
+                "ahead_p99_ms": ahead.get("ahead_p99_ms")}
         follow = band_status["follow"] or {}
         return {
             "pid": sound["pid"],

@@ -35,7 +35,8 @@ listed here are shown too)::
                                        the accompaniment's melody forecast, when it plays
                                        with foresight, under its "foresight" (same keys;
                                        missed_deadlines null where the model's step runs
-                                       it: the model's misses count it)
+                                       it: the model's misses count it; its work before
+                                       the deadlines: ahead_p50_ms, ahead_p99_ms)
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason
@@ -466,5 +467,11 @@ def format_status(status: dict) -> str:
                     f"{_ms(ahead.get('p50_ms')):>10} {_ms(ahead.get('p99_ms')):>10} "
                     f"{_text(ahead.get('missed_deadlines'), '-'):>7}"
                 )
+                if ahead.get("ahead_p50_ms") is not None:  # before the deadlines
+                    lines.append(
+                        f"    {'    ahead':<16} {where:<24} {'':>8} "
+                        f"{_ms(ahead.get('ahead_p50_ms')):>10} "
+                        f"{_ms(ahead.get('ahead_p99_ms')):>10} {'':>7}"
+                    )
         lines += reasons
     return "\n".join(lines)
