@@ -234,6 +234,17 @@ def steering(model, sets) -> dict:
     return out
 
 
+#: What "policy" means in the manifest's metrics.
+POLICY_TEXT = ("with the manifest's harmony policy (sampling.harmony_policy; "
+               "instrument.models.harmony: the rule arranger stepped beside the model; with "
+               "rules_between, between a bar's strong beats its chord where it changes chord; "
+               "with key_weight, its key weighing the model's chords; with weak_hold, over a "
+               "busy melody a hold on the beats between the strong ones; with foresight, "
+               "after the tune memory's blend, the chords weighed by the continuation "
+               "model's forecast of the next melody note), as the live part plays; 'model' "
+               "is the model alone")
+
+
 def validation_metrics(neural, sets, with_steering: bool, out: Path) -> dict:
     policy = getattr(neural, "policy", None)
     wants = (policy is not None and policy.foresight > 0) or neural.takes_forecast
@@ -243,13 +254,7 @@ def validation_metrics(neural, sets, with_steering: bool, out: Path) -> dict:
         "split": "validation",
         "decoding": "greedy (change-or-keep, then chord), own previous chord fed back, "
                     "online at each beat's deadline",
-        "policy": "with the manifest's harmony policy (instrument.models.harmony: the rule "
-                  "arranger stepped beside the model; between a bar's strong beats its chord "
-                  "where it changes chord, its key weighing the model's chords, and over a "
-                  "busy melody a hold on the beats between the strong ones; with "
-                  "foresight, after the tune memory's blend, the chords weighed by the "
-                  "continuation model's forecast of the next melody note), as the "
-                  "live part plays; 'model' is the model alone",
+        "policy": POLICY_TEXT,
         **({"foresight_from": {"continuation_sha256": continuation.manifest.sha256}}
            if continuation is not None else {}),
         "adaptive": "the tune memory (instrument.memory.tune_memory, default settings "

@@ -33,8 +33,9 @@ def tiny_models(tmp_path_factory) -> Path:
     assert continuation.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     # The shipped policy's flags (its manifest's training command names them).
     assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--encoding",
-                               "beat-features/4", "--key-weight", "2", "--weak-hold", "8",
-                               "--weak-hold-rules", "25", "--foresight", "6"]) == 0
+                               "beat-features/4", "--key-weight", "2", "--rules-between", "off",
+                               "--weak-hold", "8", "--weak-hold-rules", "25",
+                               "--foresight", "10"]) == 0
     assert bar_net.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     assert bar_net.main(["--tiny", "--task", "meter", "--out", str(out), "--threads", "1"]) == 0
     return out
