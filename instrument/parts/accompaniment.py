@@ -19,8 +19,8 @@ deadline, on the worker that steps it: it takes each note as the part hears it (
 note is for the next beat to be decided) and, after each decision, steps the note still
 sounding as lasting to the next beat (:meth:`~instrument.models.foresight.MelodyForecast.
 hear_ahead`, :meth:`~instrument.models.foresight.MelodyForecast.expect`), so the step at
-the deadline is mostly the model's own. With the policy's ``foresight`` the model's chord (after the
-tune memory's blend) is weighed by the melody note the continuation model expects on the
+the deadline is mostly the model's own. With the policy's ``foresight`` the model's chord
+(after the tune memory's blend) is weighed by the melody note the continuation model expects on the
 beat, as much as the memory does not recall the music; a forecast that is late leaves
 the model's chord as it was. The chord is drawn with
 ``sampling``, whose ``hold`` the Band sets around the model's own
@@ -43,7 +43,8 @@ The memory outlives a panic and a restarted beat; a new tune (:meth:`Accompanime
 new_tune`, called by the Band on a program change or after a long silence: see
 :meth:`~instrument.parts.band.Band.new_tune`) starts it empty.
 
-Engine thread only.
+Engine thread only; what touches a model's or the forecast's state (their steps, resets and
+the forecast's work ahead) is queued from here to their workers, in order.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ class Accompaniment:
         inside = getattr(self.neural, "forecast", None)
         return (inside, self.runner) if inside is not None else None
 
-    def _ahead(self, work: Callable[[MelodyForecast], None]) -> None:
+    def _forecast_ahead(self, work: Callable[[MelodyForecast], None]) -> None:
         """Have the forecast do ``work`` on its worker, before the deadline that needs
         it (timed in :attr:`ahead_timer`)."""
         worker = self._forecast_worker()
@@ -258,7 +259,7 @@ class Accompaniment:
         meter, beat = self._meter, self._next_beat
         if self.playing and meter is not None and beat is not None and \
                 note.onset < beat * TICKS_PER_BEAT - self.settings.deadline_ticks:
-            self._ahead(lambda f: f.hear_ahead(note, beat * TICKS_PER_BEAT, meter))
+            self._forecast_ahead(lambda f: f.hear_ahead(note, beat * TICKS_PER_BEAT, meter))
 
     def begin(self, first_beat: int) -> None:
         """Start playing from ``first_beat`` (a clock that has started)."""
@@ -416,7 +417,7 @@ class Accompaniment:
         self._previous = chord
         self._voicing = voicing
         self._meter = meter = clock.meter
-        self._ahead(lambda f: f.expect((beat + 1) * TICKS_PER_BEAT, meter))
+        self._forecast_ahead(lambda f: f.expect((beat + 1) * TICKS_PER_BEAT, meter))
         return events
 
     def _choose_style_for_bar(self, beat: int, now: float, clock: BeatClock) -> None:
