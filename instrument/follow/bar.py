@@ -62,6 +62,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from instrument.baselines.rules import MAJOR_PROFILE, MINOR_PROFILE
+from instrument.follow.prior import COMPOUND_OFFSETS, SIMPLE_OFFSETS
 from instrument.music import TICKS_PER_BEAT, Meter
 
 TPB = TICKS_PER_BEAT
@@ -94,6 +95,16 @@ _PLACES = np.array([[0, 3, 3, 2, 3, 3, 1, 3, 3, 2, 3, 3],  # simple: beat, half,
                     [0, 3, 3, 3, 1, 3, 3, 3, 2, 3, 3, 3]])  # compound: beat, eighths
 
 
+def lattice_tick(beat: float, compound: bool | None) -> int:
+    """The grid tick nearest ``beat`` (in beats) among the places in a beat where the
+    follower hears onsets (:data:`~instrument.follow.prior.SIMPLE_OFFSETS`, or
+    :data:`~instrument.follow.prior.COMPOUND_OFFSETS`; with ``compound`` None, the meter's
+    kind not known, either)."""
+    places = _LATTICE[compound]
+    whole = math.floor(beat)
+    return whole * TPB + int(places[np.argmin(np.abs(places - (beat - whole) * TPB))])
+
+
 def place_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
     """Where in the beat a tick of the bar is: 0 the beat, 1 and 2 its main divisions,
     3 anything finer (as :func:`instrument.follow.prior.tick_class`); ``compound``
@@ -105,6 +116,10 @@ def bar_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
     """Beat of the bar times four plus :func:`place_class`, for a tick of the bar."""
     return (ticks // TPB) * 4 + place_class(ticks, compound)
 
+
+_LATTICE = {kind: np.array([*sorted(set(offsets)), TPB]) for kind, offsets in (
+    (False, SIMPLE_OFFSETS), (True, COMPOUND_OFFSETS),
+    (None, SIMPLE_OFFSETS + COMPOUND_OFFSETS))}
 
 #: Density styles: onsets a beat (simple; compound) below each edge. A reel's bar is
 #: not a chorale's: the tables are kept per style and read with the style heard.
@@ -467,11 +482,22 @@ class BarReader:
         self.first += beats * TPB
 
     def remap(self, beat_at) -> None:
-        """Place the onsets heard on a new grid: ``beat_at(t)`` is its beat at time t."""
-        n = min(self.count, self.history)
-        for j in range(n):
-            self.x[j] = round(beat_at(self.time[j]) * TPB)
-        self.first[0] = round(beat_at(self.first_time) * TPB)
+        """Place the onsets heard on a new grid: ``beat_at(t)`` is its beat at time t.
+        Each goes to the nearest of the places in the beat where the follower hears
+        onsets (:func:`lattice_tick`), as when it was heard: a tick between them would
+        read as a note off the lattice (the tune's first onset so placed leaves no
+        reading a better start than another). Onsets keep their order, a tick apart at
+        least."""
+        compound = self.tables.compound
+        kind = bool(compound[0]) if compound.all() or not compound.any() else None
+        order = self._ordered_all()
+        last = None
+        for j in order:
+            tick = lattice_tick(beat_at(self.time[j]), kind)
+            if last is not None and tick <= last:
+                tick = last + 1
+            self.x[j] = last = tick
+        self.first[0] = lattice_tick(beat_at(self.first_time), kind)
         if self.net is not None or self.meter_net is not None:
             # Their answers were for the old grid: hear the latest onsets again.
             order = self._ordered()[-NET_REHEAR:]
@@ -487,6 +513,11 @@ class BarReader:
         self._restart_net()
 
     # -- scoring --------------------------------------------------------------------
+
+    def _ordered_all(self) -> np.ndarray:
+        """The ring's places of every onset it holds, oldest first."""
+        n = min(self.count, self.history)
+        return np.arange(self.count - n, self.count) % self.history
 
     def _ordered(self) -> np.ndarray:
         """The ring's places of the onsets scored, oldest first."""

@@ -12,8 +12,9 @@ from instrument.follow import BeatFollower, FollowSettings
 from instrument.follow.bar import BarReader
 from instrument.follow.evaluate import IN_PHASE, simulate
 from instrument.follow.performance import PerformanceStyle, perform
+from instrument.follow.prior import SIMPLE_OFFSETS
 from instrument.models.tune import Tune
-from instrument.music import GridNote, Meter
+from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 from tests.follow.playing import follow
 
 FLAT = PerformanceStyle(bpm=(104.0, 104.0), drift=0.0, rubato=(0.005, 0.005),
@@ -340,3 +341,28 @@ def test_a_waltz_opening_with_a_hemiola_is_heard_in_three_four_within_eight_bars
     result, follower = run(t, None, style)
     assert follower.meter == Meter(3, 4) and result.meter_right
     assert result.bars_to_bar is not None and result.bars_to_bar <= 8
+
+
+def test_onsets_placed_again_on_a_new_grid_stay_on_the_beats_places():
+    """When the follower moves to another tempo the onsets heard are placed again on its
+    grid, each on the nearest place in the beat where onsets are heard: a tune begun on
+    its downbeat, re-placed by a grid that puts its first note a little early, still
+    begins on the bar line, and where it began still tells a downbeat start from a
+    half-bar pickup."""
+    reader = BarReader(Meter(4, 4))
+    quarters = [0, 1, 2, 3, 4, 6, 8, 9, 10, 11, 12, 14]  # beats; halves at each bar's end
+    for k, beat in enumerate(quarters):
+        reader.hear(beat * TICKS_PER_BEAT, beat * 0.5, 60 + k % 5, 0.0)
+
+    def start_lead() -> float:
+        start, phase = reader.terms({"start"})["start"], reader.tables.phase
+        return float(start[phase == 0][0] - start[phase == 2][0])
+
+    before = start_lead()
+    assert before > 1.0
+    reader.remap(lambda t: t / 0.5 * 1.01 - 0.08)  # a slightly slower grid, a bit early
+    assert reader.first[0] == 0
+    placed = reader.x[: len(quarters)]
+    assert np.all(np.diff(placed) > 0)
+    assert set(placed % TICKS_PER_BEAT) <= set(SIMPLE_OFFSETS)
+    assert start_lead() == pytest.approx(before)
