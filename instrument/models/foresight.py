@@ -124,9 +124,14 @@ class MelodyForecast:
             self._ahead_meter = meter
         elif meter != self._ahead_meter:
             return  # left for the deadline, which will find the meter changed
-        self._ahead.append(note)
-        self._take(note, meter)
-        self.expect(beat_tick, meter)
+        try:
+            self._take(note, meter)
+            self._ahead.append(note)
+            self.expect(beat_tick, meter)
+        except Exception:  # a failed step: nothing taken ahead, the deadline does it all
+            self._put_back(self._before_ahead)
+            self._ahead, self._ahead_meter, self._before_ahead = [], None, None
+            raise
 
     def expect(self, beat_tick: int, meter: Meter) -> None:
         """Step the note sounding as lasting until ``beat_tick`` (its onset at least one

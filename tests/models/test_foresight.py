@@ -242,3 +242,21 @@ def test_the_next_notes_pitch_classes_gather_its_octaves():
     odds = NextNoteDistribution(pitch, np.zeros(1), np.zeros(1), np.zeros(1), 0)
     np.testing.assert_allclose(odds.pitch_classes()[[4, 7]], [0.6, 0.4])
     assert odds.pitch_classes().sum() == pytest.approx(1.0)
+
+
+def test_a_step_that_fails_ahead_of_the_deadline_leaves_the_deadline_to_do_it(continuation):
+    """A continuation step that raises while a note is taken ahead (its assumed length
+    stepped): the forecast puts back what it had, and the deadline steps the note again
+    and answers as if nothing had been taken ahead."""
+    meter = Meter(4, 4)
+    melody = [GridNote(60 + 2 * i, 6 * i, 6, 80) for i in range(3)]
+    ahead = MelodyForecast.beside(continuation)
+    ahead.observe(BeatInput(TICKS_PER_BEAT, meter, tuple(melody[:2])))
+    step = ahead.continuator.step
+    ahead.continuator.step = lambda note, m: (_ for _ in ()).throw(RuntimeError("onnx"))
+    with pytest.raises(RuntimeError):
+        ahead.hear_ahead(melody[2], 2 * TICKS_PER_BEAT, meter)
+    ahead.continuator.step = step
+    got = ahead.observe(BeatInput(2 * TICKS_PER_BEAT, meter, (melody[2],)))
+    want = reference_forecast(continuation, melody, 2 * TICKS_PER_BEAT, meter)
+    np.testing.assert_allclose(got, want, atol=1e-5)
