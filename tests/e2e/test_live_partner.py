@@ -100,6 +100,13 @@ def test_on_a_fixed_clock_the_accompaniment_sounds_exactly_on_its_beats(partner)
     print(f"first chord audible {onset} frames after its MIDI out frame")
     assert onset <= tap.period
 
+    # The model read the melody forecast, which took the player's notes as they came,
+    # before the beats' deadlines (status: its work ahead, apart from the step's).
+    model = status_of(inst)["models"]["accompaniment"]
+    print(f"accompaniment steps {model['steps']}, p50 {model['p50_ms']} ms; forecast "
+          f"{model['foresight']}")
+    assert model["steps"] >= 8 and model["foresight"]["ahead_p50_ms"] is not None
+
     # Nothing is left sounding when it stops.
     assert inst.terminate() == 0
     ons = notes_out(tap, 2)
