@@ -15,13 +15,15 @@ heard) and steps the note sounding to the next beat after each decision (:meth:`
 models.foresight.MelodyForecast.hear_ahead`, :meth:`~instrument.models.foresight.
 MelodyForecast.expect`), timed apart as ``ahead_ms`` (per note or beat, off the
 deadline); ``--no-ahead`` has it do all its work at the deadline, as when every note came
-just before it. Milliseconds, p50 / p99 / p99.9, as JSON.
+just before it. Milliseconds, p50 / p99 / p99.9, as JSON on stdout (the tunes counted on
+stderr when it is a terminal).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -67,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     pace = MelodyPace()  # the part's: the forecast is not weighed where the policy holds
     memory, params, rng = TuneMemory(), acc.decoding(0.0), np.random.default_rng(0)
     steps, decisions, forecasts, ahead_work = [], [], [], []
-    for tune in tunes:
+    progress = sys.stderr.isatty()  # stdout is the JSON
+    for i, tune in enumerate(tunes):
+        if progress:
+            print(f"\r{i + 1}/{len(tunes)} tunes", end="", file=sys.stderr, flush=True)
         acc.reset()
         memory.reset()
         pace.reset()
@@ -102,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             if stepped is not None:
                 stepped.expect(tick + TICKS_PER_BEAT, tune.meter)
                 ahead_work.append(time.perf_counter() - t2)
+    if progress:
+        print(file=sys.stderr)
     print(json.dumps({"beats": len(steps), "model_step_ms": model.timer.summary_ms(),
                       "step_with_rules_and_policy_ms": quantiles(steps),
                       "beat_decision_with_memory_ms": quantiles(decisions),
