@@ -490,7 +490,7 @@ class BarReader:
         least."""
         compound = self.tables.compound
         kind = bool(compound[0]) if compound.all() or not compound.any() else None
-        order = self._ordered_all()
+        order = self._ordered(since=0)
         last = None
         for j in order:
             tick = lattice_tick(beat_at(self.time[j]), kind)
@@ -514,14 +514,11 @@ class BarReader:
 
     # -- scoring --------------------------------------------------------------------
 
-    def _ordered_all(self) -> np.ndarray:
-        """The ring's places of every onset it holds, oldest first."""
-        n = min(self.count, self.history)
-        return np.arange(self.count - n, self.count) % self.history
-
-    def _ordered(self) -> np.ndarray:
-        """The ring's places of the onsets scored, oldest first."""
-        n = min(self.count - self.kept_from, self.history)
+    def _ordered(self, since: int | None = None) -> np.ndarray:
+        """The ring's places of the onsets scored (with ``since``, of those heard from
+        that count on that it still holds), oldest first."""
+        since = self.kept_from if since is None else since
+        n = min(self.count - since, self.history)
         return np.arange(self.count - n, self.count) % self.history
 
     def _score(self) -> np.ndarray:

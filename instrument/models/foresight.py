@@ -95,9 +95,7 @@ class MelodyForecast:
         self._assumed_end = 0
         self._started = False
         self._odds: NextNoteDistribution | None = None  # after the last note stepped
-        self._ahead: list[GridNote] = []  # notes taken before their beat, in order
-        self._ahead_meter: Meter | None = None
-        self._before_ahead: tuple | None = None  # everything as it was before them
+        self._forget_ahead()
 
     def observe(self, beat: BeatInput) -> np.ndarray:
         """Take ``beat``'s notes; the probability of each pitch class (12, summing to 1)
@@ -109,7 +107,7 @@ class MelodyForecast:
                 notes = notes[taken:]  # stepped already
             else:  # the speculation was wrong: as if nothing had been taken ahead
                 self._put_back(self._before_ahead)
-            self._ahead, self._ahead_meter, self._before_ahead = [], None, None
+            self._forget_ahead()
         for note in notes:
             self._take(note, beat.meter)
         self.expect(beat.beat_tick, beat.meter)
@@ -130,15 +128,13 @@ class MelodyForecast:
             self.expect(beat_tick, meter)
         except Exception:  # a failed step: nothing taken ahead, the deadline does it all
             self._put_back(self._before_ahead)
-            self._ahead, self._ahead_meter, self._before_ahead = [], None, None
+            self._forget_ahead()
             raise
 
     def expect(self, beat_tick: int, meter: Meter) -> None:
         """Step the note sounding as lasting until ``beat_tick`` (its onset at least one
         tick later), unless it was stepped so already (see the module docstring)."""
-        if not self._started:
-            self._odds = self.continuator.step(None, meter)
-            self._started = True
+        self._start(meter)
         if self._sounding is not None:
             end = max(beat_tick, self._sounding.onset + 1)
             self._step(self._sounding, end, meter, final=False)
@@ -146,12 +142,21 @@ class MelodyForecast:
     def _take(self, note: GridNote, meter: Meter) -> None:
         """The next melody note: the one sounding before it is stepped as ending at its
         onset."""
-        if not self._started:
-            self._odds = self.continuator.step(None, meter)
-            self._started = True
+        self._start(meter)
         if self._sounding is not None:
             self._step(self._sounding, note.onset, meter, final=True)
         self._sounding = note
+
+    def _start(self, meter: Meter) -> None:
+        """Start the continuator's melody, once after each reset."""
+        if not self._started:
+            self._odds = self.continuator.step(None, meter)
+            self._started = True
+
+    def _forget_ahead(self) -> None:
+        self._ahead: list[GridNote] = []  # notes taken before their beat, in order
+        self._ahead_meter: Meter | None = None
+        self._before_ahead: tuple | None = None  # everything as it was before them
 
     def _context(self) -> tuple:
         return (self.continuator.save(), self._sounding, self._saved, self._assumed_end,
