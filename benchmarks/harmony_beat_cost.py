@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             ahead = None
             if forecast is not None:
                 t = time.perf_counter()
-                ahead = forecast.observe(beat)
+                forecast.observe(beat)
+                ahead = forecast.over_beat
                 forecasts.append(time.perf_counter() - t)
             t0 = time.perf_counter()
             dist = acc.step(beat)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             onsets = pace.update(beat)
             memory.observe(beat)
             dist = memory.blend(dist)
-            ahead = model.last_forecast if model.takes_forecast else ahead
+            ahead = model.forecast.over_beat if model.forecast is not None else ahead
             if ahead is not None and policy is not None:
                 weight = foresight_weight(beat, policy, onsets)
                 dist = foresee(dist, ahead, weight, memory.recall())

@@ -211,8 +211,9 @@ class ModelWithRules(Accompanist):
         d_model, d_rules = self.model.step(beat), self.rules.step(beat)
         pace = self.pace.update(beat)
         if self.forecast is not None:  # stepped every beat
-            self._ahead = self.model.last_forecast if self._model_forecasts \
-                else self.forecast.observe(beat)
+            if not self._model_forecasts:
+                self.forecast.observe(beat)
+            self._ahead = self.forecast.over_beat
             self._ahead_weight = foresight_weight(beat, self.policy, pace)
         return combine(beat, d_model, d_rules, self.rules.key, self.policy, pace)
 

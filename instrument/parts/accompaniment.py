@@ -354,20 +354,26 @@ class Accompaniment:
         self._previous = NO_CHORD
 
     def _submit(self, beat: BeatInput) -> tuple[Future, Future | None]:
-        """The model's step for ``beat`` (its distribution, and the forecast it read
-        when it reads one) and, with the part's own forecast, the forecast's step, each on
-        its worker (both streaming: every beat is stepped, in order)."""
+        """The model's step for ``beat`` (its distribution, and the forecast's
+        :attr:`~instrument.models.foresight.MelodyForecast.over_beat` when it reads one)
+        and, with the part's own forecast, the forecast's step (its ``over_beat``), each
+        on its worker (both streaming: every beat is stepped, in order)."""
         neural, forecast = self.neural, self.forecast
         assert neural is not None
 
         def step() -> tuple[ChordDistribution, np.ndarray | None]:
             dist = neural.step(beat)
-            return dist, getattr(neural, "last_forecast", None)
+            inside = getattr(neural, "forecast", None)
+            return dist, inside.over_beat if inside is not None else None
+
+        def foresee_beat() -> np.ndarray | None:
+            forecast.observe(beat)
+            return forecast.over_beat
 
         future = self.runner.submit(step)
         if forecast is None:
             return future, None
-        return future, self.forecast_runner.submit(lambda: forecast.observe(beat))
+        return future, self.forecast_runner.submit(foresee_beat)
 
     def _decide(self, beat: int, now: float, clock: BeatClock) -> list[TimedEvent]:
         beat_tick = beat * TICKS_PER_BEAT

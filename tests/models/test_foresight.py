@@ -12,7 +12,7 @@ from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
 from instrument.models.accompaniment import NO_CHORD, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
-from instrument.models.foresight import SEVENTH_SHARE, MelodyForecast, foresee
+from instrument.models.foresight import FLOOR, SEVENTH_SHARE, MelodyForecast, foresee
 from instrument.models.tune import Tune, read_midi
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
@@ -108,6 +108,7 @@ def test_notes_taken_ahead_of_their_beat_forecast_what_the_deadline_would(contin
     onsets = [0, 6, 18, 30, 33, 35, 48, 54, 60, 72, 73, 90]
     melody = [GridNote(62 + (i * 7) % 12, t, 1, 80) for i, t in enumerate(onsets)]
     ahead = MelodyForecast.beside(continuation)
+    plain = MelodyForecast.beside(continuation)  # everything at the deadlines
     for b in range(1, 10):
         tick = b * TICKS_PER_BEAT
         new = tuple(n for n in melody if tick - TICKS_PER_BEAT - 2 <= n.onset < tick - 2)
@@ -121,10 +122,50 @@ def test_notes_taken_ahead_of_their_beat_forecast_what_the_deadline_would(contin
         if b == 7:  # taken for this beat, but the beat is decided before it came
             ahead.hear_ahead(GridNote(70, tick - 1, 1, 80), tick, meter)
         got = ahead.observe(BeatInput(tick, meter, new))
+        over_beat = ahead.over_beat
         ahead.expect(tick + TICKS_PER_BEAT, meter)
         heard = [n for n in melody if n.onset < tick - 2]
         np.testing.assert_allclose(got, reference_forecast(continuation, heard, tick, meter),
                                    atol=1e-5, err_msg=f"beat {b}")
+        plain.observe(BeatInput(tick, meter, new))
+        np.testing.assert_allclose(over_beat, plain.over_beat, atol=1e-5, err_msg=f"beat {b}")
+
+
+def test_the_beats_forecast_holds_the_note_expected_after_the_first(continuation):
+    """Over running eighths (an arpeggio) the beat brings two notes: the forecast over the
+    beat holds the second as well as the first, where the next note's odds name only the
+    first. Over a melody of quarter notes the beat's forecast is the next note's."""
+    meter = Meter(4, 4)
+    half = TICKS_PER_BEAT // 2
+    eighths = [GridNote((60, 64, 67, 64)[i % 4], i * half, half, 80) for i in range(64)]
+    quarters = [GridNote((60, 62, 64, 65)[i % 4], i * TICKS_PER_BEAT, TICKS_PER_BEAT, 80)
+                for i in range(32)]
+    for melody, two_notes in ((eighths, True), (quarters, False)):
+        forecast = MelodyForecast.beside(continuation)
+        for b in range(1, 20):
+            tick = b * TICKS_PER_BEAT
+            new = tuple(n for n in melody if tick - TICKS_PER_BEAT - 2 <= n.onset < tick - 2)
+            odds = forecast.observe(BeatInput(tick, meter, new))
+        over = forecast.over_beat
+        assert over.sum() == pytest.approx(1.0, abs=1e-5)
+        if two_notes:
+            first, second = [n.pitch % 12 for n in melody if n.onset >= tick - 2][:2]
+            assert odds[first] > 0.8 and odds[second] < 0.1
+            assert over[first] >= 0.4 and over[second] >= 0.3
+        else:
+            np.testing.assert_allclose(over, odds, atol=1e-6)
+
+
+def test_the_forecast_is_weighed_flattened():
+    """A chord holding the forecast's second guess is raised above one holding none of
+    it by more than the raw odds would (the model is over-sure on a new tune)."""
+    dist = ChordDistribution(np.full(N_CHORDS, -np.log(N_CHORDS)), 12, None)
+    forecast = np.zeros(12)
+    forecast[4], forecast[2] = 0.95, 0.05  # E, and a little D
+    weighed = foresee(dist, forecast, 1.0)
+    g_major, f_major = CHORD_INDEX[Chord(7, "maj", 7)], CHORD_INDEX[Chord(5, "maj", 5)]
+    raw_gap = np.log((FLOOR + 0.05) / FLOOR)
+    assert weighed.logp[g_major] - weighed.logp[f_major] > 2 * raw_gap
 
 
 def test_observing_the_same_melody_again_forecasts_the_same():
