@@ -1,4 +1,4 @@
-"""Foresight for the harmony: the melody note the continuation model expects next.
+"""Foresight for the harmony: the melody the continuation model expects on the coming beat.
 
 When a beat's chord is decided, the note that will be struck on the beat has not been
 played yet, and it is the note the chord is heard against first. The continuation model
@@ -9,10 +9,11 @@ its first guesses are right on a tune it has never heard, nearly all on a repeat
 it and answers, at each beat's deadline, the pitch classes it expects of the next note.
 The accompaniment model reads that answer as an input (the foresight encoding,
 ``beat-features/4``: :meth:`~instrument.models.accompaniment.NeuralAccompanist.
-attach_forecast`), and :func:`foresee` weighs the chord distribution played by how much
-of the forecast each chord holds, less as the tune memory recalls the music more clearly
-(a repeat's remembered chord was fitted to the whole beat with hindsight; the forecast
-knows its first note).
+attach_forecast`). Over the whole beat (:attr:`MelodyForecast.over_beat`) the forecast
+also holds the note expected after that one, where the first is expected to end within
+the beat, and :func:`foresee` weighs the chord distribution played by how much of that
+(flattened) each chord holds, less as the tune memory recalls the music more clearly (a
+repeat's remembered chord was fitted to the whole beat with hindsight).
 
 The melody reaches the accompaniment as onsets only (a beat's :class:`~instrument.
 models.accompaniment.BeatInput` has no durations), so each note is taken as lasting
@@ -21,9 +22,11 @@ never used). The last note heard is still sounding at the deadline: it is steppe
 ending on the beat (the next note then comes on the beat unless the model expects a
 rest), with the continuator's context saved before it; when the next note begins on the
 beat, as it mostly does, that step stands, else the context is put back and the note
-stepped again with the length it had. Cost per beat: one ONNX step per note the beat
-brought (plus one where a note did not end on a beat) and a copy of the model's state:
-constant (the continuation model keeps a fixed window of past notes).
+stepped again with the length it had. Each step of a note as ending on the beat also
+rolls the forecast one note on for :attr:`MelodyForecast.over_beat` (one more step, the
+context put back). Cost per beat: one or two ONNX steps per note the beat brought (plus
+one or two where a note did not end on a beat) and copies of the model's state: constant
+(the continuation model keeps a fixed window of past notes).
 
 That work need not wait for the deadline: live, the part has the forecast take each note
 as it is heard (:meth:`MelodyForecast.hear_ahead`) and, after each beat's decision,
@@ -236,13 +239,13 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
             recalled: float = 0.0) -> ChordDistribution:
     """``dist`` with each sounding chord's log-probability raised by ``weight`` times
     ``1 - recalled`` times the log of the forecast's probability mass on its pitch classes
-    (a seventh's counted at :data:`SEVENTH_SHARE`: a four-note chord is not to win for
-    holding more of any forecast; floored at :data:`FLOOR`), among the sounding chords:
-    the odds of playing no chord
-    at all (before the melody, after it) stay the model's. ``recalled`` (0..1): how
-    clearly the tune memory recalls this music (:meth:`~instrument.memory.tune_memory.
-    TuneMemory.recall`); on a clear repeat its chord, fitted to the whole beat with
-    hindsight, knows more than a forecast of the beat's first note."""
+    (the forecast raised to :data:`FORECAST_POWER` and normalised; a seventh's counted at
+    :data:`SEVENTH_SHARE`: a four-note chord is not to win for holding more of any
+    forecast; floored at :data:`FLOOR`), among the sounding chords: the odds of playing
+    no chord at all (before the melody, after it) stay the model's. ``recalled`` (0..1):
+    how clearly the tune memory recalls this music (:meth:`~instrument.memory.
+    tune_memory.TuneMemory.recall`); on a clear repeat its chord, fitted to the whole beat
+    with hindsight, knows more than a forecast."""
     weight *= 1.0 - min(max(recalled, 0.0), 1.0)
     if weight <= 0:
         return dist
