@@ -82,7 +82,6 @@ def place_shares(counts: dict[str, int]) -> dict:
 def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
     """Greedy, with the accompanist's own hold (its manifest's) unless ``hold`` is given."""
     tally = gen._PassTallies()
-    four = played = 0
     places = dict.fromkeys(PLACES, 0)
     params = accompanist.decoding(0.0)
     if hold is not None:
@@ -92,14 +91,12 @@ def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
                                      memory=TuneMemory() if memory else None)
         gen._score_chords(tally, tune, chords)
         count_places(places, tune, chords)
-        span = [c for c in chords[gen.beat_range(tune).start:] if not c.is_silent]
-        played += len(span)
-        four += sum(len(c.pitch_classes) >= 4 for c in span)
     r = tally.result()
     return {"nic": round(r["note_in_chord"], 4), "first": round(r["first"]["note_in_chord"], 4),
             "repeated": round(r["repeated"]["note_in_chord"], 4),
             "change_rate": round(r["change_rate"], 4), "coverage": round(r["coverage"], 4),
-            "max_pcs": r["max_pitch_classes"], "four_pc_share": round(four / max(played, 1), 4),
+            "max_pcs": r["max_pitch_classes"],
+            "four_pc_share": round(r["four_pitch_class_share"], 4),
             "changes_by_place": place_shares(places)}
 
 

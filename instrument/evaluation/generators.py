@@ -37,7 +37,9 @@ share of melody notes whose pitch class sounds in the accompaniment at their ons
 counting only notes during which the accompaniment sounds (``coverage`` is the share of
 notes counted). ``change_rate``: share of beat boundaries, from the first melody beat to
 the last, where the chord (root and quality) changes. ``max_pitch_classes``: the most
-pitch classes any chord played sounds at once. For a reference accompaniment (a second
+pitch classes any chord played sounds at once; ``four_pitch_class_share``: the share of
+the beats a chord sounds on, from the first melody beat, whose chord has four pitch
+classes or more (a seventh holds more of any melody). For a reference accompaniment (a second
 MIDI track) chords are labelled per beat from the pitches sounding at the beat, and
 note-in-chord uses the reference pitches sounding at each melody onset.
 """
@@ -226,6 +228,8 @@ class _Tally:
     changes: int = 0
     boundaries: int = 0
     max_pitch_classes: int = 0
+    sounding_beats: int = 0
+    four_pitch_class_beats: int = 0
     identities: set = field(default_factory=set)
     per_tune_distinct: list[int] = field(default_factory=list)
 
@@ -242,6 +246,8 @@ class _Tally:
             "change_rate": self.changes / self.boundaries if self.boundaries else float("nan"),
             "coverage": self.counted / self.notes if self.notes else float("nan"),
             "max_pitch_classes": self.max_pitch_classes,
+            "four_pitch_class_share": self.four_pitch_class_beats / self.sounding_beats
+            if self.sounding_beats else float("nan"),
             "distinct_chords": len(self.identities),
             "distinct_chords_per_tune": float(np.mean(self.per_tune_distinct))
             if self.per_tune_distinct
@@ -268,6 +274,11 @@ class _PassTallies:
             for k in ("all", passes[beat]):
                 self.tallies[k].boundaries += 1
                 self.tallies[k].changes += int(a.identity != b.identity)
+        for chord, beat in zip(span, beats, strict=True):
+            if not chord.is_silent:
+                for k in ("all", passes[beat]):
+                    self.tallies[k].sounding_beats += 1
+                    self.tallies[k].four_pitch_class_beats += int(len(chord.pitch_classes) >= 4)
         ids = {c.identity for c in span if not c.is_silent}
         widest = max((len(c.pitch_classes) for c in span), default=0)
         for t in self.tallies.values():
@@ -280,7 +291,7 @@ class _PassTallies:
         for k in PASSES:
             r = self.tallies[k].result()
             out[k] = {key: r[key] for key in ("note_in_chord", "change_rate", "coverage",
-                                              "notes")}
+                                              "four_pitch_class_share", "notes")}
         return out
 
 

@@ -84,6 +84,7 @@ def test_instrument_evaluate_prints_the_documented_json():
         m = out["accompaniment"][name]
         assert 0 <= m["note_in_chord"] <= 1 and 0 <= m["change_rate"] <= 1
         assert m["max_pitch_classes"] <= 4
+        assert 0 <= m["four_pitch_class_share"] <= 1
     # the shipped model beats the Markov baseline even on these few held-out files
     cont, acc = out["continuation"], out["accompaniment"]
     assert cont["model"]["nll_bits"] < cont["markov"]["nll_bits"]
@@ -109,3 +110,31 @@ def test_instrument_evaluate_reports_a_table_and_fails_cleanly(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=REPO, check=False,
     )
     assert empty.returncode == 1 and "no .mid or .midi files" in empty.stderr
+
+
+def test_the_share_of_beats_played_as_four_note_chords_is_counted_per_pass():
+    """Sevenths hold more of any melody: the metrics say how many sounding beats had one,
+    over the tune and on its first pass and repeats."""
+    from instrument.evaluation.generators import _PassTallies, _score_chords, beat_passes
+    from instrument.models.chords import NO_CHORD, Chord
+    from instrument.models.tune import Tune
+    from instrument.music import TICKS_PER_BEAT, GridNote, Meter
+
+    bar = [60, 64, 67, 72]
+    melody = [GridNote(p, (b * 4 + i) * TICKS_PER_BEAT, TICKS_PER_BEAT, 80)
+              for b in range(4) for i, p in enumerate(bar)]  # one bar four times
+    tune = Tune("t", Meter(4, 4), melody)
+    triad, seventh = Chord(0, "maj", 0), Chord(0, "maj7", 0)
+    # first bar: three triads and a seventh; the repeats: sevenths; one silent beat
+    chords = [triad, triad, triad, seventh] + [seventh] * 11 + [NO_CHORD]
+    tally = _PassTallies()
+    _score_chords(tally, tune, chords)
+    out = tally.result()
+    assert out["four_pitch_class_share"] == pytest.approx(12 / 15)
+    passes = beat_passes(tune, 16)
+    first = [c for c, p in zip(chords, passes, strict=True) if p == "first"]
+    assert first[:4] == chords[:4] and "repeated" in passes  # the tune's first bar is first
+    assert out["first"]["four_pitch_class_share"] == pytest.approx(
+        sum(c == seventh for c in first) / len(first))
+    assert out["first"]["four_pitch_class_share"] < 1.0
+    assert out["repeated"]["four_pitch_class_share"] == pytest.approx(1.0)
