@@ -79,9 +79,20 @@ class InstrumentProcess:
             return sum(1 for line in self.lines if regex.search(line))
 
     def terminate(self, timeout: float = 10.0) -> int:
+        """Stop the instrument with SIGTERM, as systemd does; its exit code. One that has
+        not exited within ``timeout`` is killed, and the error carries the end of its log
+        (where it hung)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=timeout)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self._reader.join(timeout=2)
+            tail = "\n".join(self.log.splitlines()[-40:])
+            raise AssertionError(
+                f"instrument still running {timeout}s after SIGTERM; killed. Log tail:\n{tail}"
+            ) from None
         self._reader.join(timeout=2)
         return code
 
