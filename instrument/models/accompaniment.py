@@ -390,7 +390,6 @@ class NeuralAccompanist(Accompanist):
         self._ints = np.zeros((1, len(self.encoder.columns)), dtype=np.int64)
         self._floats = np.zeros((1, len(self.encoder.float_columns)), dtype=np.float32)
         self.forecast: MelodyForecast | None = None  # see attach_forecast
-        self.last_forecast: np.ndarray | None = None
         self.forecast_timer = TimingHistogram()  # each beat's forecast, inside step
 
     @property
@@ -404,25 +403,24 @@ class NeuralAccompanist(Accompanist):
 
     def attach_forecast(self, forecast: MelodyForecast | None) -> None:
         """Step ``forecast`` with every beat before the model's own step and give the
-        model its answer (:attr:`BeatInput.forecast`; kept as :attr:`last_forecast`).
+        model its answer (:attr:`BeatInput.forecast`; what the policy weighs is the
+        forecast's :attr:`~instrument.models.foresight.MelodyForecast.over_beat`).
         Only a model that :attr:`takes_forecast` is given one; without it, such a model
         reads no forecast (zeros) and plays as it learned to without one."""
         self.forecast = forecast if self.takes_forecast else None
-        self.last_forecast = None
 
     def reset(self) -> None:
         self.stepper.reset_state()
         self.encoder.reset()
         if self.forecast is not None:
             self.forecast.reset()
-        self.last_forecast = None
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         if self.forecast is not None:
             t0 = time.perf_counter()
-            self.last_forecast = self.forecast.observe(beat)
+            next_note = self.forecast.observe(beat)
             self.forecast_timer.record(time.perf_counter() - t0)
-            beat = replace(beat, forecast=self.last_forecast)
+            beat = replace(beat, forecast=next_note)
         ints, floats = self.encoder.encode(beat, rhythm_bucket(self.harmonic_rhythm))
         self._ints[0, :] = ints
         self._floats[0, :] = floats
