@@ -95,6 +95,12 @@ _PLACES = np.array([[0, 3, 3, 2, 3, 3, 1, 3, 3, 2, 3, 3],  # simple: beat, half,
                     [0, 3, 3, 3, 1, 3, 3, 3, 2, 3, 3, 3]])  # compound: beat, eighths
 
 
+# The places in a beat where onsets are heard, and the next beat, per kind of meter.
+_LATTICE = {kind: np.array([*sorted(set(offsets)), TPB]) for kind, offsets in (
+    (False, SIMPLE_OFFSETS), (True, COMPOUND_OFFSETS),
+    (None, SIMPLE_OFFSETS + COMPOUND_OFFSETS))}
+
+
 def lattice_tick(beat: float, compound: bool | None) -> int:
     """The grid tick nearest ``beat`` (in beats) among the places in a beat where the
     follower hears onsets (:data:`~instrument.follow.prior.SIMPLE_OFFSETS`, or
@@ -116,10 +122,6 @@ def bar_class(ticks: np.ndarray, compound: np.ndarray | bool) -> np.ndarray:
     """Beat of the bar times four plus :func:`place_class`, for a tick of the bar."""
     return (ticks // TPB) * 4 + place_class(ticks, compound)
 
-
-_LATTICE = {kind: np.array([*sorted(set(offsets)), TPB]) for kind, offsets in (
-    (False, SIMPLE_OFFSETS), (True, COMPOUND_OFFSETS),
-    (None, SIMPLE_OFFSETS + COMPOUND_OFFSETS))}
 
 #: Density styles: onsets a beat (simple; compound) below each edge. A reel's bar is
 #: not a chorale's: the tables are kept per style and read with the style heard.
