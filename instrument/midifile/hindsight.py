@@ -513,8 +513,10 @@ class Hindsight:
                    ) -> list[tuple[float, int, float]]:
         """Each chord as the bar reader hears it: its time, its highest pitch and its
         accent (the loudest velocity against the player's mean, in deviations, within
-        +-3)."""
+        +-3); none before the player's first note."""
         n = len(self.onsets)
+        if n == 0:
+            return []
         mean = self._velocity_sum / n
         sd = max(4.0, math.sqrt(max(0.0, self._velocity_squares / n - mean * mean)))
         return [(g[0][0], max(p for _t, p, _v in g),

@@ -271,3 +271,21 @@ def test_an_eighth_pickup_the_clock_started_on_is_recorded_where_it_was_played()
     for t, b in zip(times, beats, strict=True):
         off = (layout.beat(t) + layout.offset - b) % 3  # 0 when in its place in the bar
         assert min(off, 3 - off) < 0.1, (t, b, off)
+
+
+def test_a_session_closed_before_anything_was_played_is_written(tmp_path):
+    # The box started and stopped with no note from the player (the README's first run
+    # with no keyboard): the last rewrite lays the beat it kept and the file opens.
+    engine, band, _out = rig("follow", send_clock=True)
+    recorder = SmfRecorder(tmp_path / "s.mid", 0.0, engine.clock.now, beat=band.clock,
+                           progress=lambda: engine.handled_until)
+    assert recorder.hindsight is not None
+    engine.outputs.append(recorder)
+    for t in np.arange(0.5, 6.0, 0.5):
+        engine.advance_to(float(t))
+        recorder.flush()
+    recorder.close()
+    smf = mido.MidiFile(tmp_path / "s.mid")
+    player = [m for t in smf.tracks for m in t if m.type == "note_on"]
+    assert player == []
+    playable_tempo_map(smf)
