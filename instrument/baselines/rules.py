@@ -21,6 +21,9 @@ Real-time rules: ``step`` costs tens of microseconds; engine thread only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 
 from instrument.models.accompaniment import (
@@ -29,7 +32,14 @@ from instrument.models.accompaniment import (
     BeatInput,
     ChordDistribution,
 )
-from instrument.models.chords import CHORD_INDEX, N_CHORDS, NO_CHORD, TEMPLATES, Chord
+from instrument.models.chords import (
+    CHORD_INDEX,
+    IDENTITY,
+    N_CHORDS,
+    NO_CHORD,
+    TEMPLATES,
+    Chord,
+)
 from instrument.models.keys import (  # noqa: F401 - re-exported: the rules' key estimate
     KEY_PROFILES,
     MAJOR_PROFILE,
@@ -56,6 +66,24 @@ def diatonic_chords(tonic: int, minor: bool) -> list[tuple[Chord, float]]:
     return [
         (Chord((tonic + d) % 12, q, (tonic + d) % 12), prior) for d, q, prior in table
     ]
+
+
+@dataclass(frozen=True)
+class _KeyTable:
+    """A key's chords as arrays, for scoring them all at once."""
+
+    index: np.ndarray  # (k,) their places in the chord vocabulary
+    templates: np.ndarray  # (k, 12) float64
+    priors: np.ndarray  # (k,)
+    identity: np.ndarray  # (k,) IDENTITY of each
+
+
+@lru_cache(maxsize=24)
+def _key_table(tonic: int, minor: bool) -> _KeyTable:
+    chords = diatonic_chords(tonic, minor)
+    index = np.array([CHORD_INDEX[c] for c, _ in chords])
+    return _KeyTable(index, TEMPLATES[index].astype(np.float64),
+                     np.array([p for _, p in chords]), IDENTITY[index])
 
 
 class RuleArranger(Accompanist):
@@ -108,12 +136,12 @@ class RuleArranger(Accompanist):
         scale = max(evidence.sum(), 1e-6)
         prev = beat.previous_chord
         total = evidence.sum()
-        for chord, prior in diatonic_chords(tonic, minor):
-            inside = float(evidence @ TEMPLATES[CHORD_INDEX[chord]])
-            score = (inside - 0.6 * (total - inside)) / scale + prior
-            if prev is not None and prev.identity == chord.identity:
-                score += self._hysteresis()
-            logits[CHORD_INDEX[chord]] = self.sharpness * score
+        table = _key_table(tonic, minor)
+        inside = table.templates @ evidence
+        score = (inside - 0.6 * (total - inside)) / scale + table.priors
+        if prev is not None:
+            score += self._hysteresis() * (table.identity == IDENTITY[CHORD_INDEX[prev]])
+        logits[table.index] = self.sharpness * score
         if prev is not None and not prev.is_silent and not np.isfinite(logits[CHORD_INDEX[prev]]):
             # The previous chord is outside the new key: it may still hold.
             t = TEMPLATES[CHORD_INDEX[prev]].astype(np.float64)

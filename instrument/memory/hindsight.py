@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from instrument.baselines.rules import diatonic_chords
-from instrument.models.chords import CHORD_INDEX, TEMPLATES, Chord
+from instrument.models.chords import CHORD_INDEX, IDENTITY, TEMPLATES, Chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 
 #: Diatonic sevenths added by ``key_candidates(..., sevenths=True)``: degree, quality, prior.
@@ -92,6 +92,7 @@ class KeyChords:
     templates: np.ndarray  # (k, 12)
     priors: np.ndarray  # (k,)
     same: np.ndarray  # (k, k) bool
+    identity: np.ndarray  # (k,) each chord's IDENTITY
 
 
 @lru_cache(maxsize=48)
@@ -103,12 +104,13 @@ def key_chords(tonic: int, minor: bool, sevenths: bool = True) -> KeyChords:
             root = (tonic + d) % 12
             cands.append((Chord(root, q, root), prior))
     chords = tuple(c for c, _ in cands)
-    ids = [c.identity for c in chords]
+    ids = IDENTITY[[CHORD_INDEX[c] for c in chords]]
     return KeyChords(
         chords,
         np.stack([TEMPLATES[CHORD_INDEX[c]] for c in chords]).astype(np.float64),
         np.array([p for _, p in cands]),
-        np.array([[a == b for b in ids] for a in ids]),
+        ids[:, None] == ids[None, :],
+        ids,
     )
 
 
@@ -149,7 +151,7 @@ def fit_chords(
     k = len(key.chords)
     best = score[0].copy()
     if previous is not None:
-        best -= np.where([c.identity == previous.identity for c in key.chords], 0.0, costs[0])
+        best -= np.where(key.identity == IDENTITY[CHORD_INDEX[previous]], 0.0, costs[0])
     back = np.zeros((n, k), dtype=np.int64)
     cols = np.arange(k)
     for i in range(1, n):

@@ -230,10 +230,10 @@ class TuneMemory:
         slot = g % n
         past = (g - lags) % n
         iv, on = self._interval[slot], self._onset[slot]
-        past_on = self._onset[past]
+        past_on, past_iv = self._onset[past], self._interval[past]
         events = (past_on | on).sum(axis=1)
-        agree = (past_on & on & (self._interval[past] == iv)).sum(axis=1)
-        quiet_alike = ((self._interval[past] == NO_INTERVAL) == (iv == NO_INTERVAL)).all(axis=1)
+        agree = (past_on & on & (past_iv == iv)).sum(axis=1)
+        quiet_alike = ((past_iv == NO_INTERVAL) == (iv == NO_INTERVAL)).all(axis=1)
         match = np.where(events > 0, agree / np.maximum(events, 1), 0.5 * quiet_alike)
         rho = self.settings.persistence
         sim = self._similarity

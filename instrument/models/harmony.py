@@ -38,12 +38,14 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from instrument.models.accompaniment import Accompanist, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, IDENTITY, TEMPLATES, Chord
 from instrument.models.foresight import MelodyForecast, foresee
+from instrument.models.sampling import log_softmax
 from instrument.music import TICKS_PER_BEAT, Meter
 
 MAX_BEATS_PER_BAR = 12  # the longest bar MelodyPace counts two of
@@ -103,12 +105,16 @@ def strong_beat(beat_tick: int, meter: Meter) -> bool:
     return pos == 0 or (bpb % 2 == 0 and pos == bpb // 2)
 
 
+@lru_cache(maxsize=24)
 def out_of_key_tones(key: tuple[int, bool]) -> np.ndarray:
-    """Per chord of the vocabulary, how many of its tones lie outside ``key``'s scale."""
+    """Per chord of the vocabulary, how many of its tones lie outside ``key``'s scale
+    (read-only: one array per key, shared)."""
     tonic, minor = key
     inside = np.zeros(12)
     inside[[(tonic + d) % 12 for d in (MINOR_SCALE if minor else MAJOR_SCALE)]] = 1.0
-    return _TEMPLATES @ (1.0 - inside)
+    out = _TEMPLATES @ (1.0 - inside)
+    out.flags.writeable = False
+    return out
 
 
 def _between(beat: BeatInput) -> bool:
@@ -152,16 +158,17 @@ def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
     melody's onsets a beat (:class:`MelodyPace`)."""
     prev = beat.previous_chord
     between = _between(beat)
-    if holding(beat, policy, pace):
+    held = holding(beat, policy, pace)
+    if held:
         model = _held(model, prev, policy.weak_hold)
-        rules = _held(rules, prev, policy.weak_hold_rules)
-    if policy.rules_between and between and prev is not None \
-            and rules.top().identity != prev.identity:
-        return rules
+    if policy.rules_between and between and prev is not None:
+        if held:
+            rules = _held(rules, prev, policy.weak_hold_rules)
+        if rules.top().identity != prev.identity:
+            return rules
     if policy.key_weight <= 0 or key is None:
         return model
-    logp = model.logp - policy.key_weight * out_of_key_tones(key)
-    logp = logp - np.logaddexp.reduce(logp)
+    logp = log_softmax(model.logp - policy.key_weight * out_of_key_tones(key))
     return ChordDistribution(logp, model.beat_tick, model.previous)
 
 
@@ -170,7 +177,7 @@ def _held(dist: ChordDistribution, prev: Chord, bonus: float) -> ChordDistributi
     if bonus == 0:
         return dist
     logp = dist.logp + bonus * (IDENTITY[CHORD_INDEX[prev]] == IDENTITY)
-    return ChordDistribution(logp - np.logaddexp.reduce(logp), dist.beat_tick, dist.previous)
+    return ChordDistribution(log_softmax(logp), dist.beat_tick, dist.previous)
 
 
 class ModelWithRules(Accompanist):
