@@ -76,6 +76,13 @@ SILENT = -1
 NO_INTERVAL = 1000
 NO_LABEL = -1
 RECENT_NOTES = 64
+_WORD = np.dtype(np.uint32)  # SAMPLES booleans of one beat, a byte each
+assert _WORD.itemsize == SAMPLES
+
+
+def _bytes_set(words: np.ndarray) -> np.ndarray:
+    """How many bytes of each word are 1 (each byte 0 or 1): their sum, in the top byte."""
+    return (words * np.uint32(0x01010101)) >> np.uint32(24)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,11 @@ class TuneMemory:
         self._pitch = np.full((n, SAMPLES), SILENT, dtype=np.int16)
         self._interval = np.full((n, SAMPLES), NO_INTERVAL, dtype=np.int16)
         self._onset = np.zeros((n, SAMPLES), dtype=bool)
+        self._quiet = np.ones((n, SAMPLES), dtype=bool)  # no interval at the sample
+        # Each beat's four samples of those two as one word (one byte a sample), so the
+        # similarity compares a beat with every other in a few word-wide operations.
+        self._onset_word = self._onset.view(_WORD).reshape(n)
+        self._quiet_word = self._quiet.view(_WORD).reshape(n)
         self._evidence = np.zeros((n, 12))
         self._phase = np.zeros(n, dtype=np.int16)
         self._label = np.full(n, NO_LABEL, dtype=np.int16)
@@ -137,6 +149,7 @@ class TuneMemory:
         self._pitch.fill(SILENT)
         self._interval.fill(NO_INTERVAL)
         self._onset.fill(False)
+        self._quiet.fill(True)
         self._evidence.fill(0.0)
         self._label.fill(NO_LABEL)
         self._similarity.fill(0.0)
@@ -204,6 +217,7 @@ class TuneMemory:
             self._onset[slot, k] = began
             both = p != SILENT and prev_pitch != SILENT
             self._interval[slot, k] = p - prev_pitch if both else NO_INTERVAL
+            self._quiet[slot, k] = not both
             prev_pitch = p
         # Durations are not known live: each note sounds until the next, at most HOLD_TICKS.
         notes = [GridNote(m.pitch, m.onset, HOLD_TICKS) for m in self._recent
@@ -228,13 +242,14 @@ class TuneMemory:
         if not len(lags):
             return
         slot = g % n
-        past = (g - lags) % n
-        iv, on = self._interval[slot], self._onset[slot]
-        past_on, past_iv = self._onset[past], self._interval[past]
-        events = (past_on | on).sum(axis=1)
-        agree = (past_on & on & (past_iv == iv)).sum(axis=1)
-        quiet_alike = ((past_iv == NO_INTERVAL) == (iv == NO_INTERVAL)).all(axis=1)
-        match = np.where(events > 0, agree / np.maximum(events, 1), 0.5 * quiet_alike)
+        # Matched against every slot of the ring (a fixed cost), then read per lag.
+        on = self._onset_word[slot]
+        same = (self._interval == self._interval[slot]).view(_WORD).reshape(n)
+        events = _bytes_set(self._onset_word | on)
+        agree = _bytes_set(self._onset_word & on & same)
+        quiet_alike = self._quiet_word == self._quiet_word[slot]
+        by_slot = np.where(events > 0, agree / np.maximum(events, 1), 0.5 * quiet_alike)
+        match = by_slot[(g - lags) % n]
         rho = self.settings.persistence
         sim = self._similarity
         sim[lags] = rho * sim[lags] + (1.0 - rho) * match
