@@ -46,6 +46,7 @@ from instrument.models import melody as enc
 from instrument.models.accompaniment import BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_VOCAB, TEMPLATES
 from instrument.models.continuation import NeuralContinuator, NextNoteDistribution
+from instrument.models.sampling import logsumexp
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 FLOOR = 0.05  # a chord holding none of the forecast: log(FLOOR) per unit of weight
@@ -252,10 +253,10 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
     forecast = np.power(forecast, FORECAST_POWER)
     forecast = forecast / forecast.sum()
     sounding = dist.logp[_SOUNDING]
-    mass = np.logaddexp.reduce(sounding)
+    mass = logsumexp(sounding)
     if not np.isfinite(mass):  # no chord is to sound at all
         return dist
     sounding = sounding + weight * np.log(FLOOR + _SOUNDING_TEMPLATES @ forecast)
     logp = dist.logp.copy()
-    logp[_SOUNDING] = sounding - np.logaddexp.reduce(sounding) + mass
+    logp[_SOUNDING] = sounding - logsumexp(sounding) + mass
     return ChordDistribution(logp, dist.beat_tick, dist.previous)

@@ -41,6 +41,15 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return z - np.log(np.sum(np.exp(z)))
 
 
+def logsumexp(x: np.ndarray) -> float:
+    """log(sum(exp(x))), -inf when every entry is -inf (a few times cheaper than
+    ``np.logaddexp.reduce``, which the beat's decision would otherwise call)."""
+    m = float(np.max(x))
+    if not np.isfinite(m):
+        return m
+    return m + float(np.log(np.sum(np.exp(x - m))))
+
+
 def sample_index(
     logits: np.ndarray,
     rng: np.random.Generator,
