@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from instrument.evaluation.generators import run_accompanist
-from instrument.memory.tune_memory import MemorySettings, TuneMemory
+from instrument.memory.tune_memory import NO_INTERVAL, MemorySettings, TuneMemory
 from instrument.models.accompaniment import (
     Accompanist,
     BeatInput,
@@ -189,3 +189,40 @@ def test_every_bar_gets_a_hindsight_chord_of_the_key(capacity):
     labels = [c for c in memory.labels[:-4] if c is not None]
     assert len(labels) >= min(capacity, 2 * SECTION) - 8
     assert all(c.root in G_MAJOR for c in labels)
+
+
+def _reference_match(memory: TuneMemory, g: int, lag: int) -> float:
+    """The module docstring's ``match`` of beat ``g`` with the beat ``lag`` before, sample
+    by sample: the onsets both have with the same interval, over the onsets either has;
+    with no onset on either side, half when both sound or are silent alike."""
+    n = memory.settings.capacity_beats
+    now, then = g % n, (g - lag) % n
+    on, past_on = memory._onset[now], memory._onset[then]
+    iv, past_iv = memory._interval[now], memory._interval[then]
+    events = int((on | past_on).sum())
+    if events:
+        return int((on & past_on & (iv == past_iv)).sum()) / events
+    quiet, past_quiet = iv == NO_INTERVAL, past_iv == NO_INTERVAL
+    return 0.5 * float((quiet == past_quiet).all())
+
+
+def test_the_similarity_follows_its_definition_through_the_ring():
+    settings = MemorySettings(capacity_beats=48)
+    memory = TuneMemory(settings)
+    rng = np.random.default_rng(5)
+    melody = [n for rep in range(6) for n in section(rep % 2, start_bar=rep * 8)
+              if rng.random() > 0.2]  # gaps: beats where a note is held or nothing sounds
+    expected = np.zeros(settings.capacity_beats)
+    rho = settings.persistence
+    i, last_beat = 0, melody[-1].onset // TICKS_PER_BEAT
+    for b in range(last_beat + 1):
+        tick = b * TICKS_PER_BEAT
+        start = i
+        while i < len(melody) and melody[i].onset < tick - DEADLINE:
+            i += 1
+        memory.observe(BeatInput(tick, M44, tuple(melody[start:i]), None))
+        g = memory._count - 1  # the beat just stored
+        for lag in range(1, min(g, settings.capacity_beats - 1) + 1):
+            expected[lag] = rho * expected[lag] + (1 - rho) * _reference_match(memory, g, lag)
+        np.testing.assert_allclose(memory._similarity, expected, atol=1e-12)
+    assert last_beat > 3 * settings.capacity_beats  # the ring wrapped several times
