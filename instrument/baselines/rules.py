@@ -69,21 +69,33 @@ def diatonic_chords(tonic: int, minor: bool) -> list[tuple[Chord, float]]:
 
 
 @dataclass(frozen=True)
-class _KeyTable:
-    """A key's chords as arrays, for scoring them all at once."""
+class KeyChords:
+    """A key's candidate chords as arrays, for scoring them all at once: their places in
+    the chord vocabulary, templates, priors, identities and which are the same chord
+    (identity) as which. The rule arranger scores its key's diatonic chords with it; the
+    tune memory's hindsight fit (:func:`instrument.memory.hindsight.key_chords`) adds
+    sevenths."""
 
-    index: np.ndarray  # (k,) their places in the chord vocabulary
+    chords: tuple[Chord, ...]
+    index: np.ndarray  # (k,) places in the chord vocabulary
     templates: np.ndarray  # (k, 12) float64
     priors: np.ndarray  # (k,)
-    identity: np.ndarray  # (k,) IDENTITY of each
+    same: np.ndarray  # (k, k) bool
+    identity: np.ndarray  # (k,) each chord's IDENTITY
+
+
+def chord_table(candidates: list[tuple[Chord, float]]) -> KeyChords:
+    """:class:`KeyChords` of ``candidates`` (chord, prior)."""
+    index = np.array([CHORD_INDEX[c] for c, _ in candidates])
+    ids = IDENTITY[index]
+    return KeyChords(tuple(c for c, _ in candidates), index,
+                     TEMPLATES[index].astype(np.float64),
+                     np.array([p for _, p in candidates]), ids[:, None] == ids[None, :], ids)
 
 
 @lru_cache(maxsize=24)
-def _key_table(tonic: int, minor: bool) -> _KeyTable:
-    chords = diatonic_chords(tonic, minor)
-    index = np.array([CHORD_INDEX[c] for c, _ in chords])
-    return _KeyTable(index, TEMPLATES[index].astype(np.float64),
-                     np.array([p for _, p in chords]), IDENTITY[index])
+def _diatonic_table(tonic: int, minor: bool) -> KeyChords:
+    return chord_table(diatonic_chords(tonic, minor))
 
 
 class RuleArranger(Accompanist):
@@ -136,7 +148,7 @@ class RuleArranger(Accompanist):
         scale = max(evidence.sum(), 1e-6)
         prev = beat.previous_chord
         total = evidence.sum()
-        table = _key_table(tonic, minor)
+        table = _diatonic_table(tonic, minor)
         inside = table.templates @ evidence
         score = (inside - 0.6 * (total - inside)) / scale + table.priors
         if prev is not None:

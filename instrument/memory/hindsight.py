@@ -28,8 +28,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from instrument.baselines.rules import diatonic_chords
-from instrument.models.chords import CHORD_INDEX, IDENTITY, TEMPLATES, Chord
+from instrument.baselines.rules import KeyChords, chord_table, diatonic_chords
+from instrument.models.chords import CHORD_INDEX, IDENTITY, Chord
 from instrument.music import TICKS_PER_BEAT, GridNote
 
 #: Diatonic sevenths added by ``key_candidates(..., sevenths=True)``: degree, quality, prior.
@@ -83,18 +83,6 @@ def beat_evidence(
     return ev
 
 
-@dataclass(frozen=True)
-class KeyChords:
-    """A key's candidate chords, with their templates, priors and which are the same
-    chord (identity) as which, ready for :func:`fit_chords`."""
-
-    chords: tuple[Chord, ...]
-    templates: np.ndarray  # (k, 12)
-    priors: np.ndarray  # (k,)
-    same: np.ndarray  # (k, k) bool
-    identity: np.ndarray  # (k,) each chord's IDENTITY
-
-
 @lru_cache(maxsize=48)
 def key_chords(tonic: int, minor: bool, sevenths: bool = True) -> KeyChords:
     """The chords a key's melody is harmonized with, each with a prior (module doc)."""
@@ -103,15 +91,7 @@ def key_chords(tonic: int, minor: bool, sevenths: bool = True) -> KeyChords:
         for d, q, prior in MINOR_SEVENTHS if minor else MAJOR_SEVENTHS:
             root = (tonic + d) % 12
             cands.append((Chord(root, q, root), prior))
-    chords = tuple(c for c, _ in cands)
-    ids = IDENTITY[[CHORD_INDEX[c] for c in chords]]
-    return KeyChords(
-        chords,
-        np.stack([TEMPLATES[CHORD_INDEX[c]] for c in chords]).astype(np.float64),
-        np.array([p for _, p in cands]),
-        ids[:, None] == ids[None, :],
-        ids,
-    )
+    return chord_table(cands)
 
 
 def change_costs(beats_in_bar: Sequence[int], beats_per_bar: int,
