@@ -50,17 +50,24 @@ def moved(notes: list[GridNote], bars: int, shift: int = 0) -> list[GridNote]:
             for n in notes]
 
 
-def observe(memory: TuneMemory, melody: list[GridNote]) -> list:
-    """Feed the melody beat by beat as the live part does; the recollection and the blend
-    weight of every beat."""
-    out, i, previous = [], 0, None
-    last_beat = melody[-1].onset // TICKS_PER_BEAT
-    for b in range(last_beat + 1):
+def beats_of(melody: list[GridNote]):
+    """The melody beat by beat as the live part hands it over: each beat with the notes
+    heard by its deadline."""
+    i = 0
+    for b in range(melody[-1].onset // TICKS_PER_BEAT + 1):
         tick = b * TICKS_PER_BEAT
         start = i
         while i < len(melody) and melody[i].onset < tick - DEADLINE:
             i += 1
-        memory.observe(BeatInput(tick, M44, tuple(melody[start:i]), previous))
+        yield BeatInput(tick, M44, tuple(melody[start:i]), None)
+
+
+def observe(memory: TuneMemory, melody: list[GridNote]) -> list:
+    """Feed the melody beat by beat as the live part does; the recollection and the blend
+    weight of every beat."""
+    out = []
+    for beat in beats_of(melody):
+        memory.observe(beat)
         out.append((memory.recollection, memory.weight()))
     return out
 
@@ -214,15 +221,10 @@ def test_the_similarity_follows_its_definition_through_the_ring():
               if rng.random() > 0.2]  # gaps: beats where a note is held or nothing sounds
     expected = np.zeros(settings.capacity_beats)
     rho = settings.persistence
-    i, last_beat = 0, melody[-1].onset // TICKS_PER_BEAT
-    for b in range(last_beat + 1):
-        tick = b * TICKS_PER_BEAT
-        start = i
-        while i < len(melody) and melody[i].onset < tick - DEADLINE:
-            i += 1
-        memory.observe(BeatInput(tick, M44, tuple(melody[start:i]), None))
+    for beat in beats_of(melody):
+        memory.observe(beat)
         g = memory._count - 1  # the beat just stored
         for lag in range(1, min(g, settings.capacity_beats - 1) + 1):
             expected[lag] = rho * expected[lag] + (1 - rho) * _reference_match(memory, g, lag)
         np.testing.assert_allclose(memory._similarity, expected, atol=1e-12)
-    assert last_beat > 3 * settings.capacity_beats  # the ring wrapped several times
+    assert memory._count > 3 * settings.capacity_beats  # the ring wrapped several times
