@@ -15,8 +15,18 @@ heard) and steps the note sounding to the next beat after each decision (:meth:`
 models.foresight.MelodyForecast.hear_ahead`, :meth:`~instrument.models.foresight.
 MelodyForecast.expect`), timed apart as ``ahead_ms`` (per note or beat, off the
 deadline); ``--no-ahead`` has it do all its work at the deadline, as when every note came
-just before it. Milliseconds, p50 / p99 / p99.9, as JSON on stdout (the tunes counted on
-stderr when it is a terminal).
+just before it. The tune memory's labelling of the bar just ended waits until after the
+decision (:meth:`~instrument.memory.tune_memory.TuneMemory.settle`), timed apart as
+``memory_settle_ms``.
+
+All of that runs one piece after another on one thread. ``live_decision_ms`` is each
+beat's decision as the live part makes it (:meth:`~instrument.parts.accompaniment.
+Accompaniment.decision_summary`): the real :class:`~instrument.parts.accompaniment.
+Accompaniment` with its model on a worker thread (:class:`~instrument.parts.deadline.
+DeadlineRunner`), the rule arranger's step and the tune memory's observing on the calling
+thread beside it, the same tunes heard note by note, each beat planned once the work
+queued before it is done (live, a beat's time passes between decisions). Milliseconds,
+p50 / p99 / p99.9, as JSON on stdout (the tunes counted on stderr when it is a terminal).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import time
 
 import numpy as np
 
+from instrument.baselines.rules import RuleArranger
 from instrument.evaluation.generators import as_played, heard_by_deadline
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
@@ -35,12 +46,57 @@ from instrument.models.accompaniment import BeatInput
 from instrument.models.foresight import foresee
 from instrument.models.harmony import MelodyPace, forecast_for, foresight_weight
 from instrument.music import TICKS_PER_BEAT
+from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
+from instrument.parts.deadline import DeadlineRunner
+from instrument.timing.beat import BeatClock
 
 
 def quantiles(seconds: list[float]) -> dict[str, float]:
     ms = np.array(seconds) * 1000.0
     return {k: round(float(np.percentile(ms, q)), 3) for k, q in
             (("p50", 50), ("p99", 99), ("p999", 99.9))}
+
+
+def live_decisions(model, continuation, tunes: list, progress: bool) -> dict[str, float]:
+    """Each beat's decision timed inside the live part (see the module docstring)."""
+    policy = getattr(model, "policy", None)
+    forecast = forecast_for(policy, continuation, model)
+    if forecast is not None and model.takes_forecast:
+        model.attach_forecast(forecast)  # stepped inside the model's step, as live
+        forecast = None
+    runner = DeadlineRunner("accompaniment", lambda: 0.0)  # no deadline is ever missed
+    forecast_runner = DeadlineRunner("foresight", lambda: 0.0) if forecast else None
+    deadline = model.deadline_ticks
+    part = Accompaniment(RuleArranger(deadline), model, runner,
+                         AccompanimentSettings(deadline_ticks=deadline), model.decoding(0.0),
+                         np.random.default_rng(0), memory=TuneMemory(), forecast=forecast,
+                         forecast_runner=forecast_runner)
+    workers = [r for r in (runner, forecast_runner) if r is not None]
+    try:
+        for i, tune in enumerate(tunes):
+            if progress:
+                print(f"\r{i + 1}/{len(tunes)} tunes, as live", end="", file=sys.stderr,
+                      flush=True)
+            part.new_tune()
+            part.reset()
+            clock = BeatClock(120.0, tune.meter)
+            clock.start(100.0)
+            part.begin(1)
+            for tick, heard in heard_by_deadline(tune, deadline):
+                if tick == 0:
+                    continue  # the part's lead-in beat
+                for note in heard:
+                    part.hear_onset(note)
+                for worker in workers:  # the beat's time passes: the work queued is done
+                    worker.submit(lambda: None).result()
+                beat = tick // TICKS_PER_BEAT
+                part.plan(clock.time_at(beat) - part.planning_lead(clock), clock)
+    finally:
+        for worker in workers:
+            worker.close()
+    if progress:
+        print(file=sys.stderr)
+    return part.decision_summary() or {}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     stepped = None if args.no_ahead else (model.forecast or forecast)
     pace = MelodyPace()  # the part's: the forecast is not weighed where the policy holds
     memory, params, rng = TuneMemory(), acc.decoding(0.0), np.random.default_rng(0)
-    steps, decisions, forecasts, ahead_work = [], [], [], []
+    steps, decisions, forecasts, ahead_work, settling = [], [], [], [], []
     progress = sys.stderr.isatty()  # stdout is the JSON
     for i, tune in enumerate(tunes):
         if progress:
@@ -108,14 +164,21 @@ def main(argv: list[str] | None = None) -> int:
             if stepped is not None:
                 stepped.expect(tick + TICKS_PER_BEAT, tune.meter)
                 ahead_work.append(time.perf_counter() - t2)
+            t3 = time.perf_counter()
+            memory.settle()  # after the decision, as live
+            settling.append(time.perf_counter() - t3)
     if progress:
         print(file=sys.stderr)
-    print(json.dumps({"beats": len(steps), "model_step_ms": model.timer.summary_ms(),
+    sequential_model_ms = model.timer.summary_ms()
+    live = live_decisions(model, continuation, tunes, progress)
+    print(json.dumps({"beats": len(steps), "model_step_ms": sequential_model_ms,
                       "step_with_rules_and_policy_ms": quantiles(steps),
                       "beat_decision_with_memory_ms": quantiles(decisions),
                       "forecast_ms": quantiles(forecasts) if forecasts else None,
                       "forecast_in_step_ms": model.forecast_timer.summary_ms() or None,
-                      "ahead_ms": quantiles(ahead_work) if ahead_work else None}))
+                      "ahead_ms": quantiles(ahead_work) if ahead_work else None,
+                      "memory_settle_ms": quantiles(settling),
+                      "live_decision_ms": live}))
     return 0
 
 

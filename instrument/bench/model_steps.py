@@ -5,7 +5,9 @@
 For each model, tuned session options (one intra-op thread, spinning off, sequential)
 and onnxruntime's defaults are measured over the same stream of steps after warm-up:
 ``run`` is ``session.run`` alone (the model's own timer), ``step`` the whole ``step()``
-call the engine makes (encoding, run, log-softmax); ``adaptive`` adds the tune memory,
+call the engine makes (encoding, run, log-softmax); ``adaptive`` adds the tune memory
+(its labelling of the bar just ended waits until after the decision, as live, untimed:
+:meth:`~instrument.memory.tune_memory.TuneMemory.settle`),
 and for an accompaniment model with a harmony policy ``adaptive_policy`` also the rule
 arranger's step and the policy, as the live part's model worker decides a beat;
 ``adaptive_policy_foresight`` adds the continuation model's forecast of the next melody
@@ -126,6 +128,8 @@ def bench_accompaniment(model, steps: int, memory: TuneMemory | None = None) -> 
             t0 = time.perf_counter()
             forecast.expect(beat.beat_tick + 12, M44)
             ahead.record(time.perf_counter() - t0)
+        if memory is not None:  # after the decision, the bar just ended labelled
+            memory.settle()
     return {"step": _ms(times)} | ({"ahead": _ms(ahead)} if forecast is not None else {})
 
 

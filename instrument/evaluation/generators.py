@@ -216,6 +216,8 @@ def run_accompanist(
             recalled = memory.recall()
         dist = accompanist.look_ahead(dist, recalled)
         prev = accompanist.sample(dist, params, rng)
+        if memory is not None:
+            memory.settle()  # as live: after the decision
         chords.append(prev)
     return chords
 

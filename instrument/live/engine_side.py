@@ -223,6 +223,10 @@ class EngineSide:
                 "p99_ms": ahead.get("p99_ms"), "missed_deadlines": ahead.get("misses", 0),
                 "ahead_p50_ms": ahead.get("ahead_p50_ms"),
                 "ahead_p99_ms": ahead.get("ahead_p99_ms")}
+        decision = band_status["accompaniment_decision"]
+        if decision is not None:  # the whole beat's decision, model step included
+            models["accompaniment"]["decision"] = {
+                "p50_ms": decision["p50"], "p99_ms": decision["p99"]}
         follow = band_status["follow"] or {}
         return {
             "pid": sound["pid"],

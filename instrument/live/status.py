@@ -36,7 +36,9 @@ listed here are shown too)::
                                        with foresight, under its "foresight" (same keys;
                                        missed_deadlines null where the model's step runs
                                        it: the model's misses count it; its work before
-                                       the deadlines: ahead_p50_ms, ahead_p99_ms)
+                                       the deadlines: ahead_p50_ms, ahead_p99_ms);
+                                       and the whole beat's decision, from its notes
+                                       to its chord, under "decision" (p50_ms, p99_ms)
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason
@@ -473,5 +475,12 @@ def format_status(status: dict) -> str:
                         f"{_ms(ahead.get('ahead_p50_ms')):>10} "
                         f"{_ms(ahead.get('ahead_p99_ms')):>10} {'':>7}"
                     )
+            decision = m.get("decision")
+            if isinstance(decision, dict):  # the beat's whole decision, as the part makes it
+                lines.append(
+                    f"    {'  decision':<16} {where:<24} {'':>8} "
+                    f"{_ms(decision.get('p50_ms')):>10} {_ms(decision.get('p99_ms')):>10} "
+                    f"{'':>7}"
+                )
         lines += reasons
     return "\n".join(lines)

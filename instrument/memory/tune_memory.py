@@ -44,9 +44,15 @@ arranger) everywhere else. The memory keeps learning as it plays: every bar,
 first pass or repeat, is labelled again.
 
 Call order per beat (engine thread, after the model's step result is taken):
-``observe(beat)`` then ``blend(dist)``. Work per beat is bounded by the capacity (a few
-vectorised passes over ``capacity_beats`` lags). :meth:`TuneMemory.reset` starts a new
-tune.
+``observe(beat)`` then ``blend(dist)``, and once the beat's chord is decided
+:meth:`TuneMemory.settle`. Work per beat is bounded by the capacity (a few vectorised
+passes over ``capacity_beats`` lags). The hindsight labelling of a bar that has just
+ended is the one piece of work no decision waits for: the bar ends when the next bar's
+first beat is planned, and that beat is decided before the bar is labelled, so its
+recollection never reads the bar just ended (a lag of a bar or less). ``settle`` does the
+labelling after the decision, off the deadline; whatever ``settle`` has not done, the
+next ``observe`` does first, so the chords are the same whether or not it is called.
+:meth:`TuneMemory.reset` starts a new tune.
 """
 
 from __future__ import annotations
@@ -159,6 +165,8 @@ class TuneMemory:
         self._pending: int | None = None  # tick of the beat being planned, not yet stored
         self._meter = Meter(4, 4)
         self._bar_start: int | None = None  # index of the first stored beat of this bar
+        # A bar stored but not labelled yet (first and last index, beats per bar): settle.
+        self._unlabelled: tuple[int, int, int] | None = None
         self._last_label = None
         self.recollection: Recollection | None = None
 
@@ -183,6 +191,7 @@ class TuneMemory:
         Beats must come one by one in order; a jump (the clock restarted) breaks the
         running similarity but keeps what was learned.
         """
+        self.settle()
         self._recent.extend(beat.notes)
         if self._pending is not None:
             self._store(self._pending)
@@ -233,8 +242,15 @@ class TuneMemory:
             self._bar_start = g
         self._update_similarity(g)
         if phase == self._meter.beats_per_bar - 1:
-            self._label_bar(self._bar_start, g)
+            self._unlabelled = (self._bar_start, g, self._meter.beats_per_bar)
             self._bar_start = None
+
+    def settle(self) -> None:
+        """Label the bar that ended at the last :meth:`observe` in hindsight, if any (the
+        work that can wait until the beat's chord is decided: see the module docstring)."""
+        if self._unlabelled is not None:
+            self._label_bar(*self._unlabelled)
+            self._unlabelled = None
 
     def _update_similarity(self, g: int) -> None:
         n = self.settings.capacity_beats
@@ -254,7 +270,7 @@ class TuneMemory:
         sim = self._similarity
         sim[lags] = rho * sim[lags] + (1.0 - rho) * match
 
-    def _label_bar(self, first: int, last: int) -> None:
+    def _label_bar(self, first: int, last: int, beats_per_bar: int) -> None:
         n = self.settings.capacity_beats
         slots = [(g % n) for g in range(first, last + 1)]
         if self._histogram.sum() <= 0:
@@ -262,7 +278,7 @@ class TuneMemory:
         tonic, minor = estimate_key(self._histogram)
         h = self.settings.hindsight
         key = key_chords(tonic, minor, h.sevenths)
-        costs = change_costs([int(self._phase[s]) for s in slots], self._meter.beats_per_bar, h)
+        costs = change_costs([int(self._phase[s]) for s in slots], beats_per_bar, h)
         chords = fit_chords(self._evidence[slots], key, costs, self._last_label, h)
         for s, c in zip(slots, chords, strict=True):
             self._label[s] = CHORD_INDEX[c]

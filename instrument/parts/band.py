@@ -475,6 +475,7 @@ class Band:
             "continuation_steps": r.runner.stats.summary(),
             "accompaniment_steps": a.runner.stats.summary(),
             "foresight_steps": a.foresight_summary(),
+            "accompaniment_decision": a.decision_summary(),
             "tempo_source": str(self.transport.settings.tempo_source),
             "follow": follower.status() if follower is not None else None,
         }

@@ -33,7 +33,8 @@ SAMPLE = {
                           "p50_ms": 0.21, "p99_ms": 0.6, "missed_deadlines": 0,
                           "foresight": {"steps": 812, "p50_ms": 1.05, "p99_ms": 2.2,
                                         "missed_deadlines": 1, "ahead_p50_ms": 0.97,
-                                        "ahead_p99_ms": 1.2}},
+                                        "ahead_p99_ms": 1.2},
+                          "decision": {"p50_ms": 1.12, "p99_ms": 2.05}},
         "continuation": {"fallback": "model file missing", "steps": 0},
     },
     "steps": 812,
@@ -196,6 +197,8 @@ def test_format_status_is_readable():
     assert "1.05 ms" in foresight and "2.20 ms" in foresight and foresight.rstrip()[-1] == "1"
     ahead = text.splitlines()[text.splitlines().index(foresight) + 1]  # before the deadlines
     assert "ahead" in ahead and "0.97 ms" in ahead and "1.20 ms" in ahead
+    decision = next(line for line in text.splitlines() if "decision" in line)
+    assert "1.12 ms" in decision and "2.05 ms" in decision
     assert "continuation     fallback" in text and "continuation: model file missing" in text
     assert "session-20250101-200000.mid" in text
 

@@ -106,6 +106,8 @@ def test_on_a_fixed_clock_the_accompaniment_sounds_exactly_on_its_beats(partner)
     print(f"accompaniment steps {model['steps']}, p50 {model['p50_ms']} ms; forecast "
           f"{model['foresight']}")
     assert model["steps"] >= 8 and model["foresight"]["ahead_p50_ms"] is not None
+    # The whole beat's decision is timed too, and holds the model's step.
+    assert model["decision"]["p50_ms"] >= model["p50_ms"]
 
     # Nothing is left sounding when it stops.
     assert inst.terminate() == 0

@@ -228,3 +228,27 @@ def test_the_similarity_follows_its_definition_through_the_ring():
             expected[lag] = rho * expected[lag] + (1 - rho) * _reference_match(memory, g, lag)
         np.testing.assert_allclose(memory._similarity, expected, atol=1e-12)
     assert memory._count > 3 * settings.capacity_beats  # the ring wrapped several times
+
+
+def test_a_bar_is_labelled_after_its_next_downbeat_is_decided_and_settling_changes_nothing():
+    """The bar just ended is labelled once the next downbeat's chord is decided
+    (``settle``, off the deadline) or, if nothing settled it, at the next beat; the
+    recollections are the same either way."""
+    melody = section(0) + moved(section(0), 8)
+    settled, lazy = TuneMemory(), TuneMemory()
+    for beat in beats_of(melody):
+        settled.observe(beat)
+        lazy.observe(beat)
+        a, b = settled.recollection, lazy.recollection
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert (a.lag, a.transposition, a.quality) == (b.lag, b.transposition, b.quality)
+            np.testing.assert_array_equal(a.probs, b.probs)
+        if beat.beat_tick // TICKS_PER_BEAT == 8:  # bar 2's downbeat: bar 1 just ended
+            assert settled.labels[4:8] == [None] * 4
+            settled.settle()
+            assert None not in settled.labels[4:8]
+            assert lazy.labels[4:8] == [None] * 4  # not settled: still waiting
+        else:
+            settled.settle()
+    assert settled.labels[:-4] == lazy.labels[:-4]

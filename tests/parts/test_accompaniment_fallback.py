@@ -189,3 +189,6 @@ def test_the_forecast_takes_the_notes_as_they_are_heard_and_the_deadline_finds_i
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"beat {b}")
     summary = part.foresight_summary()
     assert summary is not None and summary["steps"] == last and "ahead_p99_ms" in summary
+    decisions = part.decision_summary()  # every beat's decision, the model's step in it
+    assert decisions is not None and decisions["beats"] == last - 1
+    assert decisions["p50"] >= runner.stats.summary()["p50_ms"]
