@@ -229,8 +229,12 @@ class TuneMemory:
             self._quiet[slot, k] = not both
             prev_pitch = p
         # Durations are not known live: each note sounds until the next, at most HOLD_TICKS.
-        notes = [GridNote(m.pitch, m.onset, HOLD_TICKS) for m in self._recent
-                 if m.onset >= tick - HOLD_TICKS]
+        notes = []
+        for m in reversed(self._recent):  # in the order heard: the newest first
+            if m.onset < tick - HOLD_TICKS:
+                break
+            notes.append(GridNote(m.pitch, m.onset, HOLD_TICKS))
+        notes.reverse()
         ev = beat_evidence(notes, tick // TICKS_PER_BEAT, 1, s.hindsight)[0]
         self._evidence[slot] = ev
         self._histogram = self._histogram * self._key_decay + ev
