@@ -16,7 +16,11 @@ over the shared chord vocabulary (scores times ``sharpness``), so sampling works
 the neural model and greedy sampling gives the rule's choice. It is the fallback when
 the model misses its deadline.
 
-Real-time rules: ``step`` costs tens of microseconds; engine thread only.
+Real-time rules: ``step`` costs tens of microseconds; engine thread only. It is
+:meth:`RuleArranger.hear` (the beat's notes, the key) then :meth:`RuleArranger.chords`
+(the scoring): where the neural model plays, the part hears every beat but scores the
+rules' chords only where it plays them (the fallback, or a policy's rules between the
+strong beats).
 """
 
 from __future__ import annotations
@@ -120,6 +124,8 @@ class RuleArranger(Accompanist):
         self.encoder.reset()
         self.keys.reset()
         self._heard = False
+        self._beat: BeatInput | None = None  # the beat last heard
+        self._floats: np.ndarray | None = None  # its encoder row
 
     @property
     def key(self) -> tuple[int, bool] | None:
@@ -133,17 +139,30 @@ class RuleArranger(Accompanist):
         return float(np.clip(1.5 * (1.0 - self.harmonic_rhythm), 0.0, 1.5))
 
     def step(self, beat: BeatInput) -> ChordDistribution:
-        _, floats = self.encoder.encode(beat, 0)
-        sounding, onsets = floats[:12].astype(np.float64), floats[12:].astype(np.float64)
-        logits = np.full(N_CHORDS, -np.inf)
+        self.hear(beat)
+        return self.chords()
+
+    def hear(self, beat: BeatInput) -> None:
+        """Take the melody heard up to this beat's deadline (the key follows it), without
+        scoring its chords: where the model plays, the rules' key is all that is used,
+        and :meth:`chords` scores them only for the beats that need them."""
+        _, self._floats = self.encoder.encode(beat, 0)
+        self._beat = beat
         self._heard = self._heard or bool(beat.notes)
+        if self._heard and self.keys.update(self._floats[:12].astype(np.float64)) is None:
+            self.keys.key = (0, False)  # heard, but no pitch class weighs more than another
+
+    def chords(self) -> ChordDistribution:
+        """The distribution over chords for the beat last :meth:`hear`-d."""
+        beat, floats = self._beat, self._floats
+        assert beat is not None and floats is not None, "hear a beat first"
+        logits = np.full(N_CHORDS, -np.inf)
         if not self._heard:
             logits[CHORD_INDEX[NO_CHORD]] = 0.0
             return ChordDistribution(logits, beat.beat_tick, beat.previous_chord)
-        key = self.keys.update(sounding)
-        if key is None:  # heard, but no pitch class weighs more than another yet
-            key = self.keys.key = (0, False)
-        tonic, minor = key
+        assert self.keys.key is not None
+        tonic, minor = self.keys.key
+        sounding, onsets = floats[:12].astype(np.float64), floats[12:].astype(np.float64)
         evidence = sounding + 0.5 * onsets
         scale = max(evidence.sum(), 1e-6)
         prev = beat.previous_chord

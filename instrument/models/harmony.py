@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -151,21 +152,24 @@ def forecast_for(policy: HarmonyPolicy | None, continuation: object | None,
     return MelodyForecast.beside(continuation) if wanted else None
 
 
-def combine(beat: BeatInput, model: ChordDistribution, rules: ChordDistribution,
-            key: tuple[int, bool] | None, policy: HarmonyPolicy,
-            pace: float = 0.0) -> ChordDistribution:
-    """The distribution to play ``beat`` from (see the module docstring); ``pace``: the
-    melody's onsets a beat (:class:`MelodyPace`)."""
+def combine(beat: BeatInput, model: ChordDistribution,
+            rules: Callable[[], ChordDistribution], key: tuple[int, bool] | None,
+            policy: HarmonyPolicy, pace: float = 0.0) -> ChordDistribution:
+    """The distribution to play ``beat`` from (see the module docstring); ``rules``: the
+    rule arranger's for the beat, asked for only where the policy may play it (:meth:`~
+    instrument.baselines.rules.RuleArranger.chords`); ``pace``: the melody's onsets a
+    beat (:class:`MelodyPace`)."""
     prev = beat.previous_chord
     between = _between(beat)
     held = holding(beat, policy, pace)
     if held:
         model = _held(model, prev, policy.weak_hold)
     if policy.rules_between and between and prev is not None:
+        theirs = rules()
         if held:
-            rules = _held(rules, prev, policy.weak_hold_rules)
-        if rules.top().identity != prev.identity:
-            return rules
+            theirs = _held(theirs, prev, policy.weak_hold_rules)
+        if theirs.top().identity != prev.identity:
+            return theirs
     if policy.key_weight <= 0 or key is None:
         return model
     logp = log_softmax(model.logp - policy.key_weight * out_of_key_tones(key))
@@ -215,14 +219,15 @@ class ModelWithRules(Accompanist):
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         self.model.harmonic_rhythm = self.rules.harmonic_rhythm = self.harmonic_rhythm
-        d_model, d_rules = self.model.step(beat), self.rules.step(beat)
+        d_model = self.model.step(beat)
+        self.rules.hear(beat)
         pace = self.pace.update(beat)
         if self.forecast is not None:  # stepped every beat
             if not self._model_forecasts:
                 self.forecast.observe(beat)
             self._ahead = self.forecast.over_beat
             self._ahead_weight = foresight_weight(beat, self.policy, pace)
-        return combine(beat, d_model, d_rules, self.rules.key, self.policy, pace)
+        return combine(beat, d_model, self.rules.chords, self.rules.key, self.policy, pace)
 
     def look_ahead(self, dist: ChordDistribution, recalled: float = 0.0) -> ChordDistribution:
         if self._ahead is None:

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from instrument.baselines.rules import RuleArranger
 from instrument.engine.engine import TimedEvent
 from instrument.memory.tune_memory import TuneMemory
 from instrument.models.accompaniment import (
@@ -119,7 +120,7 @@ class Accompaniment:
 
     def __init__(
         self,
-        rules: Accompanist,
+        rules: RuleArranger,
         neural: Accompanist | None,
         runner: DeadlineRunner,
         settings: AccompanimentSettings,
@@ -356,7 +357,7 @@ class Accompaniment:
         lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick, clock), None)
         if self.neural is not None:
             self._submit(lead_in)  # in order, before the beat
-        self.rules.step(lead_in)
+        self.rules.hear(lead_in)
         if self.memory is not None:
             self.memory.observe(lead_in)
         self._previous = NO_CHORD
@@ -393,7 +394,7 @@ class Accompaniment:
         future = ahead_future = None
         if self.neural is not None:
             future, ahead_future = self._submit(beat_input)
-        rules_dist = self.rules.step(beat_input)
+        self.rules.hear(beat_input)  # its chords are scored only where they play
         pace = self.pace.update(beat_input)
         dist = ahead = None
         deadline = clock.time_at(beat) - self.settings.safety
@@ -406,10 +407,10 @@ class Accompaniment:
         if used_neural:
             self.neural_beats += 1
             if policy is not None:  # the rules between strong beats, the key, the holds
-                dist = combine(beat_input, dist, rules_dist, getattr(self.rules, "key", None),
-                               policy, pace)
+                dist = combine(beat_input, dist, self.rules.chords, self.rules.key, policy,
+                               pace)
         else:
-            dist = rules_dist
+            dist = self.rules.chords()
             self.fallback_beats += 1
         if self.memory is not None:
             # Observed after the model's step is taken, not beside it: the GIL keeps the

@@ -79,3 +79,23 @@ def test_harmonic_rhythm_setting_changes_how_often_it_changes():
         return sum(a.identity != b.identity for a, b in itertools.pairwise(chords))
 
     assert changes(play(slow, beats)) < changes(play(fast, beats))
+
+
+def test_hearing_every_beat_and_scoring_only_some_plays_the_same_chords():
+    """The live part hears every beat but asks for the rules' chords only where it plays
+    them (the model was late): those chords, and the key, are what a step every beat
+    gives."""
+    melody = [[60, 64], [67], [65, 69], [72], [62, 65], [71], [60, 64], [67, 72]] * 2
+    stepped, heard = RuleArranger(), RuleArranger()
+    rng = np.random.default_rng(0)
+    prev = None
+    for b, pitches in enumerate(melody):
+        notes = tuple(GridNote(p, b * 12 - 12 + 6 * i, 6) for i, p in enumerate(pitches))
+        beat = BeatInput(b * 12, M44, notes, prev)
+        want = stepped.step(beat)
+        heard.hear(beat)
+        assert heard.key == stepped.key
+        if b % 3 == 0:  # the beats the fallback plays
+            np.testing.assert_array_equal(heard.chords().logp, want.logp)
+        prev = stepped.sample(want, GREEDY, rng)
+    assert stepped.key == (0, False)
