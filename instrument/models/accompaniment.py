@@ -189,26 +189,22 @@ def sample_chord(
     than each one of them. Consumes exactly two ``rng`` draws.
     """
     u = rng.random()
-    logits = np.array(dist.logp, dtype=np.float64)
-    mask = (
-        np.ones(len(logits), dtype=bool)
-        if params.pitch_classes is None
-        else scale_chord_mask(params.pitch_classes)
-    )
-    if not mask.any():
-        mask[:] = True
+    allowed = None if params.pitch_classes is None else scale_chord_mask(params.pitch_classes)
+    if allowed is not None and not allowed.any():
+        allowed = None  # no chord fits the key: any may play
+    mask = allowed
     prev = dist.previous
     if prev is not None:
         same = IDENTITY[CHORD_INDEX[prev]] == IDENTITY
         p_change = change_probability(dist, params.hold)
         change = p_change > 0.5 if params.temperature == 0 else u < p_change
-        if not (same & mask).any():
+        if allowed is not None and not (same & allowed).any():
             change = True  # the previous chord is outside the allowed key
-        if not (~same & mask).any():
+        if allowed is not None and not (~same & allowed).any():
             change = False
         branch = ~same if change else same
-        mask = mask & branch if (mask & branch).any() else branch
-    i = sample_index(logits, rng, params.temperature, params.top_p, mask)
+        mask = branch if allowed is None or not (allowed & branch).any() else allowed & branch
+    i = sample_index(dist.logp, rng, params.temperature, params.top_p, mask)
     return CHORD_VOCAB[i]
 
 
@@ -420,7 +416,8 @@ class NeuralAccompanist(Accompanist):
             t0 = time.perf_counter()
             next_note = self.forecast.observe(beat)
             self.forecast_timer.record(time.perf_counter() - t0)
-            beat = replace(beat, forecast=next_note)
+            beat = BeatInput(beat.beat_tick, beat.meter, beat.notes, beat.previous_chord,
+                             next_note)  # dataclasses.replace, without its overhead
         ints, floats = self.encoder.encode(beat, rhythm_bucket(self.harmonic_rhythm))
         self._ints[0, :] = ints
         self._floats[0, :] = floats
