@@ -113,7 +113,9 @@ class MemorySettings:
 @dataclass(frozen=True)
 class Recollection:
     """What the memory proposes for one beat: ``probs`` over the chord vocabulary, the
-    match ``quality`` (0..1), and the best match's lag (beats) and transposition."""
+    match ``quality`` (0..1), and the best match's lag (beats) and transposition. A
+    recollection at or below ``min_quality`` weighs nothing: it holds no ``probs`` (an
+    empty array) and the lag that leads, untransposed."""
 
     probs: np.ndarray
     quality: float
@@ -122,7 +124,8 @@ class Recollection:
 
     @property
     def chord(self):
-        return CHORD_VOCAB[int(np.argmax(self.probs))]
+        """The chord it votes for most; None when it weighs nothing (no votes)."""
+        return CHORD_VOCAB[int(np.argmax(self.probs))] if len(self.probs) else None
 
 
 class TuneMemory:
@@ -312,6 +315,11 @@ class TuneMemory:
         top = top[quality[top] > 0.0]
         if not len(top):
             return None
+        best = top[np.argmax(quality[top])]
+        if quality[best] <= s.min_quality:
+            # Too faint to weigh (a transposition only lowers it): no vote is counted,
+            # only the lag that leads, for the next beat's lag bonus.
+            return Recollection(np.zeros(0), float(quality[best]), int(lags[best]), 0)
         shifts = self._transpositions(b, lags[top])
         q = quality[top] * np.where(shifts == 0, 1.0, s.transposed_factor)
         chords = TRANSPOSED[self._label[past[top]], shifts]
