@@ -169,13 +169,14 @@ def main(argv: list[str] | None = None) -> int:
             settling.append(time.perf_counter() - t3)
     if progress:
         print(file=sys.stderr)
-    sequential_model_ms = model.timer.summary_ms()
+    sequential_model_ms = model.timer.summary_ms()  # before the live part steps it too
+    sequential_forecast_ms = model.forecast_timer.summary_ms() or None
     live = live_decisions(model, continuation, tunes, progress)
     print(json.dumps({"beats": len(steps), "model_step_ms": sequential_model_ms,
                       "step_with_rules_and_policy_ms": quantiles(steps),
                       "beat_decision_with_memory_ms": quantiles(decisions),
                       "forecast_ms": quantiles(forecasts) if forecasts else None,
-                      "forecast_in_step_ms": model.forecast_timer.summary_ms() or None,
+                      "forecast_in_step_ms": sequential_forecast_ms,
                       "ahead_ms": quantiles(ahead_work) if ahead_work else None,
                       "memory_settle_ms": quantiles(settling),
                       "live_decision_ms": live}))
