@@ -23,9 +23,10 @@ All of that runs one piece after another on one thread. ``live_decision_ms`` is 
 beat's decision as the live part makes it (:meth:`~instrument.parts.accompaniment.
 Accompaniment.decision_summary`): the real :class:`~instrument.parts.accompaniment.
 Accompaniment` with its model on a worker thread (:class:`~instrument.parts.deadline.
-DeadlineRunner`), the rule arranger's step and the tune memory's observing on the calling
-thread beside it, the same tunes heard note by note, each beat planned once the work
-queued before it is done (live, a beat's time passes between decisions). Milliseconds,
+DeadlineRunner`), the rule arranger hearing the beat on the calling thread beside it and
+the tune memory once the model's step is taken, the same tunes heard note by note, each
+beat planned once the work queued before it is done (live, a beat's time passes between
+decisions). Milliseconds,
 p50 / p99 / p99.9, as JSON on stdout (the tunes counted on stderr when it is a terminal).
 """
 

@@ -126,6 +126,7 @@ class RuleArranger(Accompanist):
         self._heard = False
         self._beat: BeatInput | None = None  # the beat last heard
         self._floats: np.ndarray | None = None  # its encoder row
+        self._sounding: np.ndarray | None = None  # its first 12 columns, as float64
 
     @property
     def key(self) -> tuple[int, bool] | None:
@@ -147,23 +148,24 @@ class RuleArranger(Accompanist):
         scoring its chords: where the model plays, the rules' key is all that is used,
         and :meth:`chords` scores them only for the beats that need them."""
         _, self._floats = self.encoder.encode(beat, 0)
+        self._sounding = self._floats[:12].astype(np.float64)
         self._beat = beat
         self._heard = self._heard or bool(beat.notes)
-        if self._heard and self.keys.update(self._floats[:12].astype(np.float64)) is None:
+        if self._heard and self.keys.update(self._sounding) is None:
             self.keys.key = (0, False)  # heard, but no pitch class weighs more than another
 
     def chords(self) -> ChordDistribution:
         """The distribution over chords for the beat last :meth:`hear`-d."""
-        beat, floats = self._beat, self._floats
-        assert beat is not None and floats is not None, "hear a beat first"
+        beat, floats, sounding = self._beat, self._floats, self._sounding
+        assert beat is not None and floats is not None and sounding is not None, \
+            "hear a beat first"
         logits = np.full(N_CHORDS, -np.inf)
         if not self._heard:
             logits[CHORD_INDEX[NO_CHORD]] = 0.0
             return ChordDistribution(logits, beat.beat_tick, beat.previous_chord)
         assert self.keys.key is not None
         tonic, minor = self.keys.key
-        sounding, onsets = floats[:12].astype(np.float64), floats[12:].astype(np.float64)
-        evidence = sounding + 0.5 * onsets
+        evidence = sounding + 0.5 * floats[12:].astype(np.float64)
         scale = max(evidence.sum(), 1e-6)
         prev = beat.previous_chord
         total = evidence.sum()

@@ -315,11 +315,11 @@ class TuneMemory:
         top = top[quality[top] > 0.0]
         if not len(top):
             return None
-        best = top[np.argmax(quality[top])]
-        if quality[best] <= s.min_quality:
+        leader = top[np.argmax(quality[top])]
+        if quality[leader] <= s.min_quality:
             # Too faint to weigh (a transposition only lowers it): no vote is counted,
             # only the lag that leads, for the next beat's lag bonus.
-            return Recollection(np.zeros(0), float(quality[best]), int(lags[best]), 0)
+            return Recollection(np.zeros(0), float(quality[leader]), int(lags[leader]), 0)
         shifts = self._transpositions(b, lags[top])
         q = quality[top] * np.where(shifts == 0, 1.0, s.transposed_factor)
         chords = TRANSPOSED[self._label[past[top]], shifts]

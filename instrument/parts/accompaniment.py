@@ -345,7 +345,6 @@ class Accompaniment:
         self._heard = [n for n in self._heard if n.onset >= boundary]
         return seen
 
-
     def _lead_in(self, beat_tick: int, clock: BeatClock) -> None:
         """Step both accompanists through a silent beat before the first one played.
 
