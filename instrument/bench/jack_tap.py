@@ -12,6 +12,8 @@ import time
 import jack
 import numpy as np
 
+from instrument.jack.ending import ProcessEnd
+
 
 class JackTap:
     """Records audio inputs and MIDI inputs, each sample/event stamped with its JACK frame.
@@ -31,7 +33,7 @@ class JackTap:
         self.last_frame = 0
         self.midi: dict[str, list[tuple[int, bytes]]] = {n: [] for n in midi_inputs}
         self.xruns = 0
-        self.client.set_process_callback(self._process)
+        self._cycles = ProcessEnd(self.client, self._process)
         self.client.set_xrun_callback(self._xrun)
         self.client.activate()
 
@@ -70,7 +72,7 @@ class JackTap:
             time.sleep(0.005)
 
     def close(self) -> None:
-        self.client.deactivate()
+        self._cycles.deactivate()
         self.client.close()
 
 

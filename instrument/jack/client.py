@@ -4,7 +4,9 @@ One JACK client owns every port, so a headless box is wired by name. ``JackClien
 creates the client, gives JACK its process callback and activates it *before* it
 registers the ports, so a patchbay or a script that connects the moment a port appears
 can always connect. Until the instrument's ``JackCycle`` is built (``run``), the
-callback is a ``SilentCycle``: every output of the client is silence.
+callback is a ``SilentCycle``: every output of the client is silence. ``deactivate``
+lets the process thread end its own cycles (``instrument.jack.ending``): JACK cancels a
+process thread it has to stop, and one cancelled inside Python hangs the process.
 
 The work of each cycle is ``instrument.realtime.cycle.JackCycle``; its rules are stated
 in ``instrument.realtime``. Driving pyo's manual server from our own JACK client (rather
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import jack
 
+from instrument.jack.ending import ProcessEnd
 from instrument.jack.graph import JackGraph
 from instrument.realtime.cycle import JackCycle, SilentCycle
 
@@ -67,7 +70,7 @@ class JackClient:
         self.cycle: JackCycle | SilentCycle = SilentCycle(self.client)
         self._active = False
         self._open = True
-        self.client.set_process_callback(self._process)
+        self._cycles = ProcessEnd(self.client, self._process)
 
     def port(self, short: str) -> str:
         return f"{self.name}:{short}"
@@ -92,11 +95,11 @@ class JackClient:
         self.cycle.process(frames)
 
     def deactivate(self) -> None:
-        """No more cycles from here on (the client stays open: its clock still reads)."""
+        """No more cycles from here on (the client stays open: its clock still reads).
+        The process thread ends its own cycles first (``ProcessEnd``)."""
         if self._active:
             self._active = False
-            with contextlib.suppress(jack.JackError):
-                self.client.deactivate()
+            self._cycles.deactivate()
 
     def close(self) -> None:
         """Deactivate if still active, then close the client; nothing may read the clock

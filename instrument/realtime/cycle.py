@@ -252,10 +252,15 @@ class SilentCycle:
 
     def process(self, frames: int) -> None:
         self.cycles += 1
-        for port in self._client.outports:
-            port.get_array().fill(0.0)
-        for port in self._client.midi_outports:
-            port.clear_buffer()
+        silence(self._client)
+
+
+def silence(client: jack.Client) -> None:
+    """This cycle, every output port of ``client`` is zeros (audio) or empty (MIDI)."""
+    for port in client.outports:
+        port.get_array().fill(0.0)
+    for port in client.midi_outports:
+        port.clear_buffer()
 
 
 class PyoBlock:

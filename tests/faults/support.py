@@ -16,6 +16,7 @@ from pathlib import Path
 import jack
 import numpy as np
 
+from instrument.jack.ending import ProcessEnd
 from instrument.music import midi_to_hz
 from tests.support.analysis import cents, estimate_f0, rms
 from tests.support.instrument_proc import InstrumentProcess
@@ -185,7 +186,7 @@ class HostileSender:
         self.pending: collections.deque[bytes] = collections.deque()
         self.sent = 0
         self.failed = 0
-        self.client.set_process_callback(self._process)
+        self._cycles = ProcessEnd(self.client, self._process)
         self.client.activate()
 
     @property
@@ -210,8 +211,8 @@ class HostileSender:
         assert not self.pending, "the JACK graph did not run"
 
     def close(self) -> None:
+        self._cycles.deactivate()
         with contextlib.suppress(jack.JackError):
-            self.client.deactivate()
             self.client.close()
 
 
