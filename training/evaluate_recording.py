@@ -22,7 +22,8 @@ MIDI clock out is read by a simulated receiver that counts clocks from Start (so
 position 0 at the next clock), takes Song Position Pointer and Continue, and stops at
 Stop: the error of each of its beats (24 clocks a quarter note: 36 a dotted-quarter beat)
 to the nearest played beat (after two bars), its bar 1 on a played downbeat (within
-70 ms), and the most clocks it got in any one clock's share of a played beat. ``--live``
+70 ms) and how many played bars after the first note it came, and the most clocks it
+got in any one clock's share of a played beat. ``--live``
 records without hindsight (the tempo map the clock had live).
 """
 
@@ -109,6 +110,8 @@ def clock_figures(clocks: list[tuple[float, int]], perf: Performance, bar: int) 
     played_down = beats[(np.arange(len(beats)) + perf.first_beat) % bar == 0]
     bar1 = [t for t, p in clocks if p == 0]
     bar1_ok = bool(bar1) and bool(np.min(np.abs(played_down - bar1[0])) <= tol)
+    # Bars played before the receiver's bar 1 (from the first note's beat).
+    start_bars = (perf.beat_of(bar1[0]) - first) / bar if bar1 else None
     downs = np.array([t for t, p in beat_clocks if p % (per_beat * bar) == 0])
     window = (played_down >= scored_from - tol) & (played_down <= last)
     f1 = downbeat_f1(played_down[window], downs[(downs >= scored_from - tol) & (downs <= last)],
@@ -118,7 +121,8 @@ def clock_figures(clocks: list[tuple[float, int]], perf: Performance, bar: int) 
     if len(times):
         slot = np.median(np.diff(beats)) / per_beat
         burst = int(max(np.searchsorted(times, times + slot * 0.999) - np.arange(len(times))))
-    return {"errors": errors, "bar1_ok": bar1_ok, "bar_f1": f1, "burst": burst}
+    return {"errors": errors, "bar1_ok": bar1_ok, "start_bars": start_bars, "bar_f1": f1,
+            "burst": burst}
 
 
 def record(perf: Performance, out: Path, hindsight: bool) -> tuple[Path, list, list, float,
@@ -176,6 +180,7 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
                          "close_ms": 1000 * closed, "bar_moved_at_close": moved,
                          "clock": clock_figures(receiver(clock_events), perf, bar)})
     errors = [e for r in rows for e in r["clock"]["errors"]]
+    starts = [r["clock"]["start_bars"] for r in rows if r["clock"]["start_bars"] is not None]
     n = len(rows)
 
     def pct(a, q):
@@ -200,6 +205,9 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
         "clock_beat_error_ms_p90": pct(errors, 90),
         "clock_bar1_on_downbeat_share": round(sum(r["clock"]["bar1_ok"] for r in rows) / n, 3),
         "clock_bars_right_share": round(sum(r["clock"]["bar_f1"] >= 0.8 for r in rows) / n, 3),
+        "clock_start_bars_p50": pct(starts, 50),
+        "clock_start_bars_p90": pct(starts, 90),
+        "clocks_never_started": sum(r["clock"]["start_bars"] is None for r in rows),
         "clock_most_ticks_per_24th_beat": max(r["clock"]["burst"] for r in rows),
     }
 

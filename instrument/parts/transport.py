@@ -38,6 +38,8 @@ CLOCK_AHEAD_FOLLOWING = 0.04  # ... while the beat follows the player
 CLOCK_LEAD = 0.002  # Start or Continue goes this long before the clock it announces
 CLOCK_LATE = 0.01  # a clock this late still starts the receiver (the first note's beat)
 CLOCK_SLIP = 2  # clocks the beat may move under the receiver before it is relocated
+CLOCK_START_SURE = 0.9  # following: Start waits until the follower is this sure of its bar
+CLOCK_START_BARS = 4  # ... or until the beat has run this many bars
 CLOCKS_PER_SIXTEENTH = 6  # a Song Position Pointer counts sixteenths ("MIDI beats")
 SONG_POSITIONS = 1 << 14  # a Song Position Pointer holds 14 bits
 
@@ -94,6 +96,7 @@ class Transport:
         self._clock_last = float("-inf")
         self._clocks_per_beat = clocks_per_beat(clock.meter)
         self._clock_wake = float("-inf")  # when clock_out has more to plan
+        self._clock_waiting_since: float | None = None  # Start held for the bar since
         self._pending: list[TimedEvent] = []
 
     @property
@@ -282,14 +285,15 @@ class Transport:
 
         After Start a receiver counts the next clock as song position 0 (MIDI 1.0), so
         Start goes out just before the clock of a downbeat (``CLOCK_LEAD``): the
-        receiver's bar 1 is a bar of the instrument. When the beat moves under the
-        receiver by more than ``CLOCK_SLIP`` clocks (the follower renumbered its beats:
-        the bar moved; or its phase jumped), the clock does not catch up in a burst:
-        Stop, then Song Position Pointer (in sixteenths, 6 clocks, from the Start) and
-        Continue just before the clock of the next sixteenth, where the receiver goes
-        on counting from that position. The same joins a receiver again after the beat
-        stopped and started mid-tune. Between, each clock goes at its beat's time, and
-        never sooner than half a clock after the one before.
+        receiver's bar 1 is a bar of the instrument; following the player, the first
+        downbeat once the follower is sure of its bar (``_sure_of_the_bar``). When the
+        beat moves under the receiver by more than ``CLOCK_SLIP`` clocks (the follower
+        renumbered its beats: the bar moved; or its phase jumped), the clock does not
+        catch up in a burst: Stop, then Song Position Pointer (in sixteenths, 6 clocks,
+        from the Start) and Continue just before the clock of the next sixteenth, where
+        the receiver goes on counting from that position. The same joins a receiver
+        again after the beat stopped and started mid-tune. Between, each clock goes at
+        its beat's time, and never sooner than half a clock after the one before.
         """
         clock = self.clock
         if not (self.settings.send_clock and clock.running and self.leads):
@@ -348,6 +352,9 @@ class Transport:
             origin = None  # numbered before the Start: start afresh on a downbeat
             step = per_bar
             n = math.ceil(first / step - 1e-9) * step
+        if origin is None and not self._sure_of_the_bar(begin):
+            self._clock_wake = end
+            return []
         due = clock.time_at(n / per_beat) - CLOCK_LEAD
         if due > end:
             self._clock_wake = due - self._clock_ahead()
@@ -355,6 +362,7 @@ class Transport:
         self._clock_next = n
         if origin is None:
             self._clock_origin = n
+            self._clock_waiting_since = None
             return [TimedEvent(due, Part.CLOCK, (mm.START,))]
         sixteenths = (n - origin) // CLOCKS_PER_SIXTEENTH
         whole_bars = per_bar // CLOCKS_PER_SIXTEENTH
@@ -362,6 +370,22 @@ class Transport:
         return [TimedEvent(due - 0.0005, Part.CLOCK,
                            (mm.SONG_POSITION, sixteenths & 0x7F, sixteenths >> 7)),
                 TimedEvent(due, Part.CLOCK, (mm.CONTINUE,))]
+
+    def _sure_of_the_bar(self, t: float) -> bool:
+        """Whether MIDI clock out may Start now: at once on the instrument's own beat;
+        following the player, once the follower is ``CLOCK_START_SURE`` sure of its
+        downbeats (and of its meter, where it hears it), or ``CLOCK_START_BARS`` bars
+        after the beat was found, whichever is first. A drum machine counts its bars
+        from Start, so it comes in late rather than on the wrong beat of the bar."""
+        follower = self.follower
+        if follower is None:
+            return True
+        if self._clock_waiting_since is None:
+            self._clock_waiting_since = t
+        sure = min(follower.bar_confidence, follower.meter_confidence)
+        waited = (t - self._clock_waiting_since) / self.clock.seconds_per_beat
+        return (sure >= CLOCK_START_SURE
+                or waited >= CLOCK_START_BARS * self.clock.meter.beats_per_bar)
 
     def _clock_ahead(self) -> float:
         """How far ahead MIDI clock out is planned: less when the beat is followed, so

@@ -12,7 +12,13 @@ import pytest
 from instrument.follow.performance import Performance, PerformanceStyle, perform
 from instrument.models.tune import read_midi
 from instrument.names import TempoSource
-from instrument.parts.transport import CLOCK_LEAD, Transport, TransportSettings
+from instrument.parts.transport import (
+    CLOCK_LEAD,
+    CLOCK_START_BARS,
+    CLOCK_START_SURE,
+    Transport,
+    TransportSettings,
+)
 from instrument.realtime.router import InputEvent
 from instrument.timing.beat import BeatClock
 from tests.parts.test_band import BEAT, play, rig
@@ -195,3 +201,43 @@ def test_midi_clock_start_lands_on_a_downbeat_and_a_bar_move_relocates_without_a
     # No burst: never two clocks within half a clock (1/48 beat) of each other.
     times = np.array(sorted(e.due for e in events if e.message == (0xF8,)))
     assert np.min(np.diff(times)) >= 0.5 * 0.5 / 24 - 1e-9
+
+
+class HeardBar:
+    """How sure a follower is of its downbeats, set by the test (the bar reader's own
+    figures are tested in tests/follow)."""
+
+    bar_confidence = 0.0
+    meter_confidence = 1.0
+    chord_due = None
+
+
+def test_following_midi_clock_start_waits_until_the_bar_is_sure_or_four_bars_have_run():
+    """A drum machine counts its bars from Start: following the player, Start waits for
+    the follower to be sure of its downbeats, and comes at the latest four bars after
+    the beat was found, always on a downbeat."""
+
+    def first_downbeat_counted(sure_at: float | None) -> float:
+        clock = BeatClock(bpm=120.0)
+        t = Transport(TransportSettings(tempo_source=TempoSource.FOLLOW), clock,
+                      lambda p: None)
+        heard = HeardBar()
+        t.follower = heard  # type: ignore[assignment]
+        clock.start(1.0, 0.0)
+        events, now = [], 1.0
+        while now < 14.0:
+            if sure_at is not None and now >= sure_at:
+                heard.bar_confidence = CLOCK_START_SURE
+            events += t.clock_out(now)
+            now = round(now + 0.01, 6)
+        counted = midi_receiver(events)
+        assert [e.message[0] for e in events].count(0xFA) == 1
+        assert counted[0][1] == 0
+        return clock.beat_at(counted[0][0])
+
+    # Sure at once: bar 1 is the beat's first downbeat, where it began.
+    assert first_downbeat_counted(sure_at=1.0) == pytest.approx(0.0)
+    # Sure from 4.1 s on (beat 6.2): the next downbeat, beat 8.
+    assert first_downbeat_counted(sure_at=4.1) == pytest.approx(8.0)
+    # Never sure: the downbeat CLOCK_START_BARS bars after the beat began.
+    assert first_downbeat_counted(sure_at=None) == pytest.approx(4.0 * CLOCK_START_BARS)
