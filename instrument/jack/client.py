@@ -99,7 +99,8 @@ class JackClient:
         The process thread ends its own cycles first (``ProcessEnd``)."""
         if self._active:
             self._active = False
-            self._cycles.deactivate()
+            # A server that went away runs no more cycles: nothing to wait for.
+            self._cycles.deactivate(timeout=0.0 if self.graph.server_lost.is_set() else 2.0)
 
     def close(self) -> None:
         """Deactivate if still active, then close the client; nothing may read the clock
