@@ -147,8 +147,13 @@ class SoundSide:
     # -- start -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """JACK client and ports first (connectable at once, silent), then pyo, the
-        synths, MIDI and the real-time cycle: from here on thru plays."""
+        """The JACK client (its clock), pyo, the synths, then MIDI and the JACK ports
+        (connectable at once, silent), then the real-time cycle: from here on thru plays.
+
+        rtmidi's ports (ALSA MIDI) open before the JACK client is activated, and close
+        after it is deactivated: python-rtmidi keeps the GIL through its calls, and
+        where those wait on a JACK server (its JACK API: the test seam) the server waits
+        in turn for this process's JACK cycle, which needs the GIL."""
         cfg = self.config
         ports: JackPorts | None = None
         if self.backends.embedded is not None:
@@ -159,7 +164,6 @@ class SoundSide:
         if self.backends.audio == "jack" or self.backends.midi_api == "jack":
             self.host = JackClient(cfg.audio.jack_client)
             self.clock = self.host.clock
-            ports = self.host.open_ports(with_audio=self.backends.audio == "jack")
             if self.backends.audio == "jack":
                 self.rate, self.block = self._adopt_jack_settings(self.host)
         rate, block = self.rate, self.block
@@ -173,7 +177,12 @@ class SoundSide:
             self.sound.synths[Part.PLAYER], cfg.midi.input_channel,
             on_panic=self.planned.silence_all,
         )
-        self.inputs, self.sender, self.outgoing = self._open_midi(ports)
+        if self.backends.midi_api != "jack":
+            self.inputs, self.sender, self.outgoing = self._open_midi(None)
+        if self.host is not None:
+            ports = self.host.open_ports(with_audio=self.backends.audio == "jack")
+        if self.backends.midi_api == "jack":
+            self.inputs, self.sender, self.outgoing = self._open_midi(ports)
         self._start_audio(rate, block, ports)
 
     def start_hotplug(self) -> None:
@@ -417,11 +426,12 @@ class SoundSide:
             stop_safely("hotplug", self.watcher.stop)
 
     def close(self) -> None:
-        """After the engine stopped: close MIDI, JACK and pyo in reverse order."""
-        for name, handler in self._closers:
-            stop_safely(name, handler.close)
+        """After the engine stopped: no more JACK cycles, then close MIDI, pyo and the
+        JACK client (rtmidi's ports after the cycles: see ``start``)."""
         if self.host is not None:
             stop_safely("JACK", self.host.deactivate)
+        for name, handler in self._closers:
+            stop_safely(name, handler.close)
         if self.paced is not None:
             stop_safely("audio", self.paced.stop)
         elif self.server is not None:
