@@ -5,8 +5,8 @@ creates the client, gives JACK its process callback and activates it *before* it
 registers the ports, so a patchbay or a script that connects the moment a port appears
 can always connect. Until the instrument's ``JackCycle`` is built (``run``), the
 callback is a ``SilentCycle``: every output of the client is silence. ``deactivate``
-lets the process thread end its own cycles (``instrument.jack.ending``): JACK cancels a
-process thread it has to stop, and one cancelled inside Python hangs the process.
+parks the cycles first (``instrument.jack.ending``): JACK cancels the process thread it
+stops, and one cancelled inside Python hangs the process.
 
 The work of each cycle is ``instrument.realtime.cycle.JackCycle``; its rules are stated
 in ``instrument.realtime``. Driving pyo's manual server from our own JACK client (rather
@@ -96,7 +96,7 @@ class JackClient:
 
     def deactivate(self) -> None:
         """No more cycles from here on (the client stays open: its clock still reads).
-        The process thread ends its own cycles first (``ProcessEnd``)."""
+        The cycles are parked first (``ProcessEnd``)."""
         if self._active:
             self._active = False
             # A server that went away runs no more cycles: nothing to wait for.

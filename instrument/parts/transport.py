@@ -297,6 +297,7 @@ class Transport:
         """
         clock = self.clock
         if not (self.settings.send_clock and clock.running and self.leads):
+            self._clock_waiting_since = None  # a beat that starts again waits afresh
             return []
         events: list[TimedEvent] = []
         end = now + self._clock_ahead()

@@ -241,3 +241,21 @@ def test_following_midi_clock_start_waits_until_the_bar_is_sure_or_four_bars_hav
     assert first_downbeat_counted(sure_at=4.1) == pytest.approx(8.0)
     # Never sure: the downbeat CLOCK_START_BARS bars after the beat began.
     assert first_downbeat_counted(sure_at=None) == pytest.approx(4.0 * CLOCK_START_BARS)
+
+
+def test_following_a_beat_that_stops_before_start_waits_afresh_when_it_starts_again():
+    clock = BeatClock(bpm=120.0)
+    t = Transport(TransportSettings(tempo_source=TempoSource.FOLLOW), clock, lambda p: None)
+    t.follower = HeardBar()  # type: ignore[assignment]  # never sure of the bar
+    events, now = [], 1.0
+    clock.start(1.0, 0.0)
+    while now < 20.0:
+        if abs(now - 7.0) < 1e-9:  # three bars in, the player pauses...
+            clock.stop()
+        if abs(now - 9.0) < 1e-9:  # ...and starts again
+            clock.start(9.0, 0.0)
+        events += t.clock_out(now)
+        now = round(now + 0.01, 6)
+    start = next(e.due for e in events if e.message == (0xFA,))
+    # Four bars of the new beat (8 s at 120 bpm), not one bar after it began.
+    assert start == pytest.approx(9.0 + 4 * CLOCK_START_BARS * 0.5 - CLOCK_LEAD)
