@@ -99,8 +99,10 @@ class JackClient:
         The cycles are parked first (``ProcessEnd``)."""
         if self._active:
             self._active = False
-            # A server that went away runs no more cycles: nothing to wait for.
-            self._cycles.deactivate(timeout=0.0 if self.graph.server_lost.is_set() else 2.0)
+            if self.graph.server_lost.is_set():  # no more cycles come: none to wait for
+                self._cycles.deactivate(timeout=0.0)
+            else:
+                self._cycles.deactivate()
 
     def close(self) -> None:
         """Deactivate if still active, then close the client; nothing may read the clock
