@@ -353,12 +353,16 @@ class Transport:
             origin = None  # numbered before the Start: start afresh on a downbeat
             step = per_bar
             n = math.ceil(first / step - 1e-9) * step
-        if origin is None and not self._sure_of_the_bar(begin):
-            self._clock_wake = end
-            return []
+        if origin is None and self._clock_waiting_since is None:
+            self._clock_waiting_since = begin  # Start held for the bar from here
         due = clock.time_at(n / per_beat) - CLOCK_LEAD
         if due > end:
             self._clock_wake = due - self._clock_ahead()
+            return []
+        if origin is None and not self._sure_of_the_bar(begin):
+            # Start goes only on a downbeat: ask again at the next one's.
+            after = clock.time_at((n + per_bar) / per_beat) - CLOCK_LEAD
+            self._clock_wake = after - self._clock_ahead()
             return []
         self._clock_next = n
         if origin is None:
@@ -373,16 +377,15 @@ class Transport:
                 TimedEvent(due, Part.CLOCK, (mm.CONTINUE,))]
 
     def _sure_of_the_bar(self, t: float) -> bool:
-        """Whether MIDI clock out may Start now: at once on the instrument's own beat;
-        following the player, once the follower is ``CLOCK_START_SURE`` sure of its
-        downbeats (and of its meter, where it hears it), or ``CLOCK_START_BARS`` bars
-        after the beat was found, whichever is first. A drum machine counts its bars
-        from Start, so it comes in late rather than on the wrong beat of the bar."""
+        """Whether MIDI clock out may Start on the downbeat due now: at once on the
+        instrument's own beat; following the player, once the follower is
+        ``CLOCK_START_SURE`` sure of its downbeats (and of its meter, where it hears
+        it), or ``CLOCK_START_BARS`` bars after the beat was found, whichever is first.
+        A drum machine counts its bars from Start, so it comes in late rather than on
+        the wrong beat of the bar."""
         follower = self.follower
-        if follower is None:
+        if follower is None or self._clock_waiting_since is None:
             return True
-        if self._clock_waiting_since is None:
-            self._clock_waiting_since = t
         sure = min(follower.bar_confidence, follower.meter_confidence)
         waited = (t - self._clock_waiting_since) / self.clock.seconds_per_beat
         return (sure >= CLOCK_START_SURE
