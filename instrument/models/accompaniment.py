@@ -254,6 +254,19 @@ class BeatEncoder:
         self._onsets = np.zeros((ONSET_MEMORY, 12), dtype=np.float32)
         self._beat_of = np.full(ONSET_MEMORY, -1, dtype=np.int64)
 
+    def save(self) -> tuple:
+        """Everything :meth:`encode` advances, copied, to go back to with :meth:`restore`."""
+        keys = None if self.keys is None else (self.keys.histogram.copy(), self.keys.key)
+        return (self._last, self._prev_deadline, keys, self._onsets.copy(),
+                self._beat_of.copy())
+
+    def restore(self, saved: tuple) -> None:
+        """Go back to what :meth:`save` returned (it can be restored again)."""
+        self._last, self._prev_deadline, keys, onsets, beat_of = saved
+        if self.keys is not None and keys is not None:
+            self.keys.histogram, self.keys.key = keys[0].copy(), keys[1]
+        self._onsets, self._beat_of = onsets.copy(), beat_of.copy()
+
     def encode(self, beat: BeatInput, rhythm: int) -> tuple[np.ndarray, np.ndarray]:
         """The (int row, float row) for one beat; advances the window."""
         deadline = beat.beat_tick - self.deadline_ticks
@@ -410,6 +423,21 @@ class NeuralAccompanist(Accompanist):
         self.encoder.reset()
         if self.forecast is not None:
             self.forecast.reset()
+
+    def save(self) -> tuple:
+        """The streaming context (the network's state, the encoder's window and key, the
+        attached forecast's context), copied, to go back to with :meth:`restore` after a
+        step taken for a beat that turned out otherwise."""
+        forecast = self.forecast.save() if self.forecast is not None else None
+        return self.stepper.get_state(), self.encoder.save(), forecast
+
+    def restore(self, saved: tuple) -> None:
+        """Go back to a context :meth:`save` returned."""
+        state, encoder, forecast = saved
+        self.stepper.set_state(state)
+        self.encoder.restore(encoder)
+        if self.forecast is not None and forecast is not None:
+            self.forecast.restore(forecast)
 
     def step(self, beat: BeatInput) -> ChordDistribution:
         if self.forecast is not None:

@@ -178,6 +178,17 @@ class MelodyForecast:
             self._over_beat = self._odds.pitch_classes()
             self._started = True
 
+    def save(self) -> tuple:
+        """Everything the forecast holds, notes taken ahead too, to go back to with
+        :meth:`restore` (which can restore it again)."""
+        return (self._context(), tuple(self._ahead), self._ahead_meter, self._before_ahead)
+
+    def restore(self, saved: tuple) -> None:
+        """Go back to what :meth:`save` returned."""
+        context, ahead, self._ahead_meter, self._before_ahead = saved
+        self._put_back(context)
+        self._ahead = list(ahead)
+
     def _forget_ahead(self) -> None:
         self._ahead: list[GridNote] = []  # notes taken before their beat, in order
         self._ahead_meter: Meter | None = None

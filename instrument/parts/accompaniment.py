@@ -76,9 +76,10 @@ from instrument.models.harmony import MelodyPace, combine, foresight_weight
 from instrument.models.voicing import SILENT, Voicing, voice_chord
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 from instrument.names import Part
-from instrument.parts.deadline import DeadlineRunner
+from instrument.parts.deadline import DeadlineRunner, ImmediateRunner
 from instrument.parts.dynamics import FOLLOW_SHARE, Dynamics
 from instrument.parts.energy import Energy
+from instrument.parts.step_ahead import StepAhead
 from instrument.parts.style_player import StylePlayer
 from instrument.realtime.histogram import TimingHistogram
 from instrument.styles.library import AUTO, PAD, StyleLibrary
@@ -131,6 +132,7 @@ class Accompaniment:
         styles: StyleLibrary | None = None,
         forecast: MelodyForecast | None = None,
         forecast_runner: DeadlineRunner | None = None,
+        step_ahead: bool | None = None,
     ) -> None:
         self.rules = rules
         # The policy's (harmony.forecast_for) when the model does not step it, or None.
@@ -157,6 +159,15 @@ class Accompaniment:
         self.pace = MelodyPace()
         self.ahead_timer = TimingHistogram()  # the forecast's work before the deadlines
         self.decision_timer = TimingHistogram()  # each beat's chord, from its notes
+        # The model's step taken before the deadline: where its worker runs beside the
+        # engine (not offline, where it would only add steps), and with no forecast of
+        # the part's own on another worker (the model's own is in its context).
+        if step_ahead is None:
+            step_ahead = not isinstance(runner, ImmediateRunner)
+        self.step_ahead: StepAhead | None = None
+        if step_ahead and neural is not None and forecast is None and \
+                hasattr(neural, "save"):
+            self.step_ahead = StepAhead(neural, self._model_step, runner)
         self.reset()
 
     @property
@@ -221,6 +232,8 @@ class Accompaniment:
         self.rules.reset()
         self.pace.reset()
         # On their workers, after the work queued there (which touches their state).
+        if self.step_ahead is not None:
+            self.step_ahead.forget()
         if self.neural is not None:
             self.runner.submit_background(self.neural.reset)
         if self.forecast is not None:
@@ -272,7 +285,10 @@ class Accompaniment:
         meter, beat = self._meter, self._next_beat
         if self.playing and meter is not None and beat is not None and \
                 note.onset < beat * TICKS_PER_BEAT - self.settings.deadline_ticks:
+            if self.step_ahead is not None:  # the forecast finds its context as before
+                self.step_ahead.take_back()
             self._forecast_ahead(lambda f: f.hear_ahead(note, beat * TICKS_PER_BEAT, meter))
+            self._step_ahead(beat, meter)
 
     def begin(self, first_beat: int) -> None:
         """Start playing from ``first_beat`` (a clock that has started)."""
@@ -355,32 +371,48 @@ class Accompaniment:
         tick = beat_tick - TICKS_PER_BEAT
         lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick, clock), None)
         if self.neural is not None:
-            self._submit(lead_in)  # in order, before the beat
+            self._submit(lead_in, lead_in=True)  # in order, before the beat
         self.rules.hear(lead_in)
         if self.memory is not None:
             self.memory.observe(lead_in)
         self._previous = NO_CHORD
 
-    def _submit(self, beat: BeatInput) -> tuple[Future, Future | None]:
-        """The model's step for ``beat`` (its distribution, and the forecast's
-        :attr:`~instrument.models.foresight.MelodyForecast.over_beat` when it reads one)
-        and, with the part's own forecast, the forecast's step (its ``over_beat``), each
-        on its worker (both streaming: every beat is stepped, in order)."""
-        neural, forecast = self.neural, self.forecast
-        assert neural is not None
+    def _model_step(self, beat: BeatInput) -> tuple[ChordDistribution, np.ndarray | None]:
+        """The model's step for ``beat`` (on its worker): its distribution, and the
+        forecast's :attr:`~instrument.models.foresight.MelodyForecast.over_beat` when it
+        reads one."""
+        assert self.neural is not None
+        dist = self.neural.step(beat)
+        inside = getattr(self.neural, "forecast", None)
+        return dist, inside.over_beat if inside is not None else None
 
-        def step() -> tuple[ChordDistribution, np.ndarray | None]:
-            dist = neural.step(beat)
-            inside = getattr(neural, "forecast", None)
-            return dist, inside.over_beat if inside is not None else None
+    def _step_ahead(self, beat: int, meter: Meter) -> None:
+        """Have the model's step for ``beat`` taken ahead with the notes heard for it so
+        far (:class:`~instrument.parts.step_ahead.StepAhead`)."""
+        if self.step_ahead is None or self._previous is None:
+            return
+        boundary = beat * TICKS_PER_BEAT - self.settings.deadline_ticks
+        notes = tuple(n for n in self._heard if n.onset < boundary)
+        self.step_ahead.take_ahead(BeatInput(beat * TICKS_PER_BEAT, meter, notes,
+                                             self._previous))
+
+    def _submit(self, beat: BeatInput, lead_in: bool = False) -> tuple[Future, Future | None]:
+        """The model's step for ``beat`` (:meth:`_model_step`; the one taken ahead for
+        it, if any) and, with the part's own forecast, the forecast's step (its
+        ``over_beat``), each on its worker (both streaming: every beat is stepped, in
+        order)."""
+        forecast = self.forecast
+        if self.step_ahead is not None and not lead_in:
+            future = self.step_ahead.for_beat(beat)
+        else:
+            future = self.runner.submit(lambda: self._model_step(beat))
+        if forecast is None:
+            return future, None
 
         def foresee_beat() -> np.ndarray | None:
             forecast.observe(beat)
             return forecast.over_beat
 
-        future = self.runner.submit(step)
-        if forecast is None:
-            return future, None
         return future, self.forecast_runner.submit(foresee_beat)
 
     def _decide(self, beat: int, now: float, clock: BeatClock) -> list[TimedEvent]:
@@ -439,6 +471,7 @@ class Accompaniment:
         self._voicing = voicing
         self._meter = meter = clock.meter
         self._forecast_ahead(lambda f: f.expect((beat + 1) * TICKS_PER_BEAT, meter))
+        self._step_ahead(beat + 1, meter)
         if self.memory is not None:  # its work that no decision waits for
             self.memory.settle()
         return events

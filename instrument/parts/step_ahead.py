@@ -1,0 +1,117 @@
+"""The accompaniment model's step for the next beat, taken before its deadline.
+
+A beat's chord is decided at its deadline from the notes heard before it, but those
+notes are mostly heard well before: a beat's last note usually begins half a beat or
+more before the deadline, and a beat with no new note brings nothing after the last
+decision. :class:`StepAhead` has the model's worker take the next beat's step as soon as
+what the beat will bring is known so far (after each decision, and again after each
+note heard for that beat), with the model's context saved before it. At the deadline,
+when the beat brings exactly what the step ahead was taken with (the same beat, meter,
+notes and previous chord), its result is the step: the decision only waits for it if it
+is still running. Otherwise the context is put back and the beat is stepped anew, as
+without a step ahead. Either way the model sees each beat once, in order, and answers
+what it would have answered at the deadline; only when the work is done moves.
+
+Engine side: :meth:`StepAhead.take_ahead` (queue a step ahead), :meth:`StepAhead.
+for_beat` (the deadline's step), :meth:`StepAhead.take_back` (before anything else is
+queued that must find the context as it was before the step ahead: the forecast taking a
+new note) and :meth:`StepAhead.forget` (the model is reset). Worker side, queued in order
+with the model's other work: saving, restoring and committing the context. The model
+needs ``save()`` and ``restore(context)`` (:meth:`~instrument.models.accompaniment.
+NeuralAccompanist.save`). Cost: one more model step per note heard and per beat, off the
+deadline, on the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Generic, Protocol, TypeVar
+
+from instrument.models.accompaniment import BeatInput
+from instrument.parts.deadline import DeadlineRunner
+
+T = TypeVar("T")
+
+
+class Restorable(Protocol):
+    def save(self) -> object: ...
+
+    def restore(self, saved: object) -> None: ...
+
+
+class StepAhead(Generic[T]):
+    """See the module docstring. ``step``: the model's step for a beat (run on the
+    worker); ``model``: what holds the context the step advances."""
+
+    def __init__(self, model: Restorable, step: Callable[[BeatInput], T],
+                 runner: DeadlineRunner) -> None:
+        self.model = model
+        self.step = step
+        self.runner = runner
+        self.used = 0  # deadlines that found their step taken ahead
+        self.retaken = 0  # deadlines that had to step their beat anew
+        # Engine side: what the step ahead was taken for, and its generation. Every step
+        # ahead, take-back and reset starts a new generation; a step ahead whose
+        # generation is no longer the newest when the worker comes to it is skipped
+        # (notes heard faster than the model steps cost one step, not one each), unless
+        # a deadline took it (pinned).
+        self._beat: BeatInput | None = None
+        self._future: Future[T | None] | None = None
+        self._generation = 0
+        self._pinned = -1
+        self._before: object | None = None  # worker side: the context before it
+
+    # -- engine side ------------------------------------------------------------------
+
+    def take_ahead(self, beat: BeatInput) -> None:
+        """Queue the step for ``beat`` now, in case the deadline brings just that (a
+        step ahead already queued is taken back first)."""
+        self.take_back()
+        self._generation += 1
+        generation = self._generation
+        self._beat = beat
+        self._future = self.runner.submit(lambda: self._step_ahead(beat, generation))
+
+    def take_back(self) -> None:
+        """Queue putting the context back as it was before the step ahead, if one is
+        outstanding (before work that must find it so)."""
+        if self._beat is not None:
+            self._beat = self._future = None
+            self._generation += 1
+            self.runner.submit_background(self._put_back)
+
+    def for_beat(self, beat: BeatInput) -> Future[T | None]:
+        """The step for ``beat`` at its deadline: the one taken ahead when it was taken
+        for the same input, else a new one queued after the context is put back."""
+        if self._beat is not None and self._beat == beat and self._future is not None:
+            future = self._future
+            self._pinned = self._generation
+            self._beat = self._future = None
+            self.used += 1
+            return future
+        self.take_back()
+        self.retaken += 1
+        return self.runner.submit(lambda: self.step(beat))
+
+    def forget(self) -> None:
+        """The model is being reset (queued after this): the step ahead is neither used
+        nor taken back."""
+        self._beat = self._future = None
+        self._generation += 1
+
+    # -- worker side ------------------------------------------------------------------
+
+    def _step_ahead(self, beat: BeatInput, generation: int) -> T | None:
+        self._before = None  # a context left by a step ahead that was used
+        if generation not in (self._generation, self._pinned):
+            return None  # taken back or replaced before it began: never looked at
+        self._before = self.model.save()
+        return self.step(beat)
+
+    def _put_back(self) -> None:
+        # Queued only after the step ahead it takes back: None if that was skipped or
+        # failed to save.
+        if self._before is not None:
+            self.model.restore(self._before)
+            self._before = None
