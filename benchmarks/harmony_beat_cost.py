@@ -23,10 +23,14 @@ All of that runs one piece after another on one thread. ``live_decision_ms`` is 
 beat's decision as the live part makes it (:meth:`~instrument.parts.accompaniment.
 Accompaniment.decision_summary`): the real :class:`~instrument.parts.accompaniment.
 Accompaniment` with its model on a worker thread (:class:`~instrument.parts.deadline.
-DeadlineRunner`), the rule arranger hearing the beat on the calling thread beside it and
+DeadlineRunner`), the model's step for each beat taken ahead of its deadline once the
+beat's notes are heard (:mod:`~instrument.parts.step_ahead`; ``stepped_ahead`` counts the
+beats that found it done), the rule arranger hearing the beat on the calling thread and
 the tune memory once the model's step is taken, the same tunes heard note by note, each
 beat planned once the work queued before it is done (live, a beat's time passes between
-decisions). Milliseconds,
+decisions). ``live_decision_step_at_deadline_ms`` is the same with every step taken at
+its deadline (as before the step ahead, and as when a beat's last note comes just before
+its deadline). Milliseconds,
 p50 / p99 / p99.9, as JSON on stdout (the tunes counted on stderr when it is a terminal).
 """
 
@@ -58,7 +62,8 @@ def quantiles(seconds: list[float]) -> dict[str, float]:
             (("p50", 50), ("p99", 99), ("p999", 99.9))}
 
 
-def live_decisions(model, continuation, tunes: list, progress: bool) -> dict[str, float]:
+def live_decisions(model, continuation, tunes: list, progress: bool,
+                   step_ahead: bool = True) -> dict[str, float]:
     """Each beat's decision timed inside the live part (see the module docstring)."""
     policy = getattr(model, "policy", None)
     forecast = forecast_for(policy, continuation, model)
@@ -71,13 +76,14 @@ def live_decisions(model, continuation, tunes: list, progress: bool) -> dict[str
     part = Accompaniment(RuleArranger(deadline), model, runner,
                          AccompanimentSettings(deadline_ticks=deadline), model.decoding(0.0),
                          np.random.default_rng(0), memory=TuneMemory(), forecast=forecast,
-                         forecast_runner=forecast_runner)
+                         forecast_runner=forecast_runner, step_ahead=step_ahead)
     workers = [r for r in (runner, forecast_runner) if r is not None]
     try:
         for i, tune in enumerate(tunes):
             if progress:
-                print(f"\r{i + 1}/{len(tunes)} tunes, as live", end="", file=sys.stderr,
-                      flush=True)
+                when = "ahead" if step_ahead else "at the deadline"
+                print(f"\r{i + 1}/{len(tunes)} tunes, as live, the step {when}", end="",
+                      file=sys.stderr, flush=True)
             part.new_tune()
             part.reset()
             clock = BeatClock(120.0, tune.meter)
@@ -173,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     sequential_model_ms = model.timer.summary_ms()  # before the live part steps it too
     sequential_forecast_ms = model.forecast_timer.summary_ms() or None
     live = live_decisions(model, continuation, tunes, progress)
+    at_deadline = live_decisions(model, continuation, tunes, progress, step_ahead=False)
     print(json.dumps({"beats": len(steps), "model_step_ms": sequential_model_ms,
                       "step_with_rules_and_policy_ms": quantiles(steps),
                       "beat_decision_with_memory_ms": quantiles(decisions),
@@ -180,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                       "forecast_in_step_ms": sequential_forecast_ms,
                       "ahead_ms": quantiles(ahead_work) if ahead_work else None,
                       "memory_settle_ms": quantiles(settling),
-                      "live_decision_ms": live}))
+                      "live_decision_ms": live,
+                      "live_decision_step_at_deadline_ms": at_deadline}))
     return 0
 
 

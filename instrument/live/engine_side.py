@@ -226,7 +226,8 @@ class EngineSide:
         decision = band_status["accompaniment_decision"]
         if decision is not None:  # the whole beat's decision, model step included
             models["accompaniment"]["decision"] = {
-                "p50_ms": decision["p50"], "p99_ms": decision["p99"]}
+                "p50_ms": decision["p50"], "p99_ms": decision["p99"],
+                "beats": decision["beats"], "stepped_ahead": decision["stepped_ahead"]}
         follow = band_status["follow"] or {}
         return {
             "pid": sound["pid"],

@@ -38,7 +38,9 @@ listed here are shown too)::
                                        it: the model's misses count it; its work before
                                        the deadlines: ahead_p50_ms, ahead_p99_ms);
                                        and the whole beat's decision, from its notes
-                                       to its chord, under "decision" (p50_ms, p99_ms)
+                                       to its chord, under "decision" (p50_ms, p99_ms;
+                                       beats, and stepped_ahead: how many found the
+                                       model's step taken before the deadline)
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason

@@ -19,7 +19,13 @@ deadline, on the worker that steps it: it takes each note as the part hears it (
 note is for the next beat to be decided) and, after each decision, steps the note still
 sounding as lasting to the next beat (:meth:`~instrument.models.foresight.MelodyForecast.
 hear_ahead`, :meth:`~instrument.models.foresight.MelodyForecast.expect`), so the step at
-the deadline is mostly the model's own. With the policy's ``foresight`` the model's chord
+the deadline is mostly the model's own. Live (on a threaded runner), and where the
+forecast is the model's own or there is none, the model's step itself is taken ahead too
+(:class:`~instrument.parts.step_ahead.StepAhead`): after each decision for the next beat
+as it stands, and again after each note heard for it, so the deadline mostly finds it
+done and is left with the rules, the policy, the tune memory and the draw; a beat that
+brings other notes than the step ahead was taken with is stepped anew at its deadline.
+The chords are the same either way. With the policy's ``foresight`` the model's chord
 (after the tune memory's blend) is weighed by the melody note the continuation model expects on the
 beat, as much as the memory does not recall the music; a forecast that is late leaves
 the model's chord as it was. The chord is drawn with
@@ -46,8 +52,9 @@ and a restarted beat; a new tune (:meth:`Accompaniment.new_tune`, called by the 
 program change or after a long silence: see :meth:`~instrument.parts.band.Band.new_tune`)
 starts it empty.
 
-Engine thread only; what touches a model's or the forecast's state (their steps, resets and
-the forecast's work ahead) is queued from here to their workers, in order.
+Engine thread only; what touches a model's or the forecast's state (their steps, steps
+taken ahead and taken back, resets and the forecast's work ahead) is queued from here to
+their workers, in order.
 """
 
 from __future__ import annotations
@@ -199,10 +206,16 @@ class Accompaniment:
     def decision_summary(self) -> dict[str, float] | None:
         """Each beat's decision as the part makes it: how many (``beats``) and p50, p99,
         p999 and max in ms, from the beat's notes to its chord drawn (the model's step on
-        its worker with the rule arranger's beside it, the policy, the tune memory and
-        the foresight); None before the first beat."""
+        its worker, or what is left of it when it was taken ahead, with the rule
+        arranger's beside it, the policy, the tune memory and the foresight), and
+        ``stepped_ahead``, how many of the model's steps were taken ahead of the
+        deadline (:mod:`~instrument.parts.step_ahead`; 0 without); None before the first
+        beat."""
         times = self.decision_timer.summary_ms()
-        return {"beats": self.decision_timer.count, **times} if times else None
+        if not times:
+            return None
+        ahead = self.step_ahead.used if self.step_ahead is not None else 0
+        return {"beats": self.decision_timer.count, **times, "stepped_ahead": ahead}
 
     def _forecast_worker(self) -> tuple[MelodyForecast, DeadlineRunner] | None:
         """The melody forecast this part steps, and the worker it is stepped on."""

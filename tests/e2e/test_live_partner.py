@@ -106,8 +106,11 @@ def test_on_a_fixed_clock_the_accompaniment_sounds_exactly_on_its_beats(partner)
     print(f"accompaniment steps {model['steps']}, p50 {model['p50_ms']} ms; forecast "
           f"{model['foresight']}")
     assert model["steps"] >= 8 and model["foresight"]["ahead_p50_ms"] is not None
-    # The whole beat's decision is timed too, and holds the model's step.
-    assert model["decision"]["p50_ms"] >= model["p50_ms"]
+    # The whole beat's decision is timed too; the model's step for a beat was taken
+    # ahead of its deadline, with the notes heard before it, on most beats.
+    decision = model["decision"]
+    print(f"decisions {decision}")
+    assert decision["p50_ms"] > 0 and decision["stepped_ahead"] >= decision["beats"] // 2
 
     # Nothing is left sounding when it stops.
     assert inst.terminate() == 0
