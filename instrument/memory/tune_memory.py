@@ -147,6 +147,8 @@ class TuneMemory:
         self._label = np.full(n, NO_LABEL, dtype=np.int16)
         self._similarity = np.zeros(n)  # by lag in beats; index 0 unused
         self._lags = np.arange(n)
+        # (-k) % n for k < 2n: the ring's slots going back from any slot (see _back).
+        self._backwards = (-np.arange(2 * n)) % n
         self._key_decay = 0.5 ** (1.0 / self.settings.key_half_life_beats)
         self._recent: deque[GridNote] = deque(maxlen=RECENT_NOTES)
         self.reset()
@@ -259,23 +261,35 @@ class TuneMemory:
             self._label_bar(*self._unlabelled)
             self._unlabelled = None
 
+    def _back(self, b: int, lags: int) -> slice | np.ndarray:
+        """The ring's slots of beats ``b - 1``, ``b - 2``, ... ``b - lags`` (``lags`` <
+        capacity), in that order: a reversed slice while the ring has not wrapped."""
+        if b - lags >= 0 and b <= self.settings.capacity_beats:
+            return slice(b - 1, b - lags - 1 if b - lags > 0 else None, -1)
+        n = self.settings.capacity_beats
+        start = n - b % n + 1
+        return self._backwards[start : start + lags]
+
     def _update_similarity(self, g: int) -> None:
         n = self.settings.capacity_beats
-        lags = self._lags[1 : min(g, n - 1) + 1]
-        if not len(lags):
+        m = min(g, n - 1)
+        if m == 0:
             return
         slot = g % n
-        # Matched against every slot of the ring (a fixed cost), then read per lag.
+        # Matched against the slots of every lag (while the ring is full, all of them).
+        past = slice(0, g) if g < n else slice(0, n)
+        onsets, quiet = self._onset_word[past], self._quiet_word[past]
         on = self._onset_word[slot]
-        same = (self._interval == self._interval[slot]).view(_WORD).reshape(n)
-        events = _bytes_set(self._onset_word | on)
-        agree = _bytes_set(self._onset_word & on & same)
-        quiet_alike = self._quiet_word == self._quiet_word[slot]
+        interval = self._interval[past]
+        same = (interval == self._interval[slot]).view(_WORD).reshape(len(onsets))
+        events = _bytes_set(onsets | on)
+        agree = _bytes_set(onsets & on & same)
+        quiet_alike = quiet == self._quiet_word[slot]
         by_slot = np.where(events > 0, agree / np.maximum(events, 1), 0.5 * quiet_alike)
-        match = by_slot[(g - lags) % n]
+        match = by_slot[self._back(g, m)]
         rho = self.settings.persistence
-        sim = self._similarity
-        sim[lags] = rho * sim[lags] + (1.0 - rho) * match
+        sim = self._similarity[1 : m + 1]
+        sim[:] = rho * sim + (1.0 - rho) * match
 
     def _label_bar(self, first: int, last: int, beats_per_bar: int) -> None:
         n = self.settings.capacity_beats
@@ -297,18 +311,20 @@ class TuneMemory:
         s = self.settings
         n = s.capacity_beats
         b = self._count  # index the planned beat will have
-        lags = self._lags[1 : min(b, n - 1) + 1]
-        if not len(lags):
+        m = min(b, n - 1)
+        if m == 0:
             return None
-        past = (b - lags) % n
-        labelled = self._label[past] != NO_LABEL
+        lags = self._lags[1 : m + 1]
+        back = self._back(b, m)
+        labelled = self._label[back] != NO_LABEL
         if not labelled.any():
             return None
         phase = (beat_tick // TICKS_PER_BEAT) % self._meter.beats_per_bar
-        quality = self._similarity[lags] * np.where(self._phase[past] == phase, 1.0,
-                                                    s.phase_factor)
-        if self.recollection is not None and s.lag_bonus:
-            quality = quality + s.lag_bonus * (lags == self.recollection.lag)
+        quality = self._similarity[1 : m + 1] * np.where(self._phase[back] == phase, 1.0,
+                                                         s.phase_factor)
+        if self.recollection is not None and s.lag_bonus and \
+                1 <= self.recollection.lag <= m:
+            quality[self.recollection.lag - 1] += s.lag_bonus
         quality = np.where(labelled, quality, 0.0)
         k = min(s.candidates, len(lags))
         top = np.argpartition(-quality, k - 1)[:k]
@@ -322,11 +338,12 @@ class TuneMemory:
             return Recollection(np.zeros(0), float(quality[leader]), int(lags[leader]), 0)
         shifts = self._transpositions(b, lags[top])
         q = quality[top] * np.where(shifts == 0, 1.0, s.transposed_factor)
-        chords = TRANSPOSED[self._label[past[top]], shifts]
+        remembered = (b - lags[top]) % n
+        chords = TRANSPOSED[self._label[remembered], shifts]
         if s.hold_votes and previous is not None and not previous.is_silent:
-            before = self._label[(past[top] - 1) % n]
+            before = self._label[(remembered - 1) % n]
             same = (before != NO_LABEL) & (IDENTITY[np.maximum(before, 0)] ==
-                                           IDENTITY[self._label[past[top]]])
+                                           IDENTITY[self._label[remembered]])
             chords = np.where(same, CHORD_INDEX[previous], chords)
         probs = np.zeros(N_CHORDS)
         np.add.at(probs, chords, q ** 4)
