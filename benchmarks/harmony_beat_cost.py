@@ -88,7 +88,7 @@ def live_decisions(model, continuation, tunes: list, progress: bool,
             part.reset()
             clock = BeatClock(120.0, tune.meter)
             clock.start(100.0)
-            part.begin(1)
+            part.begin(1, tune.meter)
             for tick, heard in heard_by_deadline(tune, deadline):
                 if tick == 0:
                     continue  # the part's lead-in beat

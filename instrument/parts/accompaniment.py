@@ -254,6 +254,8 @@ class Accompaniment:
         self._heard: list[GridNote] = []
         self._meter: Meter | None = None  # of the last beat decided
         self._next_beat: int | None = None
+        self._begin_meter: Meter | None = None  # the meter begin() was given
+        self._lead_in_beat: BeatInput | None = None  # stepped with the first beat
         self._decided_until: float | None = None  # clock time of the last beat decided
         self._previous: Chord | None = None
         self._voicing: Voicing = SILENT
@@ -296,18 +298,23 @@ class Accompaniment:
         forecast takes it at once when it is for the next beat to be decided."""
         self._heard.append(note)
         meter, beat = self._meter, self._next_beat
-        if self.playing and meter is not None and beat is not None and \
-                note.onset < beat * TICKS_PER_BEAT - self.settings.deadline_ticks:
-            if self.step_ahead is not None:  # the forecast finds its context as before
-                self.step_ahead.take_back()
+        if not self.playing or beat is None or \
+                note.onset >= beat * TICKS_PER_BEAT - self.settings.deadline_ticks:
+            return
+        if self.step_ahead is not None:  # the forecast finds its context as before
+            self.step_ahead.take_back()
+        if meter is not None:  # after the first decision
             self._forecast_ahead(lambda f: f.hear_ahead(note, beat * TICKS_PER_BEAT, meter))
-            self._step_ahead(beat, meter)
+        self._step_ahead(beat, meter or self._begin_meter)
 
-    def begin(self, first_beat: int) -> None:
-        """Start playing from ``first_beat`` (a clock that has started)."""
+    def begin(self, first_beat: int, meter: Meter | None = None) -> None:
+        """Start playing from ``first_beat`` (a clock that has started; ``meter``, its
+        meter, lets the model's steps for it be taken ahead)."""
         self._next_beat = first_beat
+        self._begin_meter = meter
         self.player.enter()
         self.playing = True
+        self._step_ahead(first_beat, meter)
 
     def end(self) -> None:
         """The player is ending the tune: the band plays its ending from the next beat."""
@@ -383,8 +390,10 @@ class Accompaniment:
         """
         tick = beat_tick - TICKS_PER_BEAT
         lead_in = BeatInput(tick, clock.meter, self._visible_notes(tick, clock), None)
-        if self.neural is not None:
-            self._submit(lead_in, lead_in=True)  # in order, before the beat
+        if self.step_ahead is not None:
+            self._lead_in_beat = lead_in  # the model steps it with the first beat
+        elif self.neural is not None:
+            self._submit(lead_in)  # in order, before the beat
         self.rules.hear(lead_in)
         if self.memory is not None:
             self.memory.observe(lead_in)
@@ -399,24 +408,37 @@ class Accompaniment:
         inside = getattr(self.neural, "forecast", None)
         return dist, inside.over_beat if inside is not None else None
 
-    def _step_ahead(self, beat: int, meter: Meter) -> None:
+    def _step_ahead(self, beat: int, meter: Meter | None) -> None:
         """Have the model's step for ``beat`` taken ahead with the notes heard for it so
-        far (:class:`~instrument.parts.step_ahead.StepAhead`)."""
-        if self.step_ahead is None or self._previous is None:
+        far (:class:`~instrument.parts.step_ahead.StepAhead`); before the first beat is
+        decided, with the part's lead-in (:meth:`_lead_in`) before it."""
+        if self.step_ahead is None or meter is None:
             return
-        boundary = beat * TICKS_PER_BEAT - self.settings.deadline_ticks
-        notes = tuple(n for n in self._heard if n.onset < boundary)
-        self.step_ahead.take_ahead(BeatInput(beat * TICKS_PER_BEAT, meter, notes,
-                                             self._previous))
+        deadline = self.settings.deadline_ticks
+        boundary = beat * TICKS_PER_BEAT - deadline
+        if self._previous is not None:
+            notes = tuple(n for n in self._heard if n.onset < boundary)
+            self.step_ahead.take_ahead((BeatInput(beat * TICKS_PER_BEAT, meter, notes,
+                                                  self._previous),))
+            return
+        lead_tick = (beat - 1) * TICKS_PER_BEAT
+        lead_boundary = lead_tick - deadline
+        lead_in = BeatInput(lead_tick, meter,
+                            tuple(n for n in self._heard if n.onset < lead_boundary), None)
+        first = BeatInput(beat * TICKS_PER_BEAT, meter,
+                          tuple(n for n in self._heard if lead_boundary <= n.onset < boundary),
+                          NO_CHORD)
+        self.step_ahead.take_ahead((lead_in, first))
 
-    def _submit(self, beat: BeatInput, lead_in: bool = False) -> tuple[Future, Future | None]:
+    def _submit(self, beat: BeatInput) -> tuple[Future, Future | None]:
         """The model's step for ``beat`` (:meth:`_model_step`; the one taken ahead for
-        it, if any) and, with the part's own forecast, the forecast's step (its
-        ``over_beat``), each on its worker (both streaming: every beat is stepped, in
-        order)."""
+        it, if any, with the part's lead-in when that waits to be stepped) and, with the
+        part's own forecast, the forecast's step (its ``over_beat``), each on its worker
+        (both streaming: every beat is stepped, in order)."""
         forecast = self.forecast
-        if self.step_ahead is not None and not lead_in:
-            future = self.step_ahead.for_beat(beat)
+        if self.step_ahead is not None:
+            lead_in, self._lead_in_beat = self._lead_in_beat, None
+            future = self.step_ahead.for_beat((beat,) if lead_in is None else (lead_in, beat))
         else:
             future = self.runner.submit(lambda: self._model_step(beat))
         if forecast is None:

@@ -151,7 +151,7 @@ class Band:
         if was_accompanying and not self.accompanying:
             self._rest_accompaniment()
         if self.accompanying and not was_accompanying and self.clock.running:
-            self.accompaniment.begin(self.clock.next_beat(now + 0.05))
+            self.accompaniment.begin(self.clock.next_beat(now + 0.05), self.clock.meter)
         log.info("mode: %s", mode)
 
     def apply_temperature(self, temperature: float) -> None:
@@ -239,7 +239,7 @@ class Band:
             if v:
                 self.transport.start(now)
                 if self.accompanying:
-                    self.accompaniment.begin(0)
+                    self.accompaniment.begin(0, self.clock.meter)
             else:
                 self._rest_accompaniment()
                 self.transport.stop(now)
@@ -300,7 +300,7 @@ class Band:
             self.responder.reset(0)
             self.accompaniment.reset()
         if self.accompanying and not self.accompaniment.playing and self.clock.running:
-            self.accompaniment.begin(self.clock.next_beat(t + 0.05))
+            self.accompaniment.begin(self.clock.next_beat(t + 0.05), self.clock.meter)
         self._fall_quiet(None)
         self.last_note = t
         self.accompaniment.hear_player(velocity, t)
@@ -400,7 +400,7 @@ class Band:
         self._holding = unsure
         if (self.accompanying and not accompaniment.playing and not unsure
                 and self.last_note is not None and self.rest_at is None):
-            accompaniment.begin(clock.next_beat(now + lead))
+            accompaniment.begin(clock.next_beat(now + lead), clock.meter)
         self._take_melody()
 
     def _ending_note(self, now: float) -> bool:

@@ -56,7 +56,7 @@ class StepAhead(Generic[T]):
         # generation is no longer the newest when the worker comes to it is skipped
         # (notes heard faster than the model steps cost one step, not one each), unless
         # a deadline took it (pinned).
-        self._beat: BeatInput | None = None
+        self._beats: tuple[BeatInput, ...] | None = None
         self._future: Future[T | None] | None = None
         self._generation = 0
         self._pinned = -1
@@ -64,50 +64,56 @@ class StepAhead(Generic[T]):
 
     # -- engine side ------------------------------------------------------------------
 
-    def take_ahead(self, beat: BeatInput) -> None:
-        """Queue the step for ``beat`` now, in case the deadline brings just that (a
-        step ahead already queued is taken back first)."""
+    def take_ahead(self, beats: tuple[BeatInput, ...]) -> None:
+        """Queue the steps for ``beats`` now (one beat; or the part's lead-in and its
+        first beat), in case the deadline brings just those (a step ahead already queued
+        is taken back first). The future's result is the last beat's step."""
         self.take_back()
         self._generation += 1
         generation = self._generation
-        self._beat = beat
-        self._future = self.runner.submit(lambda: self._step_ahead(beat, generation))
+        self._beats = beats
+        self._future = self.runner.submit(lambda: self._step_ahead(beats, generation))
 
     def take_back(self) -> None:
         """Queue putting the context back as it was before the step ahead, if one is
         outstanding (before work that must find it so)."""
-        if self._beat is not None:
-            self._beat = self._future = None
+        if self._beats is not None:
+            self._beats = self._future = None
             self._generation += 1
             self.runner.submit_background(self._put_back)
 
-    def for_beat(self, beat: BeatInput) -> Future[T | None]:
-        """The step for ``beat`` at its deadline: the one taken ahead when it was taken
-        for the same input, else a new one queued after the context is put back."""
-        if self._beat is not None and self._beat == beat and self._future is not None:
+    def for_beat(self, beats: tuple[BeatInput, ...]) -> Future[T | None]:
+        """The steps for ``beats`` at the deadline of the last: the ones taken ahead when
+        they were taken for the same inputs, else new ones queued after the context is
+        put back."""
+        if self._beats is not None and self._beats == beats and self._future is not None:
             future = self._future
             self._pinned = self._generation
-            self._beat = self._future = None
+            self._beats = self._future = None
             self.used += 1
             return future
         self.take_back()
         self.retaken += 1
-        return self.runner.submit(lambda: self.step(beat))
+        return self.runner.submit(lambda: self._steps(beats))
 
     def forget(self) -> None:
         """The model is being reset (queued after this): the step ahead is neither used
         nor taken back."""
-        self._beat = self._future = None
+        self._beats = self._future = None
         self._generation += 1
 
     # -- worker side ------------------------------------------------------------------
 
-    def _step_ahead(self, beat: BeatInput, generation: int) -> T | None:
+    def _steps(self, beats: tuple[BeatInput, ...]) -> T:
+        results = [self.step(beat) for beat in beats]
+        return results[-1]
+
+    def _step_ahead(self, beats: tuple[BeatInput, ...], generation: int) -> T | None:
         self._before = None  # a context left by a step ahead that was used
         if generation not in (self._generation, self._pinned):
             return None  # taken back or replaced before it began: never looked at
         self._before = self.model.save()
-        return self.step(beat)
+        return self._steps(beats)
 
     def _put_back(self) -> None:
         # Queued only after the step ahead it takes back: None if that was skipped or

@@ -54,6 +54,10 @@ def beat(b: int, notes: int, previous=None) -> BeatInput:
     return BeatInput(b * TICKS_PER_BEAT, M44, heard, previous)
 
 
+def one(b: int, notes: int, previous=None) -> tuple[BeatInput]:
+    return (beat(b, notes, previous),)
+
+
 @pytest.fixture
 def runner():
     r = DeadlineRunner("accompaniment", time.monotonic)
@@ -69,23 +73,23 @@ def test_the_step_taken_ahead_is_the_deadlines_when_the_beat_brings_what_it_was_
         runner):
     model = Beats()
     ahead = StepAhead(model, model.step, runner)
-    ahead.take_ahead(beat(1, 0))  # after the last decision: nothing heard yet
+    ahead.take_ahead(one(1, 0))  # after the last decision: nothing heard yet
     ahead.take_back()  # a note for the beat: the context goes back before the forecast
-    ahead.take_ahead(beat(1, 1))  # takes it
+    ahead.take_ahead(one(1, 1))  # takes it
     drain(runner)
-    assert ahead.for_beat(beat(1, 1)).result(timeout=10) == ((1, 1),)
+    assert ahead.for_beat(one(1, 1)).result(timeout=10) == ((1, 1),)
     assert (ahead.used, ahead.retaken) == (1, 0)
     # The next beat brings a note the step ahead did not have: stepped anew from the
     # context before the step ahead, which is put back.
-    ahead.take_ahead(beat(2, 0))
+    ahead.take_ahead(one(2, 0))
     drain(runner)
     assert model.state == [(1, 1), (2, 0)]
-    assert ahead.for_beat(beat(2, 1)).result(timeout=10) == ((1, 1), (2, 1))
+    assert ahead.for_beat(one(2, 1)).result(timeout=10) == ((1, 1), (2, 1))
     assert (ahead.used, ahead.retaken) == (1, 1)
     # Another previous chord is another input: not the one taken ahead.
-    ahead.take_ahead(beat(3, 1))
+    ahead.take_ahead(one(3, 1))
     drain(runner)
-    assert ahead.for_beat(beat(3, 1, previous=object())).result(timeout=10)[-1] == (3, 1)
+    assert ahead.for_beat(one(3, 1, previous=object())).result(timeout=10)[-1] == (3, 1)
     drain(runner)
     assert model.state == [(1, 1), (2, 1), (3, 1)]
 
@@ -95,12 +99,12 @@ def test_notes_heard_faster_than_the_model_steps_cost_one_step_not_one_each(runn
     busy = threading.Event()  # the worker is busy with earlier work
     runner.submit_background(busy.wait)
     ahead = StepAhead(model, model.step, runner)
-    ahead.take_ahead(beat(1, 0))
+    ahead.take_ahead(one(1, 0))
     for n in range(1, 6):
         ahead.take_back()
-        ahead.take_ahead(beat(1, n))
+        ahead.take_ahead(one(1, n))
     busy.set()
-    assert ahead.for_beat(beat(1, 5)).result(timeout=10) == ((1, 5),)
+    assert ahead.for_beat(one(1, 5)).result(timeout=10) == ((1, 5),)
     drain(runner)
     assert model.steps == 1 and model.state == [(1, 5)]
 
@@ -112,26 +116,42 @@ def test_a_step_the_deadline_took_is_kept_though_the_next_beat_is_taken_ahead_be
     model = Beats()
     model.gate.clear()
     ahead = StepAhead(model, model.step, runner)
-    ahead.take_ahead(beat(1, 1))
-    late = ahead.for_beat(beat(1, 1))
+    ahead.take_ahead(one(1, 1))
+    late = ahead.for_beat(one(1, 1))
     assert runner.take(late, time.monotonic() + 0.01) is None  # a miss: the rules play
-    ahead.take_ahead(beat(2, 0))
+    ahead.take_ahead(one(2, 0))
     ahead.take_back()
-    ahead.take_ahead(beat(2, 1))
+    ahead.take_ahead(one(2, 1))
     model.gate.set()
-    assert ahead.for_beat(beat(2, 1)).result(timeout=10) == ((1, 1), (2, 1))
+    assert ahead.for_beat(one(2, 1)).result(timeout=10) == ((1, 1), (2, 1))
     assert late.result(timeout=10) == ((1, 1),)
+
+
+def test_the_lead_in_and_the_first_beat_are_taken_ahead_together(runner):
+    model = Beats()
+    ahead = StepAhead(model, model.step, runner)
+    ahead.take_ahead((beat(0, 2), beat(1, 0)))  # as the part begins: the lead-in's notes
+    ahead.take_back()
+    ahead.take_ahead((beat(0, 2), beat(1, 1)))  # a note for the first beat
+    drain(runner)
+    assert ahead.for_beat((beat(0, 2), beat(1, 1))).result(timeout=10) == ((0, 2), (1, 1))
+    # Begun again, and the deadline finds another lead-in: both stepped anew.
+    model.restore([])
+    ahead.take_ahead((beat(0, 2), beat(1, 1)))
+    drain(runner)
+    assert ahead.for_beat((beat(0, 3), beat(1, 1))).result(timeout=10) == ((0, 3), (1, 1))
+    assert (ahead.used, ahead.retaken) == (1, 1)
 
 
 def test_a_reset_drops_the_step_ahead_without_putting_anything_back(runner):
     model = Beats()
     ahead = StepAhead(model, model.step, runner)
-    ahead.take_ahead(beat(1, 1))
+    ahead.take_ahead(one(1, 1))
     drain(runner)
     ahead.forget()
     runner.submit_background(lambda: model.restore([]))  # the model's reset
     ahead.take_back()  # nothing outstanding: nothing queued
-    assert ahead.for_beat(beat(1, 1)).result(timeout=10) == ((1, 1),)
+    assert ahead.for_beat(one(1, 1)).result(timeout=10) == ((1, 1),)
     assert (ahead.used, ahead.retaken) == (0, 1)
 
 
@@ -139,7 +159,7 @@ def play(part: Accompaniment, runner: DeadlineRunner, melody: list[GridNote], be
          meter: Meter, wait_for_work: bool) -> list[str]:
     clock = BeatClock(120.0, meter)
     clock.start(100.0)
-    part.begin(1)
+    part.begin(1, meter)
     deadline = part.settings.deadline_ticks
     for b in range(1, beats):
         for note in melody:
@@ -187,9 +207,8 @@ def test_the_part_plays_the_same_chords_with_the_step_taken_ahead_and_finds_it_d
         if step_ahead:
             ahead = part.step_ahead
             assert ahead is not None
-            # Each time through, the first beat follows the lead-in and is stepped at
-            # its deadline; every other beat's step was taken ahead.
-            assert ahead.retaken == 2 and ahead.used == 2 * (beats - 2)
+            # Every beat's step was taken ahead, the first with the part's lead-in.
+            assert ahead.retaken == 0 and ahead.used == 2 * (beats - 1)
         else:
             assert part.step_ahead is None
     assert played[True] == played[False]
