@@ -5,21 +5,25 @@ notes are mostly heard well before: a beat's last note usually begins half a bea
 more before the deadline, and a beat with no new note brings nothing after the last
 decision. :class:`StepAhead` has the model's worker take the next beat's step as soon as
 what the beat will bring is known so far (after each decision, and again after each
-note heard for that beat), with the model's context saved before it. At the deadline,
-when the beat brings exactly what the step ahead was taken with (the same beat, meter,
-notes and previous chord), its result is the step: the decision only waits for it if it
-is still running. Otherwise the context is put back and the beat is stepped anew, as
-without a step ahead. Either way the model sees each beat once, in order, and answers
-what it would have answered at the deadline; only when the work is done moves.
+note heard for that beat; when the part begins, its lead-in beat and its first beat
+together), with the model's context saved before it. At the deadline, when the beats
+bring exactly what the step ahead was taken with (the same beat, meter, notes and
+previous chord), its result is the step: the decision only waits for it if it is still
+running. Otherwise the context is put back and the beats are stepped anew, as without a
+step ahead. Either way the model sees each beat once, in order, and answers what it
+would have answered at the deadline; only when the work is done moves.
 
 Engine side: :meth:`StepAhead.take_ahead` (queue a step ahead), :meth:`StepAhead.
 for_beat` (the deadline's step), :meth:`StepAhead.take_back` (before anything else is
 queued that must find the context as it was before the step ahead: the forecast taking a
 new note) and :meth:`StepAhead.forget` (the model is reset). Worker side, queued in order
-with the model's other work: saving, restoring and committing the context. The model
-needs ``save()`` and ``restore(context)`` (:meth:`~instrument.models.accompaniment.
-NeuralAccompanist.save`). Cost: one more model step per note heard and per beat, off the
-deadline, on the worker.
+with the model's other work: saving the context, stepping, putting the context back;
+a step ahead that was replaced or taken back before the worker came to it is skipped, so
+notes heard faster than the model steps cost one step. Nothing is queued at the deadline
+when the step ahead is used (waking the worker there cost the decision more than the
+step saved). The model needs ``save()`` and ``restore(context)`` (:meth:`~instrument.
+models.accompaniment.NeuralAccompanist.save`). Cost: up to one more model step per note
+heard and per beat, off the deadline, on the worker.
 """
 
 from __future__ import annotations
@@ -110,7 +114,10 @@ class StepAhead(Generic[T]):
 
     def _step_ahead(self, beats: tuple[BeatInput, ...], generation: int) -> T | None:
         self._before = None  # a context left by a step ahead that was used
-        if generation not in (self._generation, self._pinned):
+        # The newest generation is read before the pin: a deadline pins its step ahead
+        # before the engine starts another, so a step the deadline took always runs.
+        newest = self._generation
+        if generation != newest and generation != self._pinned:
             return None  # taken back or replaced before it began: never looked at
         self._before = self.model.save()
         return self._steps(beats)
