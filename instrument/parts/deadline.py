@@ -60,18 +60,25 @@ class DeadlineRunner:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{name}")
         self._lock = threading.Lock()
 
-    def submit(self, step: Callable[[], T]) -> Future[T]:
-        """Queue a step; its duration is recorded when it runs."""
+    def submit(self, step: Callable[[], T], timed: bool = True) -> Future[T]:
+        """Queue a step; its duration is recorded when it runs (``timed``; else the step
+        records what it took itself, with :meth:`record`)."""
+        if not timed:
+            return self._pool.submit(step)
 
-        def timed() -> T:
+        def timed_step() -> T:
             started = time.perf_counter()
             try:
                 return step()
             finally:
-                with self._lock:
-                    self.stats.record(time.perf_counter() - started)
+                self.record(time.perf_counter() - started)
 
-        return self._pool.submit(timed)
+        return self._pool.submit(timed_step)
+
+    def record(self, seconds: float) -> None:
+        """Count a step's duration (from any thread)."""
+        with self._lock:
+            self.stats.record(seconds)
 
     def submit_background(self, work: Callable[[], object]) -> None:
         """Queue ``work`` that no beat waits for, in order with the steps (it touches
@@ -108,15 +115,19 @@ class ImmediateRunner(DeadlineRunner):
         self.now = now
         self.stats = StepStats()
 
-    def submit(self, step: Callable[[], T]) -> Future[T]:
+    def submit(self, step: Callable[[], T], timed: bool = True) -> Future[T]:
         future: Future[T] = Future()
         started = time.perf_counter()
         try:
             future.set_result(step())
         except Exception as exc:
             future.set_exception(exc)
-        self.stats.record(time.perf_counter() - started)
+        if timed:
+            self.record(time.perf_counter() - started)
         return future
+
+    def record(self, seconds: float) -> None:
+        self.stats.record(seconds)
 
     def submit_background(self, work: Callable[[], object]) -> None:
         _logged(work, self.name)()

@@ -28,6 +28,7 @@ heard and per beat, off the deadline, on the worker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Generic, Protocol, TypeVar
@@ -76,7 +77,8 @@ class StepAhead(Generic[T]):
         self._generation += 1
         generation = self._generation
         self._beats = beats
-        self._future = self.runner.submit(lambda: self._step_ahead(beats, generation))
+        self._future = self.runner.submit(lambda: self._step_ahead(beats, generation),
+                                          timed=False)
 
     def take_back(self) -> None:
         """Queue putting the context back as it was before the step ahead, if one is
@@ -119,8 +121,12 @@ class StepAhead(Generic[T]):
         newest = self._generation
         if generation != newest and generation != self._pinned:
             return None  # taken back or replaced before it began: never looked at
-        self._before = self.model.save()
-        return self._steps(beats)
+        started = time.perf_counter()  # timed as a step only when it is one
+        try:
+            self._before = self.model.save()
+            return self._steps(beats)
+        finally:
+            self.runner.record(time.perf_counter() - started)
 
     def _put_back(self) -> None:
         # Queued only after the step ahead it takes back: None if that was skipped or

@@ -107,6 +107,7 @@ def test_notes_heard_faster_than_the_model_steps_cost_one_step_not_one_each(runn
     assert ahead.for_beat(one(1, 5)).result(timeout=10) == ((1, 5),)
     drain(runner)
     assert model.steps == 1 and model.state == [(1, 5)]
+    assert runner.stats.durations.count == 1  # what status times: the step that ran
 
 
 def test_a_step_the_deadline_took_is_kept_though_the_next_beat_is_taken_ahead_before_it_ran(
