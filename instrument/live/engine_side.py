@@ -227,7 +227,8 @@ class EngineSide:
         if decision is not None:  # the whole beat's decision, model step included
             models["accompaniment"]["decision"] = {
                 "p50_ms": decision["p50"], "p99_ms": decision["p99"],
-                "beats": decision["beats"], "stepped_ahead": decision["stepped_ahead"]}
+                "beats": decision["beats"], "stepped_ahead": decision["stepped_ahead"],
+                "waited": decision["waited"]}
         follow = band_status["follow"] or {}
         return {
             "pid": sound["pid"],

@@ -39,8 +39,9 @@ listed here are shown too)::
                                        the deadlines: ahead_p50_ms, ahead_p99_ms);
                                        and the whole beat's decision, from its notes
                                        to its chord, under "decision" (p50_ms, p99_ms;
-                                       beats, and stepped_ahead: how many found the
-                                       model's step taken before the deadline)
+                                       beats; stepped_ahead: how many found the
+                                       model's step taken before the deadline; waited:
+                                       how many found it not done yet)
     steps, missed_deadlines, xruns     totals
     recording                          the current recording file, or null
     input_received, input_dropped      counts; dropped by reason

@@ -163,6 +163,7 @@ class Accompaniment:
         self.history: list[ChordChoice] = []
         self.neural_beats = 0
         self.fallback_beats = 0
+        self.waited_beats = 0  # decisions that found the model's step not done yet
         self.pace = MelodyPace()
         self.ahead_timer = TimingHistogram()  # the forecast's work before the deadlines
         self.decision_timer = TimingHistogram()  # each beat's chord, from its notes
@@ -209,13 +210,15 @@ class Accompaniment:
         its worker, or what is left of it when it was taken ahead, with the rule
         arranger's beside it, the policy, the tune memory and the foresight), and
         ``stepped_ahead``, how many of the model's steps were taken ahead of the
-        deadline (:mod:`~instrument.parts.step_ahead`; 0 without); None before the first
-        beat."""
+        deadline (:mod:`~instrument.parts.step_ahead`; 0 without), and ``waited``, how
+        many decisions found the model's step not done yet and waited for it; None
+        before the first beat."""
         times = self.decision_timer.summary_ms()
         if not times:
             return None
         ahead = self.step_ahead.used if self.step_ahead is not None else 0
-        return {"beats": self.decision_timer.count, **times, "stepped_ahead": ahead}
+        return {"beats": self.decision_timer.count, **times, "stepped_ahead": ahead,
+                "waited": self.waited_beats}
 
     def _forecast_worker(self) -> tuple[MelodyForecast, DeadlineRunner] | None:
         """The melody forecast this part steps, and the worker it is stepped on."""
@@ -465,6 +468,7 @@ class Accompaniment:
         dist = ahead = None
         deadline = clock.time_at(beat) - self.settings.safety
         if future is not None:
+            self.waited_beats += not future.done()  # the decision waits for the worker
             dist, ahead = self.runner.take(future, deadline) or (None, None)
         if ahead_future is not None:  # late: the model's chord plays without foresight
             ahead = self.forecast_runner.take(ahead_future, deadline)

@@ -198,6 +198,7 @@ def test_the_part_plays_the_same_chords_with_the_step_taken_ahead_and_finds_it_d
                              memory=TuneMemory(), step_ahead=step_ahead)
         try:
             first = play(part, runner, melody, beats, meter, wait_for_work=True)
+            waited_first = part.waited_beats
             part.reset()
             part.history.clear()
             again = play(part, runner, melody, beats, meter, wait_for_work=False)
@@ -208,8 +209,11 @@ def test_the_part_plays_the_same_chords_with_the_step_taken_ahead_and_finds_it_d
         if step_ahead:
             ahead = part.step_ahead
             assert ahead is not None
-            # Every beat's step was taken ahead, the first with the part's lead-in.
+            # Every beat's step was taken ahead, the first with the part's lead-in, and
+            # where the worker had the beat's time, the deadline found it done.
             assert ahead.retaken == 0 and ahead.used == 2 * (beats - 1)
+            assert waited_first == 0
+            assert part.decision_summary()["waited"] == part.waited_beats
         else:
             assert part.step_ahead is None
     assert played[True] == played[False]
