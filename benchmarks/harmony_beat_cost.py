@@ -1,6 +1,6 @@
 """What deciding one beat's chord costs with learning on, on validation tunes.
 
-    python -m benchmarks.harmony_beat_cost [MANIFEST] [--tunes 200] [--no-ahead]
+    python -m benchmarks.harmony_beat_cost [MANIFEST] [--tunes 200] [--no-ahead] [--idle-tunes 20]
 
 Per beat, in one process on the engine's path: the ONNX step alone (the model's own
 timer), the step with the rule arranger and the manifest's harmony policy
@@ -30,7 +30,11 @@ the tune memory once the model's step is taken, the same tunes heard note by not
 beat planned once the work queued before it is done (live, a beat's time passes between
 decisions). ``live_decision_step_at_deadline_ms`` is the same with every step taken at
 its deadline (as before the step ahead, and as when a beat's last note comes just before
-its deadline). Milliseconds,
+its deadline). ``live_decision_after_idle_ms`` is the live part with its step ahead on the
+first ``--idle-tunes`` tunes, the calling thread asleep for 50 ms before each beat is
+planned, as the engine thread sleeps between beats: on a 2-vCPU VM code that runs after
+a sleep ran about three times slower than in a tight loop (its caches and predictors
+cold), and that is what a live decision costs. Milliseconds,
 p50 / p99 / p99.9, as JSON on stdout (the tunes counted on stderr when it is a terminal).
 """
 
@@ -55,6 +59,8 @@ from instrument.parts.accompaniment import Accompaniment, AccompanimentSettings
 from instrument.parts.deadline import DeadlineRunner
 from instrument.timing.beat import BeatClock
 
+IDLE = 0.05  # seconds the engine thread sleeps before each beat in live_decision_after_idle_ms
+
 
 def quantiles(seconds: list[float]) -> dict[str, float]:
     ms = np.array(seconds) * 1000.0
@@ -63,8 +69,10 @@ def quantiles(seconds: list[float]) -> dict[str, float]:
 
 
 def live_decisions(model, continuation, tunes: list, progress: bool,
-                   step_ahead: bool = True) -> dict[str, float]:
-    """Each beat's decision timed inside the live part (see the module docstring)."""
+                   step_ahead: bool = True, idle: float = 0.0) -> dict[str, float]:
+    """Each beat's decision timed inside the live part (see the module docstring);
+    ``idle``: seconds this thread sleeps before each beat is planned, as the engine
+    thread does between beats."""
     policy = getattr(model, "policy", None)
     forecast = forecast_for(policy, continuation, model)
     if forecast is not None and model.takes_forecast:
@@ -97,6 +105,8 @@ def live_decisions(model, continuation, tunes: list, progress: bool,
                 for worker in workers:  # the beat's time passes: the work queued is done
                     worker.submit(lambda: None).result()
                 beat = tick // TICKS_PER_BEAT
+                if idle:
+                    time.sleep(idle)
                 part.plan(clock.time_at(beat) - part.planning_lead(clock), clock)
     finally:
         for worker in workers:
@@ -115,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tunes", type=int, default=200)
     p.add_argument("--no-ahead", action="store_true",
                    help="the forecast does all its work at the deadline")
+    p.add_argument("--idle-tunes", type=int, default=20,
+                   help="tunes also decided live after 50 ms of idle before each beat")
     args = p.parse_args(argv)
     splits = A.load_splits(False)
     tunes = (splits["offline"][2] + splits["chorale"][2])[: args.tunes]
@@ -180,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     sequential_forecast_ms = model.forecast_timer.summary_ms() or None
     live = live_decisions(model, continuation, tunes, progress)
     at_deadline = live_decisions(model, continuation, tunes, progress, step_ahead=False)
+    after_idle = live_decisions(model, continuation, tunes[: args.idle_tunes], progress,
+                                idle=IDLE) if args.idle_tunes else None
     print(json.dumps({"beats": len(steps), "model_step_ms": sequential_model_ms,
                       "step_with_rules_and_policy_ms": quantiles(steps),
                       "beat_decision_with_memory_ms": quantiles(decisions),
@@ -188,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                       "ahead_ms": quantiles(ahead_work) if ahead_work else None,
                       "memory_settle_ms": quantiles(settling),
                       "live_decision_ms": live,
-                      "live_decision_step_at_deadline_ms": at_deadline}))
+                      "live_decision_step_at_deadline_ms": at_deadline,
+                      "live_decision_after_idle_ms": after_idle}))
     return 0
 
 
