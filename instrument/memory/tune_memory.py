@@ -277,7 +277,7 @@ class TuneMemory:
             return
         slot = g % n
         # Matched against the slots of every lag (while the ring is full, all of them).
-        past = slice(0, g) if g < n else slice(0, n)
+        past = slice(0, min(g, n))
         onsets, quiet = self._onset_word[past], self._quiet_word[past]
         on = self._onset_word[slot]
         interval = self._interval[past]
