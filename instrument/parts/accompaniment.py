@@ -302,7 +302,7 @@ class Accompaniment:
         self._heard.append(note)
         meter, beat = self._meter, self._next_beat
         if not self.playing or beat is None or \
-                note.onset >= beat * TICKS_PER_BEAT - self.settings.deadline_ticks:
+                note.onset >= self._boundary(beat * TICKS_PER_BEAT):
             return
         if self.step_ahead is not None:  # the forecast finds its context as before
             self.step_ahead.take_back()
@@ -378,9 +378,20 @@ class Accompaniment:
             self._next_beat = beat + 1
         return events
 
+    def _boundary(self, beat_tick: int) -> int:
+        """The tick before which a note is heard for the beat at ``beat_tick``."""
+        return beat_tick - self.settings.deadline_ticks
+
+    def _heard_before(self, boundary: int, since: int | None = None) -> tuple[GridNote, ...]:
+        """The notes heard and not yet taken that began before ``boundary`` (and not
+        before ``since``)."""
+        return tuple(n for n in self._heard
+                     if n.onset < boundary and (since is None or n.onset >= since))
+
     def _visible_notes(self, beat_tick: int, clock: BeatClock) -> tuple[GridNote, ...]:
-        boundary = beat_tick - self.settings.deadline_ticks
-        seen = tuple(n for n in self._heard if n.onset < boundary)
+        """The notes for the beat at ``beat_tick``, taken."""
+        boundary = self._boundary(beat_tick)
+        seen = self._heard_before(boundary)
         self._heard = [n for n in self._heard if n.onset >= boundary]
         return seen
 
@@ -417,19 +428,15 @@ class Accompaniment:
         decided, with the part's lead-in (:meth:`_lead_in`) before it."""
         if self.step_ahead is None or meter is None:
             return
-        deadline = self.settings.deadline_ticks
-        boundary = beat * TICKS_PER_BEAT - deadline
+        tick = beat * TICKS_PER_BEAT
         if self._previous is not None:
-            notes = tuple(n for n in self._heard if n.onset < boundary)
-            self.step_ahead.take_ahead((BeatInput(beat * TICKS_PER_BEAT, meter, notes,
-                                                  self._previous),))
+            self.step_ahead.take_ahead((BeatInput(tick, meter, self._heard_before(
+                self._boundary(tick)), self._previous),))
             return
-        lead_tick = (beat - 1) * TICKS_PER_BEAT
-        lead_boundary = lead_tick - deadline
-        lead_in = BeatInput(lead_tick, meter,
-                            tuple(n for n in self._heard if n.onset < lead_boundary), None)
-        first = BeatInput(beat * TICKS_PER_BEAT, meter,
-                          tuple(n for n in self._heard if lead_boundary <= n.onset < boundary),
+        lead_tick = tick - TICKS_PER_BEAT
+        lead_boundary = self._boundary(lead_tick)
+        lead_in = BeatInput(lead_tick, meter, self._heard_before(lead_boundary), None)
+        first = BeatInput(tick, meter, self._heard_before(self._boundary(tick), lead_boundary),
                           NO_CHORD)
         self.step_ahead.take_ahead((lead_in, first))
 
