@@ -40,6 +40,11 @@ gives (:class:`~instrument.parts.energy.Energy`, or the density control's overri
 The style is the one configured, or with ``"auto"`` chosen from the meter and the feel
 of the playing (:meth:`~instrument.styles.library.StyleLibrary.choose`) as the band comes
 in, again in its first bars, then only at a phrase's start or when the meter changed.
+The style also says where its harmony moves (its ``chord_changes``: :meth:`~instrument.
+styles.style.Style.chord_may_change`): on a beat where it does not, the chord sounding
+holds, whatever the model, the rules and the memory propose (they are stepped and hear
+the beat all the same, so their streams stay whole); a waltz changes chord on the bar
+line only, a reel on the bar line and the half bar.
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 once the beat's distribution is taken (the model's, or the rule arranger's when the
@@ -498,7 +503,12 @@ class Accompaniment:
         if used_neural and ahead is not None and policy is not None:
             recalled = self.memory.recall() if self.memory is not None else 0.0
             dist = foresee(dist, ahead, foresight_weight(beat_input, policy, pace), recalled)
-        chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
+        previous = self._previous
+        if previous is not None and not previous.is_silent and \
+                not self.player.style.chord_may_change(beat, clock.meter):
+            chord = previous  # the style's harmonic rhythm: the chord sounding holds
+        else:
+            chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
         self.decision_timer.record(time.perf_counter() - started)
         voicing = voice_chord(
             chord, self._voicing if self._voicing.upper else None,

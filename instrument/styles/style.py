@@ -11,6 +11,7 @@ two (eighths), and in 6/8 (two dotted-quarter beats) six steps are the eighths. 
     swing = 0.0               # 0 straight .. 1 triplet swing of the off-beat steps
     phrase_bars = 8           # a fill leads into every phrase of this many bars
     drums_from = 0.3          # the drums play from this energy up (0..1)
+    chord_changes = "half_bar"  # where the harmony may move: bar | half_bar | beat
 
     [main]                    # sections: main, variation, fill, intro, ending
     comping = ". x . x . x . x"
@@ -24,6 +25,13 @@ note: ``R`` the chord's bass note (its root, or the inversion's bass), ``3``, ``
 ``7`` (the seventh, or the octave when the chord has none), ``8`` the octave, ``A`` the
 approach from a half step below the root, then ``-`` hold and ``.`` rest. Drum names
 are those of :data:`~instrument.midi.gm_drums.DRUM_NOTES`.
+
+``chord_changes`` is the style's harmonic rhythm, where the band moves to a new chord:
+``bar`` on the bar line only (a waltz), ``half_bar`` also in the middle of a bar of an
+even number of beats (a reel, a jig), ``beat`` on any beat (the default: the harmony is
+free, as a chorale's). On the other beats the band keeps the chord it plays
+(:meth:`Style.chord_may_change`; the accompaniment weighs it, see
+:mod:`instrument.parts.accompaniment`).
 
 Sections: ``main`` is the groove and must be there; ``variation`` is the busier groove
 the band moves to when the player's energy is high; ``fill`` is the bar before a new
@@ -59,6 +67,12 @@ class Feel(Name):
     SPARSE = "sparse"
     STEADY = "steady"
     BUSY = "busy"
+
+
+class ChordChanges(Name):
+    BAR = "bar"
+    HALF_BAR = "half_bar"
+    BEAT = "beat"
 
 
 class Section(Name):
@@ -116,6 +130,7 @@ class Style:
     swing: float = 0.0
     phrase_bars: int = 8
     drums_from: float = 0.3
+    chord_changes: ChordChanges = ChordChanges.BEAT
     description: str = ""
     source: str = ""
 
@@ -127,6 +142,15 @@ class Style:
     def fits(self, meter: Meter) -> bool:
         return any(m.beats_per_bar == meter.beats_per_bar and m.compound == meter.compound
                    for m in self.meters)
+
+    def chord_may_change(self, beat: int, meter: Meter) -> bool:
+        """Whether the harmony may move on ``beat`` (counted from a bar line) of a bar of
+        ``meter`` in this style's :attr:`chord_changes`."""
+        bpb = meter.beats_per_bar
+        place = beat % bpb
+        if place == 0 or self.chord_changes is ChordChanges.BEAT:
+            return True
+        return self.chord_changes is ChordChanges.HALF_BAR and bpb % 2 == 0 and place == bpb // 2
 
     def pattern(self, section: Section) -> Pattern | None:
         """The section's pattern, its missing parts from ``main``; None if not written."""
@@ -143,7 +167,8 @@ class Style:
 
 # -- parsing ---------------------------------------------------------------------------
 
-_TOP_KEYS = {"name", "meters", "feel", "swing", "phrase_bars", "drums_from", "description",
+_TOP_KEYS = {"name", "meters", "feel", "swing", "phrase_bars", "drums_from", "chord_changes",
+             "description",
              *(s.value for s in Section)}
 _PART_KEYS = ("comping", "bass", "drums")
 
@@ -167,6 +192,8 @@ def parse_style(text: str, source: str = "<style>") -> Style:
     swing = _number(data.get("swing", 0.0), 0.0, 1.0, "swing", where)
     phrase = _number(data.get("phrase_bars", 8), 1, 64, "phrase_bars", where)
     drums_from = _number(data.get("drums_from", 0.3), 0.0, 1.0, "drums_from", where)
+    changes = _choice(data.get("chord_changes", ChordChanges.BEAT), ChordChanges,
+                      "chord_changes", where)
     if Section.MAIN not in data:
         raise where.error((), "main", "a style needs a [main] section")
     sections = {}
@@ -175,7 +202,7 @@ def parse_style(text: str, source: str = "<style>") -> Style:
             sections[section] = _pattern(data[section], section, meters[0], where)
     return Style(
         name=name.strip(), meters=meters, feel=feel, sections=sections, swing=float(swing),
-        phrase_bars=int(phrase), drums_from=float(drums_from),
+        phrase_bars=int(phrase), drums_from=float(drums_from), chord_changes=changes,
         description=str(data.get("description", "")), source=source,
     )
 

@@ -21,7 +21,7 @@ def test_spearman_ranks_with_ties_and_says_nothing_of_a_constant():
     assert spearman([1, 2, 3], [5, 5, 5]) is None
 
 
-def test_a_style_keeps_the_pads_harmony_and_lands_on_the_played_eighths():
+def test_a_style_lands_on_the_played_eighths_and_moves_its_chords_where_it_does():
     performance = perform(read_midi(DATA / "reel_4-4.mid"), seed=2,
                           style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
     reel, pad = play_band(performance, "reel"), play_band(performance, "pad")
@@ -30,7 +30,10 @@ def test_a_style_keeps_the_pads_harmony_and_lands_on_the_played_eighths():
         errors = reel.onset_errors_ms[part]
         assert len(errors) >= 8 and np.percentile(errors, 90) <= 40, (part, errors)
     assert pad.onset_errors_ms["drums"] == []  # the pad has no drums
-    assert reel.harmony >= pad.harmony - 0.02
+    # The reel's chords move on the played bar line and half bar only; the pad's also
+    # elsewhere, with the melody.
+    assert reel.changes["elsewhere"] == 0 and reel.changes["bar_line"] >= 2, reel.changes
+    assert pad.changes["elsewhere"] > 0, pad.changes
     assert np.mean(reel.band_per_bar) > np.mean(pad.band_per_bar)
     summary = summarize([reel])
     assert summary["tunes"] == 1 and summary["styles"] == {"reel": 1}
@@ -80,8 +83,9 @@ def test_handed_the_shipped_model_the_band_plays_its_chords_over_the_followed_ba
 
 
 def test_over_a_busy_reel_the_band_moves_its_chords_on_the_strong_beats():
-    """The shipped policy's weak-beat hold, heard in the band: fewer chord changes off the
-    followed bar's strong beats than with the hold off, the melody as often in the chord."""
+    """The shipped policy's weak-beat hold, heard in the band (the pad, whose harmony may
+    move on any beat): fewer chord changes off the followed bar's strong beats than with
+    the hold off, the melody as often in the chord."""
     from dataclasses import replace
 
     from instrument.config import Config
@@ -99,7 +103,7 @@ def test_over_a_busy_reel_the_band_moves_its_chords_on_the_strong_beats():
             for name, policy in (("shipped", shipped),
                                  ("off", replace(shipped, weak_hold=0.0, weak_hold_rules=0.0))):
                 model.policy = policy
-                result = play_band(performance, "reel", accompaniment=model)
+                result = play_band(performance, "pad", accompaniment=model)
                 off[name] += result.changes["elsewhere"]
                 harmony[name].append(result.harmony)
     finally:

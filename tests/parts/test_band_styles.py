@@ -5,6 +5,7 @@ whatever stops it (a mode switch, a panic, a program change, an unsure follower)
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -259,3 +260,33 @@ def test_auto_hears_the_feel_in_the_first_bars_and_then_keeps_to_phrases():
     styles_by_bar = band.accompaniment.styles_by_bar
     assert styles_by_bar[origin + 2] == "reel", styles_by_bar
     assert all(styles_by_bar[b] == "reel" for b in styles_by_bar if b >= origin + 2)
+
+
+def alternating_melody(beats: int) -> list[tuple[float, int, float]]:
+    """A note a beat, C major's tones and G7's by turns: free harmony moves every beat."""
+    tones = ((60, 64, 67), (71, 65, 62))
+    return [(b, tones[b % 2][(b // 2) % 3], 1.0) for b in range(beats)]
+
+
+@pytest.mark.parametrize(("style", "meter", "moves_on"), [
+    ("waltz", "3/4", {0}),  # chord_changes = "bar"
+    ("reel", "4/4", {0, 2}),  # chord_changes = "half_bar"
+])
+def test_the_band_moves_its_chords_where_its_style_does(style, meter, moves_on):
+    bar = int(meter.split("/")[0])
+
+    def changes(style_name):
+        engine, band, _ = fixed_rig("accompany", accompaniment__style=style_name,
+                                    tempo__meter=meter)
+        play_beats(engine, alternating_melody(12 * bar))
+        engine.advance_to((12 * bar + 1) * BEAT)
+        assert band.accompaniment.player.style.name == style_name
+        history = band.accompaniment.history
+        return [b.beat for a, b in itertools.pairwise(history)
+                if a.chord.identity != b.chord.identity]
+
+    free = changes("pad")  # chord_changes = "beat": the harmony follows the melody
+    assert {b % bar for b in free} - moves_on, "the melody should move a free harmony"
+    held = changes(style)
+    assert held, "the style's band should still change chord"
+    assert {b % bar for b in held} <= moves_on, held

@@ -50,11 +50,13 @@ def changes(chords) -> int:
     return sum(a != b for a, b in itertools.pairwise(played))
 
 
-def band_chords(model) -> dict:
+def band_chords(model, style: str = "pad") -> dict:
     """The chords the band plays to the reel (the model with its policy and the tune
-    memory, on the offline clock at a fixed tempo)."""
+    memory, on the offline clock at a fixed tempo) in ``style`` (the pad's harmony moves
+    on any beat, as the evaluators' does)."""
     config = Config()
     config.mode = "accompany"
+    config.accompaniment.style = style
     config.tempo.bpm = BPM
     config.tempo.source = "internal"
     config.tempo.send_clock = False
@@ -97,6 +99,13 @@ def test_the_band_plays_the_chords_the_evaluators_score(models):
         band = band_chords(model)
         assert len(band) >= 30
         assert all(band[b] == scored[b] for b in band if b < len(scored))
+        # The reel's band moves those chords only on its bar lines and half bars.
+        reel = band_chords(model, "reel")
+        bar = tune.meter.beats_per_bar
+        assert all(reel[b] == scored[b] for b in reel if b < len(scored) and b % bar == 0)
+        moved = [b for b in reel if b - 1 in reel and not reel[b - 1].is_silent
+                 and reel[b].identity != reel[b - 1].identity]
+        assert moved and all(b % bar in (0, bar // 2) for b in moved)
 
 
 def test_the_density_control_moves_the_hold_around_the_manifests():

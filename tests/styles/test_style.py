@@ -7,7 +7,7 @@ import pytest
 
 from instrument.music import Meter
 from instrument.styles.library import SHIPPED_DIR, StyleLibrary
-from instrument.styles.style import Feel, Section, StyleError, parse_style
+from instrument.styles.style import ChordChanges, Feel, Section, StyleError, parse_style
 
 GOOD = """\
 name = "shuffle"
@@ -46,6 +46,8 @@ def test_a_style_reads_as_written():
     (GOOD.replace('bass = "R 5 8 5 | R 3 5 A"', 'bass = "R 5 8 5 | R 3"'), 8,
      "same number of steps"),
     (GOOD.replace('feel = "steady"', 'feel = "groovy"'), 3, "sparse, steady, busy"),
+    (GOOD.replace('feel = "steady"', 'feel = "steady"\nchord_changes = "twice"'), 4,
+     "bar, half_bar, beat"),
     (GOOD.replace("[main]", "[mian]"), 6, "unknown key"),
 ])
 def test_a_mistake_is_named_with_its_file_and_line(text, line, words):
@@ -54,6 +56,27 @@ def test_a_mistake_is_named_with_its_file_and_line(text, line, words):
     message = str(error.value)
     assert message.startswith(f"mine.toml line {line}:"), message
     assert words in message
+
+
+@pytest.mark.parametrize(("changes", "meter", "free"), [
+    ("bar", Meter(3, 4), [True, False, False]),
+    ("bar", Meter(4, 4), [True, False, False, False]),
+    ("half_bar", Meter(4, 4), [True, False, True, False]),
+    ("half_bar", Meter(6, 8), [True, True]),  # two dotted-quarter beats: both
+    ("half_bar", Meter(3, 4), [True, False, False]),  # an odd bar has no middle
+    ("half_bar", Meter(12, 8), [True, False, True, False]),
+    ("beat", Meter(3, 4), [True, True, True]),
+])
+def test_the_harmonic_rhythm_says_where_the_chord_may_move(changes, meter, free):
+    style = parse_style(GOOD.replace('feel = "steady"',
+                                     f'feel = "steady"\nchord_changes = "{changes}"'))
+    bar = meter.beats_per_bar
+    assert [style.chord_may_change(b, meter) for b in range(bar)] == free
+    assert [style.chord_may_change(b, meter) for b in range(5 * bar, 6 * bar)] == free
+
+
+def test_a_style_that_names_no_harmonic_rhythm_leaves_the_harmony_free():
+    assert parse_style(GOOD).chord_changes == ChordChanges.BEAT
 
 
 def test_broken_toml_is_an_error_not_a_crash():
