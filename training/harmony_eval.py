@@ -13,7 +13,8 @@ with the rules between strong beats, the key prior and the weak-beat hold
 ``--rules-between``, ``--weak-hold``, ``--weak-hold-rules``, ``--foresight`` are given;
 a foresight reads the shipped continuation model). Every row also says where in the bar
 the chords change (on the bar line, the half bar, elsewhere; by the score's bars), beside
-the same for the human chord symbols of every tune that has them.
+the same for the human chord symbols of every tune that has them (four lead sheets) and
+for the chorales' own harmony (their lower voices, the split's chorales).
 Chords are drawn greedily with each model's manifest's ``sampling.hold`` (as the live
 part draws them; ``--hold`` tries another), the rules' with 0.5. Scored as in
 :mod:`instrument.evaluation.generators`.
@@ -165,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     human_row = place_shares(human) | {"tunes": len(symbols)}
     out["human_chord_symbols_changes_by_place"] = human_row
     print(f"human chord symbols: {json.dumps(human_row)}", flush=True)
+    # The chorales' own harmony (their lower voices), on the tunes scored below: the
+    # reference for the chorale rows (the folk tunes have no human chords).
+    bach = dict.fromkeys(PLACES, 0)
+    for tune in sets["chorale"]:
+        count_places(bach, tune, tune.chords)
+    bach_row = place_shares(bach) | {"tunes": len(sets["chorale"])}
+    out["human_chorale_harmony_changes_by_place"] = bach_row
+    print(f"the chorales' own harmony: {json.dumps(bach_row)}", flush=True)
     for name, model in models.items():
         t0 = time.time()
         hold = None if name == "rules" else args.hold
