@@ -110,3 +110,27 @@ def test_over_a_busy_reel_the_band_moves_its_chords_on_the_strong_beats():
         model.policy = shipped
     assert off["shipped"] <= off["off"] - 2, off
     assert np.mean(harmony["shipped"]) >= np.mean(harmony["off"]) - 0.02, harmony
+
+
+def test_a_style_that_holds_its_chords_chooses_them_for_the_melody_to_come():
+    """The reel's chords hold through the half bar and the waltz's through the bar, with
+    the shipped model's harmony: they move only there, and each is chosen for the melody
+    it will sound under (the forecast weighs more where the chord is to hold), so the
+    melody is in the struck chord about as often as under the pad's free harmony."""
+    from instrument.config import Config
+    from instrument.parts.factory import load_models
+    from tests.parts.test_band_styles import twice
+
+    models = load_models(Config())
+    held, free = [], []
+    for name, style in (("reel_4-4.mid", "reel"), ("song_3-4.mid", "waltz")):
+        tune = twice(name)
+        for seed in range(2):
+            performance = perform(tune, seed=seed,
+                                  style=PerformanceStyle(bpm=(90.0, 110.0), slips=0.0))
+            ours, pad = (play_band(performance, s, accompaniment=models.accompaniment,
+                                   continuation=models.continuation) for s in (style, "pad"))
+            assert ours.style == style and ours.changes["elsewhere"] == 0, ours.changes
+            held.append(ours.harmony)
+            free.append(pad.harmony)
+    assert np.mean(held) >= np.mean(free) - 0.04, (held, free)
