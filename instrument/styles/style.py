@@ -30,8 +30,7 @@ are those of :data:`~instrument.midi.gm_drums.DRUM_NOTES`.
 ``bar`` on the bar line only (a waltz), ``half_bar`` also in the middle of a bar of an
 even number of beats (a reel, a jig), ``beat`` on any beat (the default: the harmony is
 free, as a chorale's). On the other beats the band keeps the chord it plays
-(:meth:`Style.chord_may_change`; the accompaniment weighs it, see
-:mod:`instrument.parts.accompaniment`).
+(:meth:`Style.chord_may_change`, asked by :mod:`instrument.parts.accompaniment`).
 
 Sections: ``main`` is the groove and must be there; ``variation`` is the busier groove
 the band moves to when the player's energy is high; ``fill`` is the bar before a new
@@ -70,6 +69,8 @@ class Feel(Name):
 
 
 class ChordChanges(Name):
+    """Where a style's harmony may move (its ``chord_changes``)."""
+
     BAR = "bar"
     HALF_BAR = "half_bar"
     BEAT = "beat"
