@@ -243,6 +243,7 @@ class EngineSide:
             "bar_confidence": follow.get("bar_confidence"),
             "style": band_status["style"] + (" (auto)" if band_status["style_choice"] == "auto"
                                              else ""),
+            "chords_move": band_status["chord_changes"],
             "section": band_status["section"],
             "energy": band_status["energy"],
             "drums": band_status["drums"],

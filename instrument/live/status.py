@@ -28,6 +28,8 @@ listed here are shown too)::
                                        playing), the section it plays (main, variation,
                                        fill, intro, ending), the energy it plays at
                                        (0..1) and whether the drums are on
+    chords_move                        where the style's chords may move: "bar",
+                                       "half_bar" or "beat" (any)
     midi_in, midi_out                  connected port names, or null
     audio                              {"backend", "rate", "buffer"}
     models                             {name: {"providers": [...], "fallback": reason|null,
@@ -389,6 +391,7 @@ _MAIN = (
     ("bar_confidence", "bar confidence"),
     ("meter_confidence", "meter confidence"),
     ("style", "style"),
+    ("chords_move", "chords move on"),
     ("section", "section"),
     ("energy", "energy"),
     ("drums", "drums"),

@@ -468,6 +468,7 @@ class Band:
             "response_notes": {"neural": r.neural_notes, "fallback": r.fallback_notes},
             "accompaniment_beats": {"neural": a.neural_beats, "fallback": a.fallback_beats},
             "style": a.player.style.name,
+            "chord_changes": str(a.player.style.chord_changes),
             "style_choice": a.settings.style,
             "section": str(a.section),
             "energy": round(a.last_energy, 2),

@@ -69,6 +69,7 @@ def test_status_ready_watchdog_and_stopping(jack_server, tmp_path):
         assert status["pid"] == inst.process.pid
         assert status["mode"] == "accompany+continue"  # what a first run plays
         assert status["style"] == "pad (auto)" and status["drums"] is True  # no note yet
+        assert status["chords_move"] == "beat"  # the pad's harmony moves on any beat
         assert status["audio"] == {"backend": "jack", "rate": 48000, "buffer": 64}
         assert status["midi_in"] == "controller:out"
         assert status["recording"].endswith(".mid")

@@ -244,6 +244,7 @@ def test_controls_pick_the_style_switch_the_drums_and_set_each_parts_volume():
     assert bass and before and max(bass) < min(before)
     status = band.status()
     assert status["style"] == "ballad" and status["drums"] is False
+    assert status["chord_changes"] == "half_bar"  # the ballad's chords move there only
 
 
 def test_auto_hears_the_feel_in_the_first_bars_and_then_keeps_to_phrases():
