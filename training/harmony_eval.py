@@ -80,6 +80,15 @@ def place_shares(counts: dict[str, int]) -> dict:
     return {p: round(counts[p] / total, 3) for p in PLACES}
 
 
+def own_chord_places(tunes) -> dict:
+    """Where the tunes' own chords (``tune.chords``) change, as shares, and how many
+    tunes."""
+    counts = dict.fromkeys(PLACES, 0)
+    for tune in tunes:
+        count_places(counts, tune, tune.chords)
+    return place_shares(counts) | {"tunes": len(tunes)}
+
+
 def score(accompanist, tunes, memory: bool, hold: float | None = None) -> dict:
     """Greedy, with the accompanist's own hold (its manifest's) unless ``hold`` is given."""
     tally = gen._PassTallies()
@@ -158,22 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             models[f"{m} policy"] = ModelWithRules(model, RuleArranger(A.DEADLINE_TICKS), policy,
                                                    forecast)
     out: dict = {"split": args.split, "tunes": {s: len(t) for s, t in sets.items()}}
-    human = dict.fromkeys(PLACES, 0)
-    # A reference, not a choice: every tune with chord symbols (there are few).
+    # References, not choices: every tune with chord symbols (there are few), and the
+    # chorales scored below with their own harmony (their lower voices; the folk tunes
+    # have no human chords).
     symbols = [t for part in splits["symbols"] for t in part]
-    for tune in symbols:
-        count_places(human, tune, tune.chords)
-    human_row = place_shares(human) | {"tunes": len(symbols)}
-    out["human_chord_symbols_changes_by_place"] = human_row
-    print(f"human chord symbols: {json.dumps(human_row)}", flush=True)
-    # The chorales' own harmony (their lower voices), on the tunes scored below: the
-    # reference for the chorale rows (the folk tunes have no human chords).
-    bach = dict.fromkeys(PLACES, 0)
-    for tune in sets["chorale"]:
-        count_places(bach, tune, tune.chords)
-    bach_row = place_shares(bach) | {"tunes": len(sets["chorale"])}
-    out["human_chorale_harmony_changes_by_place"] = bach_row
-    print(f"the chorales' own harmony: {json.dumps(bach_row)}", flush=True)
+    for key, label, tunes in (("human_chord_symbols", "human chord symbols", symbols),
+                              ("human_chorale_harmony", "the chorales' own harmony",
+                               sets["chorale"])):
+        row = own_chord_places(tunes)
+        out[f"{key}_changes_by_place"] = row
+        print(f"{label}: {json.dumps(row)}", flush=True)
     for name, model in models.items():
         t0 = time.time()
         hold = None if name == "rules" else args.hold
