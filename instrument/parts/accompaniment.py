@@ -42,11 +42,12 @@ of the playing (:meth:`~instrument.styles.library.StyleLibrary.choose`) as the b
 in, again in its first bars, then only at a phrase's start or when the meter changed.
 The style also says where its harmony moves (its ``chord_changes``: :meth:`~instrument.
 styles.style.Style.chord_may_change`): on a beat where it does not, the chord sounding
-holds, whatever the model, the rules and the memory propose (they are stepped and hear
-the beat all the same, so their streams stay whole); a waltz changes chord on the bar
-line only, a reel on the bar line and the half bar. Where the chord chosen will hold
-through the next beat, the melody forecast weighs :data:`HELD_FORESIGHT` times the
-policy's foresight: the chord is chosen for the melody coming.
+holds, whatever the model, the rules and the memory would propose (they are stepped
+and hear the beat all the same, so their streams stay whole; nothing is drawn): a waltz
+changes chord on the bar line only, a reel on the bar line and the half bar. Where the
+chord chosen will hold through the next beat, the melody forecast weighs
+:data:`HELD_FORESIGHT` times the policy's foresight: the chord is chosen for the melody
+coming.
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 once the beat's distribution is taken (the model's, or the rule arranger's when the
@@ -493,33 +494,21 @@ class Accompaniment:
         if ahead_future is not None:  # late: the model's chord plays without foresight
             ahead = self.forecast_runner.take(ahead_future, deadline)
         used_neural = dist is not None
-        policy = getattr(self.neural, "policy", None)
         if used_neural:
             self.neural_beats += 1
-            if policy is not None:  # the rules between strong beats, the key, the holds
-                dist = combine(beat_input, dist, self.rules.chords, self.rules.key, policy,
-                               pace)
         else:
-            dist = self.rules.chords()
             self.fallback_beats += 1
         if self.memory is not None:
             # Observed after the model's step is taken, not beside it: the GIL keeps the
             # two from running at once (only the ONNX run releases it), and observing
             # while the model steps made the step slower (p50 0.45 -> 0.52 ms).
             self.memory.observe(beat_input)
-            dist = self.memory.blend(dist)
-        if used_neural and ahead is not None and policy is not None:
-            recalled = self.memory.recall() if self.memory is not None else 0.0
-            weight = foresight_weight(beat_input, policy, pace)
-            if not self.player.style.chord_may_change(beat + 1, clock.meter):
-                weight *= HELD_FORESIGHT  # the chord is to sound on through the next beat
-            dist = foresee(dist, ahead, weight, recalled)
         previous = self._previous
         if previous is not None and not previous.is_silent and \
                 not self.player.style.chord_may_change(beat, clock.meter):
             chord = previous  # the style's harmonic rhythm: the chord sounding holds
         else:
-            chord = (self.neural or self.rules).sample(dist, self.sampling, self.rng)
+            chord = self._draw(beat, beat_input, dist, ahead, pace, clock.meter)
         self.decision_timer.record(time.perf_counter() - started)
         voicing = voice_chord(
             chord, self._voicing if self._voicing.upper else None,
@@ -542,6 +531,27 @@ class Accompaniment:
         if self.memory is not None:  # its work that no decision waits for
             self.memory.settle()
         return events
+
+    def _draw(self, beat: int, beat_input: BeatInput, dist: ChordDistribution | None,
+              ahead: np.ndarray | None, pace: float, meter: Meter) -> Chord:
+        """The beat's chord, where the style lets it move: from the model's distribution
+        ``dist`` (None: late, the rules' instead) with the policy, the tune memory's
+        recollection (observed already) and the forecast ``ahead``, drawn."""
+        policy = getattr(self.neural, "policy", None)
+        used_neural = dist is not None
+        if not used_neural:
+            dist = self.rules.chords()
+        elif policy is not None:  # the rules between strong beats, the key, the holds
+            dist = combine(beat_input, dist, self.rules.chords, self.rules.key, policy, pace)
+        if self.memory is not None:
+            dist = self.memory.blend(dist)
+        if used_neural and ahead is not None and policy is not None:
+            recalled = self.memory.recall() if self.memory is not None else 0.0
+            weight = foresight_weight(beat_input, policy, pace)
+            if not self.player.style.chord_may_change(beat + 1, meter):
+                weight *= HELD_FORESIGHT  # the chord is to sound on through the next beat
+            dist = foresee(dist, ahead, weight, recalled)
+        return (self.neural or self.rules).sample(dist, self.sampling, self.rng)
 
     def _choose_style_for_bar(self, beat: int, now: float, clock: BeatClock) -> None:
         """With ``style = "auto"``: the style for the meter and the feel, changed only
