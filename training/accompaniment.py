@@ -267,7 +267,8 @@ def validation_metrics(neural, sets, with_steering: bool, out: Path) -> dict:
 
 
 #: The harmony policy's settings the command line can give (here and in training.harmony_eval).
-POLICY_FLAGS = ("key_weight", "rules_between", "weak_hold", "weak_hold_rules", "foresight")
+POLICY_FLAGS = ("key_weight", "rules_between", "weak_hold", "weak_hold_rules", "foresight",
+                "held_foresight")
 
 
 def on_off(value: str) -> bool:
@@ -351,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
                              "forecast of the next melody note (default 0; with "
                              "--evaluate-only, the manifest's own unless given); chosen on "
                              "the dev split with training.harmony_eval --policy --foresight")
+    parser.add_argument("--held-foresight", type=float, default=None,
+                        help="the foresight times this on a beat whose chord the weak-beat "
+                             "hold will hold through the next one (default 1; with "
+                             "--evaluate-only, the manifest's own unless given)")
     parser.add_argument("--hold", type=float, default=None,
                         help="the manifest's sampling.hold, with which the live part and the "
                              "evaluators draw its chords (default 0.5; with --evaluate-only, "

@@ -10,7 +10,8 @@ played beats whose chord has four pitch classes; plus with ``--memory`` the same
 tune memory (as the live part plays); with ``--policy`` each model also as it plays live,
 with the rules between strong beats, the key prior and the weak-beat hold
 (:mod:`instrument.models.harmony`; its manifest's policy unless ``--key-weight``,
-``--rules-between``, ``--weak-hold``, ``--weak-hold-rules``, ``--foresight`` are given;
+``--rules-between``, ``--weak-hold``, ``--weak-hold-rules``, ``--foresight``,
+``--held-foresight`` are given;
 a foresight reads the shipped continuation model). Every row also says where in the bar
 the chords change (on the bar line, the half bar, elsewhere; by the score's bars), beside
 the same for the human chord symbols of every tune that has them (four lead sheets) and
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the policy's weight of the continuation model's forecast of the "
                         "next melody note instead of the manifest's (the shipped "
                         "continuation model's forecast, after the tune memory's blend)")
+    p.add_argument("--held-foresight", type=float, default=None,
+                   help="the foresight times this on a beat whose chord the weak-beat hold "
+                        "will hold through the next one, instead of the manifest's")
     p.add_argument("--hold", type=float, default=None,
                    help="draw the models' chords with this hold instead of their manifests' "
                         "sampling.hold (the rules keep 0.5)")

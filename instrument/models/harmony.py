@@ -53,6 +53,12 @@ MAX_BEATS_PER_BAR = 12  # the longest bar MelodyPace counts two of
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor with the leading note
 _TEMPLATES = TEMPLATES.astype(np.float64)
+#: The policy's foresight times this on a beat whose chord is certain to sound through
+#: the next one (the band's style does not let it change there: :meth:`~instrument.
+#: styles.style.Style.chord_may_change`). Chosen on dev in the band (``python -m
+#: training.evaluate_band --split dev --harmony model``; 20, 40 and 100 within 0.002 of
+#: the melody in the struck chord).
+HELD_FORESIGHT = 40.0
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,9 @@ class HarmonyPolicy:
     note, applied after the tune memory's blend, as much as the memory does not recall
     the music (:func:`~instrument.models.foresight.foresee`), and not on the beats the
     weak-beat hold holds (:func:`holding`); 0: off, and off wherever no continuation
-    model is loaded."""
+    model is loaded. ``held_foresight``: the foresight times this on a beat whose chord
+    the weak-beat hold will hold through the next one (:func:`holds_next`): a chord that
+    is to sound on is chosen for the melody coming more than for the model's guess."""
 
     key_weight: float = 0.0
     rules_between: bool = True
@@ -75,11 +83,13 @@ class HarmonyPolicy:
     weak_hold_rules: float = 0.0
     busy_onsets: float = 1.2
     foresight: float = 0.0
+    held_foresight: float = 1.0
 
     def to_json(self) -> dict:
         return {"key_weight": self.key_weight, "rules_between": self.rules_between,
                 "weak_hold": self.weak_hold, "weak_hold_rules": self.weak_hold_rules,
-                "busy_onsets": self.busy_onsets, "foresight": self.foresight}
+                "busy_onsets": self.busy_onsets, "foresight": self.foresight,
+                "held_foresight": self.held_foresight}
 
 
 class MelodyPace:
@@ -125,19 +135,42 @@ def _between(beat: BeatInput) -> bool:
                                                                         beat.meter)
 
 
+def _holds_between(policy: HarmonyPolicy, pace: float) -> bool:
+    """The policy's weak-beat hold is on and the melody is busy enough for it."""
+    return (policy.weak_hold > 0 or policy.weak_hold_rules > 0) and \
+        pace >= policy.busy_onsets
+
+
 def holding(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> bool:
     """Whether ``policy`` holds the chord on ``beat``: a beat between the strong ones,
     over a busy melody (``pace``, :class:`MelodyPace`), with a weak-beat hold set. The
     foresight is not weighed there either: a forecast of the next passing note must not
     move a chord the band holds through the bar."""
-    return (policy.weak_hold > 0 or policy.weak_hold_rules > 0) and \
-        pace >= policy.busy_onsets and _between(beat)
+    return _holds_between(policy, pace) and _between(beat)
 
 
-def foresight_weight(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> float:
+def holds_next(beat: BeatInput, policy: HarmonyPolicy, pace: float) -> bool:
+    """Whether ``policy`` will hold the chord drawn on ``beat`` through the next beat:
+    over a busy melody, the next beat is not a strong one."""
+    return _holds_between(policy, pace) and \
+        not strong_beat(beat.beat_tick + TICKS_PER_BEAT, beat.meter)
+
+
+def foresight_weight(beat: BeatInput, policy: HarmonyPolicy, pace: float,
+                     next_held: bool = False) -> float:
     """The weight of the melody forecast on ``beat`` (:func:`~instrument.models.
-    foresight.foresee`): the policy's ``foresight``, none where it holds the chord."""
-    return 0.0 if holding(beat, policy, pace) else policy.foresight
+    foresight.foresee`): none where the policy holds the chord; where the chord drawn
+    will sound through the next beat, :data:`HELD_FORESIGHT` times the policy's
+    ``foresight`` when that is certain (``next_held``: the band's style holds it) and
+    ``held_foresight`` times it when the policy's weak-beat hold will hold it
+    (:func:`holds_next`); else the policy's ``foresight``."""
+    if holding(beat, policy, pace):
+        return 0.0
+    if next_held:
+        return policy.foresight * HELD_FORESIGHT
+    if holds_next(beat, policy, pace):
+        return policy.foresight * policy.held_foresight
+    return policy.foresight
 
 
 def forecast_for(policy: HarmonyPolicy | None, continuation: object | None,

@@ -45,9 +45,9 @@ styles.style.Style.chord_may_change`): on a beat where it does not, the chord so
 holds, whatever the model, the rules and the memory would propose (they are stepped
 and hear the beat all the same, so their streams stay whole; nothing is drawn): a waltz
 changes chord on the bar line only, a reel on the bar line and the half bar. Where the
-chord chosen will hold through the next beat, the melody forecast weighs
-:data:`HELD_FORESIGHT` times the policy's foresight: the chord is chosen for the melody
-coming.
+chord chosen will hold through the next beat, the melody forecast weighs more
+(:func:`~instrument.models.harmony.foresight_weight`): the chord is chosen for the
+melody coming.
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 once the beat's distribution is taken (the model's, or the rule arranger's when the
@@ -104,12 +104,6 @@ from instrument.timing.beat import BeatClock
 log = logging.getLogger(__name__)
 
 FIRST_BARS = 3  # with style "auto", the style may change at each of the first bars
-#: The policy's foresight times this on a beat whose chord the style holds through the
-#: next one (:meth:`~instrument.styles.style.Style.chord_may_change`): a chord that is to
-#: sound on is chosen for the melody coming more than for the model's guess. Chosen on dev
-#: in the band (``python -m training.evaluate_band --split dev --harmony model``; 20, 40
-#: and 100 within 0.002 of the melody in the struck chord).
-HELD_FORESIGHT = 40.0
 
 
 @dataclass
@@ -547,9 +541,8 @@ class Accompaniment:
             dist = self.memory.blend(dist)
         if used_neural and ahead is not None and policy is not None:
             recalled = self.memory.recall() if self.memory is not None else 0.0
-            weight = foresight_weight(beat_input, policy, pace)
-            if not self.player.style.chord_may_change(beat + 1, meter):
-                weight *= HELD_FORESIGHT  # the chord is to sound on through the next beat
+            held = not self.player.style.chord_may_change(beat + 1, meter)
+            weight = foresight_weight(beat_input, policy, pace, next_held=held)
             dist = foresee(dist, ahead, weight, recalled)
         return (self.neural or self.rules).sample(dist, self.sampling, self.rng)
 

@@ -8,11 +8,16 @@ import numpy as np
 import pytest
 
 from instrument.evaluation.generators import as_played, beat_range, run_accompanist
-from instrument.memory.tune_memory import TuneMemory
 from instrument.models import load_model
 from instrument.models.accompaniment import NO_CHORD, BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
-from instrument.models.foresight import FLOOR, SEVENTH_SHARE, MelodyForecast, foresee
+from instrument.models.foresight import (
+    FLOOR,
+    SEVENTH_SHARE,
+    SUSPENDED_FOURTH_SHARE,
+    MelodyForecast,
+    foresee,
+)
 from instrument.models.tune import Tune, read_midi
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
@@ -219,6 +224,21 @@ def test_a_chord_holding_the_expected_note_as_its_seventh_is_raised_less():
     assert weighed.logp[g_major] < weighed.logp[d_minor7] < weighed.logp[a_minor]
 
 
+def test_a_suspension_is_not_raised_for_holding_the_melody_coming():
+    """A sus4 holds the forecast's fourth at a part of its share: a melody expected on
+    C and F raises F major (both chord tones) above Csus4, where F is the suspension;
+    counted whole the two would tie, and a strong foresight played busy tunes on
+    suspended chords."""
+    assert 0.0 < SUSPENDED_FOURTH_SHARE < 1.0
+    dist = ChordDistribution(np.full(N_CHORDS, -np.log(N_CHORDS)), 12, None)
+    expect = np.zeros(12)
+    expect[[0, 5]] = 0.5
+    weighed = foresee(dist, expect, 6.0)
+    c_sus4, f_major = CHORD_INDEX[Chord(0, "sus4", 0)], CHORD_INDEX[Chord(5, "maj", 5)]
+    c_major = CHORD_INDEX[Chord(0, "maj", 0)]
+    assert weighed.logp[c_major] < weighed.logp[c_sus4] < weighed.logp[f_major]
+
+
 def held(chords, tune) -> int:
     """How many of the tune's melody notes the chord on their beat holds."""
     return sum(n.pitch % 12 in chords[n.onset // TICKS_PER_BEAT].pitch_classes
@@ -227,9 +247,10 @@ def held(chords, tune) -> int:
 
 def test_the_shipped_policy_looks_ahead_and_its_chords_hold_more_of_the_melody(
         continuation, accompaniment):
-    """The shipped manifest's policy weighs its chords by the forecast; on the folk files,
-    learning the tune as the live part plays, the chords hold the melody's notes more
-    often with it than without."""
+    """The shipped manifest's policy weighs its chords by the forecast; on the folk files
+    heard for the first time (no tune memory: where the memory recalls the music, its
+    chords, fitted with hindsight, take the forecast's place), the chords hold the
+    melody's notes more often with it than without."""
     assert accompaniment.policy.foresight > 0
     seeing = as_played(accompaniment, accompaniment.deadline_ticks, continuation)
     blind = as_played(accompaniment, accompaniment.deadline_ticks)
@@ -239,7 +260,7 @@ def test_the_shipped_policy_looks_ahead_and_its_chords_hold_more_of_the_melody(
     for name in FOLK:
         tune = read_midi(DATA / f"{name}.mid")
         for label, played in (("seeing", seeing), ("blind", blind)):
-            hits[label] += held(run_accompanist(played, tune, 2, memory=TuneMemory()), tune)
+            hits[label] += held(run_accompanist(played, tune, 2), tune)
         notes += len(tune.melody)
     print(f"\nnote in chord with foresight {hits['seeing'] / notes:.3f}, "
           f"without {hits['blind'] / notes:.3f}")

@@ -18,11 +18,14 @@ from instrument.evaluation.generators import as_played, run_accompanist
 from instrument.models import load_model
 from instrument.models.accompaniment import BeatInput, ChordDistribution
 from instrument.models.chords import CHORD_INDEX, N_CHORDS, Chord
+from instrument.models.foresight import foresee
 from instrument.models.harmony import (
+    HELD_FORESIGHT,
     HarmonyPolicy,
     MelodyPace,
     ModelWithRules,
     combine,
+    foresight_weight,
     out_of_key_tones,
     strong_beat,
 )
@@ -190,3 +193,33 @@ def test_the_weak_beat_hold_and_the_pace_that_turns_it_on():
     rates = [pace.update(BeatInput(b * TICKS_PER_BEAT, M34, notes if b < 6 else (), None))
              for b in range(12)]
     assert rates[5] == 3.0 and rates[8] == 1.5 and rates[11] == 0.0  # two bars of 3/4
+
+
+def test_a_chord_the_hold_will_keep_is_chosen_for_the_melody_coming():
+    """Over a busy melody the forecast weighs ``held_foresight`` times more on a beat
+    whose chord the weak-beat hold will keep through the next beat, nothing on the beats
+    it holds, the policy's own weight where the next beat may change again (a slow
+    melody, a bar of two strong beats), and HELD_FORESIGHT times where the style keeps
+    it. Weighed that much, a forecast of G major tones turns the model's preference for
+    C into G."""
+    c, g = Chord(0, "maj", 0), Chord(7, "maj", 7)
+    policy = HarmonyPolicy(weak_hold=8.0, weak_hold_rules=8.0, busy_onsets=1.2,
+                           foresight=2.0, held_foresight=10.0)
+
+    def weight(beat: int, pace: float, meter: Meter = M44, **kw) -> float:
+        return foresight_weight(BeatInput(beat * TICKS_PER_BEAT, meter, (), c), policy,
+                                pace, **kw)
+
+    assert [weight(b, 2.0) for b in range(4)] == [20.0, 0.0, 20.0, 0.0]
+    assert [weight(b, 1.0) for b in range(4)] == [2.0] * 4  # not busy: no hold
+    assert [weight(b, 2.0, Meter(2, 4)) for b in range(2)] == [2.0, 2.0]
+    assert weight(0, 1.0, next_held=True) == 2.0 * HELD_FORESIGHT
+    assert weight(1, 2.0, next_held=True) == 0.0  # the hold's own beat draws nothing new
+
+    logp = np.full(N_CHORDS, -20.0)
+    logp[CHORD_INDEX[c]], logp[CHORD_INDEX[g]] = np.log(0.9), np.log(0.1)
+    dist = ChordDistribution(logp, 0, None)
+    forecast = np.full(12, 0.01)
+    forecast[[7, 11, 2]] = 0.3  # the melody coming: G, B, D
+    assert foresee(dist, forecast, weight(0, 1.0)).top() == c
+    assert foresee(dist, forecast, weight(0, 2.0)).top() == g
