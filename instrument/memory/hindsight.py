@@ -44,7 +44,7 @@ class HindsightSettings:
 
     onset_weight: float = 0.5
     held_weight: float = 0.5
-    outside: float = 1.5  # 0.6 until stop 33: a repeat holds more of its melody (training/README.md)
+    outside: float = 1.5  # 0.6 until stop 33: a repeat holds more of its melody
     prior_scale: float = 0.6
     change_cost_bar: float = 0.4
     change_cost_half: float = 1.0
