@@ -84,14 +84,16 @@ def test_handed_the_shipped_model_the_band_plays_its_chords_over_the_followed_ba
 
 def test_over_a_busy_reel_the_band_moves_its_chords_on_the_strong_beats():
     """The shipped policy's weak-beat hold, heard in the band (the pad, whose harmony may
-    move on any beat): fewer chord changes off the followed bar's strong beats than with
-    the hold off, the melody as often in the chord."""
+    move on any beat) as it plays live, with the continuation model's forecast: fewer
+    chord changes off the followed bar's strong beats than with the hold off, the melody
+    as often in the chord."""
     from dataclasses import replace
 
     from instrument.config import Config
     from instrument.parts.factory import load_models
 
-    model = load_models(Config(), warm_up=False).accompaniment
+    models = load_models(Config(), warm_up=False)
+    model = models.accompaniment
     assert model is not None and model.policy.weak_hold > 0
     shipped = model.policy
     off = dict.fromkeys(("shipped", "off"), 0)
@@ -103,7 +105,8 @@ def test_over_a_busy_reel_the_band_moves_its_chords_on_the_strong_beats():
             for name, policy in (("shipped", shipped),
                                  ("off", replace(shipped, weak_hold=0.0, weak_hold_rules=0.0))):
                 model.policy = policy
-                result = play_band(performance, "pad", accompaniment=model)
+                result = play_band(performance, "pad", accompaniment=model,
+                                   continuation=models.continuation)
                 off[name] += result.changes["elsewhere"]
                 harmony[name].append(result.harmony)
     finally:
