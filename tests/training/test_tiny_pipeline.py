@@ -35,7 +35,7 @@ def tiny_models(tmp_path_factory) -> Path:
     assert accompaniment.main(["--tiny", "--out", str(out), "--threads", "1", "--encoding",
                                "beat-features/4", "--key-weight", "2", "--rules-between", "off",
                                "--weak-hold", "8", "--weak-hold-rules", "25",
-                               "--foresight", "20"]) == 0
+                               "--foresight", "20", "--held-foresight", "10"]) == 0
     assert bar_net.main(["--tiny", "--out", str(out), "--threads", "1"]) == 0
     assert bar_net.main(["--tiny", "--task", "meter", "--out", str(out), "--threads", "1"]) == 0
     return out
