@@ -31,6 +31,8 @@ QUALITIES: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("sus4", (0, 5, 7)),
 )
 _INTERVALS = dict(QUALITIES)
+#: The triad each seventh chord is built on (:meth:`Chord.without_seventh`).
+TRIAD_UNDER = {"7": "maj", "m7": "min", "maj7": "maj", "m7b5": "dim", "dim7": "dim"}
 _SUFFIX = {"maj": "", "min": "m"}
 NO_CHORD_NAME = "N.C."
 
@@ -76,6 +78,19 @@ class Chord:
             return NO_CHORD_NAME
         text = PITCH_CLASS_NAMES[self.root] + _SUFFIX.get(self.quality, self.quality)
         return text if self.bass == self.root else f"{text}/{PITCH_CLASS_NAMES[self.bass]}"
+
+    @property
+    def has_seventh(self) -> bool:
+        return self.quality in TRIAD_UNDER
+
+    def without_seventh(self) -> Chord:
+        """The chord's triad, its seventh left out (a seventh in the bass gives the bass
+        to the root); the chord itself when it has no seventh."""
+        if not self.has_seventh:
+            return self
+        triad = TRIAD_UNDER[self.quality]
+        bass = self.bass if (self.bass - self.root) % 12 in _INTERVALS[triad] else self.root
+        return Chord(self.root, triad, bass)
 
     def transposed(self, semitones: int) -> Chord:
         if self.is_silent:

@@ -47,7 +47,9 @@ and hear the beat all the same, so their streams stay whole; nothing is drawn): 
 changes chord on the bar line only, a reel on the bar line and the half bar. Where the
 chord chosen will hold through the next beat, the melody forecast weighs more
 (:func:`~instrument.models.harmony.foresight_weight`): the chord is chosen for the
-melody coming.
+melody coming. The style also says which sevenths the band plays (its ``sevenths``:
+:meth:`~instrument.styles.style.Style.sounding`); the chord chosen, seventh and all, is
+what the models, the memory and the next decision hear.
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 once the beat's distribution is taken (the model's, or the rule arranger's when the
@@ -121,7 +123,9 @@ class AccompanimentSettings:
 
 @dataclass
 class ChordChoice:
-    """What was decided for one beat (kept for tests, status and evaluation)."""
+    """What was decided for one beat (kept for tests, status and evaluation): the chord
+    as the band played it (the style's :meth:`~instrument.styles.style.Style.sounding`
+    of the chord chosen)."""
 
     beat: int
     chord: Chord
@@ -504,19 +508,20 @@ class Accompaniment:
         else:
             chord = self._draw(beat, beat_input, dist, ahead, pace, clock.meter)
         self.decision_timer.record(time.perf_counter() - started)
-        voicing = voice_chord(
-            chord, self._voicing if self._voicing.upper else None,
-            upper_range=self.settings.upper_range, bass_range=self.settings.bass_range,
-        )
         if beat % clock.meter.beats_per_bar == 0:
             self._choose_style_for_bar(beat, now, clock)
+        sounding = self.player.style.sounding(chord)  # the style's sevenths
+        voicing = voice_chord(
+            sounding, self._voicing if self._voicing.upper else None,
+            upper_range=self.settings.upper_range, bass_range=self.settings.bass_range,
+        )
         self.last_energy = self.energy_at(now, clock)
-        events = self.player.play_beat(beat, chord, voicing, clock, self._level(),
+        events = self.player.play_beat(beat, sounding, voicing, clock, self._level(),
                                        self.last_energy)
         self._decided_until = clock.time_at(beat)
         log.debug("beat %d: %s, decided %.1f ms before it", beat, chord,
                   (clock.time_at(beat) - now) * 1000)
-        self.history.append(ChordChoice(beat, chord, voicing, used_neural))
+        self.history.append(ChordChoice(beat, sounding, voicing, used_neural))
         self._previous = chord
         self._voicing = voicing
         self._meter = meter = clock.meter

@@ -12,6 +12,7 @@ two (eighths), and in 6/8 (two dotted-quarter beats) six steps are the eighths. 
     phrase_bars = 8           # a fill leads into every phrase of this many bars
     drums_from = 0.3          # the drums play from this energy up (0..1)
     chord_changes = "half_bar"  # where the harmony may move: bar | half_bar | beat
+    sevenths = "all"          # the chords' sevenths it plays: all | dominant | none
 
     [main]                    # sections: main, variation, fill, intro, ending
     comping = ". x . x . x . x"
@@ -31,6 +32,11 @@ are those of :data:`~instrument.midi.gm_drums.DRUM_NOTES`.
 even number of beats (a reel, a jig), ``beat`` on any beat (the default: the harmony is
 free, as a chorale's). On the other beats the band keeps the chord it plays
 (:meth:`Style.chord_may_change`, asked by :mod:`instrument.parts.accompaniment`).
+``sevenths`` says which of the harmony's seventh chords the band plays as they are:
+``all`` (the default), ``dominant`` (only a dominant seventh, as a folk guitarist's D7;
+an Am7 or a Cmaj7 is played as its triad) or ``none`` (every chord a triad). The
+harmony chooses its chords as before (the models hear the chord chosen); what the band
+sounds is :meth:`Style.sounding`.
 
 Sections: ``main`` is the groove and must be there; ``variation`` is the busier groove
 the band moves to when the player's energy is high; ``fill`` is the bar before a new
@@ -49,6 +55,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from instrument.midi.gm_drums import DRUM_NOTES
+from instrument.models.chords import Chord
 from instrument.music import Meter, grid_meter
 from instrument.names import Name
 
@@ -74,6 +81,14 @@ class ChordChanges(Name):
     BAR = "bar"
     HALF_BAR = "half_bar"
     BEAT = "beat"
+
+
+class Sevenths(Name):
+    """Which seventh chords a style plays with their seventh (its ``sevenths``)."""
+
+    ALL = "all"
+    DOMINANT = "dominant"
+    NONE = "none"
 
 
 class Section(Name):
@@ -132,6 +147,7 @@ class Style:
     phrase_bars: int = 8
     drums_from: float = 0.3
     chord_changes: ChordChanges = ChordChanges.BEAT
+    sevenths: Sevenths = Sevenths.ALL
     description: str = ""
     source: str = ""
 
@@ -153,6 +169,15 @@ class Style:
             return True
         return self.chord_changes is ChordChanges.HALF_BAR and bpb % 2 == 0 and place == bpb // 2
 
+    def sounding(self, chord: Chord) -> Chord:
+        """``chord`` as this style plays it: its seventh left out where the style's
+        :attr:`sevenths` does not play it (:meth:`~instrument.models.chords.Chord.
+        without_seventh`)."""
+        if self.sevenths is Sevenths.ALL or \
+                (self.sevenths is Sevenths.DOMINANT and chord.quality == "7"):
+            return chord
+        return chord.without_seventh()
+
     def pattern(self, section: Section) -> Pattern | None:
         """The section's pattern, its missing parts from ``main``; None if not written."""
         own = self.sections.get(section)
@@ -169,6 +194,7 @@ class Style:
 # -- parsing ---------------------------------------------------------------------------
 
 _TOP_KEYS = {"name", "meters", "feel", "swing", "phrase_bars", "drums_from", "chord_changes",
+             "sevenths",
              "description",
              *(s.value for s in Section)}
 _PART_KEYS = ("comping", "bass", "drums")
@@ -195,6 +221,7 @@ def parse_style(text: str, source: str = "<style>") -> Style:
     drums_from = _number(data.get("drums_from", 0.3), 0.0, 1.0, "drums_from", where)
     changes = _choice(data.get("chord_changes", ChordChanges.BEAT), ChordChanges,
                       "chord_changes", where)
+    sevenths = _choice(data.get("sevenths", Sevenths.ALL), Sevenths, "sevenths", where)
     if Section.MAIN not in data:
         raise where.error((), "main", "a style needs a [main] section")
     sections = {}
@@ -204,6 +231,7 @@ def parse_style(text: str, source: str = "<style>") -> Style:
     return Style(
         name=name.strip(), meters=meters, feel=feel, sections=sections, swing=float(swing),
         phrase_bars=int(phrase), drums_from=float(drums_from), chord_changes=changes,
+        sevenths=sevenths,
         description=str(data.get("description", "")), source=source,
     )
 

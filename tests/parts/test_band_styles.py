@@ -291,3 +291,41 @@ def test_the_band_moves_its_chords_where_its_style_does(style, meter, moves_on):
     held = changes(style)
     assert held, "the style's band should still change chord"
     assert {b % bar for b in held} <= moves_on, held
+
+
+def c_and_g7_bars(bars: int) -> list[tuple[float, int, float]]:
+    """Eighths outlining C, then G7 (its B, D and F), bar by bar."""
+    c, g7 = (60, 64, 67, 72, 64, 67, 60, 64), (71, 65, 74, 65, 67, 71, 65, 62)
+    return [(bar * 4 + i * 0.5, pitch, 0.5)
+            for bar in range(bars) for i, pitch in enumerate(c if bar % 2 == 0 else g7)]
+
+
+@pytest.mark.parametrize(("sevenths", "from_g7", "from_f"), [
+    ("all", {"C", "G7"}, "Fmaj7"),
+    ("dominant", {"C", "G7"}, "F"),  # a dominant seventh only: Fmaj7 sounds as F
+    ("none", {"C", "G"}, "F"),
+])
+def test_the_band_plays_the_sevenths_its_style_plays(tmp_path, sevenths, from_g7, from_f):
+    """A player's reel that names its ``sevenths``: the harmony's G7 and Fmaj7 (the rule
+    arranger's, on a fixed beat) sound with their seventh, or as their triads, and the
+    band's voicing holds only the tones of the chord it plays."""
+    from instrument.styles.library import SHIPPED_DIR
+
+    reel = (SHIPPED_DIR / "reel.toml").read_text()
+    (tmp_path / "reel.toml").write_text(
+        reel.replace('chord_changes = "half_bar"',
+                     f'chord_changes = "half_bar"\nsevenths = "{sevenths}"'))
+
+    def played(melody, beats):
+        engine, band, _ = fixed_rig("accompany", accompaniment__style="reel",
+                                    accompaniment__styles_dir=str(tmp_path))
+        play_beats(engine, melody)
+        engine.advance_to((beats + 1) * BEAT)
+        assert band.accompaniment.player.style.sevenths == sevenths
+        history = band.accompaniment.history
+        for choice in history:
+            assert {p % 12 for p in choice.voicing.pitches} <= set(choice.chord.pitch_classes)
+        return {c.chord.name for c in history if not c.chord.is_silent}
+
+    assert played(c_and_g7_bars(12), 48) == from_g7
+    assert from_f in played(alternating_melody(48), 48)

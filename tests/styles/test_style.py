@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from instrument.models.chords import Chord
 from instrument.music import Meter
 from instrument.styles.library import SHIPPED_DIR, StyleLibrary
-from instrument.styles.style import ChordChanges, Feel, Section, StyleError, parse_style
+from instrument.styles.style import (
+    ChordChanges,
+    Feel,
+    Section,
+    Sevenths,
+    StyleError,
+    parse_style,
+)
 
 GOOD = """\
 name = "shuffle"
@@ -48,6 +56,8 @@ def test_a_style_reads_as_written():
     (GOOD.replace('feel = "steady"', 'feel = "groovy"'), 3, "sparse, steady, busy"),
     (GOOD.replace('feel = "steady"', 'feel = "steady"\nchord_changes = "twice"'), 4,
      "bar, half_bar, beat"),
+    (GOOD.replace('feel = "steady"', 'feel = "steady"\nsevenths = "some"'), 4,
+     "all, dominant, none"),
     (GOOD.replace("[main]", "[mian]"), 6, "unknown key"),
 ])
 def test_a_mistake_is_named_with_its_file_and_line(text, line, words):
@@ -77,6 +87,20 @@ def test_the_harmonic_rhythm_says_where_the_chord_may_move(changes, meter, free)
 
 def test_a_style_that_names_no_harmonic_rhythm_leaves_the_harmony_free():
     assert parse_style(GOOD).chord_changes == ChordChanges.BEAT
+
+
+@pytest.mark.parametrize(("sevenths", "sounding"), [
+    ("all", ["G7/F", "Am7", "Cmaj7/E", "Bm7b5", "C"]),
+    ("dominant", ["G7/F", "Am", "C/E", "Bdim", "C"]),
+    ("none", ["G", "Am", "C/E", "Bdim", "C"]),  # a seventh in the bass: the root's
+])
+def test_a_style_plays_the_sevenths_it_names(sevenths, sounding):
+    style = parse_style(GOOD.replace('feel = "steady"',
+                                     f'feel = "steady"\nsevenths = "{sevenths}"'))
+    chords = [Chord(7, "7", 5), Chord(9, "m7", 9), Chord(0, "maj7", 4), Chord(11, "m7b5", 11),
+              Chord(0, "maj", 0)]
+    assert [style.sounding(c).name for c in chords] == sounding
+    assert parse_style(GOOD).sevenths == Sevenths.ALL  # unnamed: as the harmony chose
 
 
 def test_broken_toml_is_an_error_not_a_crash():
