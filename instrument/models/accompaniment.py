@@ -141,6 +141,23 @@ class ChordDistribution:
         return CHORD_VOCAB[int(np.argmax(self.logp))]
 
 
+def without_chords(dist: ChordDistribution, left_out: np.ndarray) -> ChordDistribution:
+    """``dist`` with the chords ``left_out`` (a mask over :data:`CHORD_VOCAB`) taken out
+    and the other sounding chords raised to keep the odds of playing a chord at all (the
+    silent chord's stay the model's: raising it with the rest left the band silent on
+    beats where it then came in off the bar line); ``dist`` itself when nothing else
+    would sound."""
+    p = np.exp(dist.logp)
+    sounding = p[1:].sum()  # index 0 is NO_CHORD
+    kept = sounding - p[left_out].sum()
+    if kept <= 0.0:
+        return dist
+    p = np.where(left_out, 0.0, p)
+    p[1:] *= sounding / kept
+    with np.errstate(divide="ignore"):
+        return ChordDistribution(np.log(p), dist.beat_tick, dist.previous)
+
+
 def hold_bonus(hold: float) -> float:
     """Log-odds added to the probability of keeping the previous chord (0 at hold=0.5)."""
     h = min(max(hold, 1e-4), 1 - 1e-4)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -174,4 +174,13 @@ def scale_chord_mask(allowed_pitch_classes: Iterable[int]) -> np.ndarray:
     allowed = np.zeros(12, dtype=np.float32)
     allowed[list({p % 12 for p in allowed_pitch_classes})] = 1.0
     mask = (TEMPLATES @ (1.0 - allowed)) == 0
+    return mask
+
+
+@lru_cache(maxsize=4)
+def sevenths_left_out(kept: frozenset[str]) -> np.ndarray:
+    """Mask over :data:`CHORD_VOCAB`: the chords with a seventh whose quality is not in
+    ``kept`` (read-only, one per set)."""
+    mask = np.array([c.has_seventh and c.quality not in kept for c in CHORD_VOCAB])
+    mask.flags.writeable = False
     return mask

@@ -47,9 +47,10 @@ and hear the beat all the same, so their streams stay whole; nothing is drawn): 
 changes chord on the bar line only, a reel on the bar line and the half bar. Where the
 chord chosen will hold through the next beat, the melody forecast weighs more
 (:func:`~instrument.models.harmony.foresight_weight`): the chord is chosen for the
-melody coming. The style also says which sevenths the band plays (its ``sevenths``:
-:meth:`~instrument.styles.style.Style.sounding`); the chord chosen, seventh and all, is
-what the models, the memory and the next decision hear.
+melody coming. The style also says which sevenths the band plays (its ``sevenths``):
+the chord is drawn among the others (:func:`~instrument.models.accompaniment.
+without_chords`), and one held from before the style changed sounds as its triad
+(:meth:`~instrument.styles.style.Style.sounding`).
 
 The part learns the tune as it plays (:class:`~instrument.memory.tune_memory.TuneMemory`):
 once the beat's distribution is taken (the model's, or the rule arranger's when the
@@ -86,6 +87,7 @@ from instrument.models.accompaniment import (
     BeatInput,
     ChordDistribution,
     ChordSamplingParams,
+    without_chords,
 )
 from instrument.models.chords import Chord
 from instrument.models.foresight import MelodyForecast, foresee
@@ -549,6 +551,9 @@ class Accompaniment:
             held = not self.player.style.chord_may_change(beat + 1, meter)
             weight = foresight_weight(beat_input, policy, pace, next_held=held)
             dist = foresee(dist, ahead, weight, recalled)
+        left_out = self.player.style.chords_left_out  # the sevenths the style leaves out
+        if left_out is not None:
+            dist = without_chords(dist, left_out)
         return (self.neural or self.rules).sample(dist, self.sampling, self.rng)
 
     def _choose_style_for_bar(self, beat: int, now: float, clock: BeatClock) -> None:

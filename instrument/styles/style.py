@@ -33,10 +33,10 @@ even number of beats (a reel, a jig), ``beat`` on any beat (the default: the har
 free, as a chorale's). On the other beats the band keeps the chord it plays
 (:meth:`Style.chord_may_change`, asked by :mod:`instrument.parts.accompaniment`).
 ``sevenths`` says which of the harmony's seventh chords the band plays as they are:
-``all`` (the default), ``dominant`` (only a dominant seventh, as a folk guitarist's D7;
-an Am7 or a Cmaj7 is played as its triad) or ``none`` (every chord a triad). The
-harmony chooses its chords as before (the models hear the chord chosen); what the band
-sounds is :meth:`Style.sounding`.
+``all`` (the default), ``dominant`` (only a dominant seventh, as a folk guitarist's D7)
+or ``none`` (triads). The harmony draws its chord among those the style plays
+(:attr:`Style.chords_left_out`); a chord held from before the style changed sounds as
+its triad (:meth:`Style.sounding`).
 
 Sections: ``main`` is the groove and must be there; ``variation`` is the busier groove
 the band moves to when the player's energy is high; ``fill`` is the bar before a new
@@ -54,8 +54,10 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+import numpy as np
+
 from instrument.midi.gm_drums import DRUM_NOTES
-from instrument.models.chords import Chord
+from instrument.models.chords import Chord, sevenths_left_out
 from instrument.music import Meter, grid_meter
 from instrument.names import Name
 
@@ -168,6 +170,15 @@ class Style:
         if place == 0 or self.chord_changes is ChordChanges.BEAT:
             return True
         return self.chord_changes is ChordChanges.HALF_BAR and bpb % 2 == 0 and place == bpb // 2
+
+    @property
+    def chords_left_out(self) -> np.ndarray | None:
+        """Mask over the chord vocabulary of the seventh chords this style does not play
+        (:attr:`sevenths`), for the draw to choose among the others; None: all play."""
+        if self.sevenths is Sevenths.ALL:
+            return None
+        return sevenths_left_out(frozenset({"7"}) if self.sevenths is Sevenths.DOMINANT
+                                 else frozenset())
 
     def sounding(self, chord: Chord) -> Chord:
         """``chord`` as this style plays it: its seventh left out where the style's

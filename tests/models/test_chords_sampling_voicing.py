@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instrument.models.accompaniment import ChordDistribution, ChordSamplingParams, sample_chord
+from instrument.models.accompaniment import (
+    ChordDistribution,
+    ChordSamplingParams,
+    sample_chord,
+    without_chords,
+)
 from instrument.models.chords import (
     CHORD_INDEX,
     CHORD_VOCAB,
+    N_CHORDS,
     NO_CHORD,
     Chord,
     change_rate,
@@ -138,3 +144,23 @@ def test_greedy_decoding_changes_when_change_is_more_likely_than_not():
     assert sample_chord(dist, greedy, np.random.default_rng(0)).name == "F"
     held = ChordSamplingParams(temperature=0.0, hold=0.7)
     assert sample_chord(dist, held, np.random.default_rng(0)).name == "C"
+
+
+def test_chords_a_style_leaves_out_give_their_share_to_the_others_not_to_silence():
+    """Am7 left out (a style playing only dominant sevenths): the draw chooses among the
+    others, the odds of playing no chord at all stay what they were, and a distribution
+    with nothing else to play is left as it was."""
+    from instrument.models.chords import sevenths_left_out
+
+    am7, c, silent = CHORD_INDEX[Chord(9, "m7", 9)], CHORD_INDEX[Chord(0, "maj", 0)], 0
+    logp = np.full(N_CHORDS, -30.0)
+    logp[[am7, c, silent]] = np.log([0.6, 0.3, 0.1])
+    left_out = sevenths_left_out(frozenset({"7"}))
+    assert left_out[am7] and not left_out[CHORD_INDEX[Chord(7, "7", 7)]] and not left_out[c]
+    kept = without_chords(ChordDistribution(logp, 0, None), left_out)
+    assert kept.top() == Chord(0, "maj", 0) and np.exp(kept.logp[am7]) == 0.0
+    assert np.exp(kept.logp[silent]) == pytest.approx(0.1)
+    assert np.exp(kept.logp).sum() == pytest.approx(1.0)
+    only = np.full(N_CHORDS, -np.inf)
+    only[am7] = 0.0
+    assert without_chords(ChordDistribution(only, 0, None), left_out).top().name == "Am7"

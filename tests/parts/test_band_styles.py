@@ -300,15 +300,16 @@ def c_and_g7_bars(bars: int) -> list[tuple[float, int, float]]:
             for bar in range(bars) for i, pitch in enumerate(c if bar % 2 == 0 else g7)]
 
 
-@pytest.mark.parametrize(("sevenths", "from_g7", "from_f"), [
-    ("all", {"C", "G7"}, "Fmaj7"),
-    ("dominant", {"C", "G7"}, "F"),  # a dominant seventh only: Fmaj7 sounds as F
-    ("none", {"C", "G"}, "F"),
+@pytest.mark.parametrize(("sevenths", "played_sevenths"), [
+    ("all", {"G7", "Fmaj7"}),
+    ("dominant", {"G7"}),  # a dominant seventh only
+    ("none", set()),
 ])
-def test_the_band_plays_the_sevenths_its_style_plays(tmp_path, sevenths, from_g7, from_f):
-    """A player's reel that names its ``sevenths``: the harmony's G7 and Fmaj7 (the rule
-    arranger's, on a fixed beat) sound with their seventh, or as their triads, and the
-    band's voicing holds only the tones of the chord it plays."""
+def test_the_band_plays_the_sevenths_its_style_plays(tmp_path, sevenths, played_sevenths):
+    """A player's reel that names its ``sevenths``: over melodies the harmony (the rule
+    arranger's, on a fixed beat) gives G7 and Fmaj7, the band plays the seventh chords
+    the style plays and chooses among the others elsewhere, and its voicing holds only
+    the tones of the chord it plays."""
     from instrument.styles.library import SHIPPED_DIR
 
     reel = (SHIPPED_DIR / "reel.toml").read_text()
@@ -325,7 +326,8 @@ def test_the_band_plays_the_sevenths_its_style_plays(tmp_path, sevenths, from_g7
         history = band.accompaniment.history
         for choice in history:
             assert {p % 12 for p in choice.voicing.pitches} <= set(choice.chord.pitch_classes)
-        return {c.chord.name for c in history if not c.chord.is_silent}
+        return [c.chord for c in history if not c.chord.is_silent]
 
-    assert played(c_and_g7_bars(12), 48) == from_g7
-    assert from_f in played(alternating_melody(48), 48)
+    chords = played(c_and_g7_bars(12), 48) + played(alternating_melody(48), 48)
+    assert {c.name for c in chords if c.has_seventh} == played_sevenths
+    assert len({c.identity for c in chords}) >= 2  # the harmony still moves
