@@ -57,7 +57,7 @@ from enum import Enum
 import numpy as np
 
 from instrument.midi.gm_drums import DRUM_NOTES
-from instrument.models.chords import Chord, sevenths_left_out
+from instrument.models.chords import CHORD_INDEX, Chord, sevenths_left_out
 from instrument.music import Meter, grid_meter
 from instrument.names import Name
 
@@ -91,6 +91,12 @@ class Sevenths(Name):
     ALL = "all"
     DOMINANT = "dominant"
     NONE = "none"
+
+
+#: The seventh chords' qualities each ``sevenths`` plays with their seventh (None: all).
+_SEVENTHS_KEPT: dict[Sevenths, frozenset[str] | None] = {
+    Sevenths.ALL: None, Sevenths.DOMINANT: frozenset({"7"}), Sevenths.NONE: frozenset(),
+}
 
 
 class Section(Name):
@@ -175,17 +181,15 @@ class Style:
     def chords_left_out(self) -> np.ndarray | None:
         """Mask over the chord vocabulary of the seventh chords this style does not play
         (:attr:`sevenths`), for the draw to choose among the others; None: all play."""
-        if self.sevenths is Sevenths.ALL:
-            return None
-        return sevenths_left_out(frozenset({"7"}) if self.sevenths is Sevenths.DOMINANT
-                                 else frozenset())
+        kept = _SEVENTHS_KEPT[self.sevenths]
+        return None if kept is None else sevenths_left_out(kept)
 
     def sounding(self, chord: Chord) -> Chord:
-        """``chord`` as this style plays it: its seventh left out where the style's
-        :attr:`sevenths` does not play it (:meth:`~instrument.models.chords.Chord.
+        """``chord`` as this style plays it: its seventh left out where the style does
+        not play it (:attr:`chords_left_out`, :meth:`~instrument.models.chords.Chord.
         without_seventh`)."""
-        if self.sevenths is Sevenths.ALL or \
-                (self.sevenths is Sevenths.DOMINANT and chord.quality == "7"):
+        left_out = self.chords_left_out
+        if left_out is None or not left_out[CHORD_INDEX[chord]]:
             return chord
         return chord.without_seventh()
 
