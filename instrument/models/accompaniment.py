@@ -43,7 +43,7 @@ from instrument.models.keys import KeyTracker
 from instrument.models.manifest import ModelManifest
 from instrument.models.melody import meter_index
 from instrument.models.runtime import OnnxStepper
-from instrument.models.sampling import log_softmax, sample_index
+from instrument.models.sampling import log_softmax, logsumexp, sample_index
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 from instrument.realtime.histogram import TimingHistogram
 
@@ -141,21 +141,27 @@ class ChordDistribution:
         return CHORD_VOCAB[int(np.argmax(self.logp))]
 
 
+def with_sounding(dist: ChordDistribution, sounding: np.ndarray) -> ChordDistribution:
+    """``dist`` with its sounding chords (every chord but :data:`NO_CHORD`, index 0)
+    weighed as the log-weights ``sounding`` say, their total kept: the odds of playing
+    no chord at all (before the melody, after it) stay ``dist``'s. ``dist`` itself when
+    it has no sounding chord or ``sounding`` leaves none."""
+    mass = logsumexp(dist.logp[1:])
+    total = logsumexp(sounding)
+    if not (np.isfinite(mass) and np.isfinite(total)):
+        return dist
+    logp = dist.logp.copy()
+    logp[1:] = sounding - total + mass
+    return ChordDistribution(logp, dist.beat_tick, dist.previous)
+
+
 def without_chords(dist: ChordDistribution, left_out: np.ndarray) -> ChordDistribution:
     """``dist`` with the chords ``left_out`` (a mask over :data:`CHORD_VOCAB`) taken out
-    and the other sounding chords raised to keep the odds of playing a chord at all (the
-    silent chord's stay the model's: raising it with the rest left the band silent on
-    beats where it then came in off the bar line); ``dist`` itself when nothing else
+    and the other sounding chords raised in their place (:func:`with_sounding`: the
+    silent chord's odds stay the model's; raising it with the rest left the band silent
+    on beats where it then came in off the bar line); ``dist`` itself when nothing else
     would sound."""
-    p = np.exp(dist.logp)
-    sounding = p[1:].sum()  # index 0 is NO_CHORD
-    kept = sounding - p[left_out].sum()
-    if kept <= 0.0:
-        return dist
-    p = np.where(left_out, 0.0, p)
-    p[1:] *= sounding / kept
-    with np.errstate(divide="ignore"):
-        return ChordDistribution(np.log(p), dist.beat_tick, dist.previous)
+    return with_sounding(dist, np.where(left_out[1:], -np.inf, dist.logp[1:]))
 
 
 def hold_bonus(hold: float) -> float:

@@ -43,10 +43,9 @@ from __future__ import annotations
 import numpy as np
 
 from instrument.models import melody as enc
-from instrument.models.accompaniment import BeatInput, ChordDistribution
-from instrument.models.chords import CHORD_VOCAB, TEMPLATES
+from instrument.models.accompaniment import BeatInput, ChordDistribution, with_sounding
+from instrument.models.chords import CHORD_VOCAB
 from instrument.models.continuation import NeuralContinuator, NextNoteDistribution
-from instrument.models.sampling import logsumexp
 from instrument.music import TICKS_PER_BEAT, GridNote, Meter
 
 FLOOR = 0.05  # a chord holding none of the forecast: log(FLOOR) per unit of weight
@@ -85,8 +84,7 @@ def _held_shares() -> np.ndarray:
     return shares
 
 
-_SOUNDING = TEMPLATES.sum(axis=1) > 0  # every chord but the silent one
-_SOUNDING_TEMPLATES = _held_shares()[_SOUNDING]
+_SOUNDING_TEMPLATES = _held_shares()[1:]  # every chord but the silent one (index 0)
 
 
 class MelodyForecast:
@@ -263,7 +261,8 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
     :data:`SEVENTH_SHARE`, a sus4's fourth at :data:`SUSPENDED_FOURTH_SHARE`: a four-note
     or suspended chord is not to win for holding more of any
     forecast; floored at :data:`FLOOR`), among the sounding chords: the odds of playing
-    no chord at all (before the melody, after it) stay the model's. ``recalled`` (0..1):
+    no chord at all stay the model's (:func:`~instrument.models.accompaniment.
+    with_sounding`). ``recalled`` (0..1):
     how clearly the tune memory recalls this music (:meth:`~instrument.memory.
     tune_memory.TuneMemory.recall`); on a clear repeat its chord, fitted to the whole beat
     with hindsight, knows more than a forecast."""
@@ -272,11 +271,5 @@ def foresee(dist: ChordDistribution, forecast: np.ndarray, weight: float,
         return dist
     forecast = np.power(forecast, FORECAST_POWER)
     forecast = forecast / forecast.sum()
-    sounding = dist.logp[_SOUNDING]
-    mass = logsumexp(sounding)
-    if not np.isfinite(mass):  # no chord is to sound at all
-        return dist
-    sounding = sounding + weight * np.log(FLOOR + _SOUNDING_TEMPLATES @ forecast)
-    logp = dist.logp.copy()
-    logp[_SOUNDING] = sounding - logsumexp(sounding) + mass
-    return ChordDistribution(logp, dist.beat_tick, dist.previous)
+    return with_sounding(dist, dist.logp[1:]
+                         + weight * np.log(FLOOR + _SOUNDING_TEMPLATES @ forecast))
