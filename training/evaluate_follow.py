@@ -17,8 +17,10 @@ once with a seed from ``--seed`` (see :mod:`instrument.follow.performance`: a st
 chorales are played with all four voices as chords half of the time). The fixed clock
 (today's behaviour) runs on the same performances. ``--style issue17`` plays issue 17's
 drifting case instead (80-150 bpm, drift over sixteen bars, 1.5 % rubato, flat
-velocities; ``steady``: no drift), ``--auto`` adds a follower that is not told the meter,
-and ``--split dev`` evaluates on the dev part of the training split. Single-threaded.
+velocities; ``steady``: no drift), ``--bpm LO HI`` starts each performance in another
+range of tempi (the follower is still told 100: ``--bpm 50 80`` a slow player, ``--bpm
+150 200`` a fast one), ``--auto`` adds a follower that is not told the meter, and
+``--split dev`` evaluates on the dev part of the training split. Single-threaded.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--split", choices=("validation", "train", "dev"), default="validation")
     ap.add_argument("--style", choices=("default", "issue17", "steady"), default="default")
     ap.add_argument("--auto", action="store_true", help="also a follower not told the meter")
+    ap.add_argument("--bpm", type=float, nargs=2, metavar=("LO", "HI"),
+                    help="start tempo range of the performances (default: the style's)")
     ap.add_argument("--limit", type=int, default=400, help="tunes (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-bars", type=int, default=4, help="skip tunes shorter than this")
@@ -196,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also list the tunes out of phase after four bars, by why")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    if args.bpm and min(args.bpm) <= 0:
+        ap.error("--bpm: tempi must be above 0")
     from training.data import split, split_dev
 
     try:
@@ -218,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     picked = pick(chosen, args.limit, args.min_bars * 4)
     style = {"default": PerformanceStyle(chords=0.5), "issue17": ISSUE_17,
              "steady": STEADY}[args.style]
+    if args.bpm:
+        style = replace(style, bpm=tuple(sorted(args.bpm)))
     factories = {"follow": follower_factory(), "fixed": fixed_factory()}
     if args.auto:
         factories["auto"] = follower_factory(auto=True)
@@ -228,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             if name != "fixed"}
     result["split"] = args.split
     result["style"] = args.style
+    result["start_bpm"] = list(style.bpm)
     result["seconds"] = round(time.perf_counter() - start, 1)
     if args.json:
         print(json.dumps(result))

@@ -22,12 +22,15 @@ the bar: at once in the first ``bar_early`` onsets (unless a tap set the bar) wh
 notes heard lead by the margin on their own (where the tune began does not move it),
 else after a long note (a beat or longer: a phrase end), once the reading has led for
 ``bar_wait`` onsets, or at once when it leads by ``bar_sure`` (unless a tap set the
-bar). A heard meter must lead by ``meter_margin`` to replace the one in use, by
-``bar_margin`` only while that one was taken fewer than ``meter_settle`` onsets ago (the
-4/4 it starts from too): a meter chosen on the first notes gives way easily, one that
-has held stays. A move renumbers the beats ahead so that the new downbeats are
-multiples of the bar, skipping the fewest numbers (one bar is 1 to beats-per-bar - 1
-beats shorter; no number is given twice); ``bar_moves`` counts them.
+bar). A bar that has held for ``bar_settled_onsets`` onsets while the beat stayed on its
+grid (no bar move, no new leader placed on another grid, no re-lock) moves only when a
+reading leads it by ``bar_settled_margin``. A heard meter must lead by ``meter_margin``
+to replace the one in use, by ``bar_margin`` only while that one was taken fewer than
+``meter_settle`` onsets ago (the 4/4 it starts from too): a meter chosen on the first
+notes gives way easily, one that has held stays. A move renumbers the beats ahead so
+that the new downbeats are multiples of the bar, skipping the fewest numbers (one bar is
+1 to beats-per-bar - 1 beats shorter; no number is given twice); ``bar_moves`` counts
+them.
 
 ``BeatFollower(None)`` (or ``configure(auto_meter=True)``) hears the meter too, among
 2/4, 3/4, 4/4, 6/8, 9/8 and 12/8 (starting from 4/4), and ``meter`` is the meter heard;
@@ -127,6 +130,7 @@ class BeatFollower:
         self.meter = self._configured or Meter(4, 4)
         self._waited = 0
         self._meter_at = 0  # the bar reader's onset count when the meter last changed
+        self._bar_at = 0  # the reader's onset count when the bar or the beat's grid last moved
         self._kind_at = 0  # the onset count when the banks last traded places
         self._tapped = False
         self._heard_at: float | None = None  # the last onset heard (not a tap)
@@ -250,6 +254,7 @@ class BeatFollower:
             if self._paused(onset.time):
                 self._reader.reset()
                 self._meter_at = 0
+            self._bar_at = self._reader.count
             self._relock(onset.time, accent, length, contour)
         else:
             bank.hear(onset.time, accent, length, contour)
@@ -389,6 +394,7 @@ class BeatFollower:
         if abs(period / self._period - 1.0) < 0.03 and abs(moved - round(moved)) < 0.1:
             self._reader.shift(round(moved))
             return
+        self._bar_at = self._reader.count
         self._reader.remap(self.beat_at)
         forget = self.settings.meter_forget
         if self.meter_auto and forget > 0.0 and abs(math.log(period / self._period)) > forget:
@@ -404,6 +410,8 @@ class BeatFollower:
         margin = s.bar_margin if meter == self.meter else s.meter_margin
         if meter != self.meter and reader.count - self._meter_at < s.meter_settle:
             margin = s.bar_margin  # a meter just taken (or the 4/4 it starts from) is held loosely
+        if s.bar_settled_onsets and reader.count - self._bar_at >= s.bar_settled_onsets:
+            margin = max(margin, s.bar_settled_margin)
         if (meter, phase) == (self.meter, 0) or lead <= margin:
             self._waited = 0
             return
@@ -412,7 +420,7 @@ class BeatFollower:
         # their own: where the tune began (the corpora's pickups) does not move a bar.
         early = (reader.count <= s.bar_early and not self._tapped
                  and reader.melody_lead(meter, phase, self.meter, 0) > margin)
-        sure = lead > s.bar_sure and not self._tapped
+        sure = lead > max(s.bar_sure, margin) and not self._tapped
         if not (early or sure or long_note or self._waited >= s.bar_wait):
             return
         before = self._offset
@@ -424,6 +432,7 @@ class BeatFollower:
         self._publish(i)
         reader.shift(self._offset - before)
         self._waited = 0
+        self._bar_at = reader.count
         self.bar_moves += 1
 
     def _with_accents(self, totals: np.ndarray) -> np.ndarray:

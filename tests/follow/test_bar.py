@@ -4,6 +4,7 @@ The downbeats it plans are scored against the played ones from four bars after t
 note (F1 >= 0.8 is in phase; a half-bar shift scores 0)."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -366,3 +367,46 @@ def test_onsets_placed_again_on_a_new_grid_stay_on_the_beats_places():
     assert np.all(np.diff(placed) > 0)
     assert set(placed % TICKS_PER_BEAT) <= set(SIMPLE_OFFSETS)
     assert start_lead() == pytest.approx(before)
+
+
+def _rival_leads_from(follower: BeatFollower, onset: int, lead: float) -> list[float]:
+    """From the reader's ``onset``-th onset on, the reading a beat after the bar in use
+    leads it by ``lead`` (as a passage whose notes speak for another bar would).
+    Returns a list that gets the time of the first onset so scored."""
+    reader = follower._reader
+    score = reader._score
+    since: list[float] = []
+
+    def biased() -> np.ndarray:
+        scores = score()
+        if reader.count >= onset:
+            since.append(since[0] if since else float(reader.time[(reader.count - 1)
+                                                                  % reader.history]))
+            rival = np.flatnonzero(reader.tables.phase == 1)[0]
+            scores[rival] = max(scores) + lead
+        return scores
+
+    reader._score = biased
+    return since
+
+
+@pytest.mark.parametrize("lead", [4.0, 8.0])
+def test_a_bar_that_has_held_for_bars_moves_only_for_a_clear_lead(lead):
+    # A polka followed in phase from its first bars: sixteen bars in, a rival reading
+    # leads by 4 nats, enough to move a bar just found (bar_margin, 2) but not one
+    # that has held for bar_settled_onsets onsets without the beat moving; by 8
+    # (over bar_settled_margin) it moves even a settled bar, at the next phrase end.
+    perf = perform(tune("polka", Meter(2, 4), POLKA), 0, FLAT)
+    settings = FollowSettings()
+    assert settings.bar_margin < 4.0 < settings.bar_settled_margin < 8.0
+    assert _moved_at(perf, BeatFollower(Meter(2, 4), 100.0, settings), 1) == math.inf
+    onsets_by_bar_16 = sum(perf.beat_of(t) < 2 * 16 for t, _p, _v in perf.onsets)
+    assert onsets_by_bar_16 > settings.bar_settled_onsets
+    for settled, moves in ((settings.bar_settled_onsets, lead > 4.0), (0, True)):
+        follower = BeatFollower(Meter(2, 4), 100.0, replace(settings, bar_settled_onsets=settled))
+        since = _rival_leads_from(follower, onsets_by_bar_16, lead)
+        moved = _moved_at(perf, follower, 1)
+        assert (moved < math.inf) == moves, (settled, lead, moved)
+        if moves:  # at a phrase end within four bars of the lead
+            led = perf.beat_of(since[0]) / 2
+            assert led <= moved <= led + 4
