@@ -397,17 +397,23 @@ def summarize(results: Sequence[TuneResult]) -> dict:
     }
 
 
-Factory = Callable[[Meter], object]
+Factory = Callable[[Performance], object]  # the clock that follows one performance
 
 
-def follower_factory(bpm: float = 100.0, settings: FollowSettings | None = None,
-                     auto: bool = False) -> Factory:
-    """Followers told ``bpm`` and the tune's meter (``auto``: no meter, it is heard)."""
-    return lambda meter: BeatFollower(None if auto else meter, bpm, settings)
+def follower_factory(bpm: float | None = 100.0, settings: FollowSettings | None = None,
+                     auto: bool = False, told_off: float = 0.1) -> Factory:
+    """Followers told ``bpm`` and the tune's meter (``auto``: no meter, it is heard);
+    ``bpm`` None: told the performance's starting tempo ``told_off`` too fast (a player
+    who set the box's tempo roughly)."""
+    def make(perf: Performance) -> BeatFollower:
+        told = perf.start_bpm * (1.0 + told_off) if bpm is None else bpm
+        return BeatFollower(None if auto else perf.tune.meter, told, settings)
+
+    return make
 
 
 def fixed_factory(bpm: float = 100.0) -> Factory:
-    return lambda meter: FixedTempo(meter, bpm)
+    return lambda perf: FixedTempo(perf.tune.meter, bpm)
 
 
 def usable(tune: Tune, min_beats: int = 0) -> bool:
@@ -433,5 +439,5 @@ def evaluate_tunes(
     for k, tune in enumerate(tunes):
         perf = perform(tune, seed + k, style)
         for name, make in factories.items():
-            results[name].append(simulate(perf, make(tune.meter), timing))
+            results[name].append(simulate(perf, make(perf), timing))
     return {name: summarize(rs) for name, rs in results.items()}, results

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from instrument.follow import BeatFollower
-from instrument.follow.evaluate import FixedTempo, miss_kind, simulate
+from instrument.follow.evaluate import FixedTempo, follower_factory, miss_kind, simulate
 from instrument.follow.performance import PerformanceStyle, perform
 from instrument.follow.report import evaluate_files, read_tunes
 from instrument.models.tune import Tune
@@ -65,6 +65,13 @@ def test_away_from_the_configured_tempo_the_fixed_clock_drifts_off_and_the_follo
     assert np.percentile(np.abs(fixed.errors_ms), 50) > 100.0
     assert np.percentile(np.abs(followed.errors_ms), 90) < 30.0
     assert fixed.kind == "other" and followed.kind == "same"
+
+
+def test_a_follower_told_the_tempo_roughly_is_told_each_players_start_a_tenth_fast():
+    perf = perform(_scale_tune(), 0, PerformanceStyle(bpm=(60.0, 180.0)))
+    assert follower_factory(None)(perf).tempo == pytest.approx(1.1 * perf.start_bpm)
+    assert follower_factory()(perf).tempo == 100.0
+    assert follower_factory(None)(perf).meter == Meter(4, 4)
 
 
 def test_a_tune_out_of_phase_is_put_down_to_its_beat_or_its_bar():

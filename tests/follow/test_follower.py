@@ -290,6 +290,18 @@ def test_a_slow_air_to_a_box_told_100_is_not_doubled(bar):
     assert tr.bpm[-1] == pytest.approx(70.0, rel=0.02)
 
 
+@pytest.mark.parametrize("bpm", [50.0, 200.0])
+@pytest.mark.parametrize("told_off", [0.9, 1.1])
+def test_far_from_100_a_tempo_told_within_a_tenth_sets_the_level(bpm, told_off):
+    # The same notes are a song at 200 bpm or one in half notes at 100 (and at 50, or in
+    # eighths at 100): a box told 100 hears the level nearest it. Told the tempo
+    # roughly, it follows the song at its tempo.
+    beats = played_beats(64, bpm)
+    tr = follow(notes_on(beats, SONG, 4), beats, FOUR, bpm=bpm * told_off)
+    assert tr.bpm[-1] == pytest.approx(bpm, rel=0.02)
+    assert tr.errors_ms(TWO_BARS).max() <= 10.0
+
+
 def test_a_box_told_the_tempo_played_starts_at_it():
     # The level prior around 120 bpm must not pull the first beats off the told tempo.
     beats = played_beats(12, 90.0)
