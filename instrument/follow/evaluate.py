@@ -24,8 +24,9 @@ pools tunes; ``cost_us`` is the follower's time per heard onset, measured here.
 
 The bar, per tune (:func:`downbeat_f1`): the followed downbeats (planned beats whose
 number is a multiple of the follower's bar *when planned*) against the played ones,
-from two and from four bars after the first note, each matched within ``DOWNBEAT_MS``:
-F1, a half-bar shift counting as wrong; a tune is *in phase* when F1 >= ``IN_PHASE``.
+from two and from four bars after the first note (and from two bars to six,
+``downbeat_f1_early``), each matched within ``DOWNBEAT_MS``: F1, a half-bar shift
+counting as wrong; a tune is *in phase* when F1 >= ``IN_PHASE``.
 ``bars_to_bar``: bars from the first note to the first played downbeat from which on
 the downbeat F1 (to the end) is ``IN_PHASE`` or more; None when there is none.
 ``meter_right``: the meter the follower hears at the end has the tune's beats per bar
@@ -119,6 +120,7 @@ class TuneResult:
     bar_beats: int = 4
     downbeat_f1_2: float | None = None  # from two bars after the first note
     downbeat_f1_4: float | None = None  # from four bars
+    downbeat_f1_early: float | None = None  # from two bars to six
     bars_to_bar: float | None = None
     meter_right: bool | None = None
     wrong_level: float = 0.0
@@ -138,9 +140,10 @@ def miss_kind(result: TuneResult) -> str | None:
     """Why a tune is not in phase after four bars, or None when it is: the beat
     (``level half`` and the like: the followed beat is not the played one; ``off-beat``:
     it sits between the played ones), ``phase 3/4 off 1`` (the right beat, the followed
-    downbeats mostly on that beat of the played bar), or ``found late`` (mostly on the
-    played downbeats, but not from the fourth bar on: found later, lost for a while, or
-    the last downbeats early in a ritardando)."""
+    downbeats mostly on that beat of the played bar), ``lost mid-tune`` (mostly on the
+    played downbeats, and in phase from the second bar to the sixth, but not after: the
+    bar moved off later, the beat slipped, or the last downbeats fell off in a
+    ritardando) or ``found late`` (the same, out of phase in those first bars)."""
     if result.downbeat_f1_4 is None or result.downbeat_f1_4 >= IN_PHASE:
         return None
     if result.kind != "same":
@@ -149,6 +152,8 @@ def miss_kind(result: TuneResult) -> str | None:
         return "off-beat"
     if result.bar_phase is False:
         return f"phase {result.meter} off {result.bar_offset}"
+    if result.downbeat_f1_early is not None and result.downbeat_f1_early >= IN_PHASE:
+        return "lost mid-tune"
     return "found late"
 
 
@@ -280,11 +285,13 @@ def _score_bar(result: TuneResult, perf: Performance, planned: list[tuple[int, f
     played = perf.beat_times[beats % bar == 0]
     followed = np.array(sorted(p for (_b, _d, p), down in zip(planned, downs, strict=True)
                                if down))
-    for bars, name in ((2, "downbeat_f1_2"), (4, "downbeat_f1_4")):
+    for bars, until, name in ((2, None, "downbeat_f1_2"), (4, None, "downbeat_f1_4"),
+                              (2, 6, "downbeat_f1_early")):
         start = perf.time_of(first_note + bars * bar) - tol
+        end = last if until is None else min(last, perf.time_of(first_note + until * bar) - tol)
         setattr(result, name, downbeat_f1(
-            played[(played >= start) & (played <= last)],
-            followed[(followed >= start) & (followed <= last)], tol))
+            played[(played >= start) & (played <= end)],
+            followed[(followed >= start) & (followed <= end)], tol))
     ref = played[played <= last]
     for t in ref[ref >= perf.onsets[0][0] - tol]:
         rest = followed[(followed >= t - tol) & (followed <= last)]

@@ -84,6 +84,39 @@ def test_a_tune_out_of_phase_is_put_down_to_its_beat_or_its_bar():
     assert miss_kind(simulate(perf, late)) == "phase 4/4 off 2"
     # At half the played tempo: the beat itself is wrong.
     assert miss_kind(simulate(perf, FixedTempo(Meter(4, 4), 50.0))) == "level half"
+    # Right for its first twelve bars, then a beat off: lost mid-tune, not found late.
+    assert miss_kind(simulate(perf, _SlipsAt(Meter(4, 4), 100.0, 12 * 2.4))) == "lost mid-tune"
+    # A beat off until the ninth bar of 24, then right: found late.
+    longer = perform(_scale_tune(24), 0, STEADY_100)
+    late = _SlipsAt(Meter(4, 4), 100.0, 9 * 2.4)
+    late.onset(longer.onsets[0][0] + 0.6, 60, 80)
+    assert miss_kind(simulate(longer, late)) == "found late"
+
+
+class _SlipsAt(FixedTempo):
+    """The fixed clock that, ``after`` seconds from its start, counts each beat as the
+    one after it: its downbeats fall a beat earlier in the played bar from then on."""
+
+    def __init__(self, meter: Meter, bpm: float, after: float) -> None:
+        super().__init__(meter, bpm)
+        self.after = after
+        self.now = 0.0
+        self.slipped = False
+
+    def onset(self, t: float, pitch: int, velocity: int) -> None:
+        super().onset(t, pitch, velocity)
+        self.now = t
+
+    def advance(self, now: float) -> None:
+        self.now = now
+
+    def drive(self, clock) -> bool:
+        super().drive(clock)
+        if self.slipped or self.start is None or self.now < self.start + self.after:
+            return False
+        self.slipped = True
+        clock.start(self.start - 60.0 / self.bpm, 0.0)
+        return True
 
 
 def test_evaluating_the_shipped_files_reports_both_clocks():
