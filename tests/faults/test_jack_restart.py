@@ -64,6 +64,10 @@ def test_jack_killed_instrument_exits_nonzero_and_plays_again_after_restart(
         tap = JackTap("tap", midi_inputs=())
         tap.connect("instrument:out_1", "tap:in_1")
         assert_plays(tap, controller, 64)
+        # The test's own client leaves before the kill: a libjack client left open on a
+        # server that dies can hang the next client this process opens (the tap below).
+        close_quietly(tap)
+        tap = None
 
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=5)
@@ -71,8 +75,8 @@ def test_jack_killed_instrument_exits_nonzero_and_plays_again_after_restart(
         exited, code = sup.wait_for_exit(1, timeout=10.0)
         assert code != 0, first.log
         assert "the JACK server went away" in first.log
-        close_quietly(tap, controller)
-        tap = controller = None
+        close_quietly(controller)
+        controller = None
         time.sleep(2.5)  # JACK stays down a while: starts fail and are retried
         failed_starts = [c for _, c in sup.exits[1:]]
         assert failed_starts and all(c != 0 for c in failed_starts), sup.exits
