@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from instrument.follow.evaluate import (
+    TOLD_OFF,
     evaluate_tunes,
     fixed_factory,
     follower_factory,
@@ -194,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--bpm", type=float, nargs=2, metavar=("LO", "HI"),
                     help="start tempo range of the performances (default: the style's)")
     ap.add_argument("--told-near", action="store_true",
-                    help="the followers are told each player's tempo, 10 %% too fast (not 100)")
+                    help=f"the followers are told each player's tempo, {100 * TOLD_OFF:.0f} %% "
+                    "too fast (not 100)")
     ap.add_argument("--limit", type=int, default=400, help="tunes (0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--min-bars", type=int, default=4, help="skip tunes shorter than this")
@@ -243,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["split"] = args.split
     result["style"] = args.style
     result["start_bpm"] = list(style.bpm)
-    result["told_bpm"] = "each player's, 10 % too fast" if args.told_near else 100.0
+    result["told_bpm"] = (f"each player's, {100 * TOLD_OFF:.0f} % too fast" if args.told_near
+                          else 100.0)
     result["seconds"] = round(time.perf_counter() - start, 1)
     if args.json:
         print(json.dumps(result))

@@ -405,10 +405,11 @@ def summarize(results: Sequence[TuneResult]) -> dict:
 
 
 Factory = Callable[[Performance], object]  # the clock that follows one performance
+TOLD_OFF = 0.1  # a player who set the box's tempo roughly: this share too fast
 
 
 def follower_factory(bpm: float | None = 100.0, settings: FollowSettings | None = None,
-                     auto: bool = False, told_off: float = 0.1) -> Factory:
+                     auto: bool = False, told_off: float = TOLD_OFF) -> Factory:
     """Followers told ``bpm`` and the tune's meter (``auto``: no meter, it is heard);
     ``bpm`` None: told the performance's starting tempo ``told_off`` too fast (a player
     who set the box's tempo roughly)."""
