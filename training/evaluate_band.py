@@ -27,6 +27,7 @@ from dataclasses import replace
 from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.evaluation.band import play_band, summarize
+from instrument.evaluation.progress import Progress
 from instrument.follow.performance import ISSUE_17, STEADY, perform
 from instrument.parts.factory import load_models
 from training.evaluate_follow import corpus_tunes, pick
@@ -63,16 +64,13 @@ def main(argv: list[str] | None = None) -> int:
         if accompaniment is None:
             print("evaluate_band: the accompaniment model did not load", file=sys.stderr)
             return 1
-    progress = sys.stderr.isatty() and not args.json
     results = []
-    for i, tune in enumerate(tunes):
-        performance = perform(tune, args.seed + i, PERFORMANCES[args.performance])
-        results.append(play_band(performance, args.style, markov=markov,
-                                 accompaniment=accompaniment, continuation=continuation))
-        if progress:
-            print(f"\r{i + 1}/{len(tunes)} tunes", end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr)
+    with Progress(len(tunes), "tunes", not args.json) as progress:
+        for i, tune in enumerate(tunes):
+            performance = perform(tune, args.seed + i, PERFORMANCES[args.performance])
+            results.append(play_band(performance, args.style, markov=markov,
+                                     accompaniment=accompaniment, continuation=continuation))
+            progress.step()
     summary = summarize(results)
     summary.update(style=args.style, performance=args.performance, split=args.split,
                    harmony=args.harmony)

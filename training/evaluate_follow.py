@@ -238,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.auto:
         factories["auto"] = follower_factory(told, auto=True)
     start = time.perf_counter()
-    result, per_tune = evaluate_tunes(picked, seed=args.seed, style=style, factories=factories)
+    result, per_tune = evaluate_tunes(picked, seed=args.seed, style=style, factories=factories,
+                                     progress=not args.json)
     if args.misses:
         result["misses"] = {name: misses(per_tune[name]) for name in factories
                             if name != "fixed"}

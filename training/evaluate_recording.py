@@ -40,6 +40,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
+from instrument.evaluation.progress import Progress
 from instrument.follow.evaluate import DOWNBEAT_MS, downbeat_f1
 from instrument.follow.performance import ISSUE_17, Performance, perform
 from instrument.midi import messages as mm
@@ -154,11 +155,12 @@ def record(perf: Performance, out: Path, hindsight: bool) -> tuple[Path, list, l
 
 
 def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
-             rows: list | None = None) -> dict:
+             rows: list | None = None, progress: bool = False) -> dict:
     """Summary over ``tunes`` (each played once, seed + index); ``rows`` gets the
-    figures of each recording."""
+    figures of each recording; ``progress``: count them on a terminal."""
     rows = [] if rows is None else rows
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, Progress(len(tunes), "recordings",
+                                                        progress) as shown:
         for k, tune in enumerate(tunes):
             perf = perform(tune, seed + k, ISSUE_17)
             bar = tune.meter.beats_per_bar
@@ -179,6 +181,7 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
                          "flush_ms": [1000 * f for f in flushes],
                          "close_ms": 1000 * closed, "bar_moved_at_close": moved,
                          "clock": clock_figures(receiver(clock_events), perf, bar)})
+            shown.step()
     errors = [e for r in rows for e in r["clock"]["errors"]]
     starts = [r["clock"]["start_bars"] for r in rows if r["clock"]["start_bars"] is not None]
     n = len(rows)
@@ -235,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = dev if args.split == "dev" else val
     picked = pick([t for t in chosen if t.melody], args.limit, args.min_bars * 4)
     started = time.perf_counter()
-    result = evaluate(picked, args.seed, hindsight=not args.live)
+    result = evaluate(picked, args.seed, hindsight=not args.live, progress=not args.json)
     result["hindsight"] = not args.live
     result["split"] = args.split
     result["seconds"] = round(time.perf_counter() - started, 1)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +36,7 @@ import numpy as np
 from instrument.baselines.markov import MarkovContinuator
 from instrument.config import Config
 from instrument.engine.engine import Engine, TimedEvent
+from instrument.evaluation.progress import Progress
 from instrument.follow.performance import Performance, perform
 from instrument.music import TICKS_PER_BEAT
 from instrument.names import BAND_PARTS, Part
@@ -305,15 +305,12 @@ def evaluate_files(tunes: list, performances: int, seed: int, progress: bool = F
     out: dict = {"files": len(tunes), "performances": performances}
     for style in STYLE_CHOICES:
         results = []
-        for i, tune in enumerate(tunes):
-            for k in range(performances):
-                perf = perform(tune, seed + i * performances + k)
-                results.append(play_band(perf, style, markov=markov))
-            if progress:
-                print(f"\r{style}: {i + 1}/{len(tunes)} files", end="", file=sys.stderr,
-                      flush=True)
-        if progress:
-            print(file=sys.stderr)
+        with Progress(len(tunes), f"{style}: files", progress) as shown:
+            for i, tune in enumerate(tunes):
+                for k in range(performances):
+                    perf = perform(tune, seed + i * performances + k)
+                    results.append(play_band(perf, style, markov=markov))
+                shown.step()
         out[style] = summarize(results)
     return out
 
@@ -326,7 +323,7 @@ def run_command(args: argparse.Namespace) -> int:
     if tunes is None:
         return 1
     result = evaluate_files(tunes, args.performances, args.seed or 0,
-                            progress=sys.stderr.isatty() and not args.json)
+                            progress=not args.json)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -435,17 +435,24 @@ def usable(tune: Tune, min_beats: int = 0) -> bool:
 def evaluate_tunes(
     tunes: Sequence[Tune], seed: int = 0, style: PerformanceStyle | None = None,
     timing: BandTiming | None = None, factories: dict[str, Factory] | None = None,
+    progress: bool = False,
 ) -> dict:
     """Perform each tune once (seed + index) and run every follower on it.
 
     Returns ``{name: summary}`` for ``factories`` (default: the follower with default
     settings and the fixed clock, both told 100 bpm) and the performance settings.
+    ``progress``: count the tunes on a terminal's stderr
+    (:class:`~instrument.evaluation.progress.Progress`).
     """
+    from instrument.evaluation.progress import Progress
+
     style = style or PerformanceStyle()
     factories = factories or {"follow": follower_factory(), "fixed": fixed_factory()}
     results: dict[str, list[TuneResult]] = {name: [] for name in factories}
-    for k, tune in enumerate(tunes):
-        perf = perform(tune, seed + k, style)
-        for name, make in factories.items():
-            results[name].append(simulate(perf, make(perf), timing))
+    with Progress(len(tunes), "performances", progress) as shown:
+        for k, tune in enumerate(tunes):
+            perf = perform(tune, seed + k, style)
+            for name, make in factories.items():
+                results[name].append(simulate(perf, make(perf), timing))
+            shown.step()
     return {name: summarize(rs) for name, rs in results.items()}, results

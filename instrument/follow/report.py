@@ -71,12 +71,14 @@ def read_tunes(directory: Path) -> list[Tune]:
     return [t for t in (read_midi(p) for p in files) if usable(t)]
 
 
-def evaluate_files(tunes: Sequence[Tune], performances: int = 8, seed: int = 0) -> dict:
-    """Each tune performed ``performances`` times (seeds ``seed``, ``seed + 1``...)."""
+def evaluate_files(tunes: Sequence[Tune], performances: int = 8, seed: int = 0,
+                   progress: bool = False) -> dict:
+    """Each tune performed ``performances`` times (seeds ``seed``, ``seed + 1``...);
+    ``progress``: count them on a terminal."""
     style = PerformanceStyle(chords=0.5)
     start = time.perf_counter()
     played = [t for t in tunes for _ in range(performances)]
-    result, _ = evaluate_tunes(played, seed=seed, style=style)
+    result, _ = evaluate_tunes(played, seed=seed, style=style, progress=progress)
     result["files"] = len(tunes)
     result["seconds"] = round(time.perf_counter() - start, 1)
     return result
@@ -101,7 +103,7 @@ def run_command(args: argparse.Namespace) -> int:
     tunes = command_tunes(args.directory)
     if tunes is None:
         return 1
-    result = evaluate_files(tunes, args.performances, args.seed or 0)
+    result = evaluate_files(tunes, args.performances, args.seed or 0, progress=not args.json)
     if args.json:
         print(json.dumps(result))
     else:

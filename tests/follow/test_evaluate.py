@@ -2,6 +2,8 @@
 predictions, the scoring, and `instrument evaluate DIR --follow`."""
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +147,37 @@ def test_instrument_evaluate_follow_prints_json(tmp_path):
         capture_output=True, text=True, cwd=REPO, timeout=120,
     )
     assert empty.returncode == 1 and "no .mid" in empty.stderr
+
+
+def _stderr_on_a_terminal(args: list[str]) -> tuple[subprocess.CompletedProcess, str]:
+    """Run ``args`` with stderr on a pseudo-terminal; the process and what it wrote there."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, text=True,
+                              cwd=REPO, timeout=120)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal's other end is closed: all read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+    return proc, b"".join(chunks).decode()
+
+
+def test_instrument_evaluate_follow_counts_performances_on_a_terminal_only():
+    args = [sys.executable, "-m", "instrument", "evaluate", str(DATA), "--follow",
+            "--performances", "1"]
+    files = len(read_tunes(DATA))
+    shown, terminal = _stderr_on_a_terminal(args)
+    assert shown.returncode == 0
+    assert f"performances: {files}/{files}" in terminal
+    assert "performances:" not in shown.stdout  # the table stays clean
+    quiet, terminal = _stderr_on_a_terminal([*args, "--json"])
+    assert quiet.returncode == 0 and json.loads(quiet.stdout)["files"] == files
+    assert "performances" not in terminal
