@@ -3,6 +3,7 @@
     python -m training.evaluate_recording                # validation split, 40 tunes
     python -m training.evaluate_recording --live         # the file laid from live guesses
     python -m training.evaluate_recording --limit 100 --json
+    python -m training.evaluate_recording --split dev --limit 200 --misses   # why off
 
 Each tune (the validation split of ``training/data.py``, taken evenly as
 ``training.evaluate_follow`` does) is played in issue 17's drifting style
@@ -13,7 +14,12 @@ flushed every half second as live. Per recording, read back with mido:
 - ``bar_f1``: the file's bar lines (in seconds through its tempo map, placed by the
   first note) against the played downbeats, from two bars after the first note to the
   last, each matched within 70 ms (a half-bar shift counts wrong); the share of
-  recordings with F1 >= 0.8 is ``bars_right_share``;
+  recordings with F1 >= 0.8 is ``bars_right_share``; ``--misses`` lists the others by
+  why (:func:`miss_kind`: the file's beat at another level, between the played beats,
+  or the right beats and the bar off);
+- ``bars_right_on_played_beats_share``: the same share were the file's beats the
+  played ones (the close's bar reading on them, :func:`bars_on_played_beats`): the part
+  of the misses that is the bar reader's, the rest being the live beat's;
 - the file's tempo range (quarter notes a minute) and its tempo events per beat played;
 - the recorder's cost: each half-second flush (p50, p99, the largest) and the close,
   and the files whose bar moved at close (laid again: ``instrument.midifile.bar_path``).
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -41,9 +48,11 @@ import mido
 import numpy as np
 
 from instrument.evaluation.progress import Progress
-from instrument.follow.evaluate import DOWNBEAT_MS, downbeat_f1
+from instrument.follow.evaluate import DOWNBEAT_MS, IN_PHASE, downbeat_f1
 from instrument.follow.performance import ISSUE_17, Performance, perform
 from instrument.midi import messages as mm
+from instrument.midifile.bar_path import bar_path
+from instrument.midifile.hindsight import chords_heard
 from instrument.midifile.recorder import SmfRecorder
 from instrument.models.tune import Tune
 from instrument.timing.midi_clock import clocks_per_beat
@@ -53,6 +62,17 @@ from instrument.timing.tempo_map import beat_quarters, tick_seconds
 def file_bar_lines(path: Path, first_onset: float) -> tuple[np.ndarray, list[float], int]:
     """The bar lines of a recording in session seconds (its first player note placed at
     ``first_onset``), its tempi (bpm, quarter notes) and its number of tempo events."""
+    lines, _beats, tempi, n_tempi = file_time_line(path, first_onset)
+    return lines, tempi, n_tempi
+
+
+def file_time_line(path: Path, first_onset: float
+                   ) -> tuple[np.ndarray, np.ndarray, list[float], int]:
+    """A recording's bar lines and beats in session seconds (its first player note
+    placed at ``first_onset``, two bars past its last), its tempi (bpm, quarter notes)
+    and its number of tempo events."""
+    from instrument.music import Meter
+
     smf = mido.MidiFile(str(path))
     tpq = smf.ticks_per_beat
     tempi, meter, tick = [], (4, 4), 0
@@ -70,12 +90,61 @@ def file_bar_lines(path: Path, first_onset: float) -> tuple[np.ndarray, list[flo
         if m.type == "note_on" and m.velocity > 0:
             first = tick if first is None else first
             last = tick
-    from instrument.music import Meter
-
-    bar = round(Meter(*meter).beats_per_bar * beat_quarters(Meter(*meter)) * tpq)
+    file_meter = Meter(*meter)
+    beat = round(beat_quarters(file_meter) * tpq)
+    bar = file_meter.beats_per_bar * beat
     shift = first_onset - seconds(first)
     lines = np.array([seconds(b) + shift for b in range(0, last + 2 * bar, bar)])
-    return lines, [mido.tempo2bpm(t) for _, t in tempi], len(tempi)
+    beats = np.array([seconds(b) + shift for b in range(0, last + 2 * bar, beat)])
+    return lines, beats, [mido.tempo2bpm(t) for _, t in tempi], len(tempi)
+
+
+def miss_kind(perf: Performance, beats: np.ndarray, lines: np.ndarray, span: tuple[float, float]
+              ) -> str:
+    """Why a recording's bar lines are off the played bars, from where its beats and bar
+    lines fall among the played beats within ``span`` (the scored seconds): ``level
+    half`` / ``level double`` (most file beats hold two played beats, or half of one),
+    ``level changed`` (a tenth or more of them do: the live beat changed level part-way),
+    ``between the beats`` (a quarter or more sit half a beat off the played ones), ``bar
+    off N`` (the right beats, six in ten bar lines or more on beat N of the played bar)
+    or ``right for part`` (the bar slipped, or moved, part-way)."""
+    numbers = np.arange(len(perf.beat_times), dtype=float) + perf.first_beat
+    inside = (beats >= span[0]) & (beats <= span[1])
+    u = np.interp(beats[inside], perf.beat_times, numbers)
+    level = np.clip(np.rint(np.log2(np.maximum(np.diff(u), 1e-3))), -1, 1)
+    other = float(np.mean(level != 0)) if len(level) else 0.0
+    if other >= 0.5:
+        return "level half" if np.sum(level > 0) >= np.sum(level < 0) else "level double"
+    if other >= 0.1:
+        return "level changed"
+    if len(u) and float(np.mean(np.abs(u - np.rint(u)) > 0.25)) >= 0.25:
+        return "between the beats"
+    bar = perf.beats_per_bar
+    at = np.rint(np.interp(lines[(lines >= span[0]) & (lines <= span[1])],
+                           perf.beat_times, numbers)).astype(int) % bar
+    if len(at):
+        beat, count = np.unique(at, return_counts=True)
+        if beat[np.argmax(count)] != 0 and count.max() >= 0.6 * len(at):
+            return f"bar off {int(beat[np.argmax(count)])}"
+    return "right for part"
+
+
+def bars_on_played_beats(perf: Performance, span: tuple[float, float]) -> float:
+    """Downbeat F1 (as ``bar_f1``) of the bar the close reads over the whole performance
+    (:func:`~instrument.midifile.bar_path.bar_path`, one phase throughout) when its
+    beats are the played ones: what the file's bar lines would be with the live beat
+    exactly right, the bar reader's own share of the misses."""
+    meter = perf.tune.meter
+    chords = chords_heard(perf.onsets)
+    _times, down, _phases = bar_path(perf.beat_times, chords, meter,
+                                     2 if meter.compound else 3, None, math.inf)
+    bar = meter.beats_per_bar
+    numbers = np.arange(len(perf.beat_times)) + perf.first_beat
+    played = perf.beat_times[numbers % bar == 0]
+    read = perf.beat_times[down::bar]
+    tol = DOWNBEAT_MS / 1000.0
+    return downbeat_f1(played[(played >= span[0]) & (played <= span[1])],
+                       read[(read >= span[0]) & (read <= span[1])], tol)
 
 
 def receiver(events: list) -> list[tuple[float, int]]:
@@ -166,7 +235,7 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
             bar = tune.meter.beats_per_bar
             path, clock_events, flushes, closed, moved = record(
                 perf, Path(tmp) / f"{k}.mid", hindsight)
-            lines, tempi, n_tempi = file_bar_lines(path, perf.onsets[0][0])
+            lines, file_beats, tempi, n_tempi = file_time_line(path, perf.onsets[0][0])
             first = perf.beat_of(perf.onsets[0][0])
             last = perf.onsets[-1][0]
             tol = DOWNBEAT_MS / 1000.0
@@ -175,7 +244,11 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
             start = perf.time_of(first + 2 * bar) - tol
             f1 = downbeat_f1(played[(played >= start) & (played <= last)],
                              lines[(lines >= start) & (lines <= last)], tol)
+            span = (start, last)
             rows.append({"tune": tune.name, "meter": str(tune.meter), "bar_f1": f1,
+                         "miss": None if f1 >= IN_PHASE else miss_kind(perf, file_beats,
+                                                                        lines, span),
+                         "bar_f1_on_played_beats": bars_on_played_beats(perf, span),
                          "tempo_min": min(tempi), "tempo_max": max(tempi),
                          "tempo_events_per_beat": n_tempi / len(perf.beat_times),
                          "flush_ms": [1000 * f for f in flushes],
@@ -191,7 +264,9 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
 
     return {
         "recordings": n,
-        "bars_right_share": round(sum(r["bar_f1"] >= 0.8 for r in rows) / n, 3),
+        "bars_right_share": round(sum(r["bar_f1"] >= IN_PHASE for r in rows) / n, 3),
+        "bars_right_on_played_beats_share": round(sum(
+            r["bar_f1_on_played_beats"] >= IN_PHASE for r in rows) / n, 3),
         "bar_f1_mean": round(float(np.mean([r["bar_f1"] for r in rows])), 3),
         "tempo_bpm_min": round(min(r["tempo_min"] for r in rows), 1),
         "tempo_bpm_max": round(max(r["tempo_max"] for r in rows), 1),
@@ -207,12 +282,25 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
         "clock_beat_error_ms_p50": pct(errors, 50),
         "clock_beat_error_ms_p90": pct(errors, 90),
         "clock_bar1_on_downbeat_share": round(sum(r["clock"]["bar1_ok"] for r in rows) / n, 3),
-        "clock_bars_right_share": round(sum(r["clock"]["bar_f1"] >= 0.8 for r in rows) / n, 3),
+        "clock_bars_right_share": round(sum(r["clock"]["bar_f1"] >= IN_PHASE for r in rows)
+                                        / n, 3),
         "clock_start_bars_p50": pct(starts, 50),
         "clock_start_bars_p90": pct(starts, 90),
         "clocks_never_started": sum(r["clock"]["start_bars"] is None for r in rows),
         "clock_most_ticks_per_24th_beat": max(r["clock"]["burst"] for r in rows),
     }
+
+
+def misses(rows: list[dict]) -> dict[str, list[str]]:
+    """The recordings whose bar lines are off, by :func:`miss_kind`, the commonest first;
+    each as 'name (meter, bar F1; on the played beats F1)'."""
+    kinds: dict[str, list[str]] = {}
+    for r in rows:
+        if r["miss"] is not None:
+            kinds.setdefault(r["miss"], []).append(
+                f"{r['tune']} ({r['meter']}, F1 {r['bar_f1']:.2f}; on the played beats "
+                f"{r['bar_f1_on_played_beats']:.2f})")
+    return dict(sorted(kinds.items(), key=lambda kv: -len(kv[1])))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,6 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--live", action="store_true", help="no hindsight: the live tempo map")
     ap.add_argument("--split", choices=("validation", "dev"), default="validation",
                     help="dev: the dev part of the training split (to choose settings)")
+    ap.add_argument("--misses", action="store_true",
+                    help="list the recordings whose bar lines are off, by why")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from training.data import split_dev
@@ -238,7 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = dev if args.split == "dev" else val
     picked = pick([t for t in chosen if t.melody], args.limit, args.min_bars * 4)
     started = time.perf_counter()
-    result = evaluate(picked, args.seed, hindsight=not args.live, progress=not args.json)
+    rows: list = []
+    result = evaluate(picked, args.seed, hindsight=not args.live, rows=rows,
+                      progress=not args.json)
+    if args.misses:
+        result["misses"] = misses(rows)
     result["hindsight"] = not args.live
     result["split"] = args.split
     result["seconds"] = round(time.perf_counter() - started, 1)

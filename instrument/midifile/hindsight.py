@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,6 +253,39 @@ class BeatHistory:
         return True
 
 
+def chord_groups(onsets: Sequence[tuple[float, int, int]]
+                 ) -> list[list[tuple[float, int, int]]]:
+    """Onsets (time, pitch, velocity; in time order) within ``CHORD`` of a group's
+    first are one chord."""
+    groups: list[list[tuple[float, int, int]]] = []
+    for onset in onsets:
+        if groups and onset[0] - groups[-1][0][0] <= CHORD:
+            groups[-1].append(onset)
+        else:
+            groups.append([onset])
+    return groups
+
+
+def accented_chords(groups: Sequence[Sequence[tuple[float, int, int]]], mean: float,
+                    sd: float) -> list[tuple[float, int, float]]:
+    """Each chord as the bar reader hears it: its time, its highest pitch and its
+    accent (its loudest velocity against the player's ``mean``, in deviations ``sd``
+    of at least 4, within +-3)."""
+    sd = max(4.0, sd)
+    return [(g[0][0], max(p for _t, p, _v in g),
+             max(-3.0, min(3.0, (max(v for _t, _p, v in g) - mean) / sd)))
+            for g in groups]
+
+
+def chords_heard(onsets: Sequence[tuple[float, int, int]]) -> list[tuple[float, int, float]]:
+    """A whole performance's onsets as the close hears them: :func:`chord_groups`, each
+    :func:`accented_chords` against the mean velocity of them all."""
+    if not onsets:
+        return []
+    velocity = np.array([v for _t, _p, v in onsets], dtype=float)
+    return accented_chords(chord_groups(onsets), float(velocity.mean()), float(velocity.std()))
+
+
 def _weights(d: np.ndarray, width: float) -> np.ndarray:
     return np.clip(1.0 - (np.abs(d) / width) ** 3, 0.0, None) ** 3
 
@@ -358,7 +392,7 @@ class Hindsight:
         (:func:`~instrument.midifile.bar_path.bar_path`); where it moved within the
         performance, the beats, knots and phase are laid anew on the path (True: the
         whole file is laid again)."""
-        chords = self._chords(self.onsets)
+        chords = chords_heard(self.onsets)
         if len(chords) < 2 or len(beats) < 2 or self.reader.count == 0:
             return False
         start = int(self.reader.first[0])
@@ -443,7 +477,7 @@ class Hindsight:
         end = bisect.bisect_left(self.onset_times, until)
         reader = self.reader
         if end > heard:
-            groups = self._groups(self.onsets[heard:end])
+            groups = chord_groups(self.onsets[heard:end])
             if groups and not (final or end < len(self.onsets)):
                 end -= len(groups.pop())  # the chord may not be complete: next time
             for t, pitch, accent in self._chords_of(groups):
@@ -498,33 +532,16 @@ class Hindsight:
         reader.first[0] = round((intercept + slope * reader.first_time) / snap) * snap
         self._start_placed = True
 
-    @staticmethod
-    def _groups(onsets: list[tuple[float, int, int]]) -> list[list[tuple[float, int, int]]]:
-        """Onsets within ``CHORD`` of a group's first are one chord."""
-        groups: list[list[tuple[float, int, int]]] = []
-        for onset in onsets:
-            if groups and onset[0] - groups[-1][0][0] <= CHORD:
-                groups[-1].append(onset)
-            else:
-                groups.append([onset])
-        return groups
-
     def _chords_of(self, groups: list[list[tuple[float, int, int]]]
                    ) -> list[tuple[float, int, float]]:
-        """Each chord as the bar reader hears it: its time, its highest pitch and its
-        accent (the loudest velocity against the player's mean, in deviations, within
-        +-3); none before the player's first note."""
+        """Each chord as the bar reader hears it (:func:`accented_chords`), against the
+        mean velocity of every onset heard; none before the player's first note."""
         n = len(self.onsets)
         if n == 0:
             return []
         mean = self._velocity_sum / n
-        sd = max(4.0, math.sqrt(max(0.0, self._velocity_squares / n - mean * mean)))
-        return [(g[0][0], max(p for _t, p, _v in g),
-                 max(-3.0, min(3.0, (max(v for _t, _p, v in g) - mean) / sd)))
-                for g in groups]
-
-    def _chords(self, onsets: list[tuple[float, int, int]]) -> list[tuple[float, int, float]]:
-        return self._chords_of(self._groups(onsets))
+        sd = math.sqrt(max(0.0, self._velocity_squares / n - mean * mean))
+        return accented_chords(groups, mean, sd)
 
     def _hear_chord(self, t: float, pitch: int, accent: float, ki: np.ndarray,
                     kt: np.ndarray) -> None:
