@@ -24,7 +24,12 @@ by ``HALF_BEAT_MARGIN``). Then :func:`bar_path` reads the bar bar by bar:
    the first chunk 171, and 169 with each onset's answer floored as the live reader
    floors it).
 3. A Viterbi path of phases through the chunks: staying costs nothing, moving the bar
-   costs ``SWITCH`` (log-likelihood), so the bar moves only where the music insists.
+   costs ``SWITCH`` (log-likelihood), so the bar moves only where the music insists. A
+   path that moves the bar must also beat one phase for the whole performance when
+   each onset's network answer counts in its own chunk: else the network's reading,
+   spent in the first chunk, would let the bar move away from it after that chunk
+   (one dev recording of 200 did: its bar lines right once kept, none lost; validation
+   unchanged).
 4. The file's beats: the chosen downbeats on the recorded numbering, ``bar`` file beats
    evenly between consecutive ones (where the bar moved, the bar across the move holds
    the recorded beats between its downbeats: a bar played as the player played it, a
@@ -102,12 +107,23 @@ def bar_path(beats: np.ndarray, chords: Sequence[tuple[float, int, float]], mete
         reader.first[0] = start_tick
     whole = reader.terms({"start"} | ({"net"} & used))
     score[0] += weights.start * np.asarray(whole["start"], dtype=float)
-    if "net" in whole:
-        score[0] += weights.net * np.asarray(whole["net"], dtype=float)
     # The phases of the reader's rows: row r says beats r, r + bar... are downbeats.
-    score = score[:, np.argsort(reader.tables.phase)]
-
-    phases = _viterbi(score, switch)
+    order = np.argsort(reader.tables.phase)
+    anchored = score.copy()
+    if "net" in whole:
+        anchored[0] += weights.net * np.asarray(whole["net"], dtype=float)
+    phases = _viterbi(anchored[:, order], switch)
+    if "net" in whole and np.any(phases != phases[0]):
+        # The network's reading of the whole tune, in the first chunk, anchors only that
+        # chunk: a path may keep it there and move the bar where the network, onset by
+        # onset, does not. It stands only if it explains every chunk better than one
+        # phase does, with each onset's answer counted in its own chunk.
+        net = np.zeros((chunks, bar))
+        np.add.at(net, chunk, weights.net * reader.terms({"net"}, per_onset=True)["net"])
+        each = (score + net)[:, order]
+        moves = np.count_nonzero(np.diff(phases))
+        if each[np.arange(chunks), phases].sum() - switch * moves <= each.sum(axis=0).max():
+            phases = np.full(chunks, int(np.argmax(each.sum(axis=0))))
     return (*_file_beats(beats, phases, first, bar), phases)
 
 

@@ -9,9 +9,10 @@ import numpy as np
 
 from instrument.engine.engine import TimedEvent
 from instrument.follow.evaluate import downbeat_f1
+from instrument.midifile import bar_path as bp
 from instrument.midifile.bar_path import HALF_BEAT_MARGIN, bar_path, half_beat_lead
 from instrument.midifile.recorder import SmfRecorder
-from instrument.music import Meter
+from instrument.music import TICKS_PER_BEAT, Meter
 from instrument.timing.beat import BeatClock
 from tests.midifile.test_hindsight import playable_tempo_map
 from training.evaluate_recording import file_bar_lines
@@ -49,6 +50,32 @@ def test_a_beat_gained_mid_tune_moves_the_bar_once_and_the_bars_stay_on_the_musi
     assert downbeat_f1(played_downs, file_downs[file_downs <= played_downs[-1] + 0.1],
                        0.05) == 1.0
     assert np.all(np.diff(times) > 0.6 * PERIOD)  # no beat squeezed to nothing
+
+
+def test_the_networks_whole_reading_is_not_spent_in_the_first_bar(monkeypatch):
+    # Cues faked to test the path's rule: the tables lean to the bar half a bar on in
+    # every bar after the first (by more than a move costs), while the network holds the
+    # bar as it is at every onset (and so over the whole tune, counted in the first
+    # bar). A path that keeps the network's reading in the first bar and moves away
+    # after it loses to one phase throughout. (A real slip still moves the bar: the
+    # beat-gained test above.)
+    class Leaning(bp.BarReader):
+        def terms(self, used=None, per_onset=False):
+            phase = self.tables.phase
+            n = self.count
+            net = np.tile(np.where(phase == 0, 10.0, 0.0), (n, 1))
+            if per_onset and used == {"net"}:
+                return {"net": net}
+            if per_onset:
+                later = (self.x[:n] >= 4 * TICKS_PER_BEAT)[:, None]
+                return {"accent": np.where(later & (phase == 2)[None, :], 0.5, 0.0)}
+            return {"start": np.zeros(len(phase)), "net": net.sum(axis=0)}
+
+    monkeypatch.setattr(bp, "BarReader", Leaning)
+    notes = played(16)
+    _times, downbeat, phases = bar_path(START + PERIOD * np.arange(66),
+                                        [(t, p, 0.0) for t, p in notes], Meter(4, 4), 3)
+    assert np.all(phases == 0) and downbeat == 0
 
 
 def test_one_bar_phase_throughout_leaves_the_recorded_beats_as_they_are():
