@@ -12,7 +12,10 @@ readings at the leader's tempo with the beat at different places (``sibling_marg
 never the tempo. Once the leader has heard ``octave_after`` onsets,
 half or double its tempo must beat it by ``octave_margin`` (not ``switch_margin``);
 when that happens (a sudden tempo change), the next onset re-locks with the new tempo at
-the old octave as the prior. A new leader keeps the downbeats where they were.
+the old octave as the prior. A tapped beat holds until a pause: a reading at its tempo
+with its beats between the tapped ones must beat it by ``tap_margin`` (in running
+sixteenths the notes hardly tell which of them is the beat; the player's tap does). A
+new leader keeps the downbeats where they were.
 
 The bar: a :class:`~instrument.follow.bar.BarReader` scores rival bar readings (meter and
 phase) on the leader's grid by the melody: long notes, tonal stability, harmony, where
@@ -133,6 +136,7 @@ class BeatFollower:
         self._bar_at = 0  # the reader's onset count when the bar or the beat's grid last moved
         self._kind_at = 0  # the onset count when the banks last traded places
         self._tapped = False
+        self._tap_holds = False  # a tapped beat, held against rivals between its beats
         self._heard_at: float | None = None  # the last onset heard (not a tap)
         self.bar_moves = 0
         self._grouper.clear()
@@ -180,7 +184,9 @@ class BeatFollower:
         a preset (the tempo changes at ``now``, the phase stays).
 
         The set tempo becomes the prior and the beat the only hypothesis; the next onset
-        brings rivals back, the set beat with a head start. A tap also sets the bar (its
+        brings rivals back, the set beat with a head start. A tapped beat holds until a
+        pause: a rival with its beats between the tapped ones must win by ``tap_margin``
+        (a rival at another tempo as before). A tap also sets the bar (its
         beat is a downbeat when its number is a multiple of the bar): the bar reader may
         move it only after a long note or ``bar_wait`` onsets, never at once.
         """
@@ -205,6 +211,7 @@ class BeatFollower:
         self._publish(0)
         self._reader.remap(self.beat_at)
         self._tapped = self._tapped or on_beat
+        self._tap_holds = self._tap_holds or on_beat
         self._heard_at = None
         self._frontier = max(self._frontier, self.beat_at(now + self.horizon))
         self._last_onset = now
@@ -254,6 +261,7 @@ class BeatFollower:
             if self._paused(onset.time):
                 self._reader.reset()
                 self._meter_at = 0
+                self._tap_holds = False  # after a pause the player may come in anywhere
             self._bar_at = self._reader.count
             self._relock(onset.time, accent, length, contour)
         else:
@@ -331,6 +339,11 @@ class BeatFollower:
                 if changed:
                     self._relock_next = True
                     self._relock_scale = octave
+        if changed and i is not None and self._tap_holds and self._between(i, best, now):
+            # The player tapped this beat: a reading at its tempo with its beats between
+            # the tapped ones (in running sixteenths the notes hardly tell which is the
+            # beat) must win by far more.
+            changed = bool(totals[best] > totals[i] + s.tap_margin)
         if changed:
             i = best
             self._index, self._rivals = i, None
@@ -494,6 +507,16 @@ class BeatFollower:
         ratio = float(self._bank.P[i] / self._bank.P[j])
         octave = _octave(ratio)
         return octave if abs(math.log(ratio / octave)) < 0.15 else None
+
+    def _between(self, i: int, j: int, now: float) -> bool:
+        """Whether hypothesis ``j`` is at ``i``'s tempo (within a tenth) with its beats
+        between ``i``'s (a fifth of a beat or more off them)."""
+        bank = self._bank
+        if abs(math.log(float(bank.P[i] / bank.P[j]))) > 0.1:
+            return False
+        nb = bank.next_beats(now)
+        gap = float(nb[j] - nb[i]) / float(bank.P[i])
+        return abs(gap - round(gap)) >= 0.2
 
     def _rivals_of(self, i: int, now: float) -> np.ndarray:
         """The leader's rivals, cached for a few onsets while the bank is unchanged."""

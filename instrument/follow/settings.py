@@ -55,6 +55,9 @@ class FollowSettings:
     sibling_margin: float = 3.0  # same-tempo hypotheses this close: accents choose
     octave_margin: float = 8.0  # half or double time of the leader must beat it by this ...
     octave_after: int = 16  # ... once the leader has heard this many onsets
+    # A tapped beat (until a pause): a reading at its tempo with its beats between the
+    # tapped ones must beat it by this.
+    tap_margin: float = 8.0
     prune_margin: float = 30.0  # hypotheses this far behind the leader are dropped
     same_period: float = 0.03  # two hypotheses within this share of a period ...
     same_phase: float = 0.06  # ... and this share of a beat apart are one (merged)

@@ -2,6 +2,8 @@
 checks the beat the follower predicts LEAD (50 ms) before each played beat, after the
 first two bars unless said otherwise. Bounds are in ms, on |predicted - played|."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -186,6 +188,57 @@ def test_a_tap_seeds_tempo_and_beat_and_playing_in_time_keeps_them():
     tr = follow(notes_on(beats, BAR, 4), beats, FOUR, follower=f)
     assert tr.errors_ms(1).max() <= 15.0
     assert tr.downbeats_right(4, 1)
+
+
+def _running_sixteenths(beats: np.ndarray) -> list[tuple[float, int, int]]:
+    """Even sixteenths, a leap of a fifth into each beat's third one, steps otherwise:
+    nothing in the rhythm says which sixteenth is the beat."""
+    out, pitch, k = [], 67, np.arange(len(beats))
+    for b in range(len(beats) - 1):
+        for j in range(4):
+            step = 7 if j == 2 else (1 if (b + j) % 2 else -1)
+            pitch = pitch + step if pitch < 76 else pitch - 12
+            out.append((float(np.interp(b + j / 4, k, beats)), pitch, 80))
+    return out
+
+
+def test_a_tapped_beat_holds_where_the_notes_do_not_tell_the_beat():
+    # Heard alone, these sixteenths are followed a sixteenth off the played beats. Tapped
+    # on the beat before the first note, the beat stays where it was tapped: a reading at
+    # its tempo with its beats between the tapped ones must win by tap_margin, not by the
+    # switch margin that let the notes overturn the tap.
+    two = Meter(2, 4)
+    beats = played_beats(48, 110.0, start=2.0)
+    notes = _running_sixteenths(beats)
+    alone = follow(notes, beats, two)
+    assert np.median(alone.errors_ms(8)) > 100.0
+    settings = FollowSettings()
+    for margin, held in ((settings.switch_margin, False), (settings.tap_margin, True)):
+        f = BeatFollower(two, 100.0, replace(settings, tap_margin=margin))
+        f.seed(110.0, beats[0] - 60.0 / 110.0, on_beat=True)
+        tapped = follow(notes, beats, two, follower=f)
+        assert (tapped.errors_ms(8).max() <= 15.0) == held, margin
+
+
+def test_a_tap_on_the_beat_mid_tune_puts_the_follower_back_on_it_and_holds():
+    two = Meter(2, 4)
+    beats = played_beats(64, 110.0, start=2.0)
+    f = BeatFollower(two, 100.0)
+    tap = 24
+    errors = np.full(len(beats), np.nan)
+    events = sorted([(t, 0, (p, v)) for t, p, v in _running_sixteenths(beats)]
+                    + [(beats[b] - LEAD, 1, b) for b in range(len(beats))]
+                    + [(beats[tap], 2, tap)], key=lambda e: (e[0], e[1]))
+    for t, kind, what in events:
+        if kind == 0:
+            f.onset(t, *what)
+        elif kind == 2:
+            f.seed(60.0 / (beats[tap] - beats[tap - 1]), t, on_beat=True)
+        else:
+            f.advance(t)
+            errors[what] = abs(f.time_at(int(np.ceil(f.beat_at(t)))) - beats[what]) * 1000
+    assert np.median(errors[8:tap]) > 100.0  # a sixteenth off before the tap
+    assert np.max(errors[tap + 4:]) <= 15.0  # on the beat from a bar after it, to the end
 
 
 def test_a_preset_changes_the_tempo_and_keeps_the_phase():
