@@ -21,7 +21,9 @@ velocities; ``steady``: no drift), ``--bpm LO HI`` starts each performance in an
 range of tempi (the follower is still told 100: ``--bpm 50 80`` a slow player, ``--bpm
 150 200`` a fast one; ``--told-near``: told each player's starting tempo 10 % too fast,
 as a player who set the box's tempo roughly), ``--auto`` adds a follower that is not
-told the meter, and ``--split dev`` evaluates on the dev part of the training split.
+told the meter, ``--tapped`` one tapped in (the played tempo tapped on the downbeat a bar
+before the first note's bar: it sets the tempo, the beat and the bar, as a player's tap
+does), and ``--split dev`` evaluates on the dev part of the training split.
 Single-threaded.
 """
 
@@ -43,6 +45,7 @@ from instrument.follow.evaluate import (
     fixed_factory,
     follower_factory,
     miss_kind,
+    tapped_factory,
     usable,
 )
 from instrument.follow.performance import ISSUE_17, STEADY, PerformanceStyle
@@ -192,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--split", choices=("validation", "train", "dev"), default="validation")
     ap.add_argument("--style", choices=("default", "issue17", "steady"), default="default")
     ap.add_argument("--auto", action="store_true", help="also a follower not told the meter")
+    ap.add_argument("--tapped", action="store_true",
+                    help="also a follower tapped in: the played tempo tapped on the downbeat "
+                    "a bar before the first note's bar")
     ap.add_argument("--bpm", type=float, nargs=2, metavar=("LO", "HI"),
                     help="start tempo range of the performances (default: the style's)")
     ap.add_argument("--told-near", action="store_true",
@@ -237,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     factories = {"follow": follower_factory(told), "fixed": fixed_factory()}
     if args.auto:
         factories["auto"] = follower_factory(told, auto=True)
+    if args.tapped:
+        factories["tapped"] = tapped_factory()
     start = time.perf_counter()
     result, per_tune = evaluate_tunes(picked, seed=args.seed, style=style, factories=factories,
                                      progress=not args.json)

@@ -139,15 +139,19 @@ class HypothesisBank:
         self.bar = np.vstack([self.bar, bar])
         self.stress = np.vstack([self.stress, np.zeros((n, self.bar_beats))])
 
-    def add(self, t: float, beat: int, period: float, phase: int) -> int:
-        """One hypothesis with ``beat`` at ``t`` and downbeats at ``phase`` (tap, preset)."""
+    def add(self, t: float, beat: int, period: float, phase: int,
+            tempo_sd: float | None = None) -> int:
+        """One hypothesis with ``beat`` at ``t`` and downbeats at ``phase`` (tap, preset);
+        ``tempo_sd``: how sure its period is, a share of it (default: four times the
+        tempo's random walk a beat, for a tempo set without hearing the player)."""
         s = self.settings
         ident = self._next_id
         self._next_id += 1
         self.version += 1
+        share = 4 * s.tempo_noise if tempo_sd is None else tempo_sd
         new = {
             "ids": ident, "T": t, "R": float(beat), "P": period,
-            "c11": s.timing_noise**2, "c12": 0.0, "c22": (s.tempo_noise * 4 * period) ** 2,
+            "c11": s.timing_noise**2, "c12": 0.0, "c22": (share * period) ** 2,
             "last": beat * TPB, "common": 0.0, "fit": 1.0, "tight": 1.0, "drift": 0.0,
             "count": 1,
         }
@@ -312,14 +316,27 @@ class HypothesisBank:
             prior += lift * away**2 / (away**2 + near)
         return mix + self.common + self.bar.max(axis=1) + prior
 
+    def _take_place(self, j: int, i: int) -> None:
+        """Hypothesis ``j`` (the same beats as ``i``) takes ``i``'s id and numbering:
+        its beats renumbered as ``i`` counts them, its bar scores with them."""
+        k = _renumbered(self, j, i)
+        self.R[j] += k
+        self.last[j] += k * TPB
+        self.bar[j] = np.roll(self.bar[j], k)
+        self.stress[j] = np.roll(self.stress[j], k)
+        self.ids[j] = self.ids[i]
+
     def next_beats(self, t: float) -> np.ndarray:
         """Each hypothesis's first beat time after ``t``."""
         return self.T + np.ceil((t - self.T) / self.P) * self.P
 
-    def merge_and_prune(self, t: float, totals: np.ndarray) -> np.ndarray:
+    def merge_and_prune(self, t: float, totals: np.ndarray,
+                        leader: int | None = None) -> np.ndarray:
         """Drop duplicates (same beats) and hopeless hypotheses; return the kept totals.
 
-        Of two hypotheses that predict the same beats the better one stays.
+        Of two hypotheses that predict the same beats the better one stays; when the
+        ``leader`` (an id) goes so, the one kept in its place takes its id: the leader's
+        beats are still the leader, not one more rival.
         """
         s = self.settings
         n = len(self)
@@ -337,10 +354,22 @@ class HypothesisBank:
         )
         drop = (same & better).any(axis=0)
         drop |= totals < totals.max() - s.prune_margin
+        if leader is not None:
+            i = np.flatnonzero(self.ids == leader)
+            if i.size and drop[i[0]]:
+                twins = np.flatnonzero(same[:, i[0]] & ~drop)
+                if twins.size:
+                    self._take_place(twins[np.argmax(totals[twins])], i[0])
         if drop.any():
             self.keep(~drop)
             return totals[~drop]
         return totals
+
+
+def _renumbered(bank: HypothesisBank, j: int, i: int) -> int:
+    """Whole beats to add to ``j``'s numbering for it to count ``i``'s beats as ``i``
+    does (the two predict the same beats)."""
+    return round(float(bank.R[i] + (bank.T[j] - bank.T[i]) / bank.P[i] - bank.R[j]))
 
 
 def _grid_ratio(settings: FollowSettings) -> float:

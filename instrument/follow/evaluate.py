@@ -420,6 +420,27 @@ def follower_factory(bpm: float | None = 100.0, settings: FollowSettings | None 
     return make
 
 
+def count_in(perf: Performance) -> tuple[float, float]:
+    """A player's tap counting the tune in: the played tempo of its first beat, on the
+    downbeat a bar before the bar of its first note (bpm, time)."""
+    bar = perf.beats_per_bar
+    period = float(perf.beat_times[1] - perf.beat_times[0])
+    down = (perf.first_beat // bar - 1) * bar
+    return 60.0 / period, float(perf.beat_times[0]) - (perf.first_beat - down) * period
+
+
+def tapped_factory(settings: FollowSettings | None = None) -> Factory:
+    """Followers told the tune's meter and tapped in (:func:`count_in`): the tap sets
+    the tempo, the beat and the bar, as a player's tap does live."""
+    def make(perf: Performance) -> BeatFollower:
+        follower = BeatFollower(perf.tune.meter, 100.0, settings)
+        bpm, t = count_in(perf)
+        follower.seed(bpm, t, on_beat=True)
+        return follower
+
+    return make
+
+
 def fixed_factory(bpm: float = 100.0) -> Factory:
     return lambda perf: FixedTempo(perf.tune.meter, bpm)
 

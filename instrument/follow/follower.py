@@ -204,7 +204,8 @@ class BeatFollower:
             t = self.time_at(beat)
         bank.clear()
         phase = (-beat) % self.meter.beats_per_bar
-        self._leader = bank.add(t, 0, period, phase)
+        self._leader = bank.add(t, 0, period, phase,
+                                self.settings.tap_tempo_sd if on_beat else None)
         bank.restart_scores(self.settings.relock_bonus)
         self._phase = phase
         self._offset = beat
@@ -320,7 +321,10 @@ class BeatFollower:
         before = (self._anchor_time, self._anchor_beat, self._period) if self._has_beat else None
         totals = bank.totals(self._prior_period, self._prior_octaves)
         if len(bank) > s.merge_every_above or self.onsets % 4 == 0:
-            totals = bank.merge_and_prune(now, totals)
+            # A tapped beat merged into its twin stays the leader's (a twin scored
+            # without the count-in's silence would else be one more rival).
+            totals = bank.merge_and_prune(now, totals,
+                                          self._leader if self._tap_holds else None)
         if self._other is not None:
             bank, totals = self._other_kind(now, totals)
         totals = self._with_accents(totals)

@@ -12,8 +12,16 @@ import numpy as np
 import pytest
 
 from instrument.follow import BeatFollower
-from instrument.follow.evaluate import FixedTempo, follower_factory, miss_kind, simulate
-from instrument.follow.performance import PerformanceStyle, perform
+from instrument.follow.evaluate import (
+    IN_PHASE,
+    FixedTempo,
+    count_in,
+    follower_factory,
+    miss_kind,
+    simulate,
+    tapped_factory,
+)
+from instrument.follow.performance import ISSUE_17, PerformanceStyle, perform
 from instrument.follow.report import evaluate_files, read_tunes
 from instrument.models.tune import Tune
 from instrument.music import GridNote, Meter
@@ -74,6 +82,24 @@ def test_a_follower_told_the_tempo_roughly_is_told_each_players_start_a_tenth_fa
     assert follower_factory(None)(perf).tempo == pytest.approx(1.1 * perf.start_bpm)
     assert follower_factory()(perf).tempo == 100.0
     assert follower_factory(None)(perf).meter == Meter(4, 4)
+
+
+@pytest.mark.parametrize("name", ["chorale_4-4", "jig_6-8", "reel_4-4", "song_3-4"])
+def test_a_tapped_in_follower_is_counted_in_on_a_played_downbeat_and_plays_in_phase(name):
+    # Three of the four files begin with a pickup; the tap falls on the downbeat a bar
+    # before the first note's bar, at the played tempo, and sets the beat and the bar.
+    from instrument.models.tune import read_midi
+
+    perf = perform(read_midi(DATA / f"{name}.mid"), 0, ISSUE_17)
+    period = perf.beat_times[1] - perf.beat_times[0]
+    bpm, t = count_in(perf)
+    assert bpm == pytest.approx(60.0 / period)
+    tapped_beat = perf.first_beat - (perf.beat_times[0] - t) / period
+    bar = perf.beats_per_bar
+    assert tapped_beat == pytest.approx(round(tapped_beat)) and round(tapped_beat) % bar == 0
+    assert 0 < perf.onsets[0][0] - t <= 2 * bar * period  # within the two bars before
+    followed = simulate(perf, tapped_factory()(perf), measure_cost=False)
+    assert followed.kind == "same" and followed.downbeat_f1_4 >= IN_PHASE
 
 
 def test_a_tune_out_of_phase_is_put_down_to_its_beat_or_its_bar():
