@@ -33,7 +33,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -270,16 +270,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def by_kind(items: Iterable, kind_of: Callable, line: Callable) -> dict[str, list[str]]:
+    """``line`` of each of ``items`` whose ``kind_of`` is not None, grouped by it, the
+    commonest kind first."""
+    kinds: dict[str, list[str]] = {}
+    for item in items:
+        kind = kind_of(item)
+        if kind is not None:
+            kinds.setdefault(kind, []).append(line(item))
+    return dict(sorted(kinds.items(), key=lambda kv: -len(kv[1])))
+
+
 def misses(results) -> dict[str, list[str]]:
     """The tunes out of phase after four bars, by :func:`miss_kind`, the commonest
     first; each as 'name (meter, start bpm, downbeat F1 after four bars)'."""
-    kinds: dict[str, list[str]] = {}
-    for r in results:
-        kind = miss_kind(r)
-        if kind is not None:
-            kinds.setdefault(kind, []).append(
-                f"{r.name} ({r.meter}, {r.start_bpm:.0f} bpm, F1 {r.downbeat_f1_4:.2f})")
-    return dict(sorted(kinds.items(), key=lambda kv: -len(kv[1])))
+    return by_kind(results, miss_kind, lambda r: (
+        f"{r.name} ({r.meter}, {r.start_bpm:.0f} bpm, F1 {r.downbeat_f1_4:.2f})"))
 
 
 if __name__ == "__main__":

@@ -294,13 +294,11 @@ def evaluate(tunes: Sequence[Tune], seed: int, hindsight: bool,
 def misses(rows: list[dict]) -> dict[str, list[str]]:
     """The recordings whose bar lines are off, by :func:`miss_kind`, the commonest first;
     each as 'name (meter, bar F1; on the played beats F1)'."""
-    kinds: dict[str, list[str]] = {}
-    for r in rows:
-        if r["miss"] is not None:
-            kinds.setdefault(r["miss"], []).append(
-                f"{r['tune']} ({r['meter']}, F1 {r['bar_f1']:.2f}; on the played beats "
-                f"{r['bar_f1_on_played_beats']:.2f})")
-    return dict(sorted(kinds.items(), key=lambda kv: -len(kv[1])))
+    from training.evaluate_follow import by_kind
+
+    return by_kind(rows, lambda r: r["miss"], lambda r: (
+        f"{r['tune']} ({r['meter']}, F1 {r['bar_f1']:.2f}; on the played beats "
+        f"{r['bar_f1_on_played_beats']:.2f})"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -318,8 +318,9 @@ class HypothesisBank:
 
     def _take_place(self, j: int, i: int) -> None:
         """Hypothesis ``j`` (the same beats as ``i``) takes ``i``'s id and numbering:
-        its beats renumbered as ``i`` counts them, its bar scores with them."""
-        k = _renumbered(self, j, i)
+        its beats renumbered by the whole beats ``k`` that make it count them as ``i``
+        does, its bar scores with them."""
+        k = round(float(self.R[i] + (self.T[j] - self.T[i]) / self.P[i] - self.R[j]))
         self.R[j] += k
         self.last[j] += k * TPB
         self.bar[j] = np.roll(self.bar[j], k)
@@ -354,22 +355,15 @@ class HypothesisBank:
         )
         drop = (same & better).any(axis=0)
         drop |= totals < totals.max() - s.prune_margin
-        if leader is not None:
-            i = np.flatnonzero(self.ids == leader)
-            if i.size and drop[i[0]]:
-                twins = np.flatnonzero(same[:, i[0]] & ~drop)
-                if twins.size:
-                    self._take_place(twins[np.argmax(totals[twins])], i[0])
+        i = None if leader is None else self.index_of(leader)
+        if i is not None and drop[i]:
+            twins = np.flatnonzero(same[:, i] & ~drop)
+            if twins.size:
+                self._take_place(twins[np.argmax(totals[twins])], i)
         if drop.any():
             self.keep(~drop)
             return totals[~drop]
         return totals
-
-
-def _renumbered(bank: HypothesisBank, j: int, i: int) -> int:
-    """Whole beats to add to ``j``'s numbering for it to count ``i``'s beats as ``i``
-    does (the two predict the same beats)."""
-    return round(float(bank.R[i] + (bank.T[j] - bank.T[i]) / bank.P[i] - bank.R[j]))
 
 
 def _grid_ratio(settings: FollowSettings) -> float:
